@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+
+from vcodec.entropy import coder
+from vcodec.entropy.continuous import GaussianModel
+from vcodec.errors import BitstreamError
+
+
+@pytest.fixture(scope="module")
+def gaussian_tables():
+    model = GaussianModel()
+    model.update()
+    return model.tables
+
+
+def test_round_trip_with_many_tables(gaussian_tables):
+    rng = np.random.default_rng(0)
+    indexes = rng.integers(0, gaussian_tables.count, size=(3, 7, 11))
+    scales = np.exp(np.linspace(np.log(0.11), np.log(256), 64))[indexes]
+    values = np.round(rng.normal(0, scales)).astype(np.int64)
+    data = coder.encode(values, indexes, gaussian_tables)
+    assert np.array_equal(coder.decode(data, indexes, gaussian_tables), values)
+
+
+def test_escaped_values_round_trip(gaussian_tables):
+    indexes = np.zeros(6, dtype=np.int64)  # the narrowest table: anything beyond a few steps escapes
+    values = np.array([0, 1, -1, 500, -32768, 32768])
+    assert np.array_equal(coder.decode(coder.encode(values, indexes, gaussian_tables), indexes, gaussian_tables), values)
+
+
+def test_values_beyond_the_escape_range_are_refused(gaussian_tables):
+    with pytest.raises(ValueError, match="cannot be coded"):
+        coder.encode(np.array([40000]), np.array([3]), gaussian_tables)
+
+
+def test_rate_matches_information_content(gaussian_tables):
+    """The range coder's output is within 1% (+ a flush word) of −log2 p under the tables."""
+    rng = np.random.default_rng(1)
+    indexes = rng.integers(10, 40, size=20000)
+    scales = np.exp(np.linspace(np.log(0.11), np.log(256), 64))[indexes]
+    values = np.round(rng.normal(0, scales)).astype(np.int64)
+    bits = 0.0
+    for v, t in zip(values, indexes):
+        cdf = gaussian_tables.cdfs[t]
+        s = v - gaussian_tables.offsets[t]
+        bits -= np.log2((cdf[s + 1] - cdf[s]) / 65536)
+    size = len(coder.encode(values, indexes, gaussian_tables))
+    assert abs(size * 8 - bits) <= 0.01 * bits + 64
+
+
+def test_garbage_raises_bitstream_error_or_decodes(gaussian_tables):
+    rng = np.random.default_rng(2)
+    indexes = rng.integers(0, 64, size=500)
+    for trial in range(200):
+        data = rng.integers(0, 256, size=int(rng.integers(0, 64)), dtype=np.uint8).tobytes()
+        try:
+            out = coder.decode(data, indexes, gaussian_tables)
+        except BitstreamError:
+            continue
+        assert out.shape == indexes.shape
+
+
+def test_decoded_values_feed_a_model_as_tensors(gaussian_tables):
+    model = GaussianModel()
+    model.update()
+    y = torch.randn(1, 4, 5, 6) * 3
+    scales, means = torch.full_like(y, 2.0), torch.randn_like(y)
+    data, y_hat = model.compress(y, scales, means)
+    assert torch.equal(model.decompress(data, scales, means), y_hat)
+    assert torch.allclose(y_hat - means, torch.round(y - means))

@@ -1,0 +1,15 @@
+"""vcodec: learned image codecs (and, later, video codecs and visual tokenizers) that write real bitstreams.
+
+>>> import vcodec
+>>> codec = vcodec.load()                  # the shipped default image codec
+>>> data = codec.compress(image, quality=4) # image: 1×3×H×W floats in [0, 1] → bytes
+>>> image_hat = codec.decompress(data)
+"""
+
+from vcodec.codecs import LearnedImageCodec as ImageCodec
+from vcodec.errors import BitstreamError, VcodecError
+from vcodec.zoo import DEFAULT_MODEL, list_models, load
+
+__version__ = "0.1.0"
+
+__all__ = ["BitstreamError", "DEFAULT_MODEL", "ImageCodec", "VcodecError", "list_models", "load", "__version__"]

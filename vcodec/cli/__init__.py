@@ -1,0 +1,1 @@
+"""The click application behind the ``vcodec`` command."""

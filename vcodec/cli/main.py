@@ -1,0 +1,204 @@
+"""The ``vcodec`` command line: encode, decode, info, models, train.
+
+Every user error becomes one line on stderr and exit status 1; outputs are written atomically, so an
+error or Ctrl-C never leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from vcodec import zoo
+from vcodec.entropy.container import Container
+from vcodec.errors import BitstreamError, VcodecError
+from vcodec.io.images import IMAGE_SUFFIXES, load_image, save_image, write_atomic
+
+STREAM_SUFFIX = ".vcd"
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+def friendly_errors(command):
+    """Turn VcodecError (and Ctrl-C) into a one-line message and a non-zero exit."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except VcodecError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted; no partial output was left", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vcodec")
+def main() -> None:
+    """vcodec: learned image codecs that write real bitstreams.
+
+    \b
+    vcodec encode photo.png photo.vcd      compress with the default model
+    vcodec decode photo.vcd photo-out.png  decode back to PNG
+    vcodec info photo.vcd                  show what a stream holds
+    vcodec models                          list shipped models and their measured rate–distortion
+    """
+
+
+def _pairs(src: Path, dst: Path, suffixes: set[str] | frozenset[str], out_suffix: str) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: one file, or every matching file of a folder into an output folder."""
+    if not src.exists():
+        raise VcodecError(f"{src}: no such file or folder")
+    if not src.is_dir():
+        return [(src, dst)]
+    files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        raise VcodecError(f"{src}: no {'/'.join(sorted(suffixes))} files in this folder")
+    if dst.exists() and not dst.is_dir():
+        raise VcodecError(f"{dst}: exists and is not a folder")
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise VcodecError(f"{dst}: cannot create output folder ({err.strerror})") from None
+    return [(f, dst / (f.stem + out_suffix)) for f in files]
+
+
+def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
+    """Run ``job(src, dst)`` over pairs; one file errors out plainly, a folder reports failures at the end."""
+    if len(pairs) == 1:
+        job(*pairs[0])
+        return
+    failures = []
+    for src, dst in tqdm(pairs, desc=what, unit="file"):
+        try:
+            job(src, dst)
+        except VcodecError as err:
+            failures.append(f"{src.name}: {err}")
+    if failures:
+        raise VcodecError(f"{len(failures)} of {len(pairs)} files failed: " + "; ".join(failures))
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--model", "-m", default=zoo.DEFAULT_MODEL, show_default=True, help="Shipped model name or checkpoint folder.")
+@click.option("--quality", "-q", type=int, default=None, help="1 = smallest files … the model's best. Default: the model's middle-high quality.")
+@click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
+@friendly_errors
+def encode(src: Path, dst: Path, model: str, quality: int | None, force: bool) -> None:
+    """Compress an image (PNG/JPEG/WebP/TIFF) or a folder of them into vcodec streams.
+
+    With a folder SRC, DST is a folder that receives one NAME.vcd per image.
+    """
+    codec = zoo.load(model)
+    quality = codec.check_quality(quality if quality is not None else codec.default_quality)
+    pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
+
+    def job(image_path: Path, out: Path) -> None:
+        if out.exists() and not force:
+            raise VcodecError(f"{out}: exists (use --force to overwrite)")
+        image, mode = load_image(image_path)
+        data = codec.compress(image, quality=quality, grey=mode in GREY_MODES)
+        write_atomic(out, data, force=force)
+        if len(pairs) == 1:
+            h, w = image.shape[-2:]
+            click.echo(f"{out}: {len(data):,} bytes, {len(data) * 8 / (h * w):.4f} bpp ({w}×{h}, quality {quality})")
+
+    _run_batch(pairs, job, "encode")
+
+
+def _decoder(stream: bytes, model: str | None, cache: dict):
+    """The model that made a stream (its header names it), loaded once per name."""
+    name = model or Container.from_bytes(stream).model
+    if name not in cache:
+        try:
+            cache[name] = zoo.load(name)
+        except VcodecError as err:
+            if model is None:
+                raise BitstreamError(f"stream was made by model '{name}', which is not installed here") from err
+            raise
+    return cache[name]
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--model", "-m", default=None, help="Checkpoint folder, when the stream's model is not a shipped one.")
+@click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
+@friendly_errors
+def decode(src: Path, dst: Path, model: str | None, force: bool) -> None:
+    """Decode a vcodec stream (or a folder of .vcd streams) to PNG."""
+    pairs = _pairs(src, dst, {STREAM_SUFFIX}, ".png")
+    cache: dict = {}
+
+    def job(stream_path: Path, out: Path) -> None:
+        if out.exists() and not force:
+            raise VcodecError(f"{out}: exists (use --force to overwrite)")
+        stream = _read_stream(stream_path)
+        codec = _decoder(stream, model, cache)
+        container = codec.parse(stream)
+        save_image(codec.reconstruct(container), out, force=force, grey=container.grey)
+        if len(pairs) == 1:
+            click.echo(f"{out}: {container.width}×{container.height}")
+
+    _run_batch(pairs, job, "decode")
+
+
+def _read_stream(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise VcodecError(f"{path}: cannot read ({err.strerror})") from None
+    if not data:
+        raise BitstreamError(f"{path}: empty file (0 bytes)")
+    return data
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@friendly_errors
+def info(src: Path) -> None:
+    """Print a stream's header: model, image size, quality, bytes and bits per pixel."""
+    if not src.is_file():
+        raise VcodecError(f"{src}: no such file")
+    data = _read_stream(src)
+    try:
+        c = Container.from_bytes(data)
+    except BitstreamError as err:
+        raise BitstreamError(f"{src}: {err}") from None
+    pixels = c.width * c.height
+    click.echo(f"file:     {src}")
+    click.echo(f"kind:     {c.kind.name.lower()}{' (greyscale source)' if c.grey else ''}")
+    click.echo(f"model:    {c.model} (weights {c.weights_hash.hex()})")
+    click.echo(f"size:     {c.width}×{c.height}")
+    click.echo(f"quality:  {c.quality}")
+    click.echo(f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)")
+    click.echo(f"bpp:      {len(data) * 8 / pixels:.4f} (payload only {c.payload_bytes * 8 / pixels:.4f})")
+
+
+@main.command()
+@friendly_errors
+def models() -> None:
+    """List shipped models with their measured rate–distortion on the development images."""
+    infos = zoo.model_infos()
+    if not infos:
+        raise VcodecError(f"no checkpoints found under {zoo.checkpoint_root()}")
+    for info_ in infos:
+        default = " (default)" if info_.name == zoo.DEFAULT_MODEL else ""
+        click.echo(f"{info_.name}{default}: {info_.kind}, qualities 1–{info_.qualities}")
+        if info_.description:
+            click.echo(f"  {info_.description}")
+        dev = info_.results.get("dev", {})
+        for q, bpp, psnr in zip(dev.get("quality", []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
+            click.echo(f"  quality {q}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

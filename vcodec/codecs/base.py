@@ -1,0 +1,232 @@
+"""What every learned image codec shares: variable-rate gain units, padding, and the container.
+
+One model covers several rate points with gain units (Cui et al., "Asymmetric Gained Deep Image
+Compression With Continuous Rate Adaptation", CVPR 2021): quality q scales each latent channel by a
+learned gain before rounding and by a learned inverse gain after it, so larger gains mean finer
+quantization and more bits.
+
+::
+
+    x ─pad─▶ g_a ─▶ y ─×gain[q]─▶ Q ─▶ ŷ_q ─×inv_gain[q]─▶ ŷ ─▶ g_s ─crop─▶ x̂
+                                 │   ▲
+                           entropy model (subclass)
+
+Subclasses supply the entropy model of y: ``_forward_latent`` (training likelihoods) and
+``_compress_latent`` / ``_decompress_latent`` (bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vcodec.entropy.container import Container, Kind
+from vcodec.entropy.continuous import FactorizedModel, GaussianModel
+from vcodec.errors import BitstreamError, VcodecError
+from vcodec.layers import analysis_transform, synthesis_transform
+
+# CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
+DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+MAX_SIDE = 1 << 15
+
+
+@dataclass
+class CodecConfig:
+    """Architecture of a learned image codec: channel widths and the λ of each quality level."""
+
+    architecture: str
+    n: int = 96  # transform width
+    m: int = 128  # latent channels of y
+    lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CodecConfig":
+        known = {k: data[k] for k in ("architecture", "n", "m", "lambdas") if k in data}
+        known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
+        return cls(**known)
+
+
+def _initial_log_gains(lambdas: tuple[float, ...], channels: int) -> Tensor:
+    """Start gain ∝ √λ (quantization step ∝ 1/√λ is the MSE-optimal spacing), centred on 1."""
+    lam = torch.tensor(lambdas, dtype=torch.float32)
+    log_gain = 0.5 * torch.log(lam / lam.median())
+    return log_gain.reshape(-1, 1).repeat(1, channels)
+
+
+class GainUnit(nn.Module):
+    """A learned per-channel gain and inverse gain for each quality level."""
+
+    def __init__(self, lambdas: tuple[float, ...], channels: int):
+        super().__init__()
+        init = _initial_log_gains(lambdas, channels)
+        self.log_gain = nn.Parameter(init.clone())
+        self.log_inverse_gain = nn.Parameter(-init.clone())
+
+    def gain(self, quality: Tensor) -> Tensor:
+        """B×C×1×1 gains for a B-vector of 0-based quality levels."""
+        return torch.exp(self.log_gain[quality])[:, :, None, None]
+
+    def inverse_gain(self, quality: Tensor) -> Tensor:
+        return torch.exp(self.log_inverse_gain[quality])[:, :, None, None]
+
+
+class LearnedImageCodec(nn.Module):
+    """Base class: ``forward`` for training, ``compress``/``decompress`` for bytes (one container)."""
+
+    name: str = "unnamed"
+    sections: int = 1  # how many entropy-coded sections the latent codec writes
+    alignment: int = 16  # the input is padded to a multiple of this
+
+    def __init__(self, config: CodecConfig):
+        super().__init__()
+        self.config = config
+        self.g_a = analysis_transform(config.n, config.m)
+        self.g_s = synthesis_transform(config.n, config.m)
+        self.y_gain = GainUnit(config.lambdas, config.m)
+        self._weights_hash: bytes | None = None
+
+    # --- qualities -----------------------------------------------------------------------------
+    @property
+    def num_qualities(self) -> int:
+        return len(self.config.lambdas)
+
+    @property
+    def default_quality(self) -> int:
+        return (self.num_qualities + 1) // 2 + 1 if self.num_qualities > 2 else self.num_qualities
+
+    def check_quality(self, quality: int) -> int:
+        if not 1 <= int(quality) <= self.num_qualities:
+            raise VcodecError(f"quality {quality} is out of range: this model has qualities 1–{self.num_qualities}")
+        return int(quality)
+
+    # --- training --------------------------------------------------------------------------------
+    def forward(self, x: Tensor, quality: Tensor | int | None = None) -> dict:
+        """CompressAI's contract: {"x_hat", "likelihoods"}; ``quality`` is 1-based, one per sample."""
+        q = self._quality_index(quality, x.shape[0], x.device)
+        y = self.g_a(x)
+        y_hat, likelihoods = self._forward_latent(y, q)
+        return {"x_hat": self.g_s(y_hat), "likelihoods": likelihoods}
+
+    def _quality_index(self, quality: Tensor | int | None, batch: int, device: torch.device) -> Tensor:
+        if quality is None:
+            quality = self.default_quality
+        q = torch.as_tensor(quality, device=device).long().reshape(-1).expand(batch)
+        return q - 1
+
+    def aux_loss(self) -> Tensor:
+        """Loss of the factorized models' quantile parameters (trained by a separate optimizer)."""
+        losses = [m.aux_loss() for m in self.modules() if isinstance(m, FactorizedModel)]
+        return sum(losses) if losses else torch.zeros(())
+
+    # --- coding ----------------------------------------------------------------------------------
+    def update(self) -> None:
+        """Tabulate the entropy models' integer CDFs from the current weights (after training)."""
+        for module in self.modules():
+            if isinstance(module, (FactorizedModel, GaussianModel)):
+                module.update()
+        self._weights_hash = None
+
+    @property
+    def weights_hash(self) -> bytes:
+        """First 8 bytes of the SHA-256 of all weights and CDF tables: names the exact model in streams."""
+        if self._weights_hash is None:
+            digest = hashlib.sha256()
+            for key, tensor in sorted(self.state_dict().items()):
+                digest.update(key.encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            self._weights_hash = digest.digest()[:8]
+        return self._weights_hash
+
+    def _pad(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.alignment, (-w) % self.alignment
+        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+    def _latent_shape(self, height: int, width: int) -> tuple[int, int]:
+        a = self.alignment
+        return (height + a - 1) // a * (a // 16), (width + a - 1) // a * (a // 16)
+
+    @torch.inference_mode()
+    def compress(self, x: Tensor, quality: int | None = None, grey: bool = False) -> bytes:
+        """A complete container for one image (1×3×H×W or 3×H×W, floats in [0, 1])."""
+        x = _single_image(x)
+        quality = self.check_quality(quality or self.default_quality)
+        q = torch.tensor([quality - 1], device=x.device)
+        h, w = x.shape[-2:]
+        sections = self._compress_latent(self.g_a(self._pad(x)), q)
+        return Container(
+            kind=Kind.IMAGE, model=self.name, weights_hash=self.weights_hash,
+            width=w, height=h, quality=quality, grey=grey, sections=sections,
+        ).to_bytes()
+
+    @torch.inference_mode()
+    def decompress(self, data: bytes) -> Tensor:
+        """The decoded image (1×3×H×W floats in [0, 1]) of a container made by this model."""
+        return self.reconstruct(self.parse(data))
+
+    def parse(self, data: bytes) -> Container:
+        """Read and check a container: right kind, this model, a valid quality and section count."""
+        container = Container.from_bytes(data)
+        if container.kind != Kind.IMAGE:
+            raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not an image")
+        if container.model != self.name or container.weights_hash != self.weights_hash:
+            raise BitstreamError(
+                f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
+                f"not by '{self.name}' ({self.weights_hash.hex()})"
+            )
+        if not 1 <= container.quality <= self.num_qualities:
+            raise BitstreamError(f"stream declares quality {container.quality}, model has 1–{self.num_qualities}")
+        if len(container.sections) != self.sections:
+            raise BitstreamError(f"stream has {len(container.sections)} sections, model writes {self.sections}")
+        return container
+
+    @torch.inference_mode()
+    def reconstruct(self, container: Container) -> Tensor:
+        device = next(self.parameters()).device
+        q = torch.tensor([container.quality - 1], device=device)
+        shape = self._latent_shape(container.height, container.width)
+        y_hat = self._decompress_latent(container.sections, q, shape)
+        x_hat = self.g_s(y_hat)[..., : container.height, : container.width]
+        return x_hat.clamp_(0, 1)
+
+    # --- the entropy model of y (subclasses) ------------------------------------------------------
+    def _forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    def _compress_latent(self, y: Tensor, q: Tensor) -> list[bytes]:
+        raise NotImplementedError
+
+    def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
+        raise NotImplementedError
+
+    # --- weights ---------------------------------------------------------------------------------
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Like ``nn.Module.load_state_dict``, resizing the CDF-table buffers to the stored tables."""
+        own = dict(self.named_buffers())
+        for key, value in state_dict.items():
+            if key in own and own[key].shape != value.shape and _is_table_buffer(key):
+                own[key].resize_(value.shape)
+        self._weights_hash = None
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def _is_table_buffer(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+
+def _single_image(x: Tensor) -> Tensor:
+    if x.dim() == 3:
+        x = x.unsqueeze(0)
+    if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise VcodecError(f"expected one RGB image as 1×3×H×W, got shape {tuple(x.shape)}")
+    if not (1 <= x.shape[-1] <= MAX_SIDE and 1 <= x.shape[-2] <= MAX_SIDE):
+        raise VcodecError(f"image sides must be 1–{MAX_SIDE} pixels, got {x.shape[-1]}×{x.shape[-2]}")
+    return x
+

@@ -1,0 +1,115 @@
+"""Range coding of integer symbols with integer CDF tables, on top of constriction.
+
+A latent tensor is coded as (value, table index) pairs: each element names the CDF table of its
+distribution (a scale-table entry for a Gaussian, a channel for a factorized prior). Elements are
+grouped by table and each group is coded with one fixed categorical model, which is constriction's
+fast path (no per-symbol Python work). Values that fall outside their table are coded as the table's
+escape symbol followed by the value itself under a wide Laplace model.
+
+The tables are integers (CompressAI's ``_quantized_cdf``/``_cdf_length``/``_offset``) stored with the
+model, so encoder and decoder see the same probabilities bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import constriction
+import numpy as np
+
+from vcodec.errors import BitstreamError
+
+ESCAPE_LIMIT = 1 << 15  # escaped values live in [-ESCAPE_LIMIT, ESCAPE_LIMIT]
+_ESCAPE_MODEL = constriction.stream.model.QuantizedLaplace(-ESCAPE_LIMIT, ESCAPE_LIMIT, 0.0, 64.0)
+
+
+@dataclass
+class CdfTables:
+    """Integer CDF tables: row t holds ``lengths[t]`` CDF values; symbol 0 of table t is ``offsets[t]``.
+
+    The last symbol of each table (``lengths[t] - 2``) is the escape symbol.
+    """
+
+    cdfs: np.ndarray  # int32, T × L
+    lengths: np.ndarray  # int32, T
+    offsets: np.ndarray  # int32, T
+    _models: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.cdfs = np.ascontiguousarray(self.cdfs, dtype=np.int64)
+        self.lengths = np.ascontiguousarray(self.lengths, dtype=np.int64).reshape(-1)
+        self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64).reshape(-1)
+        if not (len(self.cdfs) == len(self.lengths) == len(self.offsets)) or len(self.cdfs) == 0:
+            raise ValueError("CDF tables, lengths and offsets must have the same, non-zero count")
+
+    @property
+    def count(self) -> int:
+        return len(self.lengths)
+
+    def model(self, table: int) -> constriction.stream.model.Categorical:
+        """The constriction model of one table (built once, then cached)."""
+        if table not in self._models:
+            cdf = self.cdfs[table, : self.lengths[table]]
+            pmf = np.diff(cdf).astype(np.float64)
+            self._models[table] = constriction.stream.model.Categorical(pmf, perfect=False)
+        return self._models[table]
+
+    def escape_symbols(self) -> np.ndarray:
+        return self.lengths - 2
+
+
+def _groups(indexes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts elements by table, and where each table's run starts and ends."""
+    order = np.argsort(indexes, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(indexes, minlength=count))))
+    return order, bounds
+
+
+def encode(values: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
+    """Range-code integer ``values`` (any shape), each under the table its ``indexes`` entry names."""
+    values = np.asarray(values, dtype=np.int64).reshape(-1)
+    indexes = np.asarray(indexes, dtype=np.int64).reshape(-1)
+    if values.shape != indexes.shape:
+        raise ValueError("values and indexes must have the same number of elements")
+    if len(indexes) and (indexes.min() < 0 or indexes.max() >= tables.count):
+        raise ValueError("table index out of range")
+    symbols = values - tables.offsets[indexes]
+    escape = tables.escape_symbols()[indexes]
+    escaped = (symbols < 0) | (symbols >= escape)
+    if np.any(np.abs(values[escaped]) > ESCAPE_LIMIT):
+        raise ValueError(f"latent value beyond ±{ESCAPE_LIMIT} cannot be coded")
+    symbols = np.where(escaped, escape, symbols).astype(np.int32)
+
+    encoder = constriction.stream.queue.RangeEncoder()
+    order, bounds = _groups(indexes, tables.count)
+    for table in np.flatnonzero(np.diff(bounds)):
+        encoder.encode(symbols[order[bounds[table] : bounds[table + 1]]], tables.model(int(table)))
+    encoder.encode(values[order][escaped[order]].astype(np.int32), _ESCAPE_MODEL)
+    return encoder.get_compressed().tobytes()
+
+
+def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
+    """Inverse of :func:`encode`: the values, in the shape of ``indexes``.
+
+    Raises :class:`BitstreamError` when ``data`` cannot be a stream for these indexes.
+    """
+    shape = np.shape(indexes)
+    indexes = np.asarray(indexes, dtype=np.int64).reshape(-1)
+    if len(data) % 4:
+        raise BitstreamError("entropy-coded section length is not a multiple of 4 bytes")
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype=np.uint32).copy())
+        order, bounds = _groups(indexes, tables.count)
+        sorted_symbols = np.empty(len(indexes), dtype=np.int64)
+        for table in np.flatnonzero(np.diff(bounds)):
+            lo, hi = bounds[table], bounds[table + 1]
+            sorted_symbols[lo:hi] = decoder.decode(tables.model(int(table)), int(hi - lo))
+        sorted_indexes = indexes[order]
+        escaped = sorted_symbols == tables.escape_symbols()[sorted_indexes]
+        sorted_values = sorted_symbols + tables.offsets[sorted_indexes]
+        sorted_values[escaped] = decoder.decode(_ESCAPE_MODEL, int(escaped.sum()))
+    except (ValueError, RuntimeError, AssertionError) as err:
+        raise BitstreamError(f"entropy-coded data is corrupt ({err})") from None
+    values = np.empty_like(sorted_values)
+    values[order] = sorted_values
+    return values.reshape(shape)

@@ -1,0 +1,112 @@
+"""Entropy models for continuous latents: CompressAI's factorized bottleneck and Gaussian conditional,
+coded through our range-coder module (:mod:`vcodec.entropy.coder`) instead of CompressAI's rANS.
+
+Both models quantize to integers around a centre (the channel median, or the predicted mean), so
+what the coder sees is an integer symbol and an integer table index.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from torch import Tensor, nn
+
+from vcodec.entropy import coder
+from vcodec.entropy.coder import CdfTables
+
+
+def scale_table(low: float = 0.11, high: float = 256.0, levels: int = 64) -> list[float]:
+    """Log-spaced Gaussian scales whose CDFs are tabulated (CompressAI's default table)."""
+    return [math.exp(v) for v in np.linspace(math.log(low), math.log(high), levels)]
+
+
+def _tables(model: nn.Module) -> CdfTables:
+    return CdfTables(
+        model._quantized_cdf.cpu().numpy(), model._cdf_length.cpu().numpy(), model._offset.cpu().numpy()
+    )
+
+
+def _round_symbols(residual: Tensor) -> Tensor:
+    """Integer symbols of a (value − centre) residual, clamped to what the coder can represent."""
+    return torch.round(residual).clamp_(-coder.ESCAPE_LIMIT, coder.ESCAPE_LIMIT)
+
+
+class FactorizedModel(nn.Module):
+    """Fully factorized density per channel (Ballé 2018), for z or for y without side information."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bottleneck = EntropyBottleneck(channels)
+        self._cached_tables: CdfTables | None = None
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Training/eval pass: (quantized or noisy x, likelihoods)."""
+        return self.bottleneck(x)
+
+    def aux_loss(self) -> Tensor:
+        return self.bottleneck.loss()
+
+    def update(self) -> None:
+        self.bottleneck.update(force=True)
+        self._cached_tables = None
+
+    @property
+    def tables(self) -> CdfTables:
+        if self._cached_tables is None:
+            self._cached_tables = _tables(self.bottleneck)
+        return self._cached_tables
+
+    def _medians(self, like: Tensor) -> Tensor:
+        return self.bottleneck._get_medians().detach().to(like.dtype).reshape(1, -1, 1, 1)
+
+    def _channel_indexes(self, shape: torch.Size) -> np.ndarray:
+        return np.broadcast_to(np.arange(shape[1]).reshape(1, -1, 1, 1), shape)
+
+    def compress(self, x: Tensor) -> tuple[bytes, Tensor]:
+        """Code ``x`` (B×C×H×W); returns the bytes and the dequantized x̂ the decoder will see."""
+        symbols = _round_symbols(x - self._medians(x))
+        data = coder.encode(symbols.cpu().numpy(), self._channel_indexes(x.shape), self.tables)
+        return data, symbols + self._medians(x)
+
+    def decompress(self, data: bytes, shape: tuple[int, int, int, int]) -> Tensor:
+        medians = self._medians(self.bottleneck.quantiles)
+        values = coder.decode(data, self._channel_indexes(torch.Size(shape)), self.tables)
+        return torch.from_numpy(values).to(medians) + medians
+
+
+class GaussianModel(nn.Module):
+    """Gaussian conditional (Ballé 2018 / Minnen 2018): per-element scale and mean from side information."""
+
+    def __init__(self, scales: list[float] | None = None):
+        super().__init__()
+        self.conditional = GaussianConditional(scales or scale_table())
+        self._cached_tables: CdfTables | None = None
+
+    def forward(self, y: Tensor, scales: Tensor, means: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.conditional(y, scales, means)
+
+    def update(self) -> None:
+        self.conditional.update_scale_table(self.conditional.scale_table.tolist(), force=True)
+        self._cached_tables = None
+
+    @property
+    def tables(self) -> CdfTables:
+        if self._cached_tables is None:
+            self._cached_tables = _tables(self.conditional)
+        return self._cached_tables
+
+    def indexes(self, scales: Tensor) -> np.ndarray:
+        """The scale-table entry of each element: the smallest tabulated scale ≥ its scale."""
+        return self.conditional.build_indexes(scales).cpu().numpy()
+
+    def compress(self, y: Tensor, scales: Tensor, means: Tensor) -> tuple[bytes, Tensor]:
+        """Code ``y`` given its entropy parameters; returns the bytes and ŷ = symbols + means."""
+        symbols = _round_symbols(y - means)
+        return coder.encode(symbols.cpu().numpy(), self.indexes(scales), self.tables), symbols + means
+
+    def decompress(self, data: bytes, scales: Tensor, means: Tensor) -> Tensor:
+        values = coder.decode(data, self.indexes(scales), self.tables)
+        return torch.from_numpy(values).to(means) + means

@@ -1,0 +1,52 @@
+"""Convolutional transforms of Ballé et al. (2017, 2018): four stride-2 stages with GDN.
+
+The image transforms downsample by 16, the hyper transforms by a further 4, so a codec's input is
+padded to a multiple of 64.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from compressai.layers import GDN
+
+
+def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+
+
+def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1)
+
+
+def analysis_transform(n: int, m: int) -> nn.Sequential:
+    """g_a: image (3 channels) → latent y (m channels) at 1/16 resolution."""
+    return nn.Sequential(
+        _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, m),
+    )
+
+
+def synthesis_transform(n: int, m: int) -> nn.Sequential:
+    """g_s: latent ŷ (m channels) → image (3 channels), with inverse GDN."""
+    return nn.Sequential(
+        _deconv(m, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
+        _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
+    )
+
+
+def hyper_analysis(n: int, m: int) -> nn.Sequential:
+    """h_a: |y| or y (m channels) → side information z (n channels) at 1/4 of y's resolution."""
+    return nn.Sequential(
+        _conv(m, n, k=3, stride=1), nn.LeakyReLU(inplace=True),
+        _conv(n, n), nn.LeakyReLU(inplace=True), _conv(n, n),
+    )
+
+
+def hyper_synthesis(n: int, out: int) -> nn.Sequential:
+    """h_s: ẑ (n channels) → entropy parameters for y (``out`` channels) at y's resolution."""
+    mid = (n + out) // 2
+    return nn.Sequential(
+        _deconv(n, n), nn.LeakyReLU(inplace=True),
+        _deconv(n, mid), nn.LeakyReLU(inplace=True),
+        _conv(mid, out, k=3, stride=1),
+    )

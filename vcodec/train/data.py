@@ -1,0 +1,127 @@
+"""Training photos: fetched from Debian packages, downscaled once, cropped at random while training.
+
+The photos are already JPEG-compressed wallpapers; downscaling them by about two hides most of their
+blocking artefacts, which a codec would otherwise spend bits learning to reproduce.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vcodec.errors import VcodecError
+from vcodec.io.images import IMAGE_SUFFIXES, load_rgb_uint8
+
+
+@dataclass(frozen=True)
+class PhotoSource:
+    """One Debian package and which of its files are training photos."""
+
+    package: str
+    folder: str
+    include: tuple[str, ...] = ()  # empty: every image in the folder
+    exclude: tuple[str, ...] = ()
+    licence: str = ""
+
+
+PLASMA_PICKS = (
+    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow",
+    "FallenLeaf", "Grey", "OneStandsOut", "Path", "summer_1am",
+)
+
+PHOTO_SOURCES = (
+    PhotoSource("mate-backgrounds", "usr/share/backgrounds/mate/nature", licence="GPL-2+ / CC (see package copyright)"),
+    PhotoSource(
+        "lomiri-wallpapers-16.04", "usr/share/backgrounds",
+        exclude=("umang_by_Abhishek_Mudgal.jpg",), licence="CC-BY-SA (see package copyright)",
+    ),
+    PhotoSource(
+        "plasma-workspace-wallpapers", "usr/share/wallpapers",
+        include=tuple(f"{name}/contents/images/2560x1600.jpg" for name in PLASMA_PICKS),
+        licence="LGPL-3 / CC-BY-SA (see package copyright)",
+    ),
+)
+
+
+def _source_files(root: Path, source: PhotoSource) -> list[Path]:
+    folder = root / source.folder
+    if source.include:
+        return [folder / name for name in source.include]
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in source.exclude
+    )
+
+
+def download_photos(work_dir: Path) -> list[Path]:
+    """Fetch the Debian packages of DESIGN.md with apt-get and return the training photo paths."""
+    debs, tree = work_dir / "debs", work_dir / "tree"
+    debs.mkdir(parents=True, exist_ok=True)
+    tree.mkdir(parents=True, exist_ok=True)
+    photos: list[Path] = []
+    for source in PHOTO_SOURCES:
+        if not list(debs.glob(f"{source.package}_*.deb")):
+            subprocess.run(["apt-get", "download", source.package], cwd=debs, check=True, capture_output=True)
+        for deb in debs.glob(f"{source.package}_*.deb"):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
+        photos += _source_files(tree, source)
+    missing = [p for p in photos if not p.is_file()]
+    if missing:
+        raise VcodecError(f"training photos missing after extraction: {', '.join(map(str, missing[:3]))}")
+    return photos
+
+
+def downscale(image: np.ndarray, factor: float) -> np.ndarray:
+    """Area-style (Lanczos) downscale of an H×W×3 uint8 image by ``factor`` ≥ 1."""
+    h, w = image.shape[:2]
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
+def prepare_photos(out_file: Path, photos: list[Path] | None = None, factor: float = 2.0) -> Path:
+    """Write the downscaled training photos to one ``.npz`` cache (keys ``img0``, ``img1``…)."""
+    if photos is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return prepare_photos(out_file, download_photos(Path(tmp)), factor)
+    arrays = {f"img{i}": downscale(load_rgb_uint8(p), factor) for i, p in enumerate(photos)}
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp_file = out_file.with_suffix(".tmp.npz")
+    np.savez(tmp_file, **arrays)
+    tmp_file.replace(out_file)
+    out_file.with_suffix(".json").write_text(json.dumps({"photos": [p.name for p in photos], "factor": factor}))
+    return out_file
+
+
+class RandomCrops:
+    """Endless random crops (with flips) from a set of images held in memory as uint8."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0):
+        usable = [im for im in images if min(im.shape[:2]) >= crop]
+        if not usable:
+            raise VcodecError(f"no training image is at least {crop}×{crop} pixels")
+        self.images, self.crop = usable, crop
+        self.rng = np.random.default_rng(seed)
+
+    @classmethod
+    def from_npz(cls, path: Path, crop: int, seed: int = 0) -> "RandomCrops":
+        with np.load(path) as data:
+            return cls([data[k] for k in data.files], crop, seed)
+
+    def batch(self, size: int) -> torch.Tensor:
+        """A B×3×crop×crop float batch in [0, 1]."""
+        out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
+        for i in range(size):
+            image = self.images[self.rng.integers(len(self.images))]
+            y = self.rng.integers(image.shape[0] - self.crop + 1)
+            x = self.rng.integers(image.shape[1] - self.crop + 1)
+            patch = image[y : y + self.crop, x : x + self.crop]
+            if self.rng.random() < 0.5:
+                patch = patch[:, ::-1]
+            out[i] = patch
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)

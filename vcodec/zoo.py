@@ -1,0 +1,107 @@
+"""Named, shipped checkpoints, and loading a user's own.
+
+A checkpoint is a folder: ``model.safetensors`` (weights and integer CDF tables), ``config.json``
+(architecture, training record, measured rate–distortion) and ``MODEL_CARD.md``. Shipped ones live
+in the repository's ``checkpoints/`` folder (or ``$VCODEC_CHECKPOINTS``); ``vcodec.load(name)`` finds
+them by folder name, ``vcodec.load(path)`` takes any checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from vcodec.codecs import ARCHITECTURES, CodecConfig, LearnedImageCodec, build_codec
+from vcodec.errors import VcodecError
+
+DEFAULT_MODEL = "checkerboard-small"
+WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
+
+
+def checkpoint_root() -> Path:
+    """Where shipped checkpoints are: ``$VCODEC_CHECKPOINTS`` or the repository's ``checkpoints/``."""
+    override = os.environ.get("VCODEC_CHECKPOINTS")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``vcodec models`` shows: a checkpoint's name, kind, qualities and measured results."""
+
+    name: str
+    folder: Path
+    kind: str
+    description: str
+    qualities: int
+    results: dict
+
+
+def _read_config(folder: Path) -> dict:
+    try:
+        return json.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise VcodecError(f"{folder}: not a vcodec checkpoint ({CONFIG_FILE} unreadable: {err})") from None
+
+
+def _info(folder: Path) -> ModelInfo:
+    config = _read_config(folder)
+    return ModelInfo(
+        name=config.get("name", folder.name), folder=folder, kind=config.get("kind", "image-codec"),
+        description=config.get("description", ""), qualities=len(config["model"].get("lambdas", ())),
+        results=config.get("results", {}),
+    )
+
+
+def list_models() -> list[str]:
+    """Names of the shipped checkpoints, the default first."""
+    root = checkpoint_root()
+    names = sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file()) if root.is_dir() else []
+    return sorted(names, key=lambda n: n != DEFAULT_MODEL)
+
+
+def model_infos() -> list[ModelInfo]:
+    return [_info(checkpoint_root() / name) for name in list_models()]
+
+
+def _resolve(name_or_path: str | os.PathLike) -> Path:
+    path = Path(name_or_path)
+    if path.is_file() and path.name in (WEIGHTS_FILE, CONFIG_FILE):
+        path = path.parent
+    if (path / CONFIG_FILE).is_file():
+        return path
+    shipped = checkpoint_root() / str(name_or_path)
+    if (shipped / CONFIG_FILE).is_file():
+        return shipped
+    known = ", ".join(list_models()) or "none installed"
+    raise VcodecError(f"unknown model '{name_or_path}' (shipped models: {known}; or give a checkpoint folder)")
+
+
+def load(name_or_path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu") -> LearnedImageCodec:
+    """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder."""
+    folder = _resolve(name_or_path)
+    config = _read_config(folder)
+    if config.get("model", {}).get("architecture") not in ARCHITECTURES:
+        raise VcodecError(f"{folder}: unknown architecture {config.get('model', {}).get('architecture')!r}")
+    model = build_codec(CodecConfig.from_dict(config["model"]), config.get("name", folder.name))
+    try:
+        model.load_state_dict(load_file(folder / WEIGHTS_FILE))
+    except (OSError, SafetensorError, RuntimeError) as err:
+        raise VcodecError(f"{folder}: weights do not load ({str(err).splitlines()[0]})") from None
+    return model.to(device).eval()
+
+
+def save_checkpoint(model: LearnedImageCodec, folder: Path, record: dict, card: str) -> None:
+    """Tabulate the CDFs and write weights + config + model card into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.update()
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE))
+    config = {"name": model.name, "kind": "image-codec", "model": model.config.to_dict(), **record}
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
+    (folder / CARD_FILE).write_text(card)
