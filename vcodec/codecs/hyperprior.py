@@ -20,13 +20,12 @@ hyper network serves every quality level.
 from __future__ import annotations
 
 import torch
-from compressai.layers import CheckerboardMaskedConv2d
 from compressai.ops import quantize_ste
 from torch import Tensor, nn
 
 from vcodec.codecs.base import CodecConfig, GainUnit, LearnedImageCodec
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
-from vcodec.layers import hyper_analysis, hyper_synthesis
+from vcodec.layers import CheckerboardConv2d, hyper_analysis, hyper_synthesis
 
 
 class HyperpriorCodec(LearnedImageCodec):
@@ -112,7 +111,7 @@ class CheckerboardCodec(HyperpriorCodec):
     def __init__(self, config: CodecConfig):
         super().__init__(config)
         m = config.m
-        self.context = CheckerboardMaskedConv2d(m, 2 * m, kernel_size=5, padding=2)
+        self.context = CheckerboardConv2d(m, 2 * m, kernel_size=5)
         self.entropy_parameters = nn.Sequential(
             nn.Conv2d(4 * m, 10 * m // 3, 1), nn.LeakyReLU(inplace=True),
             nn.Conv2d(10 * m // 3, 8 * m // 3, 1), nn.LeakyReLU(inplace=True),

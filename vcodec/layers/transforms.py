@@ -6,7 +6,8 @@ padded to a multiple of 64.
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from compressai.layers import GDN
 
@@ -50,3 +51,20 @@ def hyper_synthesis(n: int, out: int) -> nn.Sequential:
         _deconv(n, mid), nn.LeakyReLU(inplace=True),
         _conv(mid, out, k=3, stride=1),
     )
+
+
+class CheckerboardConv2d(nn.Conv2d):
+    """Convolution that only sees positions of the opposite checkerboard colour (He et al., 2021).
+
+    The mask is applied to a copy of the weights at every call, never to the stored weights, so
+    inference does not mutate the model (CompressAI's ``MaskedConv2d`` masks in place).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5):
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        offsets = torch.arange(kernel_size) - kernel_size // 2
+        mask = (offsets.reshape(-1, 1) + offsets.reshape(1, -1)) % 2 == 1
+        self.register_buffer("mask", mask.to(self.weight.dtype).expand_as(self.weight).clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
