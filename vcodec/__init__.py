@@ -6,6 +6,11 @@
 >>> image_hat = codec.decompress(data)
 """
 
+import warnings
+
+# compressai 1.2.8 calls torch.jit.script at import time, which torch 2.14 reports on every start.
+warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", category=FutureWarning)
+
 from vcodec.codecs import LearnedImageCodec as ImageCodec
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.zoo import DEFAULT_MODEL, list_models, load

@@ -6,37 +6,20 @@ error or Ctrl-C never leaves a partial file.
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from vcodec import zoo
+from vcodec.cli.errors import friendly_errors
+from vcodec.cli.training import export, prepare_data, train
 from vcodec.entropy.container import Container
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import IMAGE_SUFFIXES, load_image, save_image, write_atomic
 
 STREAM_SUFFIX = ".vcd"
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
-
-
-def friendly_errors(command):
-    """Turn VcodecError (and Ctrl-C) into a one-line message and a non-zero exit."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except VcodecError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted; no partial output was left", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,6 +182,10 @@ def models() -> None:
         for q, bpp, psnr in zip(dev.get("quality", []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
             click.echo(f"  quality {q}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
 
+
+main.add_command(prepare_data)
+main.add_command(train)
+main.add_command(export)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

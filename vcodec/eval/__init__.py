@@ -1,0 +1,1 @@
+"""Evaluation: metrics, development images, classical baselines and BD-rate."""
