@@ -51,7 +51,7 @@ def test_refuses_other_models_streams(image):
 
 def test_refuses_batches_and_bad_quality(image):
     model = tiny_codec()
-    with pytest.raises(VcodecError, match="one RGB image"):
+    with pytest.raises(VcodecError, match="one image"):
         model.compress(torch.rand(2, 3, 8, 8))
     with pytest.raises(VcodecError, match="quality 9 is out of range"):
         model.compress(image, quality=9)
@@ -77,3 +77,23 @@ def test_weights_hash_survives_a_checkpoint_round_trip(tiny_zoo, image):
     assert model.decompress(model.compress(image)).shape == image.shape
     reloaded = vcodec.load(tiny_zoo / "tiny")
     assert reloaded.weights_hash == model.weights_hash
+
+
+def test_greyscale_and_rgba_tensors(image):
+    model = tiny_codec()
+    grey = image.mean(dim=1, keepdim=True)
+    decoded = model.decompress(model.compress(grey))
+    assert decoded.shape == grey.shape
+    rgba = torch.cat((image, torch.zeros_like(image[:, :1])), dim=1)  # fully transparent: white
+    white = model.decompress(model.compress(rgba))
+    assert torch.equal(white, model.decompress(model.compress(torch.ones_like(image))))
+
+
+def test_declared_size_beyond_the_decoder_limit_is_refused(image):
+    from vcodec.entropy.container import Container
+
+    model = tiny_codec()
+    container = Container.from_bytes(model.compress(image))
+    container.width, container.height = 30000, 30000
+    with pytest.raises(BitstreamError, match="beyond"):
+        model.decompress(container.to_bytes())

@@ -44,6 +44,10 @@ def _pairs(src: Path, dst: Path, suffixes: set[str] | frozenset[str], out_suffix
     files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
     if not files:
         raise VcodecError(f"{src}: no {'/'.join(sorted(suffixes))} files in this folder")
+    stems = [f.stem for f in files]
+    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    if clashes:
+        raise VcodecError(f"{src}: several files would share an output name: {', '.join(clashes)}")
     if dst.exists() and not dst.is_dir():
         raise VcodecError(f"{dst}: exists and is not a folder")
     try:

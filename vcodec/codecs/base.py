@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from vcodec.entropy.container import Container, Kind
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.errors import BitstreamError, VcodecError
+from vcodec.io.images import MAX_PIXELS  # decoding larger images would need tiling (not yet)
 from vcodec.layers import analysis_transform, synthesis_transform
 
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
@@ -155,8 +156,11 @@ class LearnedImageCodec(nn.Module):
 
     @torch.inference_mode()
     def compress(self, x: Tensor, quality: int | None = None, grey: bool = False) -> bytes:
-        """A complete container for one image (1×3×H×W or 3×H×W, floats in [0, 1])."""
-        x = _single_image(x)
+        """A complete container for one image: 1×C×H×W or C×H×W floats in [0, 1].
+
+        C may be 3 (RGB), 1 (greyscale: decoded as greyscale) or 4 (RGBA: composited on white).
+        """
+        x, grey = _as_rgb(x, grey)
         quality = self.check_quality(quality or self.default_quality)
         q = torch.tensor([quality - 1], device=x.device)
         h, w = x.shape[-2:]
@@ -168,8 +172,10 @@ class LearnedImageCodec(nn.Module):
 
     @torch.inference_mode()
     def decompress(self, data: bytes) -> Tensor:
-        """The decoded image (1×3×H×W floats in [0, 1]) of a container made by this model."""
-        return self.reconstruct(self.parse(data))
+        """The decoded image (1×3×H×W floats in [0, 1]; 1×1×H×W for a greyscale source)."""
+        container = self.parse(data)
+        image = self.reconstruct(container)
+        return image.mean(dim=1, keepdim=True) if container.grey else image
 
     def parse(self, data: bytes) -> Container:
         """Read and check a container: right kind, this model, a valid quality and section count."""
@@ -181,6 +187,8 @@ class LearnedImageCodec(nn.Module):
                 f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
                 f"not by '{self.name}' ({self.weights_hash.hex()})"
             )
+        if container.width * container.height > MAX_PIXELS:
+            raise BitstreamError(f"stream declares {container.width}×{container.height} pixels, beyond {MAX_PIXELS:,}")
         if not 1 <= container.quality <= self.num_qualities:
             raise BitstreamError(f"stream declares quality {container.quality}, model has 1–{self.num_qualities}")
         if len(container.sections) != self.sections:
@@ -221,12 +229,18 @@ def _is_table_buffer(key: str) -> bool:
     return key.rsplit(".", 1)[-1] in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
 
 
-def _single_image(x: Tensor) -> Tensor:
+def _as_rgb(x: Tensor, grey: bool) -> tuple[Tensor, bool]:
+    """One image as 1×3×H×W: greyscale replicated (and flagged), alpha composited on white."""
     if x.dim() == 3:
         x = x.unsqueeze(0)
-    if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-        raise VcodecError(f"expected one RGB image as 1×3×H×W, got shape {tuple(x.shape)}")
-    if not (1 <= x.shape[-1] <= MAX_SIDE and 1 <= x.shape[-2] <= MAX_SIDE):
-        raise VcodecError(f"image sides must be 1–{MAX_SIDE} pixels, got {x.shape[-1]}×{x.shape[-2]}")
-    return x
-
+    if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] not in (1, 3, 4):
+        raise VcodecError(f"expected one image as 1×C×H×W with C = 1, 3 or 4, got shape {tuple(x.shape)}")
+    h, w = x.shape[-2:]
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE) or h * w > MAX_PIXELS:
+        raise VcodecError(f"image of {w}×{h} pixels is beyond the limits ({MAX_SIDE} a side, {MAX_PIXELS:,} pixels)")
+    if x.shape[1] == 1:
+        return x.expand(-1, 3, -1, -1), True
+    if x.shape[1] == 4:
+        alpha = x[:, 3:]
+        return x[:, :3] * alpha + (1 - alpha), grey
+    return x, grey

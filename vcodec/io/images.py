@@ -14,7 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vcodec.errors import VcodecError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pgm"})
-MAX_PIXELS = 64_000_000  # refuse larger images instead of exhausting memory
+MAX_PIXELS = 40_000_000  # refuse larger images instead of exhausting memory (codecs share the limit)
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
@@ -28,6 +28,8 @@ def _open(path: Path) -> Image.Image:
         raise VcodecError(f"{path}: empty file (0 bytes)")
     try:
         image = Image.open(path)
+        if image.width * image.height > MAX_PIXELS:
+            raise Image.DecompressionBombError
         image.load()
     except Image.DecompressionBombError:
         raise VcodecError(f"{path}: image larger than the {MAX_PIXELS:,}-pixel limit") from None
