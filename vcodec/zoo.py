@@ -96,11 +96,29 @@ def load(name_or_path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     return model.to(device).eval()
 
 
-def save_checkpoint(model: LearnedImageCodec, folder: Path, record: dict, card: str) -> None:
-    """Tabulate the CDFs and write weights + config + model card into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+HALF_PRECISION_MIN_SIZE = 4096
+
+
+def _storage_dtype(key: str, tensor: torch.Tensor) -> torch.dtype:
+    """Large convolution weights are stored as float16 (halves the file); everything else as is."""
+    if tensor.dtype == torch.float32 and key.endswith("weight") and tensor.numel() >= HALF_PRECISION_MIN_SIZE:
+        return torch.float16
+    return tensor.dtype
+
+
+def prepare_for_shipping(model: LearnedImageCodec) -> LearnedImageCodec:
+    """Round weights to their storage precision and tabulate the CDFs: the model users will load."""
+    state = model.state_dict()
+    model.load_state_dict({k: v.to(_storage_dtype(k, v)).to(v.dtype) for k, v in state.items()})
     model.update()
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return model
+
+
+def save_checkpoint(model: LearnedImageCodec, folder: Path, record: dict, card: str) -> None:
+    """Write weights (see :func:`prepare_for_shipping`) + config + model card into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    prepare_for_shipping(model)
+    state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / WEIGHTS_FILE))
     config = {"name": model.name, "kind": "image-codec", "model": model.config.to_dict(), **record}
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")

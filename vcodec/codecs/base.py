@@ -69,6 +69,23 @@ class GainUnit(nn.Module):
         init = _initial_log_gains(lambdas, channels)
         self.log_gain = nn.Parameter(init.clone())
         self.log_inverse_gain = nn.Parameter(-init.clone())
+        # What the coder uses: the gains rounded once (by freeze()) and stored with the weights, so
+        # that no machine recomputes exp() and gets a different last bit.
+        self.register_buffer("frozen_gain", torch.zeros(init.shape, dtype=torch.float64))
+        self.register_buffer("frozen_inverse_gain", torch.zeros(init.shape, dtype=torch.float64))
+
+    @torch.no_grad()
+    def freeze(self) -> None:
+        """Store the gains for coding, rounded to multiples of 2**-20."""
+        for frozen, log in ((self.frozen_gain, self.log_gain), (self.frozen_inverse_gain, self.log_inverse_gain)):
+            frozen.copy_(torch.round(torch.exp(log.double()) * 2.0**20) * 2.0**-20)
+
+    def coding_gain(self, quality: Tensor) -> Tensor:
+        """The frozen gains (float64, B×C×1×1) that compress and decompress use."""
+        return self.frozen_gain[quality][:, :, None, None]
+
+    def coding_inverse_gain(self, quality: Tensor) -> Tensor:
+        return self.frozen_inverse_gain[quality][:, :, None, None]
 
     def gain(self, quality: Tensor) -> Tensor:
         """B×C×1×1 gains for a B-vector of 0-based quality levels."""
@@ -92,6 +109,7 @@ class LearnedImageCodec(nn.Module):
         self.g_s = synthesis_transform(config.n, config.m)
         self.y_gain = GainUnit(config.lambdas, config.m)
         self._weights_hash: bytes | None = None
+        self._exact: dict | None = None
 
     # --- qualities -----------------------------------------------------------------------------
     @property
@@ -128,11 +146,24 @@ class LearnedImageCodec(nn.Module):
 
     # --- coding ----------------------------------------------------------------------------------
     def update(self) -> None:
-        """Tabulate the entropy models' integer CDFs from the current weights (after training)."""
+        """Freeze what the coder uses after training: integer CDF tables, rounded gains, exact networks."""
         for module in self.modules():
             if isinstance(module, (FactorizedModel, GaussianModel)):
                 module.update()
+            elif isinstance(module, GainUnit):
+                module.freeze()
+        self._exact = None
         self._weights_hash = None
+
+    @property
+    def exact(self) -> dict:
+        """Integer-exact copies of the networks that predict entropy parameters (built on first use)."""
+        if self._exact is None:
+            self._exact = self._build_exact()
+        return self._exact
+
+    def _build_exact(self) -> dict:
+        return {}
 
     @property
     def weights_hash(self) -> bytes:
@@ -164,11 +195,19 @@ class LearnedImageCodec(nn.Module):
         quality = self.check_quality(quality or self.default_quality)
         q = torch.tensor([quality - 1], device=x.device)
         h, w = x.shape[-2:]
-        sections = self._compress_latent(self.g_a(self._pad(x)), q)
+        sections, _ = self._compress_latent(self.g_a(self._pad(x)), q)
         return Container(
             kind=Kind.IMAGE, model=self.name, weights_hash=self.weights_hash,
             width=w, height=h, quality=quality, grey=grey, sections=sections,
         ).to_bytes()
+
+    @torch.inference_mode()
+    def reconstruction(self, x: Tensor, quality: int | None = None) -> Tensor:
+        """The image the decoder will output for ``x`` (g_s of the encoder's ŷ), without any bytes."""
+        x, _ = _as_rgb(x, False)
+        q = torch.tensor([self.check_quality(quality or self.default_quality) - 1], device=x.device)
+        _, y_hat = self._compress_latent(self.g_a(self._pad(x)), q)
+        return self.g_s(y_hat)[..., : x.shape[-2], : x.shape[-1]].clamp_(0, 1)
 
     @torch.inference_mode()
     def decompress(self, data: bytes) -> Tensor:
@@ -208,7 +247,8 @@ class LearnedImageCodec(nn.Module):
     def _forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
-    def _compress_latent(self, y: Tensor, q: Tensor) -> list[bytes]:
+    def _compress_latent(self, y: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
+        """The sections, and ŷ exactly as the decoder will rebuild it."""
         raise NotImplementedError
 
     def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
@@ -222,6 +262,7 @@ class LearnedImageCodec(nn.Module):
             if key in own and own[key].shape != value.shape and _is_table_buffer(key):
                 own[key].resize_(value.shape)
         self._weights_hash = None
+        self._exact = None
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 

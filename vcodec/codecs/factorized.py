@@ -26,10 +26,10 @@ class FactorizedPriorCodec(LearnedImageCodec):
         y_hat, likelihoods = self.y_model(y * self.y_gain.gain(q))
         return y_hat * self.y_gain.inverse_gain(q), {"y": likelihoods}
 
-    def _compress_latent(self, y: Tensor, q: Tensor) -> list[bytes]:
-        data, _ = self.y_model.compress(y * self.y_gain.gain(q))
-        return [data]
+    def _compress_latent(self, y: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
+        data, y_hat = self.y_model.compress(y.double() * self.y_gain.coding_gain(q))
+        return [data], (y_hat * self.y_gain.coding_inverse_gain(q)).float()
 
     def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
         y_hat = self.y_model.decompress(sections[0], (1, self.config.m, *shape))
-        return y_hat * self.y_gain.inverse_gain(q)
+        return (y_hat * self.y_gain.coding_inverse_gain(q)).float()

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from vcodec.codecs.base import CodecConfig, GainUnit, LearnedImageCodec
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.layers import CheckerboardConv2d, hyper_analysis, hyper_synthesis
+from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 
 
 class HyperpriorCodec(LearnedImageCodec):
@@ -48,24 +49,32 @@ class HyperpriorCodec(LearnedImageCodec):
     def _hyper_features(self, z_hat_gained: Tensor, q: Tensor) -> Tensor:
         return self.h_s(z_hat_gained * self.z_gain.inverse_gain(q))
 
+    def _build_exact(self) -> dict:
+        return {"h_s": ExactStack(self.h_s)}
+
+    def _coding_features(self, z_hat_gained: Tensor, q: Tensor) -> Tensor:
+        """Hyper features as exact fixed-point integers (what compress and decompress both see)."""
+        return self.exact["h_s"](to_fixed(z_hat_gained * self.z_gain.coding_inverse_gain(q)))
+
     def _forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         z_hat, z_likelihoods = self.z_model(self.h_a(y) * self.z_gain.gain(q))
         y_hat, y_likelihoods = self._forward_y(y, self._hyper_features(z_hat, q), q)
         return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
-    def _compress_latent(self, y: Tensor, q: Tensor) -> list[bytes]:
-        z_data, z_hat = self.z_model.compress(self.h_a(y) * self.z_gain.gain(q))
-        return [z_data, *self._compress_y(y, self._hyper_features(z_hat, q), q)]
+    def _compress_latent(self, y: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
+        z_data, z_hat = self.z_model.compress(self.h_a(y).double() * self.z_gain.coding_gain(q))
+        y_sections, y_hat = self._compress_y(y, self._coding_features(z_hat, q), q)
+        return [z_data, *y_sections], y_hat
 
     def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
         z_shape = (1, self.config.n, shape[0] // 4, shape[1] // 4)
         z_hat = self.z_model.decompress(sections[0], z_shape)
-        return self._decompress_y(sections[1:], self._hyper_features(z_hat, q), q)
+        return self._decompress_y(sections[1:], self._coding_features(z_hat, q), q)
 
     def _forward_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
-    def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> list[bytes]:
+    def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
         raise NotImplementedError
 
     def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
@@ -85,15 +94,18 @@ class ScaleHyperpriorCodec(HyperpriorCodec):
         y_hat, likelihoods = self.y_model(y * gain, features * gain)
         return y_hat * self.y_gain.inverse_gain(q), likelihoods
 
-    def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> list[bytes]:
-        gain = self.y_gain.gain(q)
-        data, _ = self.y_model.compress(y * gain, features * gain, torch.zeros_like(y))
-        return [data]
+    def _coding_scales(self, features: Tensor, q: Tensor) -> Tensor:
+        return from_fixed(features) * self.y_gain.coding_gain(q)
+
+    def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
+        scales = self._coding_scales(features, q)
+        data, y_hat = self.y_model.compress(y.double() * self.y_gain.coding_gain(q), scales, torch.zeros_like(scales))
+        return [data], (y_hat * self.y_gain.coding_inverse_gain(q)).float()
 
     def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
-        gain = self.y_gain.gain(q)
-        y_hat = self.y_model.decompress(sections[0], features * gain, torch.zeros_like(features))
-        return y_hat * self.y_gain.inverse_gain(q)
+        scales = self._coding_scales(features, q)
+        y_hat = self.y_model.decompress(sections[0], scales, torch.zeros_like(scales))
+        return (y_hat * self.y_gain.coding_inverse_gain(q)).float()
 
 
 def anchor_mask(height: int, width: int, device: torch.device | None = None) -> Tensor:
@@ -121,49 +133,63 @@ class CheckerboardCodec(HyperpriorCodec):
     def hyper_out(self, config: CodecConfig) -> int:
         return 2 * config.m
 
+    # --- training (float) ---------------------------------------------------------------------------
     def _gaussian_params(self, features: Tensor, context: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
         """(scales, means) of the gained latent, from hyper features and checkerboard context."""
         scales, means = self.entropy_parameters(torch.cat((features, context), dim=1)).chunk(2, dim=1)
         return scales * gain, means * gain
-
-    def _context(self, anchors_hat_gained: Tensor, mask: Tensor, q: Tensor) -> Tensor:
-        return self.context(anchors_hat_gained * mask * self.y_gain.inverse_gain(q))
 
     def _forward_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
         gain, mask = self.y_gain.gain(q), anchor_mask(*y.shape[-2:], device=y.device)
         y_gained = y * gain
         scales_a, means_a = self._gaussian_params(features, torch.zeros_like(features), gain)
         anchors_hat = quantize_ste(y_gained - means_a) + means_a
-        scales_n, means_n = self._gaussian_params(features, self._context(anchors_hat, mask, q), gain)
+        context = self.context(anchors_hat * mask * self.y_gain.inverse_gain(q))
+        scales_n, means_n = self._gaussian_params(features, context, gain)
         scales, means = torch.where(mask, scales_a, scales_n), torch.where(mask, means_a, means_n)
         _, likelihoods = self.y_model(y_gained, scales, means)
         y_hat = quantize_ste(y_gained - means) + means
         return y_hat * self.y_gain.inverse_gain(q), likelihoods
 
-    def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> list[bytes]:
-        gain, mask = self.y_gain.gain(q), anchor_mask(*y.shape[-2:], device=y.device)
-        y_gained = y * gain
-        y_hat = torch.zeros_like(y)
-        sections = []
-        for half, context in ((mask, torch.zeros_like(features)), (~mask, None)):
-            if context is None:
-                context = self._context(y_hat, mask, q)
-            scales, means = self._gaussian_params(features, context, gain)
-            half = half.expand_as(y)
-            data, values = self.y_model.compress(y_gained[half], scales[half], means[half])
-            y_hat[half] = values
+    # --- coding (exact fixed point) -----------------------------------------------------------------
+    def _build_exact(self) -> dict:
+        return {**super()._build_exact(), "context": ExactStack(self.context),
+                "entropy_parameters": ExactStack(self.entropy_parameters)}
+
+    def _coding_params(self, features: Tensor, context: Tensor, half: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
+        """(scales, means) of the gained latent at the positions of one checkerboard half (1×M×P)."""
+        inputs = torch.cat((features, context), dim=1)[..., half].unsqueeze(-1)  # pointwise net: 1×C×P×1
+        scales, means = from_fixed(self.exact["entropy_parameters"](inputs).squeeze(-1)).chunk(2, dim=1)
+        gain = gain.reshape(1, -1, 1)
+        return scales * gain, means * gain
+
+    def _code_halves(self, features: Tensor, q: Tensor, code_half) -> Tensor:
+        """Both checkerboard passes; ``code_half(i, half, scales, means)`` returns that half's gained ŷ."""
+        gain, inverse = self.y_gain.coding_gain(q), self.y_gain.coding_inverse_gain(q)
+        height, width = features.shape[-2:]
+        anchors = anchor_mask(height, width, device=features.device)[0, 0]
+        y_hat = torch.zeros((1, self.config.m, height, width), dtype=torch.float64, device=features.device)
+        context = torch.zeros_like(features)
+        for i, half in enumerate((anchors, ~anchors)):
+            if i == 1:
+                context = self.exact["context"](to_fixed(y_hat * inverse))
+            scales, means = self._coding_params(features, context, half, gain)
+            y_hat[..., half] = code_half(i, half, scales, means)
+        return (y_hat * inverse).float()
+
+    def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
+        y_gained = y.double() * self.y_gain.coding_gain(q)
+        sections: list[bytes] = []
+
+        def code_half(i: int, half: Tensor, scales: Tensor, means: Tensor) -> Tensor:
+            data, values = self.y_model.compress(y_gained[..., half], scales, means)
             sections.append(data)
-        return sections
+            return values
+
+        y_hat = self._code_halves(features, q, code_half)
+        return sections, y_hat
 
     def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
-        gain = self.y_gain.gain(q)
-        shape = (1, self.config.m, *features.shape[-2:])
-        mask = anchor_mask(*shape[-2:], device=features.device)
-        y_hat = torch.zeros(shape, device=features.device)
-        for data, half, context in ((sections[0], mask, torch.zeros_like(features)), (sections[1], ~mask, None)):
-            if context is None:
-                context = self._context(y_hat, mask, q)
-            scales, means = self._gaussian_params(features, context, gain)
-            half = half.expand(shape)
-            y_hat[half] = self.y_model.decompress(data, scales[half], means[half])
-        return y_hat * self.y_gain.inverse_gain(q)
+        return self._code_halves(
+            features, q, lambda i, half, scales, means: self.y_model.decompress(sections[i], scales, means)
+        )

@@ -64,7 +64,7 @@ class CheckerboardConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         offsets = torch.arange(kernel_size) - kernel_size // 2
         mask = (offsets.reshape(-1, 1) + offsets.reshape(1, -1)) % 2 == 1
-        self.register_buffer("mask", mask.to(self.weight.dtype).expand_as(self.weight).clone())
+        self.register_buffer("mask", mask.to(self.weight.dtype).reshape(1, 1, kernel_size, kernel_size), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.weight * self.mask, self.bias)

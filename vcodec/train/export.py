@@ -10,8 +10,8 @@ import torch
 from vcodec.codecs import build_codec
 from vcodec.eval.datasets import development_images
 from vcodec.eval.rd import codec_round_trip, rd_sweep
-from vcodec.train.loop import TrainConfig
-from vcodec.zoo import save_checkpoint
+from vcodec.train.loop import TrainConfig, load_training_state
+from vcodec.zoo import prepare_for_shipping, save_checkpoint
 
 DATA_NOTE = (
     "36 photos from the Debian packages mate-backgrounds (nature/), lomiri-wallpapers-16.04 and "
@@ -24,7 +24,7 @@ def load_run(run_dir: Path, name: str):
     ckpt = torch.load(Path(run_dir) / "last.pt", map_location="cpu", weights_only=False)
     config = TrainConfig.from_dict(ckpt["config"])
     model = build_codec(config.model, name)
-    model.load_state_dict(ckpt["model"])
+    load_training_state(model, ckpt["model"])
     return model.eval(), config, ckpt
 
 
@@ -62,7 +62,7 @@ flower. All are lossy sources: these are development numbers, not Kodak numbers.
 def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardware: str | None = None) -> dict:
     """Evaluate the run's model on the development images and write the checkpoint folder."""
     model, config, ckpt = load_run(run_dir, name)
-    model.update()
+    prepare_for_shipping(model)
     dev = rd_sweep(name, codec_round_trip(model), development_images(), range(1, model.num_qualities + 1))
     hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     record = {

@@ -84,6 +84,22 @@ def _split_parameters(model: LearnedImageCodec) -> tuple[list, list]:
     return main, aux
 
 
+DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update(), absent from early runs
+
+
+def load_training_state(model: LearnedImageCodec, state: dict) -> None:
+    """Load a training checkpoint's weights, also from runs written by earlier versions of the code.
+
+    Early runs stored CompressAI's checkerboard mask as ``context.mask`` and had no frozen gains
+    (those are derived by ``update()`` before coding); anything else missing is an error.
+    """
+    state = {k: v for k, v in state.items() if k != "context.mask"}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS] + list(unexpected)
+    if bad:
+        raise ValueError(f"checkpoint does not fit the model: {', '.join(bad[:5])}")
+
+
 def save_atomic(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
     torch.save(obj, tmp)
@@ -129,7 +145,7 @@ class Trainer:
         ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
         if ckpt["config"]["model"] != self.config.model.to_dict():
             raise ValueError(f"{self.checkpoint_path} holds a different architecture; use a new run folder")
-        self.model.load_state_dict(ckpt["model"])
+        load_training_state(self.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
         self.state = RunState(ckpt["step"], ckpt["history"])
