@@ -157,8 +157,11 @@ class CheckerboardCodec(HyperpriorCodec):
                 "entropy_parameters": ExactStack(self.entropy_parameters)}
 
     def _coding_params(self, features: Tensor, context: Tensor, half: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
-        """(scales, means) of the gained latent at the positions of one checkerboard half (1×M×P)."""
-        inputs = torch.cat((features, context), dim=1)[..., half].unsqueeze(-1)  # pointwise net: 1×C×P×1
+        """(scales, means) of the gained latent at the positions of one checkerboard half (1×M×P).
+
+        ``context`` is already gathered at those positions (1×2M×P).
+        """
+        inputs = torch.cat((features[..., half], context), dim=1).unsqueeze(-1)  # pointwise net: 1×C×P×1
         scales, means = from_fixed(self.exact["entropy_parameters"](inputs).squeeze(-1)).chunk(2, dim=1)
         gain = gain.reshape(1, -1, 1)
         return scales * gain, means * gain
@@ -169,10 +172,11 @@ class CheckerboardCodec(HyperpriorCodec):
         height, width = features.shape[-2:]
         anchors = anchor_mask(height, width, device=features.device)[0, 0]
         y_hat = torch.zeros((1, self.config.m, height, width), dtype=torch.float64, device=features.device)
-        context = torch.zeros_like(features)
         for i, half in enumerate((anchors, ~anchors)):
-            if i == 1:
-                context = self.exact["context"](to_fixed(y_hat * inverse))
+            if i == 0:
+                context = features.new_zeros((1, features.shape[1], int(half.sum())))
+            else:
+                context = self.exact["context"].layers[0].at_positions(to_fixed(y_hat * inverse), half)
             scales, means = self._coding_params(features, context, half, gain)
             y_hat[..., half] = code_half(i, half, scales, means)
         return (y_hat * inverse).float()

@@ -56,14 +56,34 @@ class _ExactLayer:
         if fan_in * ACTIVATION_LIMIT + self.bias.abs().max().item() >= _LIMIT:
             raise ValueError("layer too wide for exact float64 accumulation")
 
+    def _rescale(self, acc: Tensor) -> Tensor:
+        return torch.floor(acc * 2.0**-self.shift + 0.5).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+
     def __call__(self, x: Tensor) -> Tensor:
-        weight, bias = self.weight.to(x.device), self.bias.to(x.device)
+        weight, bias = self.weight.to(x.device), self.bias.to(x.device).reshape(1, -1, 1, 1)
         if self.transposed:
             acc = F.conv_transpose2d(x, weight, None, self.stride, self.padding, self.output_padding)
+        elif weight.shape[-2:] == (1, 1) and self.stride == (1, 1):  # pointwise: one matrix product
+            acc = torch.einsum("oi,bihw->bohw", weight[:, :, 0, 0], x)
         else:
             acc = F.conv2d(x, weight, None, self.stride, self.padding)
-        acc = acc + bias.reshape(1, -1, 1, 1)
-        return torch.floor(acc * 2.0**-self.shift + 0.5).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+        return self._rescale(acc + bias)
+
+    def at_positions(self, x: Tensor, positions: Tensor) -> Tensor:
+        """Outputs (1×C_out×P) of a stride-1 convolution at the True ``positions`` (H×W) only.
+
+        Gathers just the taps whose weights are not all zero (12 of 25 for a checkerboard mask), so
+        a masked convolution evaluated at half the positions costs a quarter of the full one.
+        """
+        kh, kw = self.weight.shape[-2:]
+        ph, pw = self.padding
+        padded = F.pad(x[0], (pw, pw, ph, ph))
+        rows, cols = positions.nonzero(as_tuple=True)
+        taps = [(i, j) for i in range(kh) for j in range(kw) if self.weight[:, :, i, j].any()]
+        columns = torch.cat([padded[:, rows + i, cols + j] for i, j in taps])
+        weight = torch.cat([self.weight[:, :, i, j] for i, j in taps], dim=1).to(x.device)
+        acc = weight @ columns + self.bias.to(x.device).reshape(-1, 1)
+        return self._rescale(acc).unsqueeze(0)
 
 
 class _ExactLeakyReLU:
