@@ -129,9 +129,13 @@ def decode(src: Path, dst: Path, model: str | None, force: bool) -> None:
         if out.exists() and not force:
             raise VcodecError(f"{out}: exists (use --force to overwrite)")
         stream = _read_stream(stream_path)
-        codec = _decoder(stream, model, cache)
-        container = codec.parse(stream)
-        save_image(codec.reconstruct(container), out, force=force, grey=container.grey)
+        try:
+            codec = _decoder(stream, model, cache)
+            container = codec.parse(stream)
+            image = codec.reconstruct(container)
+        except BitstreamError as err:
+            raise BitstreamError(f"{stream_path}: {err}") from None
+        save_image(image, out, force=force, grey=container.grey)
         if len(pairs) == 1:
             click.echo(f"{out}: {container.width}×{container.height}")
 
