@@ -47,3 +47,4 @@ def image() -> torch.Tensor:
 
 def pytest_configure(config):
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    os.umask(0o022)

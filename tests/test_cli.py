@@ -163,3 +163,27 @@ def test_real_subprocess_round_trip_and_error(tiny_zoo, photo, tmp_path):
     done = subprocess.run([*cli, "decode", photo, tmp_path / "q.png"], env=env, capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error:") and "Traceback" not in done.stderr
+
+
+def test_stream_naming_an_unknown_model_or_a_path_is_refused(tiny_zoo, photo, tmp_path):
+    from vcodec.entropy.container import Container
+
+    run("encode", photo, tmp_path / "a.vcd", "-m", "tiny")
+    container = Container.from_bytes((tmp_path / "a.vcd").read_bytes())
+    for name in ("not-installed", str(tiny_zoo / "tiny"), ""):
+        container.model = name
+        (tmp_path / "b.vcd").write_bytes(container.to_bytes())
+        result = run("decode", tmp_path / "b.vcd", tmp_path / "out.png")
+        assert result.exit_code == 1 and "not installed here" in result.output, name
+
+
+def test_unwritable_output_format_is_refused(tiny_zoo, photo, tmp_path):
+    run("encode", photo, tmp_path / "a.vcd", "-m", "tiny")
+    result = run("decode", tmp_path / "a.vcd", tmp_path / "out.psd")
+    assert result.exit_code == 1 and "cannot write '.psd'" in result.output
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_outputs_get_normal_file_permissions(tiny_zoo, photo, tmp_path):
+    run("encode", photo, tmp_path / "a.vcd", "-m", "tiny")
+    assert (tmp_path / "a.vcd").stat().st_mode & 0o044 == 0o044  # group/other can read (umask 022)

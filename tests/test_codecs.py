@@ -96,7 +96,7 @@ def test_declared_size_beyond_the_decoder_limit_is_refused(image):
 
     model = tiny_codec()
     container = Container.from_bytes(model.compress(image))
-    container.width, container.height = 30000, 30000
+    container.width, container.height = 8000, 8000  # within the container's limits, beyond the codec's
     with pytest.raises(BitstreamError, match="beyond"):
         model.decompress(container.to_bytes())
 
@@ -121,3 +121,39 @@ def test_latents_decode_identically_with_one_or_two_threads(architecture):
     with torch.inference_mode():
         decoded = model.g_s(latents[1])[..., :96, :80].clamp(0, 1)
     assert torch.equal(decoded, model.reconstruction(x, 3))
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_payload_corruption_behind_a_valid_crc_raises_or_decodes(architecture, image):
+    """Bytes the CRC cannot protect (a forger recomputes it) give BitstreamError or a valid image."""
+    from vcodec.entropy.container import Container
+
+    model = tiny_codec(architecture)
+    container = Container.from_bytes(model.compress(image))
+    rng = torch.Generator().manual_seed(0)
+    outcomes = set()
+    for trial in range(60):
+        sections = [bytearray(s) for s in container.sections]
+        target = sections[trial % len(sections)]
+        if target:
+            target[int(torch.randint(len(target), (1,), generator=rng))] ^= 1 << (trial % 8)
+        forged = Container(container.kind, container.model, container.weights_hash, container.width,
+                           container.height, container.quality, container.grey, [bytes(s) for s in sections])
+        try:
+            decoded = model.decompress(forged.to_bytes())
+        except BitstreamError:
+            outcomes.add("error")
+            continue
+        assert decoded.shape == image.shape and torch.isfinite(decoded).all()
+        outcomes.add("decoded")
+    assert outcomes
+
+
+def test_input_pixels_must_be_finite_floats(image):
+    model = tiny_codec()
+    with pytest.raises(VcodecError, match="float pixels"):
+        model.compress((image * 255).to(torch.uint8))
+    with pytest.raises(VcodecError, match="NaN"):
+        model.compress(image * float("nan"))
+    with pytest.raises(VcodecError, match="quality 0"):
+        model.compress(image, quality=0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,19 +44,26 @@ class ModelInfo:
     results: dict
 
 
-def _read_config(folder: Path) -> dict:
+def _read_config(folder: Path) -> tuple[dict, CodecConfig]:
+    """A checkpoint's config.json and the architecture it describes, or a one-line error."""
     try:
-        return json.loads((folder / CONFIG_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise VcodecError(f"{folder}: not a vcodec checkpoint ({CONFIG_FILE} unreadable: {err})") from None
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        codec_config = CodecConfig.from_dict(config["model"])
+        if codec_config.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {codec_config.architecture!r}")
+        if min(codec_config.n, codec_config.m, len(codec_config.lambdas)) < 1:
+            raise ValueError("n, m and lambdas must be positive")
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
+        raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {err})") from None
+    return config, codec_config
 
 
 def _info(folder: Path) -> ModelInfo:
-    config = _read_config(folder)
+    config, codec_config = _read_config(folder)
     return ModelInfo(
-        name=config.get("name", folder.name), folder=folder, kind=config.get("kind", "image-codec"),
-        description=config.get("description", ""), qualities=len(config["model"].get("lambdas", ())),
-        results=config.get("results", {}),
+        name=str(config.get("name", folder.name)), folder=folder, kind=str(config.get("kind", "image-codec")),
+        description=str(config.get("description", "")), qualities=len(codec_config.lambdas),
+        results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
     )
 
 
@@ -85,10 +94,8 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
 def load(name_or_path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu") -> LearnedImageCodec:
     """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder."""
     folder = _resolve(name_or_path)
-    config = _read_config(folder)
-    if config.get("model", {}).get("architecture") not in ARCHITECTURES:
-        raise VcodecError(f"{folder}: unknown architecture {config.get('model', {}).get('architecture')!r}")
-    model = build_codec(CodecConfig.from_dict(config["model"]), config.get("name", folder.name))
+    config, codec_config = _read_config(folder)
+    model = build_codec(codec_config, str(config.get("name", folder.name)))
     try:
         model.load_state_dict(load_file(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError, RuntimeError) as err:
@@ -114,12 +121,27 @@ def prepare_for_shipping(model: LearnedImageCodec) -> LearnedImageCodec:
     return model
 
 
-def save_checkpoint(model: LearnedImageCodec, folder: Path, record: dict, card: str) -> None:
-    """Write weights (see :func:`prepare_for_shipping`) + config + model card into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+def save_checkpoint(model: LearnedImageCodec, folder: Path, record: dict, card: str, force: bool = False) -> None:
+    """Write weights (see :func:`prepare_for_shipping`) + config + model card as the folder ``folder``.
+
+    The files are written into a temporary folder that then replaces ``folder`` (only with ``force``),
+    so a checkpoint is never half-written.
+    """
+    folder = Path(folder)
+    if folder.exists() and not force:
+        raise VcodecError(f"{folder}: exists (use --force to replace it)")
+    folder.parent.mkdir(parents=True, exist_ok=True)
     prepare_for_shipping(model)
-    state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS_FILE))
-    config = {"name": model.name, "kind": "image-codec", "model": model.config.to_dict(), **record}
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
-    (folder / CARD_FILE).write_text(card)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(staging / WEIGHTS_FILE))
+        config = {"name": model.name, "kind": "image-codec", "model": model.config.to_dict(), **record}
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
+        (staging / CARD_FILE).write_text(card)
+        staging.chmod(0o755)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -102,15 +102,13 @@ def encode(src: Path, dst: Path, model: str, quality: int | None, force: bool) -
 
 
 def _decoder(stream: bytes, model: str | None, cache: dict):
-    """The model that made a stream (its header names it), loaded once per name."""
+    """The model that made a stream, loaded once per name: ``--model``, else the shipped model its
+    header names (a name read from a stream is never treated as a path)."""
     name = model or Container.from_bytes(stream).model
+    if model is None and name not in zoo.list_models():
+        raise BitstreamError(f"stream was made by model '{name}', which is not installed here (give --model)")
     if name not in cache:
-        try:
-            cache[name] = zoo.load(name)
-        except VcodecError as err:
-            if model is None:
-                raise BitstreamError(f"stream was made by model '{name}', which is not installed here") from err
-            raise
+        cache[name] = zoo.load(name)
     return cache[name]
 
 
@@ -132,10 +130,10 @@ def decode(src: Path, dst: Path, model: str | None, force: bool) -> None:
         try:
             codec = _decoder(stream, model, cache)
             container = codec.parse(stream)
-            image = codec.reconstruct(container)
+            image = codec.decode_container(container)
         except BitstreamError as err:
             raise BitstreamError(f"{stream_path}: {err}") from None
-        save_image(image, out, force=force, grey=container.grey)
+        save_image(image, out, force=force)
         if len(pairs) == 1:
             click.echo(f"{out}: {container.width}×{container.height}")
 
@@ -186,7 +184,7 @@ def models() -> None:
         click.echo(f"{info_.name}{default}: {info_.kind}, qualities 1–{info_.qualities}")
         if info_.description:
             click.echo(f"  {info_.description}")
-        dev = info_.results.get("dev", {})
+        dev = info_.results.get("dev") if isinstance(info_.results.get("dev"), dict) else {}
         for q, bpp, psnr in zip(dev.get("quality", []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
             click.echo(f"  quality {q}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
 

@@ -16,12 +16,15 @@ from vcodec.errors import VcodecError
 @click.option("--from", "source", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="Use your own folder of images instead of the Debian photo packages.")
 @click.option("--downscale", default=2.0, show_default=True, help="Shrink photos by this factor (hides JPEG artefacts).")
+@click.option("--force", "-f", is_flag=True, help="Overwrite OUT if it exists.")
 @friendly_errors
-def prepare_data(out: Path, source: Path | None, downscale: float) -> None:
+def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) -> None:
     """Build the training-photo cache OUT (.npz): the Debian photos of DESIGN.md, or --from FOLDER."""
     from vcodec.io.images import IMAGE_SUFFIXES
     from vcodec.train.data import prepare_photos
 
+    if out.exists() and not force:
+        raise VcodecError(f"{out}: exists (use --force to overwrite)")
     photos = None
     if source is not None:
         photos = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -65,13 +68,14 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, steps: i
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--name", default=None, help="Model name (default: the output folder's name).")
 @click.option("--description", default="Variable-rate mean-scale hyperprior with checkerboard context.")
+@click.option("--force", "-f", is_flag=True, help="Replace OUT_DIR if it exists.")
 @friendly_errors
-def export(run_dir: Path, out_dir: Path, name: str | None, description: str) -> None:
+def export(run_dir: Path, out_dir: Path, name: str | None, description: str, force: bool) -> None:
     """Evaluate RUN_DIR's model on the development images and write a checkpoint folder OUT_DIR."""
     from vcodec.train.export import export_run
 
     if not (run_dir / "last.pt").is_file():
         raise VcodecError(f"{run_dir}: no last.pt (is it a training run folder?)")
-    dev = export_run(run_dir, out_dir, name or out_dir.name, description)["results"]
+    dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force)["results"]
     for q, bpp, psnr in zip(dev["quality"], dev["bpp"], dev["psnr-rgb"]):
         click.echo(f"quality {q}: {bpp:.3f} bpp, {psnr:.2f} dB")

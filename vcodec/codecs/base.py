@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vcodec.entropy.container import Container, Kind
+from vcodec.entropy.container import MAX_SIDE, Container, Kind
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import MAX_PIXELS  # decoding larger images would need tiling (not yet)
@@ -32,7 +32,6 @@ from vcodec.layers import analysis_transform, synthesis_transform
 
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
-MAX_SIDE = 1 << 15
 
 
 @dataclass
@@ -40,7 +39,7 @@ class CodecConfig:
     """Architecture of a learned image codec: channel widths and the λ of each quality level."""
 
     architecture: str
-    n: int = 96  # transform width
+    n: int = 64  # transform width
     m: int = 128  # latent channels of y
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
 
@@ -192,7 +191,7 @@ class LearnedImageCodec(nn.Module):
         C may be 3 (RGB), 1 (greyscale: decoded as greyscale) or 4 (RGBA: composited on white).
         """
         x, grey = _as_rgb(x, grey)
-        quality = self.check_quality(quality or self.default_quality)
+        quality = self.check_quality(self.default_quality if quality is None else quality)
         q = torch.tensor([quality - 1], device=x.device)
         h, w = x.shape[-2:]
         sections, _ = self._compress_latent(self.g_a(self._pad(x)), q)
@@ -205,16 +204,14 @@ class LearnedImageCodec(nn.Module):
     def reconstruction(self, x: Tensor, quality: int | None = None) -> Tensor:
         """The image the decoder will output for ``x`` (g_s of the encoder's ŷ), without any bytes."""
         x, _ = _as_rgb(x, False)
-        q = torch.tensor([self.check_quality(quality or self.default_quality) - 1], device=x.device)
+        q = torch.tensor([self.check_quality(self.default_quality if quality is None else quality) - 1], device=x.device)
         _, y_hat = self._compress_latent(self.g_a(self._pad(x)), q)
         return self.g_s(y_hat)[..., : x.shape[-2], : x.shape[-1]].clamp_(0, 1)
 
     @torch.inference_mode()
     def decompress(self, data: bytes) -> Tensor:
         """The decoded image (1×3×H×W floats in [0, 1]; 1×1×H×W for a greyscale source)."""
-        container = self.parse(data)
-        image = self.reconstruct(container)
-        return image.mean(dim=1, keepdim=True) if container.grey else image
+        return self.decode_container(self.parse(data))
 
     def parse(self, data: bytes) -> Container:
         """Read and check a container: right kind, this model, a valid quality and section count."""
@@ -235,13 +232,14 @@ class LearnedImageCodec(nn.Module):
         return container
 
     @torch.inference_mode()
-    def reconstruct(self, container: Container) -> Tensor:
+    def decode_container(self, container: Container) -> Tensor:
+        """Decode a container that :meth:`parse` accepted (greyscale sources come back as 1 channel)."""
         device = next(self.parameters()).device
         q = torch.tensor([container.quality - 1], device=device)
         shape = self._latent_shape(container.height, container.width)
         y_hat = self._decompress_latent(container.sections, q, shape)
-        x_hat = self.g_s(y_hat)[..., : container.height, : container.width]
-        return x_hat.clamp_(0, 1)
+        x_hat = self.g_s(y_hat)[..., : container.height, : container.width].clamp_(0, 1)
+        return x_hat.mean(dim=1, keepdim=True) if container.grey else x_hat
 
     # --- the entropy model of y (subclasses) ------------------------------------------------------
     def _forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -276,6 +274,11 @@ def _as_rgb(x: Tensor, grey: bool) -> tuple[Tensor, bool]:
         x = x.unsqueeze(0)
     if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] not in (1, 3, 4):
         raise VcodecError(f"expected one image as 1×C×H×W with C = 1, 3 or 4, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise VcodecError(f"expected float pixels in [0, 1], got {x.dtype} (divide uint8 images by 255)")
+    if not torch.isfinite(x).all():
+        raise VcodecError("image contains NaN or infinite values")
+    x = x.float().clamp(0, 1)
     h, w = x.shape[-2:]
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE) or h * w > MAX_PIXELS:
         raise VcodecError(f"image of {w}×{h} pixels is beyond the limits ({MAX_SIDE} a side, {MAX_PIXELS:,} pixels)")

@@ -94,7 +94,7 @@ def encode(values: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     for table in np.flatnonzero(np.diff(bounds)):
         encoder.encode(symbols[bounds[table] : bounds[table + 1]], tables.model(int(table)))
     encoder.encode(values[escaped], _ESCAPE_MODEL)
-    return encoder.get_compressed().tobytes()
+    return encoder.get_compressed().astype("<u4").tobytes()  # little-endian on every host
 
 
 def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
@@ -107,7 +107,7 @@ def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
     if len(data) % 4:
         raise BitstreamError("entropy-coded section length is not a multiple of 4 bytes")
     try:
-        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype=np.uint32).copy())
+        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
         order, bounds = _groups(indexes, tables.count)
         sorted_values = np.empty(len(indexes), dtype=np.int32)
         for table in np.flatnonzero(np.diff(bounds)):

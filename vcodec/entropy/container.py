@@ -99,6 +99,8 @@ class _Reader:
         self.data = self.data[:body_end]
         if kind not in Kind._value2member_map_:
             raise BitstreamError(f"unknown stream kind {kind}")
+        if flags & ~_FLAG_GREY:
+            raise BitstreamError(f"unknown header flags {flags:#04x}")
         name = self.take(self.take(1, "header")[0], "model name")
         try:
             model = name.decode("utf-8")

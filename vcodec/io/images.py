@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,8 @@ from vcodec.errors import VcodecError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pgm"})
 MAX_PIXELS = 40_000_000  # refuse larger images instead of exhausting memory (codecs share the limit)
-
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+                  ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM", ".pgm": "PPM"}
 
 
 def _open(path: Path) -> Image.Image:
@@ -27,15 +29,17 @@ def _open(path: Path) -> Image.Image:
     if path.stat().st_size == 0:
         raise VcodecError(f"{path}: empty file (0 bytes)")
     try:
-        image = Image.open(path)
-        if image.width * image.height > MAX_PIXELS:
-            raise Image.DecompressionBombError
-        image.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
+            image = Image.open(path)
+            if image.width * image.height > MAX_PIXELS:
+                raise Image.DecompressionBombError
+            image.load()
+            return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         raise VcodecError(f"{path}: image larger than the {MAX_PIXELS:,}-pixel limit") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, TypeError, struct.error) as err:
         raise VcodecError(f"{path}: not a readable image ({err})") from None
-    return ImageOps.exif_transpose(image)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -64,15 +68,18 @@ def load_image(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """A 3×H×W (or 1×3×H×W) float tensor in [0, 1] as an H×W×3 uint8 array, rounded."""
+    """A C×H×W (or 1×C×H×W) float tensor in [0, 1] as a rounded uint8 array: H×W×3, or H×W if C = 1."""
     if x.dim() == 4:
         x = x[0]
-    return x.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    array = x.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return array[..., 0] if array.shape[-1] == 1 else array
 
 
 def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it, so no partial file remains."""
     path = Path(path)
+    if path.is_dir():
+        raise VcodecError(f"{path}: is a folder")
     if path.exists() and not force:
         raise VcodecError(f"{path}: exists (use --force to overwrite)")
     if not path.parent.is_dir():
@@ -82,21 +89,30 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> N
     except OSError as err:
         raise VcodecError(f"{path.parent}: cannot write there ({err.strerror})") from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise VcodecError(f"{path}: cannot write ({err.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def save_image(x: torch.Tensor, path: str | os.PathLike, force: bool = False, grey: bool = False) -> None:
-    """Save an image tensor as PNG (or the format the suffix names), atomically."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_image(x: torch.Tensor, path: str | os.PathLike, force: bool = False) -> None:
+    """Save a 1- or 3-channel image tensor, atomically, as the suffix says (PNG, JPEG, WebP, TIFF…)."""
     path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
-    image = Image.fromarray(to_uint8(x))
-    if grey:
-        image = image.convert("L")
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise VcodecError(f"{path}: cannot write '{path.suffix}' images (use {', '.join(sorted(OUTPUT_FORMATS))})")
     buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
+    Image.fromarray(to_uint8(x)).save(buffer, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
     write_atomic(path, buffer.getvalue(), force=force)

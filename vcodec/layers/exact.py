@@ -47,7 +47,7 @@ class _ExactLayer:
         largest = weight.abs().max().item()
         self.shift = WEIGHT_BITS - (int(torch.frexp(torch.tensor(largest, dtype=torch.float64)).exponent) if largest else 0)
         self.weight = torch.round(weight * 2.0**self.shift)
-        bias = layer.bias.detach().double() if layer.bias is not None else torch.zeros(self.weight.shape[0])
+        bias = layer.bias.detach().double() if layer.bias is not None else torch.zeros(layer.out_channels, dtype=torch.float64)
         self.bias = torch.round(bias * 2.0 ** (self.shift + ACTIVATION_BITS))
         self.transposed = isinstance(layer, nn.ConvTranspose2d)
         self.stride, self.padding = layer.stride, layer.padding
@@ -75,6 +75,8 @@ class _ExactLayer:
         Gathers just the taps whose weights are not all zero (12 of 25 for a checkerboard mask), so
         a masked convolution evaluated at half the positions costs a quarter of the full one.
         """
+        if self.transposed or self.stride != (1, 1) or x.shape[0] != 1:
+            raise ValueError("at_positions needs a stride-1 convolution and a batch of one")
         kh, kw = self.weight.shape[-2:]
         ph, pw = self.padding
         padded = F.pad(x[0], (pw, pw, ph, ph))

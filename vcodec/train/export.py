@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from vcodec.codecs import build_codec
+from vcodec.errors import VcodecError
 from vcodec.eval.datasets import development_images
 from vcodec.eval.rd import codec_round_trip, rd_sweep
 from vcodec.train.loop import TrainConfig, load_training_state
@@ -59,8 +60,11 @@ flower. All are lossy sources: these are development numbers, not Kodak numbers.
 """
 
 
-def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardware: str | None = None) -> dict:
+def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardware: str | None = None,
+               force: bool = False) -> dict:
     """Evaluate the run's model on the development images and write the checkpoint folder."""
+    if Path(out_dir).exists() and not force:
+        raise VcodecError(f"{out_dir}: exists (use --force to replace it)")
     model, config, ckpt = load_run(run_dir, name)
     prepare_for_shipping(model)
     dev = rd_sweep(name, codec_round_trip(model), development_images(), range(1, model.num_qualities + 1))
@@ -71,5 +75,5 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardwa
                      "data": DATA_NOTE, "hardware": hardware},
         "results": {"dev": dev["results"]},
     }
-    save_checkpoint(model, Path(out_dir), record, _card(name, description, config, ckpt["step"], hardware, dev["results"]))
+    save_checkpoint(model, Path(out_dir), record, _card(name, description, config, ckpt["step"], hardware, dev["results"]), force)
     return dev

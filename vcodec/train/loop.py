@@ -29,11 +29,11 @@ class TrainConfig:
 
     model: CodecConfig
     data: str  # an .npz of training photos (vcodec.train.data.prepare_photos)
-    steps: int = 20_000
+    steps: int = 30_000
     batch: int = 8
     crop: int = 128
-    lr: float = 3e-4
-    final_lr: float = 3e-5  # cosine decay towards this over ``steps``
+    lr: float = 5e-4
+    final_lr: float = 2e-5  # cosine decay towards this over ``steps``
     aux_lr: float = 1e-3
     clip: float = 1.0
     seed: int = 0
@@ -138,7 +138,7 @@ class Trainer:
             "quality_rng": self.quality_rng.bit_generator.state,
         }, self.checkpoint_path)
 
-    def resume(self, allow_changed_schedule: bool = True) -> bool:
+    def resume(self) -> bool:
         """Load ``last.pt`` if there is one; the model architecture must match."""
         if not self.checkpoint_path.exists():
             return False
