@@ -157,3 +157,11 @@ def test_input_pixels_must_be_finite_floats(image):
         model.compress(image * float("nan"))
     with pytest.raises(VcodecError, match="quality 0"):
         model.compress(image, quality=0)
+
+
+def test_loading_other_weights_refreshes_every_derived_table(image):
+    model, other = tiny_codec(seed=0), tiny_codec(seed=1)
+    model.compress(image)  # builds and caches tables, exact networks and the hash
+    model.load_state_dict(other.state_dict())
+    assert model.weights_hash == other.weights_hash
+    assert torch.equal(model.decompress(other.compress(image)), other.reconstruction(image))

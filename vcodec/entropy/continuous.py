@@ -39,13 +39,47 @@ def _round_symbols(residual: Tensor) -> Tensor:
     return torch.round(residual).clamp_(-coder.ESCAPE_LIMIT, coder.ESCAPE_LIMIT)
 
 
-class FactorizedModel(nn.Module):
+class _TabulatedModel(nn.Module):
+    """An entropy model whose integer CDF tables (buffers of a CompressAI model) feed the range coder."""
+
+    def __init__(self):
+        super().__init__()
+        self._cached_tables: CdfTables | None = None
+
+    def _compressai_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def _tabulate(self) -> None:
+        raise NotImplementedError
+
+    def update(self) -> None:
+        """Recompute the CDF tables from the current parameters (after training)."""
+        self._tabulate()
+        self._cached_tables = None
+
+    @property
+    def tables(self) -> CdfTables:
+        if self._cached_tables is None:
+            self._cached_tables = _tables(self._compressai_model())
+        return self._cached_tables
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._cached_tables = None  # new weights bring new tables
+        super()._load_from_state_dict(*args, **kwargs)
+
+
+class FactorizedModel(_TabulatedModel):
     """Fully factorized density per channel (Ballé 2018), for z or for y without side information."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.bottleneck = EntropyBottleneck(channels)
-        self._cached_tables: CdfTables | None = None
+
+    def _compressai_model(self) -> nn.Module:
+        return self.bottleneck
+
+    def _tabulate(self) -> None:
+        self.bottleneck.update(force=True)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Training/eval pass: (quantized or noisy x, likelihoods)."""
@@ -53,16 +87,6 @@ class FactorizedModel(nn.Module):
 
     def aux_loss(self) -> Tensor:
         return self.bottleneck.loss()
-
-    def update(self) -> None:
-        self.bottleneck.update(force=True)
-        self._cached_tables = None
-
-    @property
-    def tables(self) -> CdfTables:
-        if self._cached_tables is None:
-            self._cached_tables = _tables(self.bottleneck)
-        return self._cached_tables
 
     def _medians(self) -> Tensor:
         return self.bottleneck._get_medians().detach().double().reshape(1, -1, 1, 1)
@@ -83,27 +107,22 @@ class FactorizedModel(nn.Module):
         return torch.from_numpy(values).to(medians) + medians
 
 
-class GaussianModel(nn.Module):
+class GaussianModel(_TabulatedModel):
     """Gaussian conditional (Ballé 2018 / Minnen 2018): per-element scale and mean from side information."""
 
     def __init__(self, scales: list[float] | None = None):
         super().__init__()
         self.scales = list(scales or scale_table())
         self.conditional = GaussianConditional(self.scales)
-        self._cached_tables: CdfTables | None = None
+
+    def _compressai_model(self) -> nn.Module:
+        return self.conditional
+
+    def _tabulate(self) -> None:
+        self.conditional.update_scale_table(self.scales, force=True)
 
     def forward(self, y: Tensor, scales: Tensor, means: Tensor | None = None) -> tuple[Tensor, Tensor]:
         return self.conditional(y, scales, means)
-
-    def update(self) -> None:
-        self.conditional.update_scale_table(self.scales, force=True)
-        self._cached_tables = None
-
-    @property
-    def tables(self) -> CdfTables:
-        if self._cached_tables is None:
-            self._cached_tables = _tables(self.conditional)
-        return self._cached_tables
 
     def indexes(self, scales: Tensor) -> np.ndarray:
         """The scale-table entry of each element: the smallest tabulated scale ≥ its scale.
