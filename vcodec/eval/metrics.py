@@ -15,7 +15,7 @@ def psnr_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
 
 def ms_ssim_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
     """MS-SSIM (pytorch-msssim, data range 255) of two H×W×3 uint8 images; needs sides > 160 px."""
-    a, b = (torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].double() for im in (reference, decoded))
+    a, b = (torch.from_numpy(np.array(im, dtype=np.float64)).permute(2, 0, 1)[None] for im in (reference, decoded))
     return float(ms_ssim(a, b, data_range=255.0))
 
 

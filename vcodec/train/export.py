@@ -46,8 +46,9 @@ def _card(name: str, description: str, config: TrainConfig, steps: int, hardware
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}),
   loss λ·255²·MSE + bpp with λ drawn per sample from the quality levels.
 - Hardware: {hardware}.
-- Rebuild: `vcodec train RUN --steps {config.steps} --n {config.model.n} --m {config.model.m}` then
-  `vcodec export RUN checkpoints/{name}`.
+- Rebuild: `vcodec prepare-data data/photos.npz`, then
+  `vcodec train RUN --data data/photos.npz --steps {config.steps} --n {config.model.n} --m {config.model.m} --lr {config.lr}`
+  and `vcodec export RUN checkpoints/{name}`.
 
 ## Measured rate–distortion (development images, whole-container bpp, PSNR on uint8 RGB)
 
