@@ -117,7 +117,8 @@ class LearnedImageCodec(nn.Module):
 
     @property
     def default_quality(self) -> int:
-        return (self.num_qualities + 1) // 2 + 1 if self.num_qualities > 2 else self.num_qualities
+        """Two thirds of the way up (4 of 6), like CompressAI's usual middle-high choice."""
+        return max(1, round(self.num_qualities * 2 / 3))
 
     def check_quality(self, quality: int) -> int:
         if not 1 <= int(quality) <= self.num_qualities:
@@ -192,21 +193,22 @@ class LearnedImageCodec(nn.Module):
         """
         x, grey = _as_rgb(x, grey)
         quality = self.check_quality(self.default_quality if quality is None else quality)
-        q = torch.tensor([quality - 1], device=x.device)
-        h, w = x.shape[-2:]
-        sections, _ = self._compress_latent(self.g_a(self._pad(x)), q)
+        sections, _ = self._encode(x, quality)
         return Container(
             kind=Kind.IMAGE, model=self.name, weights_hash=self.weights_hash,
-            width=w, height=h, quality=quality, grey=grey, sections=sections,
+            width=x.shape[-1], height=x.shape[-2], quality=quality, grey=grey, sections=sections,
         ).to_bytes()
 
     @torch.inference_mode()
     def reconstruction(self, x: Tensor, quality: int | None = None) -> Tensor:
         """The image the decoder will output for ``x`` (g_s of the encoder's ŷ), without any bytes."""
         x, _ = _as_rgb(x, False)
-        q = torch.tensor([self.check_quality(self.default_quality if quality is None else quality) - 1], device=x.device)
-        _, y_hat = self._compress_latent(self.g_a(self._pad(x)), q)
+        _, y_hat = self._encode(x, self.check_quality(self.default_quality if quality is None else quality))
         return self.g_s(y_hat)[..., : x.shape[-2], : x.shape[-1]].clamp_(0, 1)
+
+    def _encode(self, x: Tensor, quality: int) -> tuple[list[bytes], Tensor]:
+        """Analysis and entropy coding of a padded RGB image: the sections and the decoder's ŷ."""
+        return self._compress_latent(self.g_a(self._pad(x)), torch.tensor([quality - 1], device=x.device))
 
     @torch.inference_mode()
     def decompress(self, data: bytes) -> Tensor:
