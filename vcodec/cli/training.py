@@ -46,10 +46,13 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--crop", default=128, show_default=True, help="Crop side; a multiple of 64 for hyperprior models.")
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option("--init", "init_from", default=None,
+              help="Start a new run from a checkpoint's weights (a shipped name or folder), e.g. to keep training the default.")
 @friendly_errors
 def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, steps: int, batch: int, crop: int,
-          lr: float, seed: int) -> None:
+          lr: float, seed: int, init_from: str | None) -> None:
     """Train a variable-rate image codec in RUN_DIR, resuming from RUN_DIR/last.pt if it exists."""
+    from vcodec import zoo
     from vcodec.train.loop import TrainConfig, Trainer
 
     config = TrainConfig(CodecConfig(architecture, n=n, m=m), data=str(data), steps=steps, batch=batch,
@@ -59,7 +62,16 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, steps: i
         resumed = trainer.resume()
     except ValueError as err:
         raise VcodecError(str(err)) from None
-    click.echo(f"{'resuming at step ' + str(trainer.state.step) if resumed else 'starting'} in {run_dir}")
+    if resumed:
+        click.echo(f"resuming at step {trainer.state.step} in {run_dir}")
+    elif init_from:
+        source = zoo.load(init_from)
+        if source.config != config.model:
+            raise VcodecError(f"{init_from} is {source.config}, not the requested {config.model}")
+        trainer.model.load_state_dict(source.state_dict())
+        click.echo(f"starting in {run_dir} from the weights of {init_from}")
+    else:
+        click.echo(f"starting in {run_dir}")
     trainer.run()
 
 

@@ -172,12 +172,14 @@ class Trainer:
         psnr = (-10 * torch.log10(out["mse"].clamp_min(1e-10))).mean()
         return {"loss": out["loss"].item(), "bpp": out["bpp"].mean().item(), "psnr": psnr.item(), "aux": aux.item()}
 
-    def run(self, log_every: int = 50) -> None:
+    def run(self, log_every: int = 50, stop_at: int | None = None) -> None:
+        """Train until ``config.steps`` (or until step ``stop_at``, leaving the schedule unchanged)."""
+        stop_at = self.config.steps if stop_at is None else min(stop_at, self.config.steps)
         self.model.train()
         window: list[dict[str, float]] = []
         bar = tqdm(total=self.config.steps, initial=self.state.step, desc="train", dynamic_ncols=True)
         started = time.time()
-        while self.state.step < self.config.steps:
+        while self.state.step < stop_at:
             window.append(self.step())
             self.state.step += 1
             bar.update(1)
@@ -187,7 +189,7 @@ class Trainer:
                 self.state.history.append(mean)
                 bar.set_postfix(loss=f"{mean['loss']:.3f}", bpp=f"{mean['bpp']:.3f}", psnr=f"{mean['psnr']:.2f}")
                 window = []
-            if self.state.step % self.config.checkpoint_every == 0 or self.state.step == self.config.steps:
+            if self.state.step % self.config.checkpoint_every == 0 or self.state.step == stop_at:
                 self.save()
         bar.close()
         (self.run_dir / "history.json").write_text(json.dumps(self.state.history))
