@@ -86,6 +86,10 @@ class GainUnit(nn.Module):
     def coding_inverse_gain(self, quality: Tensor) -> Tensor:
         return self.frozen_inverse_gain[quality][:, :, None, None]
 
+    def ungain(self, gained: Tensor, quality: Tensor) -> Tensor:
+        """The decoder's ŷ (float32, for g_s) from a decoded gained latent (float64)."""
+        return (gained * self.coding_inverse_gain(quality)).float()
+
     def gain(self, quality: Tensor) -> Tensor:
         """B×C×1×1 gains for a B-vector of 0-based quality levels."""
         return torch.exp(self.log_gain[quality])[:, :, None, None]

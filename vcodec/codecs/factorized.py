@@ -28,8 +28,8 @@ class FactorizedPriorCodec(LearnedImageCodec):
 
     def _compress_latent(self, y: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
         data, y_hat = self.y_model.compress(y.double() * self.y_gain.coding_gain(q))
-        return [data], (y_hat * self.y_gain.coding_inverse_gain(q)).float()
+        return [data], self.y_gain.ungain(y_hat, q)
 
     def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
         y_hat = self.y_model.decompress(sections[0], (1, self.config.m, *shape))
-        return (y_hat * self.y_gain.coding_inverse_gain(q)).float()
+        return self.y_gain.ungain(y_hat, q)

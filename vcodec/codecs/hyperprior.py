@@ -100,12 +100,12 @@ class ScaleHyperpriorCodec(HyperpriorCodec):
     def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
         scales = self._coding_scales(features, q)
         data, y_hat = self.y_model.compress(y.double() * self.y_gain.coding_gain(q), scales, torch.zeros_like(scales))
-        return [data], (y_hat * self.y_gain.coding_inverse_gain(q)).float()
+        return [data], self.y_gain.ungain(y_hat, q)
 
     def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
         scales = self._coding_scales(features, q)
         y_hat = self.y_model.decompress(sections[0], scales, torch.zeros_like(scales))
-        return (y_hat * self.y_gain.coding_inverse_gain(q)).float()
+        return self.y_gain.ungain(y_hat, q)
 
 
 def anchor_mask(height: int, width: int, device: torch.device | None = None) -> Tensor:
@@ -179,7 +179,7 @@ class CheckerboardCodec(HyperpriorCodec):
                 context = self.exact["context"].layers[0].at_positions(to_fixed(y_hat * inverse), half)
             scales, means = self._coding_params(features, context, half, gain)
             y_hat[..., half] = code_half(i, half, scales, means)
-        return (y_hat * inverse).float()
+        return self.y_gain.ungain(y_hat, q)
 
     def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
         y_gained = y.double() * self.y_gain.coding_gain(q)
