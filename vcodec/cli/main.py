@@ -1,4 +1,4 @@
-"""The ``vcodec`` command line: encode, decode, info, models, train.
+"""The ``vcodec`` command line: encode, decode, info, models, eval, train.
 
 Every user error becomes one line on stderr and exit status 1; outputs are written atomically, so an
 error or Ctrl-C never leaves a partial file.
@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from vcodec import zoo
 from vcodec.cli.errors import friendly_errors
+from vcodec.cli.evaluate import evaluate
 from vcodec.cli.training import export, prepare_data, train
 from vcodec.entropy.container import Container
 from vcodec.errors import BitstreamError, VcodecError
@@ -32,6 +33,7 @@ def main() -> None:
     vcodec decode photo.vcd photo-out.png  decode back to PNG
     vcodec info photo.vcd                  show what a stream holds
     vcodec models                          list shipped models and their measured rate–distortion
+    vcodec eval images [DIR]               RD curves and BD-rates against JPEG/WebP/AVIF/x265/AV1
     """
 
 
@@ -189,6 +191,7 @@ def models() -> None:
             click.echo(f"  quality {q}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
 
 
+main.add_command(evaluate)
 main.add_command(prepare_data)
 main.add_command(train)
 main.add_command(export)

@@ -1,8 +1,15 @@
-"""The development images of DESIGN.md: bundled with scikit-image and scikit-learn, no download."""
+"""What an evaluation runs on: the development images of DESIGN.md (bundled with scikit-image and
+scikit-learn, no download), or a user's folder of images or videos, with unreadable files reported."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+
+from vcodec.errors import VcodecError
+from vcodec.io.images import IMAGE_SUFFIXES, load_rgb_uint8
+from vcodec.io.video import VIDEO_SUFFIXES
 
 
 def development_images() -> dict[str, np.ndarray]:
@@ -19,3 +26,62 @@ def development_images() -> dict[str, np.ndarray]:
     for path, image in zip(samples.filenames, samples.images):
         images[path.rsplit("/", 1)[-1].split(".")[0]] = image
     return {name: np.ascontiguousarray(im[..., :3]).astype(np.uint8) for name, im in images.items()}
+
+
+def media_files(path: Path, suffixes: frozenset[str], what: str) -> list[Path]:
+    """``path`` itself if it is a file, else the files of the folder with one of ``suffixes``."""
+    if not path.exists():
+        raise VcodecError(f"{path}: no such file or folder")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        raise VcodecError(f"{path}: no {what} files here ({', '.join(sorted(suffixes))})")
+    return files
+
+
+def load_images(path: Path, min_side: int = 1, strict: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The readable images of a folder (or one file) as name → H×W×3 uint8, and what was skipped why.
+
+    Unreadable images and images with a side under ``min_side`` are skipped, or with ``strict`` stop
+    the run. Every method then sees exactly the same images.
+    """
+    images, skipped = {}, []
+    for file in media_files(path, IMAGE_SUFFIXES, "image"):
+        try:
+            image = load_rgb_uint8(file)
+            if min(image.shape[:2]) < min_side:
+                raise VcodecError(f"{file}: {image.shape[1]}×{image.shape[0]} is smaller than {min_side} px")
+        except VcodecError as err:
+            if strict:
+                raise
+            skipped.append(str(err))
+            continue
+        name = file.stem if file.stem not in images else file.name
+        images[name] = image
+    if not images:
+        raise VcodecError(f"{path}: none of the images could be used: " + "; ".join(skipped))
+    return images, skipped
+
+
+def load_videos(path: Path, max_frames: int | None, strict: bool = False):
+    """The readable clips of a folder (or one file) as name → VideoSource, and what was skipped why.
+
+    Each file is probed here (its first frame decoded); frames are read where they are evaluated.
+    """
+    from vcodec.eval.rd import VideoSource
+    from vcodec.io.video import read_video
+
+    videos, skipped = {}, []
+    for file in media_files(path, VIDEO_SUFFIXES, "video"):
+        try:
+            read_video(file, max_frames=1)
+        except VcodecError as err:
+            if strict:
+                raise
+            skipped.append(str(err))
+            continue
+        videos[file.stem if file.stem not in videos else file.name] = VideoSource(str(file), max_frames)
+    if not videos:
+        raise VcodecError(f"{path}: none of the videos could be used: " + "; ".join(skipped))
+    return videos, skipped

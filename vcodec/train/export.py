@@ -10,7 +10,8 @@ import torch
 from vcodec.codecs import build_codec
 from vcodec.errors import VcodecError
 from vcodec.eval.datasets import development_images
-from vcodec.eval.rd import codec_round_trip, rd_sweep
+from vcodec.eval.methods import LearnedImageMethod
+from vcodec.eval.rd import evaluate_images
 from vcodec.train.loop import TrainConfig, load_training_state
 from vcodec.zoo import prepare_for_shipping, save_checkpoint
 
@@ -68,7 +69,7 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardwa
         raise VcodecError(f"{out_dir}: exists (use --force to replace it)")
     model, config, ckpt = load_run(run_dir, name)
     prepare_for_shipping(model)
-    dev = rd_sweep(name, codec_round_trip(model), development_images(), range(1, model.num_qualities + 1))
+    (dev,), _ = evaluate_images([LearnedImageMethod(name, model)], development_images(), strict=True)
     hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     record = {
         "description": description,

@@ -1,0 +1,114 @@
+"""What ``--methods`` names: shipped or local learned codecs and the classical baselines, each as an
+object with ``points`` (its rate points) and ``code`` (one real round trip through public APIs).
+
+Learned codecs only go through ``compress``/``decompress`` and count every byte of the container.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vcodec import zoo
+from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
+from vcodec.errors import VcodecError
+from vcodec.io.images import to_uint8
+
+DEFAULT_IMAGE_METHODS = ("default", "jpeg", "webp", "avif", "x265", "av1")
+DEFAULT_VIDEO_METHODS = ("default", "x264", "x265", "av1")
+
+
+def _round_trip(codec, image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray, float, float]:
+    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255.0)  # a writable copy
+    start = time.perf_counter()
+    data = codec.compress(x, quality=quality)
+    middle = time.perf_counter()
+    decoded = to_uint8(codec.decompress(data))
+    return data, decoded, middle - start, time.perf_counter() - middle
+
+
+@dataclass
+class LearnedImageMethod:
+    """A learned image codec over all its qualities."""
+
+    name: str
+    codec: object
+    points: tuple[int, ...] = ()  # qualities; empty means all of the model's
+    parameter: str = "quality"
+    min_side: int = 1  # any size: the codec pads to its alignment
+    parallel: bool = False  # runs in the main process, where torch already uses every core
+
+    def __post_init__(self) -> None:
+        self.points = tuple(self.codec.check_quality(q) for q in self.points) or tuple(
+            range(1, self.codec.num_qualities + 1))
+
+    @property
+    def description(self) -> str:
+        c = self.codec.config
+        return f"vcodec {c.architecture} (N={c.n}, M={c.m}), model '{self.codec.name}'"
+
+    def missing(self) -> str | None:
+        return None
+
+    def code(self, image: np.ndarray, point: int) -> Coded:
+        data, decoded, enc_s, dec_s = _round_trip(self.codec, image, point)
+        return Coded(len(data), decoded, enc_s, dec_s, payload_bytes=self.codec.parse(data).payload_bytes)
+
+
+@dataclass
+class LearnedIntraVideoMethod(LearnedImageMethod):
+    """A learned image codec used on every frame (all-intra): the video reference until a learned
+    video codec ships."""
+
+    @property
+    def description(self) -> str:
+        return super().description + ", every frame intra-coded"
+
+    def code(self, frames: np.ndarray, fps: Fraction, point: int) -> Coded:
+        trips = [_round_trip(self.codec, frame, point) for frame in frames]
+        payload = sum(self.codec.parse(t[0]).payload_bytes for t in trips)
+        return Coded(sum(len(t[0]) for t in trips), np.stack([t[1] for t in trips]),
+                     sum(t[2] for t in trips), sum(t[3] for t in trips), payload_bytes=payload)
+
+
+def _learned(name: str, video: bool):
+    model = zoo.DEFAULT_MODEL if name == "default" else name
+    codec = zoo.load(model)
+    label = codec.name if model in zoo.list_models() else Path(model).name
+    return (LearnedIntraVideoMethod if video else LearnedImageMethod)(label + ("-intra" if video else ""), codec)
+
+
+def resolve_methods(spec: str, video: bool = False, sweeps: dict[str, tuple[int, ...]] | None = None) -> list:
+    """The methods of a comma-separated ``--methods`` value (``all`` for every available baseline
+    plus the default model). Unknown names are an error; ``sweeps`` replaces a method's rate points
+    (qualities of a learned codec, Pillow qualities, QPs or CRFs)."""
+    from dataclasses import replace
+
+    baselines = VIDEO_BASELINES if video else IMAGE_BASELINES
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if names == ["all"]:
+        names = ["default", *baselines]
+    if not names:
+        raise VcodecError("no methods given")
+    if len(set(names)) != len(names):
+        raise VcodecError(f"a method is named twice in '{spec}'")
+    methods = []
+    for name in names:
+        if name in baselines:
+            methods.append(baselines[name])
+        elif name == "default" or name in zoo.list_models() or Path(name).is_dir():
+            methods.append(_learned(name, video))
+        else:
+            known = ", ".join(["default", *zoo.list_models(), *baselines])
+            raise VcodecError(f"unknown method '{name}' (choose from {known}, or a checkpoint folder)")
+    for name, points in (sweeps or {}).items():
+        index = next((i for i, m in enumerate(methods) if m.name == name or names[i] == name), None)
+        if index is None:
+            raise VcodecError(f"--sweep names '{name}', which is not among the methods")
+        methods[index] = replace(methods[index], points=tuple(points))
+    return methods
