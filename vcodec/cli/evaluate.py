@@ -109,7 +109,7 @@ def evaluate() -> None:
     """
 
 
-@evaluate.command()
+@evaluate.command(short_help="RD curves over a folder of images: JSON, BD-rate table, plots.")
 @click.argument("source", required=False, type=click.Path(path_type=Path))
 @click.option("--methods", "-m", default=",".join(DEFAULT_IMAGE_METHODS), show_default=True,
               help="Comma-separated: default, a shipped model, a checkpoint folder, jpeg, webp, avif, x265, av1; or all.")
@@ -140,7 +140,7 @@ def images(source: Path | None, methods: str, per_image: bool, out: Path, jobs: 
     _finish(out, summaries, problems, "image", header, per_image, force)
 
 
-@evaluate.command()
+@evaluate.command(short_help="RD curves over video clips: kbps, PSNR-RGB and PSNR-Y per codec.")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--methods", "-m", default=",".join(DEFAULT_VIDEO_METHODS), show_default=True,
               help="Comma-separated: default (all-intra until a video model ships), x264, x265, av1; or all.")

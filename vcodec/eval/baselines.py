@@ -163,7 +163,7 @@ IMAGE_BASELINES = {
     "webp": PillowCodec("webp", tuple(range(0, 101, 5))),
     "avif": PillowCodec("avif", tuple(range(10, 100, 8))),
     "x265": FFmpegImageCodec("x265", tuple(range(12, 52, 5))),
-    "av1": FFmpegImageCodec("av1", tuple(range(18, 64, 6))),
+    "av1": FFmpegImageCodec("av1", tuple(range(18, 64, 5))),
 }
 VIDEO_BASELINES = {
     "x264": FFmpegVideoCodec("x264", (18, 23, 28, 33, 38, 43)),

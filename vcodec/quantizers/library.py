@@ -1,0 +1,84 @@
+"""VQ, FSQ, LFQ and residual VQ from vector-quantize-pytorch, behind the :class:`Quantizer` contract."""
+
+from __future__ import annotations
+
+from loguru import logger
+from torch import Tensor
+from vector_quantize_pytorch import FSQ, LFQ, ResidualVQ, VectorQuantize
+
+from vcodec.quantizers.base import Quantizer
+
+logger.disable("vector_quantize_pytorch")  # it logs a warning whenever k-means sees a small batch
+
+
+class VectorQuantizer(Quantizer):
+    """VQ with an EMA codebook, k-means initialisation and dead-code expiry (van den Oord 2017;
+    Razavi 2019), codes looked up in a ``codebook_dim`` space (factorized codes, Yu 2022)."""
+
+    def __init__(self, dim: int, codebook_size: int, codebook_dim: int | None = None, decay: float = 0.99,
+                 commitment_weight: float = 0.25, kmeans_init: bool = True, dead_code_threshold: float = 2.0,
+                 cosine: bool = False):
+        super().__init__(dim, (codebook_size,))
+        self.vq = VectorQuantize(dim=dim, codebook_size=codebook_size, codebook_dim=codebook_dim, decay=decay,
+                                 commitment_weight=commitment_weight, kmeans_init=kmeans_init, kmeans_iters=10,
+                                 threshold_ema_dead_code=dead_code_threshold, use_cosine_sim=cosine)
+
+    def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.vq(z)
+
+    def _embed(self, indices: Tensor) -> Tensor:
+        return self.vq.get_output_from_indices(indices[..., 0])
+
+
+class FiniteScalarQuantizer(Quantizer):
+    """FSQ (Mentzer 2023): each of len(levels) projected channels rounded to its own number of levels;
+    no codebook to collapse, no auxiliary loss. Vocabulary = prod(levels)."""
+
+    def __init__(self, dim: int, levels: tuple[int, ...] = (8, 5, 5, 5)):
+        fsq = FSQ(levels=list(levels), dim=dim)
+        super().__init__(dim, (fsq.codebook_size,))
+        self.fsq = fsq
+
+    def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        quantized, indices = self.fsq(z)
+        return quantized, indices, z.new_zeros(())
+
+    def _embed(self, indices: Tensor) -> Tensor:
+        return self.fsq.indices_to_codes(indices[..., 0])
+
+
+class LookupFreeQuantizer(Quantizer):
+    """LFQ (MAGVIT-v2, Yu 2023): log2(codebook_size) projected channels, each quantized to ±1, with the
+    entropy penalty that keeps codes in use."""
+
+    def __init__(self, dim: int, codebook_size: int = 2**10, entropy_weight: float = 0.1,
+                 commitment_weight: float = 0.25):
+        super().__init__(dim, (codebook_size,))
+        self.lfq = LFQ(dim=dim, codebook_size=codebook_size, entropy_loss_weight=entropy_weight,
+                       commitment_loss_weight=commitment_weight)
+
+    def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.lfq(z)
+
+    def _embed(self, indices: Tensor) -> Tensor:
+        return self.lfq.indices_to_codes(indices[..., 0])
+
+
+class ResidualVectorQuantizer(Quantizer):
+    """Residual VQ (SoundStream, Zeghidour 2021): ``levels`` codebooks, each quantizing what the
+    previous ones left; a token is a tuple of one index per level."""
+
+    def __init__(self, dim: int, levels: int = 4, codebook_size: int = 1024, codebook_dim: int | None = None,
+                 decay: float = 0.99, commitment_weight: float = 0.25, kmeans_init: bool = True,
+                 dead_code_threshold: float = 2.0):
+        super().__init__(dim, (codebook_size,) * levels)
+        self.rvq = ResidualVQ(dim=dim, num_quantizers=levels, codebook_size=codebook_size, codebook_dim=codebook_dim,
+                              decay=decay, commitment_weight=commitment_weight, kmeans_init=kmeans_init,
+                              kmeans_iters=10, threshold_ema_dead_code=dead_code_threshold)
+
+    def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        quantized, indices, losses = self.rvq(z)
+        return quantized, indices, losses.sum()
+
+    def _embed(self, indices: Tensor) -> Tensor:
+        return self.rvq.get_output_from_indices(indices)
