@@ -17,7 +17,6 @@ Subclasses supply the entropy model of y: ``_forward_latent`` (training likeliho
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -29,6 +28,7 @@ from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import MAX_PIXELS  # decoding larger images would need tiling (not yet)
 from vcodec.layers import analysis_transform, synthesis_transform
+from vcodec.weights import weights_hash
 
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
@@ -173,11 +173,7 @@ class LearnedImageCodec(nn.Module):
     def weights_hash(self) -> bytes:
         """First 8 bytes of the SHA-256 of all weights and CDF tables: names the exact model in streams."""
         if self._weights_hash is None:
-            digest = hashlib.sha256()
-            for key, tensor in sorted(self.state_dict().items()):
-                digest.update(key.encode())
-                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-            self._weights_hash = digest.digest()[:8]
+            self._weights_hash = weights_hash(self)
         return self._weights_hash
 
     def _pad(self, x: Tensor) -> Tensor:

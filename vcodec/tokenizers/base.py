@@ -1,0 +1,148 @@
+"""The tokenizer contract of DESIGN.md, and what every learned tokenizer shares: input checks, token
+validation, and token bitstreams (entropy-coded with a learned prior, in the VCDC container).
+
+    image ──encode──▶ token ids (B×N×G) ──prior + range coder──▶ bytes
+    image ◀──decode── token ids        ◀──────────────────────── bytes
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from vcodec.entropy.categorical import StaticTokenPrior
+from vcodec.entropy.container import Container, Kind
+from vcodec.errors import BitstreamError
+from vcodec.weights import weights_hash
+
+_COUNT = struct.Struct(">H")  # the first section of a token stream: how many tokens follow
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Every tokenizer, image or video, 1D or 2D."""
+
+    vocab_sizes: tuple[int, ...]
+    max_tokens: int
+
+    def encode(self, images: Tensor, num_tokens: int | None = None) -> Tensor: ...
+    def decode(self, tokens: Tensor) -> Tensor: ...
+    def embed(self, tokens: Tensor) -> Tensor: ...
+    def compress(self, images: Tensor, num_tokens: int | None = None) -> list[bytes]: ...
+    def decompress(self, data: bytes) -> Tensor: ...
+
+
+class LearnedTokenizer(nn.Module):
+    """Base class for fixed-size image tokenizers; subclasses provide ``quantizer``, ``prior``,
+    ``image_size`` and the networks (``_latents``, ``_pixels``)."""
+
+    name: str = "unnamed"
+    image_size: int
+    max_tokens: int
+    quantizer: nn.Module
+    prior: StaticTokenPrior
+
+    @property
+    def vocab_sizes(self) -> tuple[int, ...]:
+        return self.quantizer.vocab_sizes
+
+    # --- checks ------------------------------------------------------------------------------------
+    def check_images(self, images: Tensor) -> Tensor:
+        """B×3×S×S floats in [0, 1] (S = image_size), or a ValueError saying what was expected."""
+        if not isinstance(images, Tensor) or not images.dtype.is_floating_point:
+            raise ValueError(f"images must be a float tensor, got {type(images).__name__} "
+                             f"{getattr(images, 'dtype', '')}".rstrip())
+        if images.dim() == 3:
+            images = images.unsqueeze(0)
+        s = self.image_size
+        if images.dim() != 4 or tuple(images.shape[1:]) != (3, s, s):
+            raise ValueError(f"this tokenizer takes B×3×{s}×{s} images, got {tuple(images.shape)} "
+                             f"(resize or crop to {s}×{s} first)")
+        if not torch.isfinite(images).all():
+            raise ValueError("images contain NaN or infinite values")
+        return images.clamp(0, 1)
+
+    def check_num_tokens(self, num_tokens: int | None) -> int:
+        k = self.max_tokens if num_tokens is None else num_tokens
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.max_tokens:
+            raise ValueError(f"num_tokens must be an integer in 1…{self.max_tokens}, got {num_tokens!r}")
+        return k
+
+    def as_indices(self, tokens: Tensor) -> Tensor:
+        """Token ids B×N (one stream) or B×N×G → B×N×G, checked against the vocabularies."""
+        if not isinstance(tokens, Tensor):
+            raise ValueError(f"tokens must be a tensor of integer ids, got {type(tokens).__name__}")
+        groups = len(self.vocab_sizes)
+        if tokens.dim() == 2 and groups == 1:
+            tokens = tokens.unsqueeze(-1)
+        if tokens.dim() != 3 or tokens.shape[-1] != groups or not 1 <= tokens.shape[1] <= self.max_tokens:
+            shape = "B×N" if groups == 1 else f"B×N×{groups}"
+            raise ValueError(f"expected token ids of shape {shape} with 1 ≤ N ≤ {self.max_tokens}, "
+                             f"got {tuple(tokens.shape)}")
+        self.quantizer.check_indices(tokens)
+        return tokens.long()
+
+    def _public(self, indices: Tensor) -> Tensor:
+        return indices[..., 0] if len(self.vocab_sizes) == 1 else indices
+
+    # --- the protocol --------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, images: Tensor, num_tokens: int | None = None) -> Tensor:
+        """Token ids of B×3×S×S images: B×N, or B×N×G with G sub-codebooks; the first ``num_tokens``."""
+        k = self.check_num_tokens(num_tokens)
+        return self._public(self._indices(self.check_images(images))[:, :k])
+
+    @torch.inference_mode()
+    def decode(self, tokens: Tensor) -> Tensor:
+        """Images (B×3×S×S in [0, 1]) from token ids; any prefix of a 1D sequence decodes."""
+        return self._pixels(self._vectors(self.as_indices(tokens))).clamp(0, 1)
+
+    @torch.inference_mode()
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Code vectors (B×N×D) of token ids, what a downstream generator consumes."""
+        return self.quantizer.embed(self.as_indices(tokens))
+
+    @property
+    def weights_hash(self) -> bytes:
+        return weights_hash(self)
+
+    def compress(self, images: Tensor, num_tokens: int | None = None) -> list[bytes]:
+        """One VCDC token container per image: the first ``num_tokens`` ids, range-coded with the prior."""
+        tokens = self.as_indices(self.encode(images, num_tokens))
+        return [Container(kind=Kind.TOKENS, model=self.name, weights_hash=self.weights_hash,
+                          width=self.image_size, height=self.image_size,
+                          sections=[_COUNT.pack(t.shape[0]), self.prior.compress(t)]).to_bytes() for t in tokens]
+
+    def decompress_tokens(self, data: bytes) -> Tensor:
+        """The 1×N(×G) token ids in a container made by :meth:`compress` of this model."""
+        container = Container.from_bytes(data)
+        if container.kind != Kind.TOKENS:
+            raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not tokens")
+        if container.model != self.name or container.weights_hash != self.weights_hash:
+            raise BitstreamError(f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
+                                 f"not by '{self.name}' ({self.weights_hash.hex()})")
+        if len(container.sections) != 2 or len(container.sections[0]) != _COUNT.size:
+            raise BitstreamError("token stream must hold a count section and a token section")
+        (count,) = _COUNT.unpack(container.sections[0])
+        if not 1 <= count <= self.max_tokens:
+            raise BitstreamError(f"stream declares {count} tokens, model has 1–{self.max_tokens}")
+        return self._public(self.prior.decompress(container.sections[1], count)[None])
+
+    def decompress(self, data: bytes) -> Tensor:
+        """The decoded image (1×3×S×S) of a token container."""
+        return self.decode(self.decompress_tokens(data))
+
+    # --- subclasses ------------------------------------------------------------------------------------
+    def _indices(self, images: Tensor) -> Tensor:
+        """All ``max_tokens`` B×K×G ids of checked images."""
+        raise NotImplementedError
+
+    def _vectors(self, indices: Tensor) -> Tensor:
+        """Decoder input from B×N×G ids (N ≤ K)."""
+        return self.quantizer.embed(indices)
+
+    def _pixels(self, vectors: Tensor) -> Tensor:
+        raise NotImplementedError

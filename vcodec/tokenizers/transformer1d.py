@@ -1,0 +1,125 @@
+"""A 1D transformer tokenizer (TiTok, Yu et al. 2024) trained with nested tail dropout, so any prefix
+of its K tokens decodes and quality rises with the prefix length (One-D-Piece / FlexTok).
+
+    image ─patchify─▶ patches + pos ┐
+          K learned latent queries ─┴▶ ViT encoder ─▶ K latents ─▶ quantizer ─▶ token ids (K×G)
+    token ids ─embed─▶ + latent pos ─(tail dropped / masked)─┐
+          pixel queries + pos ──────────────────────────────┴▶ ViT decoder ─▶ patches ─▶ image
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from vcodec.entropy.categorical import StaticTokenPrior
+from vcodec.quantizers import NestedDropout, build_quantizer
+from vcodec.tokenizers.base import LearnedTokenizer
+
+
+@dataclass
+class Transformer1DConfig:
+    """Architecture of a :class:`Transformer1DTokenizer`."""
+
+    image_size: int = 128
+    patch_size: int = 8
+    width: int = 256
+    depth: int = 4  # transformer layers in the encoder and in the decoder
+    heads: int = 4
+    num_tokens: int = 64
+    token_dim: int = 12
+    quantizer: str = "vq"
+    quantizer_options: dict = field(default_factory=lambda: {"codebook_size": 1024})
+    nested_dropout: str = "slice"  # "slice" (One-D-Piece), "mask" (FlexTok) or "none" (fixed K)
+    architecture: str = "transformer-1d"
+
+    def __post_init__(self) -> None:
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
+        if self.nested_dropout not in ("slice", "mask", "none"):
+            raise ValueError(f"nested_dropout must be slice, mask or none, got {self.nested_dropout!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Transformer1DConfig":
+        return cls(**data)
+
+
+def _transformer(config: Transformer1DConfig) -> nn.TransformerEncoder:
+    layer = nn.TransformerEncoderLayer(config.width, config.heads, 4 * config.width, dropout=0.0, activation="gelu",
+                                       batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
+
+
+def _positions(count: int, width: int) -> nn.Parameter:
+    return nn.Parameter(torch.randn(1, count, width) * 0.02)
+
+
+class Transformer1DTokenizer(LearnedTokenizer):
+    """TiTok-style encoder/decoder over a fixed ``image_size``² input with ``num_tokens`` 1D tokens."""
+
+    def __init__(self, config: Transformer1DConfig, name: str = "unnamed"):
+        super().__init__()
+        self.config, self.name = config, name
+        self.image_size, self.max_tokens = config.image_size, config.num_tokens
+        w, k = config.width, config.num_tokens
+        self.grid = config.image_size // config.patch_size
+        patches = self.grid**2
+        self.patch_embed = nn.Conv2d(3, w, config.patch_size, stride=config.patch_size)
+        self.patch_pos, self.latent_queries = _positions(patches, w), _positions(k, w)
+        self.encoder = _transformer(config)
+        self.to_token = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, config.token_dim))
+        self.quantizer = build_quantizer(config.quantizer, config.token_dim, **config.quantizer_options)
+        self.from_token = nn.Linear(config.token_dim, w)
+        self.latent_pos = _positions(k, w)
+        mode = config.nested_dropout
+        self.tail_dropout = NestedDropout(k, w, mode=mode) if mode != "none" else None
+        self.pixel_queries = _positions(patches, w)
+        self.decoder = _transformer(config)
+        self.to_pixels = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 3 * config.patch_size**2))
+        self.prior = StaticTokenPrior(self.quantizer.vocab_sizes, k)
+
+    def _latents(self, images: Tensor) -> Tensor:
+        """B×K×token_dim continuous tokens of B×3×S×S images in [0, 1]."""
+        patches = self.patch_embed(images * 2 - 1).flatten(2).transpose(1, 2) + self.patch_pos
+        queries = self.latent_queries.expand(images.shape[0], -1, -1)
+        return self.to_token(self.encoder(torch.cat([patches, queries], dim=1))[:, -self.max_tokens:])
+
+    def _indices(self, images: Tensor) -> Tensor:
+        return self.quantizer(self._latents(images)).indices
+
+    def _vectors(self, indices: Tensor) -> Tensor:
+        n = indices.shape[1]
+        vectors = self.from_token(self.quantizer.embed(indices)) + self.latent_pos[:, :n]
+        if self.config.nested_dropout == "mask" and n < self.max_tokens:
+            fill = self.tail_dropout.mask_token.expand(indices.shape[0], self.max_tokens - n, -1)
+            vectors = torch.cat([vectors, fill], dim=1)
+        return vectors
+
+    def _pixels(self, vectors: Tensor) -> Tensor:
+        queries = self.pixel_queries.expand(vectors.shape[0], -1, -1)
+        decoded = self.decoder(torch.cat([queries, vectors], dim=1))[:, : self.grid**2]
+        p = self.config.patch_size
+        image = rearrange(self.to_pixels(decoded), "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p)
+        return image * 0.5 + 0.5
+
+    def forward(self, images: Tensor, num_tokens: int | None = None) -> dict:
+        """Training pass: {"x_hat", "quantizer" (QuantizerOutput), "lengths" (tokens kept per sample)}.
+
+        In training mode the tail is dropped at a random length; ``num_tokens`` fixes it.
+        """
+        out = self.quantizer(self._latents(images))
+        vectors = self.from_token(out.quantized) + self.latent_pos
+        if self.tail_dropout is not None:
+            vectors, lengths = self.tail_dropout(vectors, num_tokens)
+        else:
+            vectors = vectors[:, : num_tokens or self.max_tokens]
+            lengths = torch.full((images.shape[0],), vectors.shape[1], device=images.device)
+        return {"x_hat": self._pixels(vectors), "quantizer": out, "lengths": lengths}
