@@ -69,3 +69,44 @@ def test_init_from_a_checkpoint(tmp_path, tiny_zoo):
     assert result.exit_code == 0 and "from the weights of" in result.output, result.output
     result = CliRunner().invoke(main, [args[0], str(tmp_path / "c"), *args[2:], "--init", "tiny"])
     assert result.exit_code == 1 and "not the requested" in result.output
+
+
+def test_a_tokenizer_trains_resumes_and_ships_through_the_same_entry_points(tmp_path, monkeypatch):
+    from vcodec import zoo
+    from vcodec.tokenizers import LearnedTokenizer, Transformer1DConfig
+
+    data = tiny_data(tmp_path)
+    model = Transformer1DConfig(image_size=32, patch_size=8, width=32, depth=1, heads=2, num_tokens=8, token_dim=4,
+                                quantizer="fsq", quantizer_options={"levels": (5, 5, 5)})
+    config = TrainConfig(model, data=str(data), steps=4, batch=2, crop=32, checkpoint_every=2)
+    assert {"loss", "psnr", "tokens", "perplexity", "usage"} == set(Trainer(config, tmp_path / "c").step())
+    straight = Trainer(config, tmp_path / "a")
+    straight.run()
+    interrupted = Trainer(config, tmp_path / "b")
+    interrupted.run(stop_at=2)
+    resumed = Trainer(config, tmp_path / "b")
+    assert resumed.resume() and resumed.state.step == 2
+    resumed.run()
+    for key, value in straight.model.state_dict().items():
+        assert torch.allclose(value, resumed.model.state_dict()[key], atol=1e-6), key
+
+    tokenizer = straight.model.eval()
+    tokenizer.prior.fit(tokenizer.as_indices(tokenizer.encode(torch.rand(8, 3, 32, 32))))
+    zoo.save_checkpoint(tokenizer, tmp_path / "zoo" / "tok", {"description": "test"}, "# test\n")
+    monkeypatch.setenv("VCODEC_CHECKPOINTS", str(tmp_path / "zoo"))
+    loaded = zoo.load("tok")
+    assert isinstance(loaded, LearnedTokenizer) and zoo.model_infos()[0].kind == "tokenizer"
+    x = torch.rand(1, 3, 32, 32)
+    data_bytes = loaded.compress(x, num_tokens=5)[0]
+    assert torch.equal(loaded.decompress_tokens(data_bytes), loaded.encode(x, num_tokens=5))
+
+
+def test_the_cli_trains_a_tokenizer(tmp_path):
+    data = tiny_data(tmp_path)
+    args = ["train", str(tmp_path / "tok"), "--data", str(data), "--architecture", "transformer-1d", "--crop", "32",
+            "--tokens", "4", "--quantizer", "fsq", "--codebook-size", "256", "--batch", "2", "--steps", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert torch.load(tmp_path / "tok" / "last.pt", weights_only=False)["config"]["model"]["num_tokens"] == 4
+    result = CliRunner().invoke(main, [*args[:6], "--crop", "36", *args[8:]])
+    assert result.exit_code == 1 and "multiple of patch_size" in result.output

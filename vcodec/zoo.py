@@ -19,7 +19,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from vcodec.codecs import ARCHITECTURES, CodecConfig, LearnedImageCodec, build_codec
+from vcodec.codecs import CodecConfig, LearnedImageCodec
+from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer
+from vcodec.tokenizers import LearnedTokenizer
 from vcodec.errors import VcodecError
 
 DEFAULT_MODEL = "checkerboard-small"
@@ -44,25 +46,25 @@ class ModelInfo:
     results: dict
 
 
-def _read_config(folder: Path) -> tuple[dict, CodecConfig]:
+def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
     """A checkpoint's config.json and the architecture it describes, or a one-line error."""
     try:
         config = json.loads((folder / CONFIG_FILE).read_text())
-        codec_config = CodecConfig.from_dict(config["model"])
-        if codec_config.architecture not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {codec_config.architecture!r}")
-        if min(codec_config.n, codec_config.m, len(codec_config.lambdas)) < 1:
+        model_config = config_from_dict(config["model"])
+        if isinstance(model_config, CodecConfig) and min(model_config.n, model_config.m, len(model_config.lambdas)) < 1:
             raise ValueError("n, m and lambdas must be positive")
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {err})") from None
-    return config, codec_config
+    return config, model_config
 
 
 def _info(folder: Path) -> ModelInfo:
-    config, codec_config = _read_config(folder)
+    config, model_config = _read_config(folder)
+    tokenizer = is_tokenizer(model_config)
     return ModelInfo(
-        name=str(config.get("name", folder.name)), folder=folder, kind=str(config.get("kind", "image-codec")),
-        description=str(config.get("description", "")), qualities=len(codec_config.lambdas),
+        name=str(config.get("name", folder.name)), folder=folder, kind="tokenizer" if tokenizer else "image-codec",
+        description=str(config.get("description", "")),
+        qualities=model_config.num_tokens if tokenizer else len(model_config.lambdas),
         results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
     )
 
@@ -91,11 +93,13 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
     raise VcodecError(f"unknown model '{name_or_path}' (shipped models: {known}; or give a checkpoint folder)")
 
 
-def load(name_or_path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu") -> LearnedImageCodec:
-    """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder."""
+def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
+         device: str | torch.device = "cpu") -> LearnedImageCodec | LearnedTokenizer:
+    """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder: an image codec or
+    a tokenizer, whichever the checkpoint holds."""
     folder = _resolve(name_or_path)
-    config, codec_config = _read_config(folder)
-    model = build_codec(codec_config, str(config.get("name", folder.name)))
+    config, model_config = _read_config(folder)
+    model = build_model(model_config, str(config.get("name", folder.name)))
     try:
         model.load_state_dict(load_file(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError, RuntimeError) as err:
@@ -113,7 +117,7 @@ def _storage_dtype(key: str, tensor: torch.Tensor) -> torch.dtype:
     return tensor.dtype
 
 
-def prepare_for_shipping(model: LearnedImageCodec) -> LearnedImageCodec:
+def prepare_for_shipping(model: LearnedImageCodec | LearnedTokenizer) -> LearnedImageCodec | LearnedTokenizer:
     """Round weights to their storage precision and tabulate the CDFs: the model users will load."""
     state = model.state_dict()
     model.load_state_dict({k: v.to(_storage_dtype(k, v)).to(v.dtype) for k, v in state.items()})
@@ -121,7 +125,7 @@ def prepare_for_shipping(model: LearnedImageCodec) -> LearnedImageCodec:
     return model
 
 
-def save_checkpoint(model: LearnedImageCodec, folder: Path, record: dict, card: str, force: bool = False) -> None:
+def save_checkpoint(model: LearnedImageCodec | LearnedTokenizer, folder: Path, record: dict, card: str, force: bool = False) -> None:
     """Write weights (see :func:`prepare_for_shipping`) + config + model card as the folder ``folder``.
 
     The files are written into a temporary folder that then replaces ``folder`` (only with ``force``),
@@ -136,7 +140,8 @@ def save_checkpoint(model: LearnedImageCodec, folder: Path, record: dict, card: 
     try:
         state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(staging / WEIGHTS_FILE))
-        config = {"name": model.name, "kind": "image-codec", "model": model.config.to_dict(), **record}
+        kind = "tokenizer" if isinstance(model, LearnedTokenizer) else "image-codec"
+        config = {"name": model.name, "kind": kind, "model": model.config.to_dict(), **record}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
         (staging / CARD_FILE).write_text(card)
         staging.chmod(0o755)

@@ -183,7 +183,8 @@ def models() -> None:
         raise VcodecError(f"no checkpoints found under {zoo.checkpoint_root()}")
     for info_ in infos:
         default = " (default)" if info_.name == zoo.DEFAULT_MODEL else ""
-        click.echo(f"{info_.name}{default}: {info_.kind}, qualities 1–{info_.qualities}")
+        span = "tokens" if info_.kind == "tokenizer" else "qualities"
+        click.echo(f"{info_.name}{default}: {info_.kind}, {span} 1–{info_.qualities}")
         if info_.description:
             click.echo(f"  {info_.description}")
         dev = info_.results.get("dev") if isinstance(info_.results.get("dev"), dict) else {}

@@ -7,8 +7,29 @@ from pathlib import Path
 import click
 
 from vcodec.cli.errors import friendly_errors
-from vcodec.codecs import ARCHITECTURES, CodecConfig
+from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
+from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES
+
+FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5),
+              65536: (8, 8, 8, 5, 5, 5)}  # Mentzer et al. 2023, table 1
+
+
+def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer: str, codebook_size: int,
+                      nested_dropout: str):
+    """A tokenizer config from the command line's few knobs (the rest are the architecture's defaults)."""
+    options = {"vq": {"codebook_size": codebook_size},
+               "lfq": {"codebook_size": codebook_size},
+               "factorized-vq": {"codebook_sizes": (codebook_size, codebook_size)}}
+    if quantizer == "fsq":
+        size = min(FSQ_LEVELS, key=lambda v: abs(v - codebook_size))
+        options["fsq"] = {"levels": FSQ_LEVELS[size]}
+    config_type = TOKENIZER_ARCHITECTURES[architecture][0]
+    try:
+        return config_type(image_size=image_size, num_tokens=tokens, quantizer=quantizer,
+                           quantizer_options=options[quantizer], nested_dropout=nested_dropout)
+    except ValueError as err:
+        raise VcodecError(str(err)) from None
 
 
 @click.command("prepare-data")
@@ -38,9 +59,18 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Training-photo cache from `vcodec prepare-data`.")
-@click.option("--architecture", type=click.Choice(sorted(ARCHITECTURES)), default="mean-scale-checkerboard", show_default=True)
-@click.option("--n", default=64, show_default=True, help="Transform width.")
-@click.option("--m", default=128, show_default=True, help="Latent channels.")
+@click.option("--architecture", type=click.Choice(ARCHITECTURES), default="mean-scale-checkerboard", show_default=True,
+              help="An image codec, or transformer-1d for a 1D tokenizer (then --crop is its image size).")
+@click.option("--n", default=64, show_default=True, help="Codec transform width.")
+@click.option("--m", default=128, show_default=True, help="Codec latent channels.")
+@click.option("--tokens", default=64, show_default=True, help="Tokenizer: tokens per image (K).")
+@click.option("--quantizer", type=click.Choice(["vq", "fsq", "lfq", "factorized-vq"]), default="vq", show_default=True,
+              help="Tokenizer: how tokens are quantized.")
+@click.option("--nested-dropout", type=click.Choice(["slice", "mask", "none"]), default="slice", show_default=True,
+              help="Tokenizer: drop the token tail at a random length per batch (slice, One-D-Piece), mask it "
+                   "per sample (mask, FlexTok), or always use all tokens (none: a fixed-K baseline).")
+@click.option("--codebook-size", default=1024, show_default=True,
+              help="Tokenizer: vocabulary (per sub-codebook for factorized-vq; FSQ picks levels near it).")
 @click.option("--steps", default=30_000, show_default=True)
 @click.option("--batch", default=8, show_default=True)
 @click.option("--crop", default=128, show_default=True, help="Crop side; a multiple of 64 for hyperprior models.")
@@ -49,14 +79,17 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--init", "init_from", default=None,
               help="Start a new run from a checkpoint's weights (a shipped name or folder), e.g. to keep training the default.")
 @friendly_errors
-def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, steps: int, batch: int, crop: int,
-          lr: float, seed: int, init_from: str | None) -> None:
-    """Train a variable-rate image codec in RUN_DIR, resuming from RUN_DIR/last.pt if it exists."""
+def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: int, quantizer: str,
+          nested_dropout: str, codebook_size: int, steps: int, batch: int, crop: int, lr: float, seed: int, init_from: str | None) -> None:
+    """Train a variable-rate image codec or a tokenizer in RUN_DIR, resuming from RUN_DIR/last.pt if it exists."""
     from vcodec import zoo
     from vcodec.train.loop import TrainConfig, Trainer
 
-    config = TrainConfig(CodecConfig(architecture, n=n, m=m), data=str(data), steps=steps, batch=batch,
-                         crop=crop, lr=lr, seed=seed)
+    if architecture in TOKENIZER_ARCHITECTURES:
+        model = _tokenizer_config(architecture, crop, tokens, quantizer, codebook_size, nested_dropout)
+    else:
+        model = CodecConfig(architecture, n=n, m=m)
+    config = TrainConfig(model, data=str(data), steps=steps, batch=batch, crop=crop, lr=lr, seed=seed)
     try:
         trainer = Trainer(config, run_dir)
         resumed = trainer.resume()
@@ -66,7 +99,7 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, steps: i
         click.echo(f"resuming at step {trainer.state.step} in {run_dir}")
     elif init_from:
         source = zoo.load(init_from)
-        if source.config != config.model:
+        if source.config.to_dict() != config.model.to_dict():
             raise VcodecError(f"{init_from} is {source.config}, not the requested {config.model}")
         trainer.model.load_state_dict(source.state_dict())
         click.echo(f"starting in {run_dir} from the weights of {init_from}")

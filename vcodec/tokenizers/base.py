@@ -135,6 +135,20 @@ class LearnedTokenizer(nn.Module):
         """The decoded image (1×3×S×S) of a token container."""
         return self.decode(self.decompress_tokens(data))
 
+    # --- shipping ----------------------------------------------------------------------------------------
+    def update(self) -> None:
+        """Rebuild the prior's integer CDF tables from its current distributions."""
+        self.prior.update()
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also loads CDF tables whose size differs from the empty ones of an unfitted model."""
+        own = dict(self.named_buffers())
+        for key, value in state_dict.items():
+            if key.rsplit(".", 1)[-1] in ("_quantized_cdf", "_cdf_length", "_offset") and key in own:
+                own[key].resize_(value.shape)
+        self.prior._tables = None
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     # --- subclasses ------------------------------------------------------------------------------------
     def _indices(self, images: Tensor) -> Tensor:
         """All ``max_tokens`` B×K×G ids of checked images."""

@@ -25,12 +25,12 @@ class Transformer1DConfig:
     """Architecture of a :class:`Transformer1DTokenizer`."""
 
     image_size: int = 128
-    patch_size: int = 8
-    width: int = 256
+    patch_size: int = 16
+    width: int = 192
     depth: int = 4  # transformer layers in the encoder and in the decoder
     heads: int = 4
     num_tokens: int = 64
-    token_dim: int = 12
+    token_dim: int = 8
     quantizer: str = "vq"
     quantizer_options: dict = field(default_factory=lambda: {"codebook_size": 1024})
     nested_dropout: str = "slice"  # "slice" (One-D-Piece), "mask" (FlexTok) or "none" (fixed K)

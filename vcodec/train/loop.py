@@ -1,9 +1,9 @@
-"""A minimal, resumable rate–distortion training loop for the learned image codecs.
+"""A minimal, resumable training loop for the learned image codecs and the tokenizers.
 
-Each sample in a batch draws its own quality level, so one variable-rate model learns every rate
-point at once. The loss is CompressAI's: λ·255²·MSE + bpp, plus the quantile (aux) loss of the
-factorized models under a separate optimizer. Checkpoints are written atomically and hold the
-optimizers, the step and the RNG states, so a killed run resumes where it stopped.
+The objective depends on the model (:mod:`vcodec.train.objectives`): rate–distortion with one quality
+per sample for variable-rate codecs, reconstruction through a random token prefix for tokenizers.
+Checkpoints are written atomically and hold the optimizers, the step and the RNG states, so a killed
+run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vcodec.codecs import CodecConfig, LearnedImageCodec, build_codec
+from vcodec.codecs import LearnedImageCodec
+from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer
 from vcodec.train.data import RandomCrops
+from vcodec.train.objectives import RateDistortion, Reconstruction
 
 
 @dataclass
 class TrainConfig:
     """Everything a run needs; stored in its checkpoint so a resume can check it is the same run."""
 
-    model: CodecConfig
+    model: ModelConfig
     data: str  # an .npz of training photos (vcodec.train.data.prepare_photos)
     steps: int = 30_000
     batch: int = 8
@@ -48,7 +50,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         data = dict(data)
-        data["model"] = CodecConfig.from_dict(data["model"])
+        data["model"] = config_from_dict(data["model"])
         return cls(**data)
 
 
@@ -58,30 +60,12 @@ class RunState:
     history: list = field(default_factory=list)
 
 
-def rd_loss(model: LearnedImageCodec, x: torch.Tensor, quality: torch.Tensor) -> dict[str, torch.Tensor]:
-    """λ·255²·MSE + bpp per sample (λ of each sample's quality), averaged over the batch."""
-    out = model(x, quality)
-    pixels = x.shape[-2] * x.shape[-1]
-    bits = sum(-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values())
-    bpp = bits / pixels
-    mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
-    lam = torch.tensor(model.config.lambdas, device=x.device)[quality - 1]
-    loss = (lam * 255**2 * mse + bpp).mean()
-    return {"loss": loss, "bpp": bpp.detach(), "mse": mse.detach()}
-
-
 def _lr_at(config: TrainConfig, step: int) -> float:
     warmup = min(500, config.steps // 10)
     if step < warmup:
         return config.lr * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, config.steps - warmup))
     return config.final_lr + 0.5 * (config.lr - config.final_lr) * (1 + math.cos(math.pi * progress))
-
-
-def _split_parameters(model: LearnedImageCodec) -> tuple[list, list]:
-    aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
-    main = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
-    return main, aux
 
 
 DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update(), absent from early runs
@@ -106,6 +90,14 @@ def save_atomic(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _check_crop(config: TrainConfig, model) -> None:
+    if is_tokenizer(config.model):
+        if config.crop != config.model.image_size:
+            raise ValueError(f"crop must equal the tokenizer's image size ({config.model.image_size})")
+    elif config.crop % model.alignment:
+        raise ValueError(f"crop must be a multiple of {model.alignment} for {config.model.architecture}")
+
+
 class Trainer:
     """Owns a model, its optimizers and the run folder; ``run()`` trains until ``config.steps``."""
 
@@ -115,15 +107,13 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        self.model = build_codec(config.model, name)
-        if config.crop % self.model.alignment:
-            raise ValueError(f"crop must be a multiple of {self.model.alignment} for {config.model.architecture}")
-        main, aux = _split_parameters(self.model)
-        self.optimizer = torch.optim.Adam(main, lr=config.lr)
-        self.aux_optimizer = torch.optim.Adam(aux, lr=config.aux_lr)
+        self.model = build_model(config.model, name)
+        _check_crop(config, self.model)
+        objective = Reconstruction if is_tokenizer(config.model) else RateDistortion
+        self.objective = objective(self.model, config.aux_lr, config.seed)
+        self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
         self.crops = RandomCrops.from_npz(Path(config.data), config.crop, config.seed)
         self.state = RunState()
-        self.quality_rng = np.random.default_rng(config.seed + 1)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -132,10 +122,9 @@ class Trainer:
     def save(self) -> None:
         save_atomic({
             "config": self.config.to_dict(), "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "aux_optimizer": self.aux_optimizer.state_dict(),
-            "step": self.state.step, "history": self.state.history,
+            "optimizer": self.optimizer.state_dict(), "step": self.state.step, "history": self.state.history,
             "torch_rng": torch.get_rng_state(), "crop_rng": self.crops.rng.bit_generator.state,
-            "quality_rng": self.quality_rng.bit_generator.state,
+            **self.objective.state_dict(),
         }, self.checkpoint_path)
 
     def resume(self) -> bool:
@@ -147,30 +136,23 @@ class Trainer:
             raise ValueError(f"{self.checkpoint_path} holds a different architecture; use a new run folder")
         load_training_state(self.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
+        self.objective.load_state_dict(ckpt)
         self.state = RunState(ckpt["step"], ckpt["history"])
         torch.set_rng_state(ckpt["torch_rng"])
         self.crops.rng.bit_generator.state = ckpt["crop_rng"]
-        self.quality_rng.bit_generator.state = ckpt["quality_rng"]
         return True
 
     def step(self) -> dict[str, float]:
         config, model = self.config, self.model
         x = self.crops.batch(config.batch)
-        quality = torch.from_numpy(self.quality_rng.integers(1, model.num_qualities + 1, config.batch))
         for group in self.optimizer.param_groups:
             group["lr"] = _lr_at(config, self.state.step)
-        out = rd_loss(model, x, quality)
+        loss, metrics = self.objective.loss(model, x)
         self.optimizer.zero_grad(set_to_none=True)
-        out["loss"].backward()
+        loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         self.optimizer.step()
-        aux = model.aux_loss()
-        self.aux_optimizer.zero_grad(set_to_none=True)
-        aux.backward()
-        self.aux_optimizer.step()
-        psnr = (-10 * torch.log10(out["mse"].clamp_min(1e-10))).mean()
-        return {"loss": out["loss"].item(), "bpp": out["bpp"].mean().item(), "psnr": psnr.item(), "aux": aux.item()}
+        return {"loss": loss.item(), **metrics, **self.objective.after_step(model)}
 
     def run(self, log_every: int = 50, stop_at: int | None = None) -> None:
         """Train until ``config.steps`` (or until step ``stop_at``, leaving the schedule unchanged)."""
@@ -187,7 +169,7 @@ class Trainer:
                 mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
                 mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
                 self.state.history.append(mean)
-                bar.set_postfix(loss=f"{mean['loss']:.3f}", bpp=f"{mean['bpp']:.3f}", psnr=f"{mean['psnr']:.2f}")
+                bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "psnr", "tokens") if k in mean})
                 window = []
             if self.state.step % self.config.checkpoint_every == 0 or self.state.step == stop_at:
                 self.save()

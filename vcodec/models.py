@@ -1,0 +1,36 @@
+"""Every trainable architecture by name, image codecs and tokenizers alike: configs from their JSON
+form and untrained models from configs (what the zoo and the trainer share)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from vcodec.codecs import ARCHITECTURES as CODEC_ARCHITECTURES
+from vcodec.codecs import CodecConfig, build_codec
+from vcodec.tokenizers import Transformer1DConfig, Transformer1DTokenizer
+
+TOKENIZER_ARCHITECTURES = {"transformer-1d": (Transformer1DConfig, Transformer1DTokenizer)}
+ARCHITECTURES = sorted([*CODEC_ARCHITECTURES, *TOKENIZER_ARCHITECTURES])
+
+ModelConfig = CodecConfig | Transformer1DConfig
+
+
+def config_from_dict(data: dict) -> ModelConfig:
+    """The config a checkpoint or run stores (``{"architecture": …, …}``), as its dataclass."""
+    architecture = data.get("architecture")
+    if architecture in TOKENIZER_ARCHITECTURES:
+        return TOKENIZER_ARCHITECTURES[architecture][0].from_dict(data)
+    if architecture in CODEC_ARCHITECTURES:
+        return CodecConfig.from_dict(data)
+    raise ValueError(f"unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})")
+
+
+def is_tokenizer(config: ModelConfig) -> bool:
+    return config.architecture in TOKENIZER_ARCHITECTURES
+
+
+def build_model(config: ModelConfig, name: str = "unnamed") -> nn.Module:
+    """An untrained image codec or tokenizer of ``config.architecture``."""
+    if is_tokenizer(config):
+        return TOKENIZER_ARCHITECTURES[config.architecture][1](config, name)
+    return build_codec(config, name)

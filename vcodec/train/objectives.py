@@ -1,0 +1,89 @@
+"""What a training step optimises, per kind of model; the trainer around it is shared.
+
+- :class:`RateDistortion` (image codecs): each sample draws a quality; λ·255²·MSE + bpp, as CompressAI
+  trains, plus the quantile (aux) loss of factorized entropy models under its own optimizer.
+- :class:`Reconstruction` (tokenizers): MSE + the quantizer's own loss (commitment, entropy or
+  disentanglement), with the tail of the 1D sequence dropped at a random length by the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+def _psnr(mse: Tensor) -> float:
+    return float((-10 * torch.log10(mse.clamp_min(1e-10))).mean())
+
+
+class RateDistortion:
+    """The variable-rate RD objective of the image codecs."""
+
+    def __init__(self, model: nn.Module, aux_lr: float, seed: int):
+        self.quality_rng = np.random.default_rng(seed + 1)
+        aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+        self.aux_optimizer = torch.optim.Adam(aux, lr=aux_lr)
+
+    @staticmethod
+    def main_parameters(model: nn.Module) -> list:
+        return [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+
+    def loss(self, model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        quality = torch.from_numpy(self.quality_rng.integers(1, model.num_qualities + 1, x.shape[0]))
+        out = rd_loss(model, x, quality)
+        return out["loss"], {"bpp": out["bpp"].mean().item(), "psnr": _psnr(out["mse"])}
+
+    def after_step(self, model: nn.Module) -> dict[str, float]:
+        aux = model.aux_loss()
+        self.aux_optimizer.zero_grad(set_to_none=True)
+        aux.backward()
+        self.aux_optimizer.step()
+        return {"aux": aux.item()}
+
+    def state_dict(self) -> dict:
+        return {"aux_optimizer": self.aux_optimizer.state_dict(), "quality_rng": self.quality_rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.aux_optimizer.load_state_dict(state["aux_optimizer"])
+        self.quality_rng.bit_generator.state = state["quality_rng"]
+
+
+def rd_loss(model: nn.Module, x: Tensor, quality: Tensor) -> dict[str, Tensor]:
+    """λ·255²·MSE + bpp per sample (λ of each sample's quality), averaged over the batch."""
+    out = model(x, quality)
+    pixels = x.shape[-2] * x.shape[-1]
+    bits = sum(-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values())
+    bpp = bits / pixels
+    mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
+    lam = torch.tensor(model.config.lambdas, device=x.device)[quality - 1]
+    loss = (lam * 255**2 * mse + bpp).mean()
+    return {"loss": loss, "bpp": bpp.detach(), "mse": mse.detach()}
+
+
+class Reconstruction:
+    """The tokenizer objective: pixels back from (a random prefix of) the tokens."""
+
+    def __init__(self, model: nn.Module, aux_lr: float, seed: int):
+        pass
+
+    @staticmethod
+    def main_parameters(model: nn.Module) -> list:
+        return list(model.parameters())
+
+    def loss(self, model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        out = model(x)
+        mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
+        q = out["quantizer"]
+        loss = mse.mean() + q.loss
+        return loss, {"psnr": _psnr(mse.detach()), "tokens": float(out["lengths"].float().mean()),
+                      "perplexity": float(q.perplexity.mean()), "usage": float(q.usage.mean())}
+
+    def after_step(self, model: nn.Module) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
