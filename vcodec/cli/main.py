@@ -14,10 +14,12 @@ from tqdm import tqdm
 from vcodec import zoo
 from vcodec.cli.errors import friendly_errors
 from vcodec.cli.evaluate import evaluate
+from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import export, prepare_data, train
-from vcodec.entropy.container import Container
+from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
-from vcodec.io.images import IMAGE_SUFFIXES, load_image, save_image, write_atomic
+from vcodec.io.images import IMAGE_SUFFIXES, load_image, load_square, save_image, write_atomic
+from vcodec.tokenizers import LearnedTokenizer
 
 STREAM_SUFFIX = ".vcd"
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -34,6 +36,7 @@ def main() -> None:
     vcodec info photo.vcd                  show what a stream holds
     vcodec models                          list shipped models and their measured rate–distortion
     vcodec eval images [DIR]               RD curves and BD-rates against JPEG/WebP/AVIF/x265/AV1
+    vcodec tokenize photo.png -m TOKENIZER token ids for generation code
     """
 
 
@@ -77,30 +80,57 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--model", "-m", default=zoo.DEFAULT_MODEL, show_default=True, help="Shipped model name or checkpoint folder.")
-@click.option("--quality", "-q", type=int, default=None, help="1 = smallest files … the model's best. Default: the model's middle-high quality.")
+@click.option("--model", "-m", default=zoo.DEFAULT_MODEL, show_default=True,
+              help="Shipped model name or checkpoint folder: an image codec or a tokenizer.")
+@click.option("--quality", "-q", type=int, default=None, help="Codecs: 1 = smallest files … the model's best. Default: the model's middle-high quality.")
+@click.option("--num-tokens", "-k", type=int, default=None, help="Tokenizers: keep the first K tokens (default: all).")
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 @friendly_errors
-def encode(src: Path, dst: Path, model: str, quality: int | None, force: bool) -> None:
+def encode(src: Path, dst: Path, model: str, quality: int | None, num_tokens: int | None, force: bool) -> None:
     """Compress an image (PNG/JPEG/WebP/TIFF) or a folder of them into vcodec streams.
 
-    With a folder SRC, DST is a folder that receives one NAME.vcd per image.
+    With a folder SRC, DST is a folder that receives one NAME.vcd per image. A tokenizer takes its
+    fixed input size: other images are scaled and centre-cropped to it.
     """
-    codec = zoo.load(model)
-    quality = codec.check_quality(quality if quality is not None else codec.default_quality)
+    loaded = zoo.load(model)
+    compress = _tokenizer_compress(loaded, num_tokens) if isinstance(loaded, LearnedTokenizer) else \
+        _codec_compress(loaded, quality)
     pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
 
     def job(image_path: Path, out: Path) -> None:
         if out.exists() and not force:
             raise VcodecError(f"{out}: exists (use --force to overwrite)")
-        image, mode = load_image(image_path)
-        data = codec.compress(image, quality=quality, grey=mode in GREY_MODES)
+        data, pixels, what = compress(image_path)
         write_atomic(out, data, force=force)
         if len(pairs) == 1:
-            h, w = image.shape[-2:]
-            click.echo(f"{out}: {len(data):,} bytes, {len(data) * 8 / (h * w):.4f} bpp ({w}×{h}, quality {quality})")
+            click.echo(f"{out}: {len(data):,} bytes, {len(data) * 8 / pixels:.4f} bpp ({what})")
 
     _run_batch(pairs, job, "encode")
+
+
+def _codec_compress(codec, quality: int | None):
+    quality = codec.check_quality(quality if quality is not None else codec.default_quality)
+
+    def compress(path: Path) -> tuple[bytes, int, str]:
+        image, mode = load_image(path)
+        h, w = image.shape[-2:]
+        return codec.compress(image, quality=quality, grey=mode in GREY_MODES), h * w, f"{w}×{h}, quality {quality}"
+
+    return compress
+
+
+def _tokenizer_compress(tokenizer, num_tokens: int | None):
+    try:
+        k = tokenizer.check_num_tokens(num_tokens)
+    except ValueError as err:
+        raise VcodecError(str(err)) from None
+    size = tokenizer.image_size
+
+    def compress(path: Path) -> tuple[bytes, int, str]:
+        data = tokenizer.compress(load_square(path, size, "crop"), num_tokens=k)[0]
+        return data, size * size, f"{size}×{size}, {k} tokens"
+
+    return compress
 
 
 def _decoder(stream: bytes, model: str | None, cache: dict):
@@ -131,8 +161,11 @@ def decode(src: Path, dst: Path, model: str | None, force: bool) -> None:
         stream = _read_stream(stream_path)
         try:
             codec = _decoder(stream, model, cache)
-            container = codec.parse(stream)
-            image = codec.decode_container(container)
+            if isinstance(codec, LearnedTokenizer):
+                container, image = Container.from_bytes(stream), codec.decompress(stream)
+            else:
+                container = codec.parse(stream)
+                image = codec.decode_container(container)
         except BitstreamError as err:
             raise BitstreamError(f"{stream_path}: {err}") from None
         save_image(image, out, force=force)
@@ -169,7 +202,10 @@ def info(src: Path) -> None:
     click.echo(f"kind:     {c.kind.name.lower()}{' (greyscale source)' if c.grey else ''}")
     click.echo(f"model:    {c.model} (weights {c.weights_hash.hex()})")
     click.echo(f"size:     {c.width}×{c.height}")
-    click.echo(f"quality:  {c.quality}")
+    if c.kind == Kind.TOKENS and c.sections and len(c.sections[0]) == 2:
+        click.echo(f"tokens:   {int.from_bytes(c.sections[0], 'big')}")
+    else:
+        click.echo(f"quality:  {c.quality}")
     click.echo(f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)")
     click.echo(f"bpp:      {len(data) * 8 / pixels:.4f} (payload only {c.payload_bytes * 8 / pixels:.4f})")
 
@@ -193,6 +229,7 @@ def models() -> None:
 
 
 main.add_command(evaluate)
+main.add_command(tokenize)
 main.add_command(prepare_data)
 main.add_command(train)
 main.add_command(export)

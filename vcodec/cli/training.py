@@ -112,7 +112,7 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--name", default=None, help="Model name (default: the output folder's name).")
-@click.option("--description", default="Variable-rate mean-scale hyperprior with checkerboard context.")
+@click.option("--description", default=None, help="One line for the model card (default: by kind of model).")
 @click.option("--force", "-f", is_flag=True, help="Replace OUT_DIR if it exists.")
 @friendly_errors
 def export(run_dir: Path, out_dir: Path, name: str | None, description: str, force: bool) -> None:
@@ -122,5 +122,6 @@ def export(run_dir: Path, out_dir: Path, name: str | None, description: str, for
     if not (run_dir / "last.pt").is_file():
         raise VcodecError(f"{run_dir}: no last.pt (is it a training run folder?)")
     dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force)["results"]
-    for q, bpp, psnr in zip(dev["quality"], dev["bpp"], dev["psnr-rgb"]):
-        click.echo(f"quality {q}: {bpp:.3f} bpp, {psnr:.2f} dB")
+    point = "tokens" if "tokens" in dev else "quality"
+    for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
+        click.echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")

@@ -16,8 +16,10 @@ import torch
 
 from vcodec import zoo
 from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
+from vcodec.entropy.container import Container
 from vcodec.errors import VcodecError
 from vcodec.io.images import to_uint8
+from vcodec.tokenizers import LearnedTokenizer
 
 DEFAULT_IMAGE_METHODS = ("default", "jpeg", "webp", "avif", "x265", "av1")
 DEFAULT_VIDEO_METHODS = ("default", "x264", "x265", "av1")
@@ -76,11 +78,74 @@ class LearnedIntraVideoMethod(LearnedImageMethod):
                      sum(t[2] for t in trips), sum(t[3] for t in trips), payload_bytes=payload)
 
 
+def token_counts(max_tokens: int) -> tuple[int, ...]:
+    """The rate points of a 1D tokenizer: powers of two up to its K, and K itself."""
+    return tuple(sorted({2**i for i in range(max_tokens.bit_length()) if 2**i <= max_tokens} | {max_tokens}))
+
+
+def tiles(image: np.ndarray, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """An H×W×3 uint8 image as T×3×size×size float tiles (edges replicated to fill the last ones)
+    and the (rows, columns) of the tiling."""
+    h, w = image.shape[:2]
+    rows, cols = -(-h // size), -(-w // size)
+    padded = np.pad(image, ((0, rows * size - h), (0, cols * size - w), (0, 0)), mode="edge")
+    x = torch.from_numpy(padded).permute(2, 0, 1).float().div(255.0)
+    return x.unfold(1, size, size).unfold(2, size, size).permute(1, 2, 0, 3, 4).reshape(-1, 3, size, size), (rows, cols)
+
+
+def untile(decoded: torch.Tensor, grid: tuple[int, int], height: int, width: int) -> np.ndarray:
+    rows, cols = grid
+    size = decoded.shape[-1]
+    image = decoded.reshape(rows, cols, 3, size, size).permute(2, 0, 3, 1, 4).reshape(3, rows * size, cols * size)
+    return to_uint8(image[None, :, :height, :width])
+
+
+@dataclass
+class TokenizerMethod:
+    """A fixed-size tokenizer on any image: every image_size² tile coded with its first k tokens, one
+    token container per tile, so the bits are real and the picture is the same as every codec's."""
+
+    name: str
+    tokenizer: object
+    points: tuple[int, ...] = ()
+    parameter: str = "tokens"
+    min_side: int = 1
+    parallel: bool = False
+
+    def __post_init__(self) -> None:
+        self.points = tuple(self.tokenizer.check_num_tokens(k) for k in self.points) or token_counts(
+            self.tokenizer.max_tokens)
+
+    @property
+    def description(self) -> str:
+        c = self.tokenizer.config
+        return (f"vcodec {c.architecture} tokenizer '{self.tokenizer.name}' (K={c.num_tokens}, vocabulary "
+                f"{'×'.join(map(str, self.tokenizer.vocab_sizes))}), {c.image_size}² tiles")
+
+    def missing(self) -> str | None:
+        return None
+
+    def code(self, image: np.ndarray, point: int) -> Coded:
+        x, grid = tiles(image, self.tokenizer.image_size)
+        start = time.perf_counter()
+        streams = self.tokenizer.compress(x, num_tokens=point)
+        middle = time.perf_counter()
+        decoded = torch.cat([self.tokenizer.decompress(s) for s in streams])
+        decode_s = time.perf_counter() - middle
+        payload = sum(Container.from_bytes(data).payload_bytes for data in streams)
+        return Coded(sum(map(len, streams)), untile(decoded, grid, *image.shape[:2]), middle - start, decode_s,
+                     payload_bytes=payload)
+
+
 def _learned(name: str, video: bool):
     model = zoo.DEFAULT_MODEL if name == "default" else name
-    codec = zoo.load(model)
-    label = codec.name if model in zoo.list_models() else Path(model).name
-    return (LearnedIntraVideoMethod if video else LearnedImageMethod)(label + ("-intra" if video else ""), codec)
+    loaded = zoo.load(model)
+    label = loaded.name if model in zoo.list_models() else Path(model).name
+    if isinstance(loaded, LearnedTokenizer):
+        if video:
+            raise VcodecError(f"'{name}' is an image tokenizer; video evaluation takes image or video codecs")
+        return TokenizerMethod(label, loaded)
+    return (LearnedIntraVideoMethod if video else LearnedImageMethod)(label + ("-intra" if video else ""), loaded)
 
 
 def resolve_methods(spec: str, video: bool = False, sweeps: dict[str, tuple[int, ...]] | None = None) -> list:
@@ -110,5 +175,8 @@ def resolve_methods(spec: str, video: bool = False, sweeps: dict[str, tuple[int,
         index = next((i for i, m in enumerate(methods) if m.name == name or names[i] == name), None)
         if index is None:
             raise VcodecError(f"--sweep names '{name}', which is not among the methods")
-        methods[index] = replace(methods[index], points=tuple(points))
+        try:
+            methods[index] = replace(methods[index], points=tuple(points))
+        except ValueError as err:
+            raise VcodecError(f"--sweep {name}: {err}") from None
     return methods

@@ -67,6 +67,27 @@ def load_image(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0), image.mode
 
 
+FITS = ("crop", "resize", "refuse")
+
+
+def load_square(path: str | os.PathLike, size: int, fit: str = "crop") -> torch.Tensor:
+    """An image as a 1×3×size×size float tensor for a fixed-size model.
+
+    ``fit``: "crop" scales the shorter side to ``size`` and keeps the centre; "resize" scales both sides
+    (changing the aspect ratio); "refuse" accepts only images that already are size×size.
+    """
+    image = _to_rgb(_open(Path(path)))
+    if image.size != (size, size):
+        if fit == "refuse":
+            raise VcodecError(f"{path}: {image.width}×{image.height}, but this model takes {size}×{size} "
+                              f"(use --fit crop or --fit resize)")
+        if fit == "crop":
+            image = ImageOps.fit(image, (size, size), method=Image.Resampling.BICUBIC)
+        else:
+            image = image.resize((size, size), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """A C×H×W (or 1×C×H×W) float tensor in [0, 1] as a rounded uint8 array: H×W×3, or H×W if C = 1."""
     if x.dim() == 4:
