@@ -34,10 +34,8 @@ def test_train_resume_and_init(tmp_path):
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 5
 
 
-def test_resumed_run_continues_with_the_same_random_stream(tmp_path):
-    data = tiny_data(tmp_path)
-    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=4, batch=2, crop=64,
-                         checkpoint_every=2)
+def train_straight_and_interrupted(config: TrainConfig, tmp_path) -> Trainer:
+    """Train once straight through and once stopped at step 2 and resumed; both must end identical."""
     straight = Trainer(config, tmp_path / "a")
     straight.run()
     interrupted = Trainer(config, tmp_path / "b")
@@ -47,6 +45,14 @@ def test_resumed_run_continues_with_the_same_random_stream(tmp_path):
     resumed.run()
     for key, value in straight.model.state_dict().items():
         assert torch.allclose(value, resumed.model.state_dict()[key], atol=1e-6), key
+    return straight
+
+
+def test_resumed_run_continues_with_the_same_random_stream(tmp_path):
+    data = tiny_data(tmp_path)
+    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=4, batch=2, crop=64,
+                         checkpoint_every=2)
+    straight = train_straight_and_interrupted(config, tmp_path)
 
 
 def test_training_refuses_a_crop_the_model_cannot_take(tmp_path):
@@ -80,15 +86,7 @@ def test_a_tokenizer_trains_resumes_and_ships_through_the_same_entry_points(tmp_
                                 quantizer="fsq", quantizer_options={"levels": (5, 5, 5)})
     config = TrainConfig(model, data=str(data), steps=4, batch=2, crop=32, checkpoint_every=2)
     assert {"loss", "psnr", "tokens", "perplexity", "usage"} == set(Trainer(config, tmp_path / "c").step())
-    straight = Trainer(config, tmp_path / "a")
-    straight.run()
-    interrupted = Trainer(config, tmp_path / "b")
-    interrupted.run(stop_at=2)
-    resumed = Trainer(config, tmp_path / "b")
-    assert resumed.resume() and resumed.state.step == 2
-    resumed.run()
-    for key, value in straight.model.state_dict().items():
-        assert torch.allclose(value, resumed.model.state_dict()[key], atol=1e-6), key
+    straight = train_straight_and_interrupted(config, tmp_path)
 
     tokenizer = straight.model.eval()
     tokenizer.prior.fit(tokenizer.as_indices(tokenizer.encode(torch.rand(8, 3, 32, 32))))

@@ -1,0 +1,95 @@
+"""A 1D tokenizer on the development images: quality against the number of tokens k, bytes after
+entropy coding against raw ids, and images per second.
+
+Every 128² tile of the 8 development images (edges replicated) is coded with its first k tokens, one
+token container per tile, through the same code as ``vcodec eval images`` (PSNR and MS-SSIM on the
+reassembled image). With ``--fixed NAME=CHECKPOINT:K`` (repeatable) it also evaluates tokenizers of the
+same architecture trained at a single fixed K, for the nested-vs-fixed comparison. Writes
+benchmarks/results/tokenizer_dev.json.
+
+    python benchmarks/tokenizer_dev.py --model NAME [--fixed fixed64=PATH:64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+import vcodec  # noqa: E402
+from vcodec.entropy.container import Container  # noqa: E402
+from vcodec.eval.datasets import development_images  # noqa: E402
+from vcodec.eval.methods import TokenizerMethod, tiles  # noqa: E402
+from vcodec.eval.rd import evaluate_images  # noqa: E402
+from _common import machine, write_json  # noqa: E402
+
+
+def token_bytes(tokenizer, images: dict[str, np.ndarray], k: int) -> tuple[float, float]:
+    """(entropy-coded token bytes, raw id bytes k·log2(V)/8) per tile, averaged over all tiles."""
+    coded, count = 0, 0
+    for image in images.values():
+        x, _ = tiles(image, tokenizer.image_size)
+        coded += sum(len(Container.from_bytes(s).sections[1]) for s in tokenizer.compress(x, num_tokens=k))
+        count += x.shape[0]
+    return coded / count, k * float(np.log2(np.prod(tokenizer.vocab_sizes))) / 8
+
+
+def images_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> tuple[float, float]:
+    x = torch.rand(batch, 3, tokenizer.image_size, tokenizer.image_size)
+    ids = tokenizer.encode(x)
+    timings = []
+    for fn in (lambda: tokenizer.encode(x), lambda: tokenizer.decode(ids)):
+        fn()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            fn()
+        timings.append(batch * repeats / (time.perf_counter() - start))
+    return timings[0], timings[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--fixed", action="append", default=[], metavar="NAME=CHECKPOINT:K")
+    args = parser.parse_args()
+    images = development_images()
+    tokenizer = vcodec.load(args.model)
+    nested = TokenizerMethod(tokenizer.name, tokenizer)
+    methods = [nested]
+    for spec in args.fixed:
+        name, _, rest = spec.partition("=")
+        path, _, k = rest.rpartition(":")
+        methods.append(TokenizerMethod(name, vcodec.load(path), (int(k),)))
+    summaries, _ = evaluate_images(methods, images, strict=True)
+    results = {s["name"]: s["results"] for s in summaries}
+    r = results[tokenizer.name]
+    print(f"{tokenizer.name} on the {len(images)} development images ({tokenizer.image_size}² tiles)")
+    print("    k    bpp  PSNR-RGB  MS-SSIM | token bytes/tile  raw k·log2V/8  ratio")
+    ratios = {}
+    for i, k in enumerate(r["tokens"]):
+        coded, raw = token_bytes(tokenizer, images, k)
+        ratios[k] = coded / raw
+        print(f"{k:5d} {r['bpp'][i]:6.4f} {r['psnr-rgb'][i]:8.2f} {r['ms-ssim-rgb'][i]:8.4f} | "
+              f"{coded:16.2f} {raw:14.2f} {coded / raw:6.1%}")
+    comparison = {}
+    for s in summaries[1:]:
+        k = s["results"]["tokens"][0]
+        gap = r["psnr-rgb"][r["tokens"].index(k)] - s["results"]["psnr-rgb"][0] if k in r["tokens"] else None
+        comparison[s["name"]] = {"tokens": k, "psnr-rgb": s["results"]["psnr-rgb"][0], "nested_minus_fixed_db": gap}
+        print(f"fixed-K model {s['name']} at k={k}: {s['results']['psnr-rgb'][0]:.2f} dB "
+              f"(nested − fixed: {gap:+.2f} dB)" if gap is not None else "")
+    encode_ips, decode_ips = images_per_second(tokenizer)
+    print(f"speed ({tokenizer.image_size}², batch 16, {machine()['torch_threads']} threads): "
+          f"encode {encode_ips:.1f} images/s, decode {decode_ips:.1f} images/s")
+    write_json("tokenizer_dev", {"model": tokenizer.name, "images": sorted(images), "results": results,
+                                 "coded_over_raw": ratios, "nested_vs_fixed": comparison,
+                                 "images_per_second": {"encode": encode_ips, "decode": decode_ips}})
+
+
+if __name__ == "__main__":
+    main()
