@@ -22,21 +22,10 @@ import torch
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 import vcodec  # noqa: E402
-from vcodec.entropy.container import Container  # noqa: E402
 from vcodec.eval.datasets import development_images  # noqa: E402
-from vcodec.eval.methods import TokenizerMethod, tiles  # noqa: E402
+from vcodec.eval.methods import TokenizerMethod, token_bytes  # noqa: E402
 from vcodec.eval.rd import evaluate_images  # noqa: E402
 from _common import machine, write_json  # noqa: E402
-
-
-def token_bytes(tokenizer, images: dict[str, np.ndarray], k: int) -> tuple[float, float]:
-    """(entropy-coded token bytes, raw id bytes k·log2(V)/8) per tile, averaged over all tiles."""
-    coded, count = 0, 0
-    for image in images.values():
-        x, _ = tiles(image, tokenizer.image_size)
-        coded += sum(len(Container.from_bytes(s).sections[1]) for s in tokenizer.compress(x, num_tokens=k))
-        count += x.shape[0]
-    return coded / count, k * float(np.log2(np.prod(tokenizer.vocab_sizes))) / 8
 
 
 def images_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> tuple[float, float]:

@@ -172,3 +172,49 @@ def test_tokenizers_join_the_rd_evaluation_with_real_bytes(tmp_path, monkeypatch
     assert all(r["bytes"] > 4 * 30 for r in rows)  # four 32² tiles, each its own container
     bpp = data["results"]["bpp"]
     assert bpp == sorted(bpp) and all(p < b for p, b in zip(data["results"]["payload-bpp"], bpp))
+
+
+def tiny_conv_tokenizer(seed=0):
+    from vcodec.tokenizers import Conv2DConfig, Conv2DTokenizer
+
+    torch.manual_seed(seed)
+    config = Conv2DConfig(image_size=32, factor=8, channels=8, token_dim=4, quantizer="vq",
+                          quantizer_options={"codebook_size": 16})
+    tokenizer = Conv2DTokenizer(config, "tiny-vq2d")
+    tokenizer.train()(torch.rand(4, 3, 32, 32))
+    tokenizer.eval()
+    tokenizer.prior.fit(tokenizer.as_indices(tokenizer.encode(torch.rand(16, 3, 32, 32))))
+    return tokenizer
+
+
+def test_2d_tokenizer_gives_a_grid_that_round_trips_through_bytes():
+    tokenizer = tiny_conv_tokenizer()
+    assert isinstance(tokenizer, Tokenizer) and tokenizer.token_grid == (4, 4) and tokenizer.max_tokens == 16
+    x = smooth_images()
+    ids = tokenizer.encode(x)
+    assert ids.shape == (4, 4, 4) and ids.dtype == torch.long
+    assert tokenizer.decode(ids).shape == x.shape
+    assert tokenizer.embed(ids).shape == (4, 16, 4)
+    for i, data in enumerate(tokenizer.compress(x)):
+        assert torch.equal(tokenizer.decompress_tokens(data), ids[i:i + 1])
+    with pytest.raises(ValueError, match="whole 4×4 grid"):
+        tokenizer.encode(x, num_tokens=8)
+    with pytest.raises(ValueError, match="B×4×4"):
+        tokenizer.decode(ids[:, :2])
+    with pytest.raises(ValueError, match="B×4×4"):
+        tokenizer.decode(ids.flatten(1)[:, :5])
+
+
+def test_2d_tokenizer_trains():
+    tokenizer = tiny_conv_tokenizer().train()
+    x = smooth_images(8)
+    optimizer = torch.optim.Adam(tokenizer.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        out = tokenizer(x)
+        loss = (out["x_hat"] - x).square().mean() + out["quantizer"].loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5

@@ -7,12 +7,13 @@ from torch import nn
 
 from vcodec.codecs import ARCHITECTURES as CODEC_ARCHITECTURES
 from vcodec.codecs import CodecConfig, build_codec
-from vcodec.tokenizers import Transformer1DConfig, Transformer1DTokenizer
+from vcodec.tokenizers import Conv2DConfig, Conv2DTokenizer, Transformer1DConfig, Transformer1DTokenizer
 
-TOKENIZER_ARCHITECTURES = {"transformer-1d": (Transformer1DConfig, Transformer1DTokenizer)}
+TOKENIZER_ARCHITECTURES = {"transformer-1d": (Transformer1DConfig, Transformer1DTokenizer),
+                           "conv-2d": (Conv2DConfig, Conv2DTokenizer)}
 ARCHITECTURES = sorted([*CODEC_ARCHITECTURES, *TOKENIZER_ARCHITECTURES])
 
-ModelConfig = CodecConfig | Transformer1DConfig
+ModelConfig = CodecConfig | Transformer1DConfig | Conv2DConfig
 
 
 def config_from_dict(data: dict) -> ModelConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -26,6 +27,12 @@ def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer
         options["fsq"] = {"levels": FSQ_LEVELS[size]}
     config_type = TOKENIZER_ARCHITECTURES[architecture][0]
     try:
+        if architecture == "conv-2d":  # --tokens is the grid: (image_size / factor)² cells
+            side = math.isqrt(tokens)
+            if side * side != tokens or image_size % side:
+                raise ValueError(f"a 2D tokenizer needs --tokens = (crop / factor)², e.g. 256 for crop 128, factor 8")
+            return config_type(image_size=image_size, factor=image_size // side, quantizer=quantizer,
+                               quantizer_options=options[quantizer])
         return config_type(image_size=image_size, num_tokens=tokens, quantizer=quantizer,
                            quantizer_options=options[quantizer], nested_dropout=nested_dropout)
     except ValueError as err:
@@ -60,10 +67,12 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--data", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Training-photo cache from `vcodec prepare-data`.")
 @click.option("--architecture", type=click.Choice(ARCHITECTURES), default="mean-scale-checkerboard", show_default=True,
-              help="An image codec, or transformer-1d for a 1D tokenizer (then --crop is its image size).")
+              help="An image codec, or a tokenizer: transformer-1d (1D, tail-drop) or conv-2d (VQGAN-style); "
+                   "for tokenizers --crop is the input size.")
 @click.option("--n", default=64, show_default=True, help="Codec transform width.")
 @click.option("--m", default=128, show_default=True, help="Codec latent channels.")
-@click.option("--tokens", default=64, show_default=True, help="Tokenizer: tokens per image (K).")
+@click.option("--tokens", default=64, show_default=True,
+              help="Tokenizer: tokens per image (K); for conv-2d the grid size, e.g. 256 = 16×16 (factor 8 at 128²).")
 @click.option("--quantizer", type=click.Choice(["vq", "fsq", "lfq", "factorized-vq"]), default="vq", show_default=True,
               help="Tokenizer: how tokens are quantized.")
 @click.option("--nested-dropout", type=click.Choice(["slice", "mask", "none"]), default="slice", show_default=True,

@@ -113,14 +113,15 @@ class TokenizerMethod:
     parallel: bool = False
 
     def __post_init__(self) -> None:
-        self.points = tuple(self.tokenizer.check_num_tokens(k) for k in self.points) or token_counts(
-            self.tokenizer.max_tokens)
+        prefixes = len(self.tokenizer.token_grid) == 1  # a 2D tokenizer has one rate point: its grid
+        default = token_counts(self.tokenizer.max_tokens) if prefixes else (self.tokenizer.max_tokens,)
+        self.points = tuple(self.tokenizer.check_num_tokens(k) for k in self.points) or default
 
     @property
     def description(self) -> str:
-        c = self.tokenizer.config
-        return (f"vcodec {c.architecture} tokenizer '{self.tokenizer.name}' (K={c.num_tokens}, vocabulary "
-                f"{'×'.join(map(str, self.tokenizer.vocab_sizes))}), {c.image_size}² tiles")
+        t = self.tokenizer
+        return (f"vcodec {t.config.architecture} tokenizer '{t.name}' ({t.config.summary()}), "
+                f"{t.image_size}² tiles")
 
     def missing(self) -> str | None:
         return None
@@ -135,6 +136,16 @@ class TokenizerMethod:
         payload = sum(Container.from_bytes(data).payload_bytes for data in streams)
         return Coded(sum(map(len, streams)), untile(decoded, grid, *image.shape[:2]), middle - start, decode_s,
                      payload_bytes=payload)
+
+
+def token_bytes(tokenizer, images: dict[str, np.ndarray], k: int) -> tuple[float, float]:
+    """(entropy-coded bytes of k token ids, raw bytes k·log2(V)/8) per tile, over every tile of ``images``."""
+    coded, count = 0, 0
+    for image in images.values():
+        x, _ = tiles(image, tokenizer.image_size)
+        coded += sum(len(Container.from_bytes(s).sections[1]) for s in tokenizer.compress(x, num_tokens=k))
+        count += x.shape[0]
+    return coded / count, k * float(np.log2(np.prod(tokenizer.vocab_sizes))) / 8
 
 
 def _learned(name: str, video: bool):

@@ -37,13 +37,21 @@ class Tokenizer(Protocol):
 
 class LearnedTokenizer(nn.Module):
     """Base class for fixed-size image tokenizers; subclasses provide ``quantizer``, ``prior``,
-    ``image_size`` and the networks (``_latents``, ``_pixels``)."""
+    ``image_size``, ``token_grid`` and the networks (``_indices``, ``_pixels``).
+
+    ``token_grid`` is (K,) for a 1D tokenizer, whose every prefix decodes, or (h, w) for a 2D one,
+    whose tokens always come as the whole grid. Internally ids are always B×N×G.
+    """
 
     name: str = "unnamed"
     image_size: int
-    max_tokens: int
+    token_grid: tuple[int, ...]
     quantizer: nn.Module
     prior: StaticTokenPrior
+
+    @property
+    def max_tokens(self) -> int:
+        return int(torch.tensor(self.token_grid).prod())
 
     @property
     def vocab_sizes(self) -> tuple[int, ...]:
@@ -67,25 +75,35 @@ class LearnedTokenizer(nn.Module):
 
     def check_num_tokens(self, num_tokens: int | None) -> int:
         k = self.max_tokens if num_tokens is None else num_tokens
+        if len(self.token_grid) > 1 and k != self.max_tokens:
+            raise ValueError(f"a 2D tokenizer always gives its whole {'×'.join(map(str, self.token_grid))} grid; "
+                             f"num_tokens must be None or {self.max_tokens}, got {num_tokens!r}")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.max_tokens:
             raise ValueError(f"num_tokens must be an integer in 1…{self.max_tokens}, got {num_tokens!r}")
         return k
 
     def as_indices(self, tokens: Tensor) -> Tensor:
-        """Token ids B×N (one stream) or B×N×G → B×N×G, checked against the vocabularies."""
+        """Public token ids (B×N or B×h×w, with a trailing G for several streams) → checked B×N×G."""
         if not isinstance(tokens, Tensor):
             raise ValueError(f"tokens must be a tensor of integer ids, got {type(tokens).__name__}")
-        groups = len(self.vocab_sizes)
-        if tokens.dim() == 2 and groups == 1:
+        groups, grid = len(self.vocab_sizes), self.token_grid
+        expected = (len(grid) + 1) + (groups > 1)
+        if tokens.dim() == expected and groups == 1:
             tokens = tokens.unsqueeze(-1)
-        if tokens.dim() != 3 or tokens.shape[-1] != groups or not 1 <= tokens.shape[1] <= self.max_tokens:
-            shape = "B×N" if groups == 1 else f"B×N×{groups}"
-            raise ValueError(f"expected token ids of shape {shape} with 1 ≤ N ≤ {self.max_tokens}, "
-                             f"got {tuple(tokens.shape)}")
+        if len(grid) > 1 and tokens.dim() == len(grid) + 2 and tuple(tokens.shape[1:-1]) == grid:
+            tokens = tokens.flatten(1, -2)
+        if tokens.dim() != 3 or tokens.shape[-1] != groups or not 1 <= tokens.shape[1] <= self.max_tokens or (
+                len(grid) > 1 and tokens.shape[1] != self.max_tokens):
+            shape = "B×" + ("N" if len(grid) == 1 else "×".join(map(str, grid))) + ("" if groups == 1 else f"×{groups}")
+            limit = f" with 1 ≤ N ≤ {self.max_tokens}" if len(grid) == 1 else ""
+            raise ValueError(f"expected token ids of shape {shape}{limit}, got {tuple(tokens.shape)}")
         self.quantizer.check_indices(tokens)
         return tokens.long()
 
     def _public(self, indices: Tensor) -> Tensor:
+        """B×N×G ids → the public shape: B×N (1D) or B×h×w (2D), with a trailing G only when G > 1."""
+        if len(self.token_grid) > 1:
+            indices = indices.reshape(indices.shape[0], *self.token_grid, indices.shape[-1])
         return indices[..., 0] if len(self.vocab_sizes) == 1 else indices
 
     # --- the protocol --------------------------------------------------------------------------------
@@ -127,7 +145,7 @@ class LearnedTokenizer(nn.Module):
         if len(container.sections) != 2 or len(container.sections[0]) != _COUNT.size:
             raise BitstreamError("token stream must hold a count section and a token section")
         (count,) = _COUNT.unpack(container.sections[0])
-        if not 1 <= count <= self.max_tokens:
+        if not 1 <= count <= self.max_tokens or (len(self.token_grid) > 1 and count != self.max_tokens):
             raise BitstreamError(f"stream declares {count} tokens, model has 1–{self.max_tokens}")
         return self._public(self.prior.decompress(container.sections[1], count)[None])
 

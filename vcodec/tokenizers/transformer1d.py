@@ -47,6 +47,12 @@ class Transformer1DConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line for model cards and result descriptions."""
+        return (f"TiTok-style ViT encoder/decoder, {self.image_size}² input, patch {self.patch_size}, width "
+                f"{self.width}, {self.depth}+{self.depth} layers, K={self.num_tokens} tokens, quantizer "
+                f"{self.quantizer} {self.quantizer_options}, nested dropout {self.nested_dropout}")
+
     @classmethod
     def from_dict(cls, data: dict) -> "Transformer1DConfig":
         return cls(**data)
@@ -68,7 +74,7 @@ class Transformer1DTokenizer(LearnedTokenizer):
     def __init__(self, config: Transformer1DConfig, name: str = "unnamed"):
         super().__init__()
         self.config, self.name = config, name
-        self.image_size, self.max_tokens = config.image_size, config.num_tokens
+        self.image_size, self.token_grid = config.image_size, (config.num_tokens,)
         w, k = config.width, config.num_tokens
         self.grid = config.image_size // config.patch_size
         patches = self.grid**2

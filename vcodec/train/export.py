@@ -10,7 +10,7 @@ import torch
 
 from vcodec.errors import VcodecError
 from vcodec.eval.datasets import development_images
-from vcodec.eval.methods import LearnedImageMethod, TokenizerMethod
+from vcodec.eval.methods import LearnedImageMethod, TokenizerMethod, token_bytes
 from vcodec.eval.rd import evaluate_images
 from vcodec.models import build_model, is_tokenizer
 from vcodec.train.data import RandomCrops
@@ -80,9 +80,11 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardwa
     if tokenizer:
         fit_token_prior(model, Path(config.data))
     method = TokenizerMethod(name, model) if tokenizer else LearnedImageMethod(name, model)
-    (dev,), _ = evaluate_images([method], development_images(), strict=True)
+    images = development_images()
+    (dev,), _ = evaluate_images([method], images, strict=True)
     hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     if tokenizer:
+        dev["results"]["bits_per_token"] = [token_bytes(model, images, k)[0] * 8 / k for k in dev["results"]["tokens"]]
         card = _tokenizer_card(name, description, config, ckpt["step"], hardware, dev["results"], model.vocab_sizes)
     else:
         card = _card(name, description, config, ckpt["step"], hardware, dev["results"])
@@ -111,32 +113,32 @@ def _tokenizer_card(name: str, description: str, config: TrainConfig, steps: int
                     vocab_sizes: tuple[int, ...]) -> str:
     model = config.model
     vocab_bits = float(np.log2(np.prod(vocab_sizes)))
-    pixels_per_tile = model.image_size**2
+    tokens = dev["tokens"][-1]
+    dropout = f" --nested-dropout {model.nested_dropout}" if hasattr(model, "nested_dropout") else ""
     rows = "\n".join(
-        f"| {k} | {bpp:.4f} | {payload * pixels_per_tile / k:.2f} | {psnr:.2f} | {msssim:.4f} |"
-        for k, bpp, payload, psnr, msssim in zip(dev["tokens"], dev["bpp"], dev["payload-bpp"], dev["psnr-rgb"],
-                                                 dev["ms-ssim-rgb"]))
+        f"| {k} | {bpp:.4f} | {bits:.2f} | {psnr:.2f} | {msssim:.4f} |"
+        for k, bpp, bits, psnr, msssim in zip(dev["tokens"], dev["bpp"], dev["bits_per_token"], dev["psnr-rgb"],
+                                              dev["ms-ssim-rgb"]))
     return f"""# {name}
 
 {description}
 
-- Architecture: `{model.architecture}` (TiTok-style ViT encoder/decoder), {model.image_size}² input, patch
-  {model.patch_size}, width {model.width}, {model.depth}+{model.depth} layers, K={model.num_tokens} tokens,
-  quantizer `{model.quantizer}` {model.quantizer_options}, nested dropout `{model.nested_dropout}`.
+- Architecture: `{model.architecture}`: {model.summary()}.
 - Training data: {DATA_NOTE}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss MSE
-  + quantizer loss, the token tail dropped at a random length.
+  + quantizer loss (1D tokenizers: the token tail dropped at a random length).
 - Token prior: per-position categorical, fitted on the tokens of {PRIOR_CROPS} training crops.
 - Hardware: {hardware}.
 - Rebuild: `vcodec prepare-data data/photos.npz`, then `vcodec train RUN --data data/photos.npz
-  --architecture {model.architecture} --crop {model.image_size} --tokens {model.num_tokens} --quantizer {model.quantizer}
-  --nested-dropout {model.nested_dropout} --steps {config.steps} --lr {config.lr}` and `vcodec export RUN checkpoints/{name}`.
+  --architecture {model.architecture} --crop {model.image_size} --tokens {tokens} --quantizer {model.quantizer}{dropout}
+  --steps {config.steps} --lr {config.lr}` and `vcodec export RUN checkpoints/{name}`.
 
 ## Measured on the development images (every {model.image_size}² tile coded with its first k tokens)
 
 Images: skimage astronaut, coffee, chelsea, rocket, motorcycle (left), hubble crop 512²; sklearn china,
 flower (lossy sources: development numbers, not Kodak). bpp counts every byte of every tile's container;
-bits/token is the entropy-coded payload per token (raw ids: {vocab_bits:.2f} bits).
+bits/token: the range-coded ids per token (raw ids: {vocab_bits:.2f} bits; each tile's ids are padded to
+whole 32-bit words).
 
 | tokens k | bpp | bits/token | PSNR-RGB (dB) | MS-SSIM-RGB |
 |---|---|---|---|---|
