@@ -1,5 +1,7 @@
 """Training through the CLI on a tiny model and tiny data: it runs, checkpoints, resumes and initialises."""
 
+import json
+
 import numpy as np
 import torch
 from click.testing import CliRunner
@@ -108,3 +110,33 @@ def test_the_cli_trains_a_tokenizer(tmp_path):
     assert torch.load(tmp_path / "tok" / "last.pt", weights_only=False)["config"]["model"]["num_tokens"] == 4
     result = CliRunner().invoke(main, [*args[:6], "--crop", "36", *args[8:]])
     assert result.exit_code == 1 and "multiple of patch_size" in result.output
+
+
+def test_export_writes_a_loadable_checkpoint_with_a_card(tmp_path, monkeypatch):
+    from vcodec import zoo
+    from vcodec.tokenizers import Transformer1DConfig
+    from vcodec.train import export
+
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(export, "development_images",
+                        lambda: {f"im{i}": rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for i in range(2)})
+    monkeypatch.setattr(export, "PRIOR_CROPS", 64)
+    data = tiny_data(tmp_path)
+    runs = {
+        "codec": TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=2, batch=2, crop=64),
+        "tok": TrainConfig(Transformer1DConfig(image_size=32, patch_size=8, width=32, depth=1, heads=2, num_tokens=8,
+                                               token_dim=4, quantizer="fsq", quantizer_options={"levels": (5, 5, 5)}),
+                           data=str(data), steps=2, batch=2, crop=32),
+    }
+    for name, config in runs.items():
+        Trainer(config, tmp_path / name).run()
+        dev = export.export_run(tmp_path / name, tmp_path / "zoo" / name, name, None)
+        card = (tmp_path / "zoo" / name / "MODEL_CARD.md").read_text()
+        assert "2 steps of batch 2" in card and "| 1 |" in card
+        loaded = zoo.load(tmp_path / "zoo" / name)
+        assert loaded.name == name
+        assert len(dev["results"]["bpp"]) == (4 if name == "tok" else 6)
+    tok = zoo.load(tmp_path / "zoo" / "tok")
+    results = json.loads((tmp_path / "zoo" / "tok" / "config.json").read_text())["results"]["dev"]
+    assert results["tokens"] == [1, 2, 4, 8] and len(results["bits_per_token"]) == 4
+    assert tok.prior._cdf_length.numel() == 8  # the fitted prior's tables shipped with the weights
