@@ -224,8 +224,9 @@ def models() -> None:
         if info_.description:
             click.echo(f"  {info_.description}")
         dev = info_.results.get("dev") if isinstance(info_.results.get("dev"), dict) else {}
-        for q, bpp, psnr in zip(dev.get("quality", []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
-            click.echo(f"  quality {q}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
+        point = "tokens" if "tokens" in dev else "quality"
+        for p, bpp, psnr in zip(dev.get(point, []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
+            click.echo(f"  {point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
 
 
 main.add_command(evaluate)

@@ -85,11 +85,14 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--crop", default=128, show_default=True, help="Crop side; a multiple of 64 for hyperprior models.")
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto (CUDA when torch sees one).")
+@click.option("--amp", is_flag=True, help="bf16 autocast on CUDA (tokenizers; codecs train best in float32).")
 @click.option("--init", "init_from", default=None,
               help="Start a new run from a checkpoint's weights (a shipped name or folder), e.g. to keep training the default.")
 @friendly_errors
 def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: int, quantizer: str,
-          nested_dropout: str, codebook_size: int, steps: int, batch: int, crop: int, lr: float, seed: int, init_from: str | None) -> None:
+          nested_dropout: str, codebook_size: int, steps: int, batch: int, crop: int, lr: float, seed: int, device: str,
+          amp: bool, init_from: str | None) -> None:
     """Train a variable-rate image codec or a tokenizer in RUN_DIR, resuming from RUN_DIR/last.pt if it exists."""
     from vcodec import zoo
     from vcodec.train.loop import TrainConfig, Trainer
@@ -98,7 +101,12 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
         model = _tokenizer_config(architecture, crop, tokens, quantizer, codebook_size, nested_dropout)
     else:
         model = CodecConfig(architecture, n=n, m=m)
-    config = TrainConfig(model, data=str(data), steps=steps, batch=batch, crop=crop, lr=lr, seed=seed)
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    config = TrainConfig(model, data=str(data), steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, device=device,
+                         amp=amp)
     try:
         trainer = Trainer(config, run_dir)
         resumed = trainer.resume()

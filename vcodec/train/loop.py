@@ -41,6 +41,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     threads: int = 0  # 0: leave torch's default
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
+    amp: bool = False  # bf16 autocast of the forward pass (on CUDA; meant for tokenizers)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -107,7 +109,10 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        self.model = build_model(config.model, name)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
+        self.model = build_model(config.model, name).to(self.device)
         _check_crop(config, self.model)
         objective = Reconstruction if is_tokenizer(config.model) else RateDistortion
         self.objective = objective(self.model, config.aux_lr, config.seed)
@@ -131,7 +136,7 @@ class Trainer:
         """Load ``last.pt`` if there is one; the model architecture must match."""
         if not self.checkpoint_path.exists():
             return False
-        ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)  # then copied to the device
         if ckpt["config"]["model"] != self.config.model.to_dict():
             raise ValueError(f"{self.checkpoint_path} holds a different architecture; use a new run folder")
         load_training_state(self.model, ckpt["model"])
@@ -144,10 +149,11 @@ class Trainer:
 
     def step(self) -> dict[str, float]:
         config, model = self.config, self.model
-        x = self.crops.batch(config.batch)
+        x = self.crops.batch(config.batch).to(self.device, non_blocking=True)
         for group in self.optimizer.param_groups:
             group["lr"] = _lr_at(config, self.state.step)
-        loss, metrics = self.objective.loss(model, x)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.amp):
+            loss, metrics = self.objective.loss(model, x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)

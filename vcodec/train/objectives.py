@@ -30,7 +30,7 @@ class RateDistortion:
         return [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
 
     def loss(self, model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        quality = torch.from_numpy(self.quality_rng.integers(1, model.num_qualities + 1, x.shape[0]))
+        quality = torch.from_numpy(self.quality_rng.integers(1, model.num_qualities + 1, x.shape[0])).to(x.device)
         out = rd_loss(model, x, quality)
         return out["loss"], {"bpp": out["bpp"].mean().item(), "psnr": _psnr(out["mse"])}
 
