@@ -130,15 +130,18 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--name", default=None, help="Model name (default: the output folder's name).")
 @click.option("--description", default=None, help="One line for the model card (default: by kind of model).")
+@click.option("--token-prior", type=click.Choice(["static", "autoregressive"]), default=None,
+              help="Tokenizers: the entropy model of the token ids (default: the run's, normally static).")
 @click.option("--force", "-f", is_flag=True, help="Replace OUT_DIR if it exists.")
 @friendly_errors
-def export(run_dir: Path, out_dir: Path, name: str | None, description: str, force: bool) -> None:
+def export(run_dir: Path, out_dir: Path, name: str | None, description: str, token_prior: str | None,
+           force: bool) -> None:
     """Evaluate RUN_DIR's model on the development images and write a checkpoint folder OUT_DIR."""
     from vcodec.train.export import export_run
 
     if not (run_dir / "last.pt").is_file():
         raise VcodecError(f"{run_dir}: no last.pt (is it a training run folder?)")
-    dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force)["results"]
+    dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)["results"]
     point = "tokens" if "tokens" in dev else "quality"
     for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
         click.echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")

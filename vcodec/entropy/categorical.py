@@ -65,6 +65,10 @@ class StaticTokenPrior(nn.Module):
         self._offset = torch.from_numpy(tables.offsets.astype(np.int32))
         self._tables = tables
 
+    def reset_cache(self) -> None:
+        """Forget tables built from earlier buffers (after loading new ones)."""
+        self._tables = None
+
     def _coder_tables(self) -> coder.CdfTables:
         if self._tables is None:
             if self._cdf_length.numel() != self.positions * len(self.vocab_sizes):

@@ -13,7 +13,6 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from vcodec.entropy.categorical import StaticTokenPrior
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError
 from vcodec.weights import weights_hash
@@ -47,7 +46,7 @@ class LearnedTokenizer(nn.Module):
     image_size: int
     token_grid: tuple[int, ...]
     quantizer: nn.Module
-    prior: StaticTokenPrior
+    prior: nn.Module  # a token prior of vcodec.entropy: compress/decompress/fit/update
 
     @property
     def max_tokens(self) -> int:
@@ -155,7 +154,7 @@ class LearnedTokenizer(nn.Module):
 
     # --- shipping ----------------------------------------------------------------------------------------
     def update(self) -> None:
-        """Rebuild the prior's integer CDF tables from its current distributions."""
+        """Rebuild the prior's coding tables (or fixed-point network) from its current weights."""
         self.prior.update()
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -164,8 +163,9 @@ class LearnedTokenizer(nn.Module):
         for key, value in state_dict.items():
             if key.rsplit(".", 1)[-1] in ("_quantized_cdf", "_cdf_length", "_offset") and key in own:
                 own[key].resize_(value.shape)
-        self.prior._tables = None
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.prior.reset_cache()
+        return result
 
     # --- subclasses ------------------------------------------------------------------------------------
     def _indices(self, images: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
-from vcodec.entropy.categorical import StaticTokenPrior
+from vcodec.entropy import build_token_prior
 from vcodec.layers.blocks import Downsample, ResBlock, Upsample
 from vcodec.quantizers import build_quantizer
 from vcodec.tokenizers.base import LearnedTokenizer
@@ -32,6 +32,7 @@ class Conv2DConfig:
     token_dim: int = 8
     quantizer: str = "vq"
     quantizer_options: dict = field(default_factory=lambda: {"codebook_size": 1024})
+    prior: str = "static"  # token entropy model: "static" (per position) or "autoregressive" (transformer)
     architecture: str = "conv-2d"
 
     def __post_init__(self) -> None:
@@ -83,7 +84,7 @@ class Conv2DTokenizer(LearnedTokenizer):
         decoder += [ResBlock(widths[0], widths[0]), nn.GroupNorm(min(32, widths[0] // 4), widths[0]), nn.SiLU(),
                     nn.Conv2d(widths[0], 3 * 16, 3, padding=1), nn.PixelShuffle(4)]
         self.decoder = nn.Sequential(*decoder)
-        self.prior = StaticTokenPrior(self.quantizer.vocab_sizes, side * side)
+        self.prior = build_token_prior(config.prior, self.quantizer.vocab_sizes, side * side)
 
     def _latents(self, images: Tensor) -> Tensor:
         """B×(h·w)×D continuous tokens, row-major over the grid."""

@@ -15,7 +15,7 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from vcodec.entropy.categorical import StaticTokenPrior
+from vcodec.entropy import build_token_prior
 from vcodec.quantizers import NestedDropout, build_quantizer
 from vcodec.tokenizers.base import LearnedTokenizer
 
@@ -33,6 +33,7 @@ class Transformer1DConfig:
     token_dim: int = 8
     quantizer: str = "vq"
     quantizer_options: dict = field(default_factory=lambda: {"codebook_size": 1024})
+    prior: str = "static"  # token entropy model: "static" (per position) or "autoregressive" (transformer)
     nested_dropout: str = "slice"  # "slice" (One-D-Piece), "mask" (FlexTok) or "none" (fixed K)
     architecture: str = "transformer-1d"
 
@@ -90,7 +91,7 @@ class Transformer1DTokenizer(LearnedTokenizer):
         self.pixel_queries = _positions(patches, w)
         self.decoder = _transformer(config)
         self.to_pixels = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 3 * config.patch_size**2))
-        self.prior = StaticTokenPrior(self.quantizer.vocab_sizes, k)
+        self.prior = build_token_prior(config.prior, self.quantizer.vocab_sizes, k)
 
     def _latents(self, images: Tensor) -> Tensor:
         """B×K×token_dim continuous tokens of B×3×S×S images in [0, 1]."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,15 @@ DESCRIPTIONS = {False: "Variable-rate mean-scale hyperprior with checkerboard co
                 True: "1D transformer tokenizer trained with nested tail dropout: any prefix of its tokens decodes."}
 
 
-def load_run(run_dir: Path, name: str):
-    """The model of ``run_dir/last.pt`` and the run's config and step count."""
+def load_run(run_dir: Path, name: str, token_prior: str | None = None):
+    """The model of ``run_dir/last.pt`` and the run's config and step count (a tokenizer with the
+    ``token_prior`` kind of prior, when given)."""
     ckpt = torch.load(Path(run_dir) / "last.pt", map_location="cpu", weights_only=False)
     config = TrainConfig.from_dict(ckpt["config"])
+    if token_prior is not None:
+        if not is_tokenizer(config.model):
+            raise VcodecError("--token-prior applies to tokenizers only")
+        config.model = replace(config.model, prior=token_prior)
     model = build_model(config.model, name)
     load_training_state(model, ckpt["model"])
     return model.eval(), config, ckpt
@@ -68,12 +74,12 @@ flower. All are lossy sources: these are development numbers, not Kodak numbers.
 """
 
 
-def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardware: str | None = None,
-               force: bool = False) -> dict:
+def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None, hardware: str | None = None,
+               force: bool = False, token_prior: str | None = None) -> dict:
     """Evaluate the run's model on the development images and write the checkpoint folder."""
     if Path(out_dir).exists() and not force:
         raise VcodecError(f"{out_dir}: exists (use --force to replace it)")
-    model, config, ckpt = load_run(run_dir, name)
+    model, config, ckpt = load_run(run_dir, name, token_prior)
     prepare_for_shipping(model)
     tokenizer = is_tokenizer(config.model)
     description = description or DESCRIPTIONS[tokenizer]
@@ -99,13 +105,17 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str, hardwa
 
 
 PRIOR_CROPS = 4096
+PRIOR_NOTES = {"static": "per-position categorical (maximum likelihood by counting)",
+               "autoregressive": "small causal transformer (coded through its fixed-point copy)"}
 
 
-@torch.no_grad()
 def fit_token_prior(tokenizer, data: Path, crops: int = PRIOR_CROPS, batch: int = 64) -> None:
-    """Fit the tokenizer's per-position prior to the tokens of ``crops`` training crops (fixed seed)."""
+    """Fit the tokenizer's prior to the tokens of ``crops`` training crops (fixed seed): counts for the
+    static prior, maximum-likelihood training for the autoregressive one."""
     source = RandomCrops.from_npz(data, tokenizer.image_size, seed=12345)
-    indices = torch.cat([tokenizer.as_indices(tokenizer.encode(source.batch(batch))) for _ in range(crops // batch)])
+    with torch.no_grad():
+        indices = torch.cat([tokenizer.as_indices(tokenizer.encode(source.batch(batch)))
+                             for _ in range(max(1, crops // batch))])
     tokenizer.prior.fit(indices)
 
 
@@ -127,7 +137,7 @@ def _tokenizer_card(name: str, description: str, config: TrainConfig, steps: int
 - Training data: {DATA_NOTE}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss MSE
   + quantizer loss (1D tokenizers: the token tail dropped at a random length).
-- Token prior: per-position categorical, fitted on the tokens of {PRIOR_CROPS} training crops.
+- Token prior: {PRIOR_NOTES[model.prior]}, fitted on the tokens of {PRIOR_CROPS} training crops.
 - Hardware: {hardware}.
 - Rebuild: `vcodec prepare-data data/photos.npz`, then `vcodec train RUN --data data/photos.npz
   --architecture {model.architecture} --crop {model.image_size} --tokens {tokens} --quantizer {model.quantizer}{dropout}

@@ -77,11 +77,13 @@ def load_training_state(model: LearnedImageCodec, state: dict) -> None:
     """Load a training checkpoint's weights, also from runs written by earlier versions of the code.
 
     Early runs stored CompressAI's checkerboard mask as ``context.mask`` and had no frozen gains
-    (those are derived by ``update()`` before coding); anything else missing is an error.
+    (those are derived by ``update()`` before coding); a tokenizer's token prior is fitted after
+    training, so its weights may be absent or of another kind of prior; anything else missing is an error.
     """
-    state = {k: v for k, v in state.items() if k != "context.mask"}
+    state = {k: v for k, v in state.items() if k != "context.mask" and not k.startswith("prior.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS] + list(unexpected)
+    bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS and not k.startswith("prior.")]
+    bad += list(unexpected)
     if bad:
         raise ValueError(f"checkpoint does not fit the model: {', '.join(bad[:5])}")
 
