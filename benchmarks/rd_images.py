@@ -6,7 +6,7 @@ SVT-AV1 (AV1 intra, 4:2:0); writes one JSON per method, bd-rate.md and the plots
 benchmarks/results/rd_images/, and benchmarks/results/rd_images.json with the BD-rate table and the
 model's file size against its entropy model's estimate.
 
-    python benchmarks/rd_images.py [--model NAME] [--jobs 2]
+    python benchmarks/rd_images.py [--model NAME] [--jobs 2] [--also TOKENIZER,…]
 
 For Kodak numbers run ``vcodec eval images /path/to/kodak`` on the set.
 """
@@ -47,13 +47,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--also", default="", help="More learned models (e.g. tokenizers) for the same plot.")
     args = parser.parse_args()
     images = development_images()
-    methods = [m for m in resolve_methods(",".join([args.model, *BASELINES])) if m.missing() is None]
+    extra = [m for m in args.also.split(",") if m]
+    methods = [m for m in resolve_methods(",".join([args.model, *extra, *BASELINES])) if m.missing() is None]
     summaries, problems = evaluate_images(methods, images, jobs=args.jobs, strict=True)
-    ours, baselines = summaries[0], [s["name"] for s in summaries[1:]]
+    ours, baselines = summaries[0], [s["name"] for s in summaries if s["name"] in BASELINES]
     header = (f"# RD evaluation: the {len(images)} development images (not Kodak)\n\n"
-              f"`python benchmarks/rd_images.py --model {args.model} --jobs {args.jobs}`")
+              f"`python benchmarks/rd_images.py --model {args.model} --jobs {args.jobs}"
+              + (f" --also {args.also}`" if args.also else "`"))
     write_report(RESULTS / "rd_images", summaries, baselines, "image", header, per_item=True, force=True)
 
     r = ours["results"]
@@ -61,7 +64,7 @@ def main() -> None:
     print(f"{ours['name']} on {len(images)} development images")
     print("quality    bpp   PSNR  MS-SSIM | PSNR of " + " ".join(f"{b:>6}" for b in baselines) + " @ same bpp | size vs estimate")
     for i, q in enumerate(r["quality"]):
-        at = " ".join(f"{psnr_at_rate(s['results'], r['bpp'][i]):6.2f}" for s in summaries[1:])
+        at = " ".join(f"{psnr_at_rate(s['results'], r['bpp'][i]):6.2f}" for s in summaries if s["name"] in BASELINES)
         print(f"{q:7d} {r['bpp'][i]:6.3f} {r['psnr-rgb'][i]:6.2f} {r['ms-ssim-rgb'][i]:8.4f} |         {at}"
               f"             | {gaps[i] * 100:+.2f}%")
     tables = {method: bd_table(summaries, baselines, "bpp", "psnr-rgb", bd_rate, method) for method in ("cubic", "pchip")}

@@ -149,3 +149,8 @@ def test_video_end_to_end(tmp_path, tiny_zoo):
     assert json.loads((out / "tiny-intra.json").read_text())["results"]["quality"] == [1, 2, 3]
     assert "BD-rate, PSNR-Y" in (out / "bd-rate.md").read_text()
     assert (out / "rd-psnr-y.png").exists()
+
+
+def test_two_methods_with_one_name_are_refused(folder, tiny_zoo, tmp_path):
+    result = run("images", folder, "--methods", f"tiny,{tiny_zoo / 'tiny'}", "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "several methods would be called tiny" in result.output

@@ -98,3 +98,11 @@ def test_a_tokenizer_with_the_autoregressive_prior_round_trips():
     x = smooth_images(2)
     for data, i in zip(tokenizer.compress(x, num_tokens=6), range(2)):
         assert torch.equal(tokenizer.decompress_tokens(data), tokenizer.encode(x[i:i + 1], num_tokens=6))
+
+
+def test_vocabularies_the_priors_cannot_code_are_refused_up_front():
+    for kind in ("static", "autoregressive"):
+        with pytest.raises(ValueError, match="2…16384"):
+            build_token_prior(kind, (40000,), 8)
+    with pytest.raises(ValueError, match="at most 512 positions"):
+        build_token_prior("autoregressive", (16,), 1024)

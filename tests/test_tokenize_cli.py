@@ -59,7 +59,7 @@ def test_tokenize_a_folder_into_resumable_shards_split_by_rank(tok_zoo, tmp_path
     assert sorted(files) == [f"im{i}.png" for i in range(5)]
     assert np.load(shards[0])["tokens"].shape == (2, 8)
     again = run("tokenize", src, "-m", "tiny-tok", "--out", out, env={"RANK": "0", "WORLD_SIZE": "2"})
-    assert "0 images tokenized, 3 already there" in again.output
+    assert "0 images tokenized, 5 already there" in again.output
     assert len(list(out.glob("*.npz"))) == 3
 
 
@@ -90,3 +90,12 @@ def test_encode_info_decode_with_a_tokenizer(tok_zoo, tmp_path):
     expected = tokenizer.decode(tokenizer.encode(load_square(image, 32), 6))
     got = torch.from_numpy(np.array(Image.open(decoded))).permute(2, 0, 1).float() / 255
     assert (got - expected[0]).abs().max() <= 1 / 255 + 1e-6
+
+
+def test_models_lists_a_2d_tokenizer(tmp_path, monkeypatch):
+    from test_tokenizers import tiny_conv_tokenizer
+
+    save_checkpoint(tiny_conv_tokenizer(), tmp_path / "zoo" / "tiny-vq2d", {"description": "test"}, "# test\n")
+    monkeypatch.setenv("VCODEC_CHECKPOINTS", str(tmp_path / "zoo"))
+    result = run("models")
+    assert result.exit_code == 0 and "tiny-vq2d: tokenizer, tokens 1–16" in result.output

@@ -44,12 +44,16 @@ def _rank() -> tuple[int, int]:
 
 
 def _done(out: Path, rank: int) -> tuple[set[str], int]:
-    """Files already in this rank's shards, and the next shard number (what makes a run resumable)."""
-    done, shards = set(), sorted(out.glob(f"shard-r{rank:03d}-*.npz"))
-    for shard in shards:
-        with np.load(shard) as data:
-            done.update(data["files"].tolist())
-    return done, len(shards)
+    """Files already in any rank's shards (so a rerun with another world size adds no duplicates), and
+    this rank's next shard number: what makes a run resumable."""
+    done = set()
+    for shard in sorted(out.glob("shard-r*-*.npz")):
+        try:
+            with np.load(shard) as data:
+                done.update(data["files"].tolist())
+        except (OSError, ValueError, KeyError) as err:
+            raise VcodecError(f"{shard}: not a token shard ({err}); move it away to continue") from None
+    return done, len(list(out.glob(f"shard-r{rank:03d}-*.npz")))
 
 
 def _write_shard(path: Path, tokens: list[np.ndarray], files: list[str]) -> None:
@@ -96,7 +100,7 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
     buffer = io.BytesIO()
     np.save(buffer, ids.astype(np.int32))
     write_atomic(out, buffer.getvalue(), force=force)
-    click.echo(f"{out}: {ids.shape[0]} tokens")
+    click.echo(f"{out}: {'×'.join(map(str, tokenizer.token_grid if ids.ndim > 1 and len(tokenizer.token_grid) > 1 else ids.shape[:1]))} tokens")
 
 
 def _tokenize_folder(tokenizer, src: Path, out: Path, num_tokens: int | None, fit: str, shard_size: int) -> None:

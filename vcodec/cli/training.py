@@ -12,8 +12,16 @@ from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
 from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES
 
-FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5),
-              65536: (8, 8, 8, 5, 5, 5)}  # Mentzer et al. 2023, table 1
+FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
+
+
+def _comparable(config) -> dict:
+    """A model config as JSON would store it (tuples as lists), without the token prior (fitted later)."""
+    import json
+
+    data = json.loads(json.dumps(config.to_dict()))
+    data.pop("prior", None)
+    return data
 
 
 def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer: str, codebook_size: int,
@@ -78,7 +86,7 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--nested-dropout", type=click.Choice(["slice", "mask", "none"]), default="slice", show_default=True,
               help="Tokenizer: drop the token tail at a random length per batch (slice, One-D-Piece), mask it "
                    "per sample (mask, FlexTok), or always use all tokens (none: a fixed-K baseline).")
-@click.option("--codebook-size", default=1024, show_default=True,
+@click.option("--codebook-size", type=click.IntRange(2, 1 << 14), default=1024, show_default=True,
               help="Tokenizer: vocabulary (per sub-codebook for factorized-vq; FSQ picks levels near it).")
 @click.option("--steps", default=30_000, show_default=True)
 @click.option("--batch", default=8, show_default=True)
@@ -95,7 +103,7 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
           amp: bool, init_from: str | None) -> None:
     """Train a variable-rate image codec or a tokenizer in RUN_DIR, resuming from RUN_DIR/last.pt if it exists."""
     from vcodec import zoo
-    from vcodec.train.loop import TrainConfig, Trainer
+    from vcodec.train.loop import TrainConfig, Trainer, load_training_state
 
     if architecture in TOKENIZER_ARCHITECTURES:
         model = _tokenizer_config(architecture, crop, tokens, quantizer, codebook_size, nested_dropout)
@@ -116,9 +124,9 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
         click.echo(f"resuming at step {trainer.state.step} in {run_dir}")
     elif init_from:
         source = zoo.load(init_from)
-        if source.config.to_dict() != config.model.to_dict():
+        if _comparable(source.config) != _comparable(config.model):
             raise VcodecError(f"{init_from} is {source.config}, not the requested {config.model}")
-        trainer.model.load_state_dict(source.state_dict())
+        load_training_state(trainer.model, source.state_dict())
         click.echo(f"starting in {run_dir} from the weights of {init_from}")
     else:
         click.echo(f"starting in {run_dir}")

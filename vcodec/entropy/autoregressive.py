@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vcodec.entropy.categorical import check_vocab_sizes
 from vcodec.errors import BitstreamError
 
 ACTIVATION_BITS = 12  # activations are integers in units of 2**-12
@@ -33,6 +34,7 @@ EXP_STEPS = 16  # the exp table has EXP_STEPS entries per nat
 EXP_RANGE = 24  # nats: e**-24 is where a probability stops mattering
 EXP_TABLE = np.round(2.0**24 * np.exp(-np.arange(EXP_STEPS * EXP_RANGE + 1) / EXP_STEPS))
 TOTAL_FREQUENCY = 1 << 16
+MAX_POSITIONS = 512  # attention sums n · 2**24 · 2**20 stay below 2**53
 
 
 @dataclass
@@ -69,7 +71,9 @@ class AutoregressiveTokenPrior(nn.Module):
 
     def __init__(self, vocab_sizes: tuple[int, ...], positions: int, config: ARPriorConfig | None = None):
         super().__init__()
-        self.vocab_sizes, self.positions = tuple(vocab_sizes), positions
+        if positions > MAX_POSITIONS:
+            raise ValueError(f"the autoregressive prior codes at most {MAX_POSITIONS} positions, got {positions}")
+        self.vocab_sizes, self.positions = check_vocab_sizes(vocab_sizes), positions
         self.config = config or ARPriorConfig()
         w = self.config.width
         self.start = nn.Parameter(torch.randn(w) * 0.02)
@@ -166,9 +170,9 @@ class AutoregressiveTokenPrior(nn.Module):
         try:
             decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
             for n in range(num_tokens):
-                frequencies = self.exact.frequencies(ids[:, : n + 1])
+                frequencies = self.exact.frequencies(ids[:, : n + 1], last=True)
                 for g in range(groups):
-                    ids[0, n, g] = int(decoder.decode(family, frequencies[g][0, n:n + 1])[0])
+                    ids[0, n, g] = int(decoder.decode(family, frequencies[g][0])[0])
         except (ValueError, RuntimeError, AssertionError) as err:
             raise BitstreamError(f"token data is corrupt ({err})") from None
         return ids[0]
@@ -248,8 +252,9 @@ class ExactTransformer:
         return torch.round(mixed).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT).transpose(1, 2).reshape(b, n, w)
 
     @torch.no_grad()
-    def frequencies(self, indices: Tensor) -> list[np.ndarray]:
-        """Per stream, B×N×V_g integer frequencies (each ≥ 1, summing to at most 2**16) of every position."""
+    def frequencies(self, indices: Tensor, last: bool = False) -> list[np.ndarray]:
+        """Per stream, B×N×V_g integer frequencies (each ≥ 1, summing to at most 2**16) of every position
+        (of the last position only, B×1×V_g, with ``last``: what a decoder step needs)."""
         b, n, _ = indices.shape
         previous = sum(e[indices[:, :-1, g]] for g, e in enumerate(self.embed)) if n > 1 else None
         start = self.start.expand(b, 1, -1)
@@ -258,7 +263,7 @@ class ExactTransformer:
         for norm1, qkv, out, norm2, up, down in self.blocks:
             x = (x + out(self._attention(qkv(norm1(x))))).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
             x = (x + down(torch.relu(up(norm2(x))))).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
-        x = self.norm(x)
+        x = self.norm(x[:, -1:] if last else x)
         frequencies = []
         for head, vocab in zip(self.out, self.prior.vocab_sizes):
             weights = _table_weights(head(x) / float(1 << ACTIVATION_BITS), EXP_STEPS).long()

@@ -17,6 +17,16 @@ from vcodec.entropy import coder
 from vcodec.errors import BitstreamError
 
 PRECISION = 16  # bits of the integer CDFs, as in CompressAI
+MAX_VOCAB = 1 << 14  # every id needs a frequency ≥ 1 of 2**16, and enough spare mass to be modelled
+
+
+def check_vocab_sizes(vocab_sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """ValueError unless every vocabulary has 2…MAX_VOCAB ids (what 16-bit frequencies can code well)."""
+    for vocab in vocab_sizes:
+        if not 2 <= int(vocab) <= MAX_VOCAB:
+            raise ValueError(f"token priors code vocabularies of 2…{MAX_VOCAB} ids, got {vocab} "
+                             f"(use a smaller codebook, or factorized VQ for more combinations)")
+    return tuple(int(v) for v in vocab_sizes)
 
 
 def integer_cdfs(probabilities: list[np.ndarray]) -> coder.CdfTables:
@@ -32,7 +42,7 @@ class StaticTokenPrior(nn.Module):
 
     def __init__(self, vocab_sizes: tuple[int, ...], positions: int):
         super().__init__()
-        self.vocab_sizes, self.positions = tuple(vocab_sizes), positions
+        self.vocab_sizes, self.positions = check_vocab_sizes(vocab_sizes), positions
         self.logits = nn.ParameterList(nn.Parameter(torch.zeros(positions, v)) for v in vocab_sizes)
         self.register_buffer("_quantized_cdf", torch.zeros(0, dtype=torch.int32))
         self.register_buffer("_cdf_length", torch.zeros(0, dtype=torch.int32))

@@ -182,6 +182,11 @@ def resolve_methods(spec: str, video: bool = False, sweeps: dict[str, tuple[int,
         else:
             known = ", ".join(["default", *zoo.list_models(), *baselines])
             raise VcodecError(f"unknown method '{name}' (choose from {known}, or a checkpoint folder)")
+    labels = [m.name for m in methods]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise VcodecError(f"several methods would be called {', '.join(repeated)} (a model named twice, or two "
+                          f"checkpoint folders with the same name); their results would mix")
     for name, points in (sweeps or {}).items():
         index = next((i for i, m in enumerate(methods) if m.name == name or names[i] == name), None)
         if index is None:

@@ -14,6 +14,7 @@ import multiprocessing
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,11 +72,17 @@ def video_row(method, name: str, source: VideoSource, point: int) -> dict:
             "encoding_time": coded.encode_seconds, "decoding_time": coded.decode_seconds}
 
 
+def _mean(values: list[float]) -> float:
+    """Mean over the items where the metric is defined (MS-SSIM is not on images under 161 px)."""
+    defined = [v for v in values if not math.isnan(v)]
+    return float(np.mean(defined)) if defined else float("nan")
+
+
 def _summary(method, rows: list[dict], metrics: tuple[str, ...], item_key: str) -> dict:
     """Per-point means over the items, in CompressAI's layout (NaN where a metric was undefined)."""
     results = {method.parameter: list(method.points)}
     for key in metrics:
-        results[key] = [float(np.mean([r[key] for r in rows if r[method.parameter] == p])) for p in method.points]
+        results[key] = [_mean([r[key] for r in rows if r[method.parameter] == p]) for p in method.points]
     items = sorted({r[item_key] for r in rows})
     return {"name": method.name, "description": f"{method.description}; mean over {len(items)} {item_key}s",
             "results": results, item_key + "s": items, "per_" + item_key: rows}
@@ -117,11 +124,16 @@ def run(methods: list, items: dict, row: Callable, metrics: tuple[str, ...], ite
                 record(method, name, _attempt(row, method, name, item, point))
         if pooled:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init) as pool:
+            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init)
+            try:
                 futures = {pool.submit(_attempt, row, *t): t for t in pooled}
                 for future in as_completed(futures):
                     method, name = futures[future][:2]
                     record(method, name, future.result())
+            except BrokenProcessPool as err:
+                raise VcodecError(f"a worker process died ({err}); try --jobs 1") from None
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)  # after an error: drop the queued runs
     finally:
         bar.close()
     summaries = [_summary(m, rows[m.name], metrics, item_key) for m in methods if m.name not in failed]

@@ -124,7 +124,10 @@ class LearnedTokenizer(nn.Module):
 
     @property
     def weights_hash(self) -> bytes:
-        return weights_hash(self)
+        """8 bytes naming these exact weights in streams (computed once; reset by update/load)."""
+        if getattr(self, "_weights_hash", None) is None:
+            self._weights_hash = weights_hash(self)
+        return self._weights_hash
 
     def compress(self, images: Tensor, num_tokens: int | None = None) -> list[bytes]:
         """One VCDC token container per image: the first ``num_tokens`` ids, range-coded with the prior."""
@@ -156,6 +159,7 @@ class LearnedTokenizer(nn.Module):
     def update(self) -> None:
         """Rebuild the prior's coding tables (or fixed-point network) from its current weights."""
         self.prior.update()
+        self._weights_hash = None
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Also loads CDF tables whose size differs from the empty ones of an unfitted model."""
@@ -165,6 +169,7 @@ class LearnedTokenizer(nn.Module):
                 own[key].resize_(value.shape)
         result = super().load_state_dict(state_dict, strict=strict, assign=assign)
         self.prior.reset_cache()
+        self._weights_hash = None
         return result
 
     # --- subclasses ------------------------------------------------------------------------------------

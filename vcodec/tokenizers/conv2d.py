@@ -57,6 +57,11 @@ class Conv2DConfig:
     def from_dict(cls, data: dict) -> "Conv2DConfig":
         return cls(**data)
 
+    @property
+    def num_tokens(self) -> int:
+        """Tokens per image: the cells of the (image_size / factor)² grid."""
+        return (self.image_size // self.factor) ** 2
+
     def widths(self) -> list[int]:
         """Channels of each stage, from the patchified 1/4 resolution down to the token grid."""
         return [self.channels * 2**i for i in range(int(math.log2(self.factor)) - 1)]

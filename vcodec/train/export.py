@@ -24,8 +24,10 @@ DATA_NOTE = (
 )
 
 
-DESCRIPTIONS = {False: "Variable-rate mean-scale hyperprior with checkerboard context.",
-                True: "1D transformer tokenizer trained with nested tail dropout: any prefix of its tokens decodes."}
+DESCRIPTIONS = {"mean-scale-checkerboard": "Variable-rate mean-scale hyperprior with checkerboard context.",
+                "transformer-1d": "1D transformer tokenizer trained with nested tail dropout: any prefix of its "
+                                  "tokens decodes.",
+                "conv-2d": "2D convolutional VQ tokenizer (VQGAN-style): one token per cell of its grid."}
 
 
 def load_run(run_dir: Path, name: str, token_prior: str | None = None):
@@ -82,9 +84,10 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
     model, config, ckpt = load_run(run_dir, name, token_prior)
     prepare_for_shipping(model)
     tokenizer = is_tokenizer(config.model)
-    description = description or DESCRIPTIONS[tokenizer]
-    if tokenizer:
+    description = description or DESCRIPTIONS.get(config.model.architecture, config.model.architecture)
+    if tokenizer:  # tokens of the rounded weights; then the prior's own weights are rounded as shipped
         fit_token_prior(model, Path(config.data))
+        prepare_for_shipping(model)
     method = TokenizerMethod(name, model) if tokenizer else LearnedImageMethod(name, model)
     images = development_images()
     (dev,), _ = evaluate_images([method], images, strict=True)

@@ -131,6 +131,7 @@ class Trainer:
             "config": self.config.to_dict(), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "step": self.state.step, "history": self.state.history,
             "torch_rng": torch.get_rng_state(), "crop_rng": self.crops.rng.bit_generator.state,
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
             **self.objective.state_dict(),
         }, self.checkpoint_path)
 
@@ -146,6 +147,8 @@ class Trainer:
         self.objective.load_state_dict(ckpt)
         self.state = RunState(ckpt["step"], ckpt["history"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if self.device.type == "cuda" and ckpt.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.crops.rng.bit_generator.state = ckpt["crop_rng"]
         return True
 
