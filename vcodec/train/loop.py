@@ -94,6 +94,11 @@ def save_atomic(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _normalised(model_config) -> str:
+    """A model config as JSON with defaults filled in: runs saved before a field existed still match."""
+    return json.dumps(model_config.to_dict(), sort_keys=True)
+
+
 def _check_crop(config: TrainConfig, model) -> None:
     if is_tokenizer(config.model):
         if config.crop != config.model.image_size:
@@ -140,7 +145,7 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return False
         ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)  # then copied to the device
-        if ckpt["config"]["model"] != self.config.model.to_dict():
+        if _normalised(config_from_dict(ckpt["config"]["model"])) != _normalised(self.config.model):
             raise ValueError(f"{self.checkpoint_path} holds a different architecture; use a new run folder")
         load_training_state(self.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
