@@ -1,13 +1,15 @@
-"""A 1D tokenizer on the development images: quality against the number of tokens k, bytes after
+"""A tokenizer on the development images: quality against the number of tokens k, bytes after
 entropy coding against raw ids, and images per second.
 
 Every 128² tile of the 8 development images (edges replicated) is coded with its first k tokens, one
 token container per tile, through the same code as ``vcodec eval images`` (PSNR and MS-SSIM on the
-reassembled image). With ``--fixed NAME=CHECKPOINT:K`` (repeatable) it also evaluates tokenizers of the
-same architecture trained at a single fixed K, for the nested-vs-fixed comparison. Writes
-benchmarks/results/tokenizer_dev.json.
+reassembled image). ``--from-card`` reads those RD numbers from the checkpoint's config.json, where
+``vcodec export`` measured them with that same code, instead of decoding every tile again. With
+``--fixed NAME=CHECKPOINT:K`` (repeatable) it also evaluates tokenizers of the same architecture
+trained at a single fixed K, for the nested-vs-fixed comparison. Writes
+benchmarks/results/tokenizer_dev-NAME.json.
 
-    python benchmarks/tokenizer_dev.py --model NAME [--fixed fixed64=PATH:64]
+    python benchmarks/tokenizer_dev.py --model NAME [--from-card] [--fixed fixed64=PATH:64]
 """
 
 from __future__ import annotations
@@ -45,16 +47,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--fixed", action="append", default=[], metavar="NAME=CHECKPOINT:K")
+    parser.add_argument("--from-card", action="store_true", help="Take the RD numbers measured at export.")
     args = parser.parse_args()
     images = development_images()
     tokenizer = vcodec.load(args.model)
-    nested = TokenizerMethod(tokenizer.name, tokenizer)
-    methods = [nested]
+    methods = [] if args.from_card else [TokenizerMethod(tokenizer.name, tokenizer)]
     for spec in args.fixed:
         name, _, rest = spec.partition("=")
         path, _, k = rest.rpartition(":")
         methods.append(TokenizerMethod(name, vcodec.load(path), (int(k),)))
-    summaries, _ = evaluate_images(methods, images, strict=True)
+    summaries = evaluate_images(methods, images, strict=True)[0] if methods else []
+    if args.from_card:
+        card = next(i for i in vcodec.zoo.model_infos() if i.name == tokenizer.name)
+        summaries.insert(0, {"name": tokenizer.name, "results": card.results["dev"]})
     results = {s["name"]: s["results"] for s in summaries}
     r = results[tokenizer.name]
     print(f"{tokenizer.name} on the {len(images)} development images ({tokenizer.image_size}² tiles)")
@@ -75,7 +80,7 @@ def main() -> None:
     encode_ips, decode_ips = images_per_second(tokenizer)
     print(f"speed ({tokenizer.image_size}², batch 16, {machine()['torch_threads']} threads): "
           f"encode {encode_ips:.1f} images/s, decode {decode_ips:.1f} images/s")
-    write_json("tokenizer_dev", {"model": tokenizer.name, "images": sorted(images), "results": results,
+    write_json(f"tokenizer_dev-{tokenizer.name}", {"model": tokenizer.name, "images": sorted(images), "results": results,
                                  "coded_over_raw": ratios, "nested_vs_fixed": comparison,
                                  "images_per_second": {"encode": encode_ips, "decode": decode_ips}})
 

@@ -1,0 +1,50 @@
+"""The shipped tokenizers: load by name, every prefix of the 1D one decodes with quality rising in k,
+and their token streams are real bytes, smaller than the raw ids."""
+
+import numpy as np
+import pytest
+import torch
+
+import vcodec
+from vcodec.eval.datasets import development_images
+from vcodec.eval.methods import tiles, token_bytes
+from vcodec.eval.metrics import psnr_rgb
+from vcodec.io.images import to_uint8
+
+SHIPPED = {"tok1d-64": "transformer-1d", "vq2d-f8": "conv-2d"}
+
+
+def shipped(name: str):
+    if name not in vcodec.list_models():
+        pytest.skip(f"{name} is not shipped in this checkout")
+    return vcodec.load(name)
+
+
+@pytest.fixture(scope="module")
+def crops() -> torch.Tensor:
+    """Eight 128² tiles of development images (two from each of four)."""
+    images = development_images()
+    return torch.cat([tiles(images[name], 128)[0][:2] for name in ("astronaut", "coffee", "chelsea", "hubble")])
+
+
+def test_quality_rises_with_the_number_of_tokens(crops):
+    tokenizer = shipped("tok1d-64")
+    ids = tokenizer.encode(crops)
+    reference = [to_uint8(c) for c in crops]
+    psnrs = []
+    for k in (1, 2, 4, 8, 16, 32, 64):
+        decoded = tokenizer.decode(ids[:, :k])
+        psnrs.append(np.mean([psnr_rgb(r, to_uint8(d)) for r, d in zip(reference, decoded)]))
+    assert all(later >= earlier - 0.05 for earlier, later in zip(psnrs, psnrs[1:])), psnrs
+    assert psnrs[-1] > psnrs[0] + 0.3, psnrs
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_token_streams_round_trip_and_beat_raw_ids(name, crops):
+    tokenizer = shipped(name)
+    assert tokenizer.config.architecture == SHIPPED[name]
+    streams = tokenizer.compress(crops[:2])
+    for i, data in enumerate(streams):
+        assert torch.equal(tokenizer.decompress_tokens(data), tokenizer.encode(crops[i:i + 1]))
+    coded, raw = token_bytes(tokenizer, {"astronaut": to_uint8(crops[0])}, tokenizer.max_tokens)
+    assert coded < raw
