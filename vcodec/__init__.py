@@ -1,9 +1,11 @@
-"""vcodec: learned image codecs (and, later, video codecs and visual tokenizers) that write real bitstreams.
+"""vcodec: learned image codecs and visual tokenizers (video codecs to come) that write real bitstreams.
 
 >>> import vcodec
 >>> codec = vcodec.load()                  # the shipped default image codec
 >>> data = codec.compress(image, quality=4) # image: 1×3×H×W floats in [0, 1] → bytes
 >>> image_hat = codec.decompress(data)
+>>> tok = vcodec.load("tok1d-64")          # a tokenizer: the same load, the Tokenizer protocol
+>>> tokens = tok.encode(images)            # B×3×128×128 → B×64 ids; tok.decode(tokens[:, :16])
 """
 
 import warnings
@@ -13,8 +15,10 @@ warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", c
 
 from vcodec.codecs import LearnedImageCodec as ImageCodec
 from vcodec.errors import BitstreamError, VcodecError
+from vcodec.tokenizers import Tokenizer
 from vcodec.zoo import DEFAULT_MODEL, list_models, load
 
 __version__ = "0.1.0"
 
-__all__ = ["BitstreamError", "DEFAULT_MODEL", "ImageCodec", "VcodecError", "list_models", "load", "__version__"]
+__all__ = ["BitstreamError", "DEFAULT_MODEL", "ImageCodec", "Tokenizer", "VcodecError", "list_models", "load",
+           "__version__"]

@@ -28,7 +28,7 @@ GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vcodec")
 def main() -> None:
-    """vcodec: learned image codecs that write real bitstreams.
+    """vcodec: learned image codecs and visual tokenizers that write real bitstreams.
 
     \b
     vcodec encode photo.png photo.vcd      compress with the default model
