@@ -18,7 +18,6 @@ import argparse
 import time
 import warnings
 
-import numpy as np
 import torch
 
 warnings.filterwarnings("ignore", category=FutureWarning)

@@ -100,7 +100,7 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
     buffer = io.BytesIO()
     np.save(buffer, ids.astype(np.int32))
     write_atomic(out, buffer.getvalue(), force=force)
-    click.echo(f"{out}: {'×'.join(map(str, tokenizer.token_grid if ids.ndim > 1 and len(tokenizer.token_grid) > 1 else ids.shape[:1]))} tokens")
+    click.echo(f"{out}: {'×'.join(map(str, ids.shape[:len(tokenizer.token_grid)]))} tokens")  # k, or h×w
 
 
 def _tokenize_folder(tokenizer, src: Path, out: Path, num_tokens: int | None, fit: str, shard_size: int) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from vcodec.errors import VcodecError
 from vcodec.io.images import IMAGE_SUFFIXES, load_rgb_uint8
-from vcodec.io.video import VIDEO_SUFFIXES
+from vcodec.io.video import VIDEO_SUFFIXES, read_video
 
 
 def development_images() -> dict[str, np.ndarray]:
@@ -70,7 +70,6 @@ def load_videos(path: Path, max_frames: int | None, strict: bool = False):
     Each file is probed here (its first frame decoded); frames are read where they are evaluated.
     """
     from vcodec.eval.rd import VideoSource
-    from vcodec.io.video import read_video
 
     videos, skipped = {}, []
     for file in media_files(path, VIDEO_SUFFIXES, "video"):
