@@ -9,9 +9,26 @@ import pytest
 import torch
 
 from vcodec.codecs import CodecConfig, build_codec
+from vcodec.codecs.video import VideoCodecConfig
+from vcodec.models import build_model
 from vcodec.zoo import save_checkpoint
 
 TINY = {"n": 16, "m": 24, "lambdas": (0.0035, 0.013, 0.0483)}
+
+
+def tiny_video_codec(name: str = "tiny-video", seed: int = 0):
+    """A tiny video codec whose latents are large enough that predicted frames code real symbols."""
+    torch.manual_seed(seed)
+    model = build_model(VideoCodecConfig(**TINY, temporal_width=8), name)
+    with torch.no_grad():
+        for p in model.intra.g_a.parameters():
+            p.mul_(3)
+        model.prior.start_from(model.intra)
+        for p in model.prior.temporal.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        model.prior.entropy_parameters[0].weight.add_(0.02 * torch.randn_like(model.prior.entropy_parameters[0].weight))
+    model.eval().update()
+    return model
 
 
 def tiny_codec(architecture: str = "mean-scale-checkerboard", name: str = "tiny", seed: int = 0):
@@ -23,10 +40,12 @@ def tiny_codec(architecture: str = "mean-scale-checkerboard", name: str = "tiny"
 
 @pytest.fixture(scope="session")
 def checkpoint_root(tmp_path_factory) -> Path:
-    """A checkpoints folder with two tiny models of the same architecture but different weights."""
+    """A checkpoints folder with two tiny image codecs of one architecture but different weights, and a
+    tiny video codec."""
     root = tmp_path_factory.mktemp("checkpoints")
     for name, seed in (("tiny", 0), ("tiny-other", 1)):
         save_checkpoint(tiny_codec(name=name, seed=seed), root / name, {"description": "test model"}, "# test\n")
+    save_checkpoint(tiny_video_codec(), root / "tiny-video", {"description": "test video model"}, "# test\n")
     return root
 
 

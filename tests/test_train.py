@@ -135,7 +135,7 @@ def test_export_writes_a_loadable_checkpoint_with_a_card(tmp_path, monkeypatch):
         assert "2 steps of batch 2" in card and "| 1 |" in card
         loaded = zoo.load(tmp_path / "zoo" / name)
         assert loaded.name == name
-        assert len(dev["results"]["bpp"]) == (4 if name == "tok" else 6)
+        assert len(dev["bpp"]) == (4 if name == "tok" else 6)
     tok = zoo.load(tmp_path / "zoo" / "tok")
     results = json.loads((tmp_path / "zoo" / "tok" / "config.json").read_text())["results"]["dev"]
     assert results["tokens"] == [1, 2, 4, 8] and len(results["bits_per_token"]) == 4

@@ -1,4 +1,4 @@
-"""Every trainable architecture by name, image codecs and tokenizers alike: configs from their JSON
+"""Every trainable architecture by name, image codecs, video codecs and tokenizers alike: configs from their JSON
 form and untrained models from configs (what the zoo and the trainer share)."""
 
 from __future__ import annotations
@@ -7,13 +7,15 @@ from torch import nn
 
 from vcodec.codecs import ARCHITECTURES as CODEC_ARCHITECTURES
 from vcodec.codecs import CodecConfig, build_codec
+from vcodec.codecs.video import LearnedVideoCodec, VideoCodecConfig
 from vcodec.tokenizers import Conv2DConfig, Conv2DTokenizer, Transformer1DConfig, Transformer1DTokenizer
 
 TOKENIZER_ARCHITECTURES = {"transformer-1d": (Transformer1DConfig, Transformer1DTokenizer),
                            "conv-2d": (Conv2DConfig, Conv2DTokenizer)}
-ARCHITECTURES = sorted([*CODEC_ARCHITECTURES, *TOKENIZER_ARCHITECTURES])
+VIDEO_ARCHITECTURES = {"temporal-checkerboard": (VideoCodecConfig, LearnedVideoCodec)}
+ARCHITECTURES = sorted([*CODEC_ARCHITECTURES, *TOKENIZER_ARCHITECTURES, *VIDEO_ARCHITECTURES])
 
-ModelConfig = CodecConfig | Transformer1DConfig | Conv2DConfig
+ModelConfig = CodecConfig | Transformer1DConfig | Conv2DConfig | VideoCodecConfig
 
 
 def config_from_dict(data: dict) -> ModelConfig:
@@ -21,6 +23,8 @@ def config_from_dict(data: dict) -> ModelConfig:
     architecture = data.get("architecture")
     if architecture in TOKENIZER_ARCHITECTURES:
         return TOKENIZER_ARCHITECTURES[architecture][0].from_dict(data)
+    if architecture in VIDEO_ARCHITECTURES:
+        return VideoCodecConfig.from_dict(data)
     if architecture in CODEC_ARCHITECTURES:
         return CodecConfig.from_dict(data)
     raise ValueError(f"unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})")
@@ -30,8 +34,21 @@ def is_tokenizer(config: ModelConfig) -> bool:
     return config.architecture in TOKENIZER_ARCHITECTURES
 
 
+def is_video_codec(config: ModelConfig) -> bool:
+    return config.architecture in VIDEO_ARCHITECTURES
+
+
+def model_kind(config: ModelConfig) -> str:
+    """What a checkpoint holds, as configs and model cards name it."""
+    return "tokenizer" if is_tokenizer(config) else "video-codec" if is_video_codec(config) else "image-codec"
+
+
 def build_model(config: ModelConfig, name: str = "unnamed") -> nn.Module:
-    """An untrained image codec or tokenizer of ``config.architecture``."""
+    """An untrained image codec, video codec or tokenizer of ``config.architecture``."""
     if is_tokenizer(config):
         return TOKENIZER_ARCHITECTURES[config.architecture][1](config, name)
+    if is_video_codec(config):
+        model = VIDEO_ARCHITECTURES[config.architecture][1](config)
+        model.name = name
+        return model
     return build_codec(config, name)

@@ -20,11 +20,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vcodec.codecs import CodecConfig, LearnedImageCodec
-from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer
+from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, model_kind
+from vcodec.codecs.video import LearnedVideoCodec
 from vcodec.tokenizers import LearnedTokenizer
 from vcodec.errors import VcodecError
 
 DEFAULT_MODEL = "checkerboard-small"
+DEFAULT_VIDEO_MODEL = "temporal-small"
+Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 
 
@@ -62,7 +65,7 @@ def _info(folder: Path) -> ModelInfo:
     config, model_config = _read_config(folder)
     tokenizer = is_tokenizer(model_config)
     return ModelInfo(
-        name=str(config.get("name", folder.name)), folder=folder, kind="tokenizer" if tokenizer else "image-codec",
+        name=str(config.get("name", folder.name)), folder=folder, kind=model_kind(model_config),
         description=str(config.get("description", "")),
         qualities=model_config.num_tokens if tokenizer else len(model_config.lambdas),
         results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
@@ -94,9 +97,9 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
 
 
 def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
-         device: str | torch.device = "cpu") -> LearnedImageCodec | LearnedTokenizer:
-    """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder: an image codec or
-    a tokenizer, whichever the checkpoint holds."""
+         device: str | torch.device = "cpu") -> Model:
+    """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder: an image codec, a
+    video codec or a tokenizer, whichever the checkpoint holds."""
     folder = _resolve(name_or_path)
     config, model_config = _read_config(folder)
     model = build_model(model_config, str(config.get("name", folder.name)))
@@ -117,7 +120,7 @@ def _storage_dtype(key: str, tensor: torch.Tensor) -> torch.dtype:
     return tensor.dtype
 
 
-def prepare_for_shipping(model: LearnedImageCodec | LearnedTokenizer) -> LearnedImageCodec | LearnedTokenizer:
+def prepare_for_shipping(model: Model) -> Model:
     """Round weights to their storage precision and tabulate the CDFs: the model users will load."""
     state = model.state_dict()
     model.load_state_dict({k: v.to(_storage_dtype(k, v)).to(v.dtype) for k, v in state.items()})
@@ -125,7 +128,7 @@ def prepare_for_shipping(model: LearnedImageCodec | LearnedTokenizer) -> Learned
     return model
 
 
-def save_checkpoint(model: LearnedImageCodec | LearnedTokenizer, folder: Path, record: dict, card: str, force: bool = False) -> None:
+def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: bool = False) -> None:
     """Write weights (see :func:`prepare_for_shipping`) + config + model card as the folder ``folder``.
 
     The files are written into a temporary folder that then replaces ``folder`` (only with ``force``),
@@ -140,8 +143,7 @@ def save_checkpoint(model: LearnedImageCodec | LearnedTokenizer, folder: Path, r
     try:
         state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(staging / WEIGHTS_FILE))
-        kind = "tokenizer" if isinstance(model, LearnedTokenizer) else "image-codec"
-        config = {"name": model.name, "kind": kind, "model": model.config.to_dict(), **record}
+        config = {"name": model.name, "kind": model_kind(model.config), "model": model.config.to_dict(), **record}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
         (staging / CARD_FILE).write_text(card)
         staging.chmod(0o755)

@@ -162,10 +162,10 @@ def video(source: Path, methods: str, max_frames: int, gop: int, per_video: bool
 
     from vcodec.eval.baselines import FFmpegVideoCodec
     from vcodec.eval.datasets import load_videos
-    from vcodec.eval.methods import resolve_methods
+    from vcodec.eval.methods import LearnedVideoMethod, resolve_methods
     from vcodec.eval.rd import evaluate_videos
 
-    chosen = [replace(m, gop=gop) if isinstance(m, FFmpegVideoCodec) else m
+    chosen = [replace(m, gop=gop) if isinstance(m, (FFmpegVideoCodec, LearnedVideoMethod)) else m
               for m in resolve_methods(methods, video=True, sweeps=_sweeps(sweep))]
     chosen = _usable(chosen, strict)
     _check_outputs(out, [m.name for m in chosen], "video", force)

@@ -16,9 +16,12 @@ from vcodec.cli.errors import friendly_errors
 from vcodec.cli.evaluate import evaluate
 from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import export, prepare_data, train
+from vcodec.cli.video import decode_video, encode_video, is_video_stream, video_info
+from vcodec.codecs.video import DEFAULT_INTRA_PERIOD, LearnedVideoCodec
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import IMAGE_SUFFIXES, load_image, load_square, save_image, write_atomic
+from vcodec.io.video import VIDEO_SUFFIXES
 from vcodec.tokenizers import LearnedTokenizer
 
 STREAM_SUFFIX = ".vcd"
@@ -28,9 +31,11 @@ GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vcodec")
 def main() -> None:
-    """vcodec: learned image codecs and visual tokenizers that write real bitstreams.
+    """vcodec: learned image and video codecs and visual tokenizers that write real bitstreams.
 
     \b
+    vcodec encode clip.mp4 clip.vcd        compress a video with the default video codec
+    vcodec decode clip.vcd clip.mkv        decode it (lossless FFV1; --crf N for a small H.264 copy)
     vcodec encode photo.png photo.vcd      compress with the default model
     vcodec decode photo.vcd photo-out.png  decode back to PNG
     vcodec info photo.vcd                  show what a stream holds
@@ -80,19 +85,35 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--model", "-m", default=zoo.DEFAULT_MODEL, show_default=True,
-              help="Shipped model name or checkpoint folder: an image codec or a tokenizer.")
+@click.option("--model", "-m", default=None,
+              help=f"Shipped model name or checkpoint folder: an image codec or a tokenizer for images "
+                   f"(default {zoo.DEFAULT_MODEL}), a video codec for videos (default {zoo.DEFAULT_VIDEO_MODEL}).")
 @click.option("--quality", "-q", type=int, default=None, help="Codecs: 1 = smallest files … the model's best. Default: the model's middle-high quality.")
 @click.option("--num-tokens", "-k", type=int, default=None, help="Tokenizers: keep the first K tokens (default: all).")
+@click.option("--gop", type=int, default=DEFAULT_INTRA_PERIOD, show_default=True,
+              help="Video: an intra frame every N frames (decoding can start at any of them).")
+@click.option("--start", type=float, default=0.0, help="Video: skip to this time (seconds) first.")
+@click.option("--frames", "max_frames", type=click.IntRange(min=1), default=None, help="Video: code at most N frames.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 @friendly_errors
-def encode(src: Path, dst: Path, model: str, quality: int | None, num_tokens: int | None, force: bool) -> None:
-    """Compress an image (PNG/JPEG/WebP/TIFF) or a folder of them into vcodec streams.
+def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tokens: int | None, gop: int,
+           start: float, max_frames: int | None, force: bool) -> None:
+    """Compress a video, an image (PNG/JPEG/WebP/TIFF) or a folder of images into vcodec streams.
+
+    \b
+    vcodec encode clip.mp4 clip.vcd --frames 60     a video: one packet per frame
+    vcodec encode photo.png photo.vcd -q 2          an image
+    vcodec encode photos/ streams/                  every image of a folder
 
     With a folder SRC, DST is a folder that receives one NAME.vcd per image. A tokenizer takes its
     fixed input size: other images are scaled and centre-cropped to it.
     """
-    loaded = zoo.load(model)
+    if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
+        encode_video(src, dst, model or zoo.DEFAULT_VIDEO_MODEL, quality, gop, start, max_frames, force)
+        return
+    loaded = zoo.load(model or zoo.DEFAULT_MODEL)
+    if isinstance(loaded, LearnedVideoCodec):
+        raise VcodecError(f"{model} is a video codec: give it a video (suffix {', '.join(sorted(VIDEO_SUFFIXES))})")
     compress = _tokenizer_compress(loaded, num_tokens) if isinstance(loaded, LearnedTokenizer) else \
         _codec_compress(loaded, quality)
     pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
@@ -148,10 +169,24 @@ def _decoder(stream: bytes, model: str | None, cache: dict):
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--model", "-m", default=None, help="Checkpoint folder, when the stream's model is not a shipped one.")
+@click.option("--crf", type=click.IntRange(0, 51), default=None,
+              help="Video: write a small H.264 viewing copy at this CRF instead of a lossless file.")
+@click.option("--frames-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Video: also (or, with DST '-', only) write every frame as a PNG into this folder.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 @friendly_errors
-def decode(src: Path, dst: Path, model: str | None, force: bool) -> None:
-    """Decode a vcodec stream (or a folder of .vcd streams) to PNG."""
+def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir: Path | None, force: bool) -> None:
+    """Decode a vcodec stream (or a folder of .vcd image streams) to PNG, or a video stream to a video.
+
+    \b
+    vcodec decode photo.vcd photo.png
+    vcodec decode clip.vcd clip.mkv           lossless (FFV1); .mp4 gives lossless H.264 RGB
+    vcodec decode clip.vcd clip.mp4 --crf 20  a small viewing copy
+    vcodec decode clip.vcd - --frames-dir out PNG frames only
+    """
+    if src.is_file() and is_video_stream(src):
+        decode_video(src, None if str(dst) == "-" else dst, model, crf, frames_dir, force)
+        return
     pairs = _pairs(src, dst, {STREAM_SUFFIX}, ".png")
     cache: dict = {}
 
@@ -192,6 +227,9 @@ def info(src: Path) -> None:
     """Print a stream's header: model, image size, quality, bytes and bits per pixel."""
     if not src.is_file():
         raise VcodecError(f"{src}: no such file")
+    if is_video_stream(src):
+        video_info(src)
+        return
     data = _read_stream(src)
     try:
         c = Container.from_bytes(data)

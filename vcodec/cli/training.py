@@ -10,7 +10,7 @@ import click
 from vcodec.cli.errors import friendly_errors
 from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
-from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES
+from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES
 
 FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
 
@@ -47,6 +47,26 @@ def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer
         raise VcodecError(str(err)) from None
 
 
+def _video_config(init_from: str | None, run_dir: Path):
+    """A video codec config around the image codec ``--init`` names (None when resuming a run)."""
+    from vcodec import zoo
+    from vcodec.codecs import CheckerboardCodec
+    from vcodec.codecs.video import VideoCodecConfig
+    from vcodec.train.loop import TrainConfig
+
+    if (run_dir / "last.pt").is_file():
+        import torch
+
+        return TrainConfig.from_dict(torch.load(run_dir / "last.pt", map_location="cpu", weights_only=False)["config"]).model, None
+    if init_from is None:
+        raise VcodecError("a video codec trains on an image codec's transforms: give --init IMAGE_CODEC")
+    intra = zoo.load(init_from)
+    if not isinstance(intra, CheckerboardCodec):
+        raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
+    c = intra.config
+    return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas), intra
+
+
 @click.command("prepare-data")
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--from", "source", type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -75,8 +95,9 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--data", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Training-photo cache from `vcodec prepare-data`.")
 @click.option("--architecture", type=click.Choice(ARCHITECTURES), default="mean-scale-checkerboard", show_default=True,
-              help="An image codec, or a tokenizer: transformer-1d (1D, tail-drop) or conv-2d (VQGAN-style); "
-                   "for tokenizers --crop is the input size.")
+              help="An image codec; temporal-checkerboard (the video codec: give --init an image codec, whose "
+                   "transforms it keeps); or a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
+                   "(VQGAN-style), for which --crop is the input size.")
 @click.option("--n", default=64, show_default=True, help="Codec transform width.")
 @click.option("--m", default=128, show_default=True, help="Codec latent channels.")
 @click.option("--tokens", default=64, show_default=True,
@@ -101,12 +122,23 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: int, quantizer: str,
           nested_dropout: str, codebook_size: int, steps: int, batch: int, crop: int, lr: float, seed: int, device: str,
           amp: bool, init_from: str | None) -> None:
-    """Train a variable-rate image codec or a tokenizer in RUN_DIR, resuming from RUN_DIR/last.pt if it exists."""
+    """Train a variable-rate image codec, a video codec or a tokenizer in RUN_DIR, resuming from
+    RUN_DIR/last.pt if it exists.
+
+    \b
+    vcodec train runs/codec --data photos.npz                       image codec from scratch
+    vcodec train runs/video --data photos.npz --architecture temporal-checkerboard \\
+        --init checkerboard-small --steps 4000                      video codec on the default's transforms
+    vcodec train runs/tok --data photos.npz --architecture transformer-1d --quantizer fsq
+    """
     from vcodec import zoo
     from vcodec.train.loop import TrainConfig, Trainer, load_training_state
 
+    intra = None
     if architecture in TOKENIZER_ARCHITECTURES:
         model = _tokenizer_config(architecture, crop, tokens, quantizer, codebook_size, nested_dropout)
+    elif architecture in VIDEO_ARCHITECTURES:
+        model, intra = _video_config(init_from, run_dir)
     else:
         model = CodecConfig(architecture, n=n, m=m)
     import torch
@@ -122,6 +154,10 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
         raise VcodecError(str(err)) from None
     if resumed:
         click.echo(f"resuming at step {trainer.state.step} in {run_dir}")
+    elif intra is not None:
+        trainer.model.intra.load_state_dict(intra.state_dict())
+        trainer.model.prior.start_from(intra)
+        click.echo(f"starting in {run_dir} on the transforms of {init_from}")
     elif init_from:
         source = zoo.load(init_from)
         if _comparable(source.config) != _comparable(config.model):
@@ -149,7 +185,7 @@ def export(run_dir: Path, out_dir: Path, name: str | None, description: str, tok
 
     if not (run_dir / "last.pt").is_file():
         raise VcodecError(f"{run_dir}: no last.pt (is it a training run folder?)")
-    dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)["results"]
+    dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)
     point = "tokens" if "tokens" in dev else "quality"
     for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
         click.echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")

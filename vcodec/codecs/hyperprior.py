@@ -114,6 +114,38 @@ def anchor_mask(height: int, width: int, device: torch.device | None = None) -> 
     cols = torch.arange(width, device=device).reshape(1, -1)
     return ((rows + cols) % 2 == 0).reshape(1, 1, height, width)
 
+def checkerboard_forward(y_gained: Tensor, params, context: nn.Module, inverse_gain: Tensor,
+                         y_model: GaussianModel) -> tuple[Tensor, Tensor]:
+    """Training pass of a two-pass checkerboard model: the gained ŷ (straight-through) and its likelihoods.
+
+    ``params(context)`` gives the (scales, means) of the gained latent everywhere; context is None for
+    the anchors' pass, then the context network's output on the (ungained) anchors.
+    """
+    mask = anchor_mask(*y_gained.shape[-2:], device=y_gained.device)
+    scales_a, means_a = params(None)
+    anchors_hat = quantize_ste(y_gained - means_a) + means_a
+    scales_n, means_n = params(context(anchors_hat * mask * inverse_gain))
+    scales, means = torch.where(mask, scales_a, scales_n), torch.where(mask, means_a, means_n)
+    _, likelihoods = y_model(y_gained, scales, means)
+    return quantize_ste(y_gained - means) + means, likelihoods
+
+
+def checkerboard_code(shape: tuple[int, int, int], params_at, exact_context: ExactStack, inverse_gain: Tensor,
+                      code_half, device: torch.device) -> Tensor:
+    """Both coding passes of a checkerboard model; returns the gained ŷ (1×M×H×W, float64).
+
+    ``params_at(context, half)`` gives (scales, means) at the positions of ``half`` (context None for
+    the anchors, else the exact context gathered there); ``code_half(i, half, scales, means)`` codes
+    or decodes that half and returns its gained values (1×M×P).
+    """
+    channels, height, width = shape
+    anchors = anchor_mask(height, width, device=device)[0, 0]
+    y_hat = torch.zeros((1, channels, height, width), dtype=torch.float64, device=device)
+    for i, half in enumerate((anchors, ~anchors)):
+        context = None if i == 0 else exact_context.layers[0].at_positions(to_fixed(y_hat * inverse_gain), half)
+        y_hat[..., half] = code_half(i, half, *params_at(context, half))
+    return y_hat
+
 
 class CheckerboardCodec(HyperpriorCodec):
     """Mean-scale hyperprior with a two-pass checkerboard context (the default architecture)."""
@@ -140,45 +172,37 @@ class CheckerboardCodec(HyperpriorCodec):
         return scales * gain, means * gain
 
     def _forward_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
-        gain, mask = self.y_gain.gain(q), anchor_mask(*y.shape[-2:], device=y.device)
-        y_gained = y * gain
-        scales_a, means_a = self._gaussian_params(features, torch.zeros_like(features), gain)
-        anchors_hat = quantize_ste(y_gained - means_a) + means_a
-        context = self.context(anchors_hat * mask * self.y_gain.inverse_gain(q))
-        scales_n, means_n = self._gaussian_params(features, context, gain)
-        scales, means = torch.where(mask, scales_a, scales_n), torch.where(mask, means_a, means_n)
-        _, likelihoods = self.y_model(y_gained, scales, means)
-        y_hat = quantize_ste(y_gained - means) + means
-        return y_hat * self.y_gain.inverse_gain(q), likelihoods
+        gain, inverse = self.y_gain.gain(q), self.y_gain.inverse_gain(q)
+
+        def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
+            return self._gaussian_params(features, torch.zeros_like(features) if context is None else context, gain)
+
+        y_hat, likelihoods = checkerboard_forward(y * gain, params, self.context, inverse, self.y_model)
+        return y_hat * inverse, likelihoods
 
     # --- coding (exact fixed point) -----------------------------------------------------------------
     def _build_exact(self) -> dict:
         return {**super()._build_exact(), "context": ExactStack(self.context),
                 "entropy_parameters": ExactStack(self.entropy_parameters)}
 
-    def _coding_params(self, features: Tensor, context: Tensor, half: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
+    def _coding_params(self, features: Tensor, context: Tensor | None, half: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
         """(scales, means) of the gained latent at the positions of one checkerboard half (1×M×P).
 
-        ``context`` is already gathered at those positions (1×2M×P).
+        ``context`` is already gathered at those positions (1×2M×P); None for the anchors.
         """
-        inputs = torch.cat((features[..., half], context), dim=1).unsqueeze(-1)  # pointwise net: 1×C×P×1
+        features = features[..., half]
+        context = torch.zeros_like(features) if context is None else context
+        inputs = torch.cat((features, context), dim=1).unsqueeze(-1)  # pointwise net: 1×C×P×1
         scales, means = from_fixed(self.exact["entropy_parameters"](inputs).squeeze(-1)).chunk(2, dim=1)
         gain = gain.reshape(1, -1, 1)
         return scales * gain, means * gain
 
     def _code_halves(self, features: Tensor, q: Tensor, code_half) -> Tensor:
         """Both checkerboard passes; ``code_half(i, half, scales, means)`` returns that half's gained ŷ."""
-        gain, inverse = self.y_gain.coding_gain(q), self.y_gain.coding_inverse_gain(q)
-        height, width = features.shape[-2:]
-        anchors = anchor_mask(height, width, device=features.device)[0, 0]
-        y_hat = torch.zeros((1, self.config.m, height, width), dtype=torch.float64, device=features.device)
-        for i, half in enumerate((anchors, ~anchors)):
-            if i == 0:
-                context = features.new_zeros((1, features.shape[1], int(half.sum())))
-            else:
-                context = self.exact["context"].layers[0].at_positions(to_fixed(y_hat * inverse), half)
-            scales, means = self._coding_params(features, context, half, gain)
-            y_hat[..., half] = code_half(i, half, scales, means)
+        gain = self.y_gain.coding_gain(q)
+        y_hat = checkerboard_code(
+            (self.config.m, *features.shape[-2:]), lambda context, half: self._coding_params(features, context, half, gain),
+            self.exact["context"], self.y_gain.coding_inverse_gain(q), code_half, features.device)
         return self.y_gain.ungain(y_hat, q)
 
     def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:

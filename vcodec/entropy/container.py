@@ -18,6 +18,7 @@ import enum
 import struct
 import zlib
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from vcodec.errors import BitstreamError
 
@@ -120,3 +121,117 @@ class _Reader:
 def _check_size(width: int, height: int) -> None:
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise BitstreamError(f"stream declares an image of {width}×{height} pixels, beyond the limits")
+
+
+# --- video: a header container, then one packet per frame ---------------------------------------------
+#
+#     header container (kind VIDEO; one section: fps numerator u32 | fps denominator u32 |
+#                       frame count u32 | intra period u16)
+#     packet × frame count:  body length u32 | body | CRC32 u32 of the body
+#     packet body:           frame type u8 | section count u8 | section count × (length u32 | bytes)
+#
+# Each packet checks itself, so a decoder streams frame by frame, can start at any intra packet, and
+# knows which frame a damaged stream breaks at.
+
+_VIDEO_INFO = struct.Struct(">IIIH")
+_PACKET_HEAD = struct.Struct(">BB")
+MAX_HEADER_BYTES = 1 << 12  # a video's header container is a few dozen bytes
+MAX_FRAMES = 1 << 24
+
+
+class FrameType(enum.IntEnum):
+    INTRA = 1
+    PREDICTED = 2
+
+
+@dataclass
+class VideoInfo:
+    """What a video stream's header section says beyond the container's own fields."""
+
+    fps_num: int
+    fps_den: int
+    frame_count: int
+    intra_period: int
+
+    def to_bytes(self) -> bytes:
+        return _VIDEO_INFO.pack(self.fps_num, self.fps_den, self.frame_count, self.intra_period)
+
+    @classmethod
+    def from_container(cls, container: Container) -> "VideoInfo":
+        if container.kind != Kind.VIDEO:
+            raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not a video")
+        if len(container.sections) != 1 or len(container.sections[0]) != _VIDEO_INFO.size:
+            raise BitstreamError("video header is malformed")
+        info = cls(*_VIDEO_INFO.unpack(container.sections[0]))
+        if info.fps_num == 0 or info.fps_den == 0 or info.intra_period == 0 or info.frame_count > MAX_FRAMES:
+            raise BitstreamError(f"video header declares an impossible rate, intra period or frame count")
+        return info
+
+
+@dataclass
+class Packet:
+    """One coded frame: its type and its entropy-coded sections."""
+
+    frame_type: FrameType
+    sections: list[bytes]
+
+    def to_bytes(self) -> bytes:
+        if len(self.sections) > MAX_SECTIONS:
+            raise ValueError(f"a packet holds at most {MAX_SECTIONS} sections")
+        parts = [_PACKET_HEAD.pack(int(self.frame_type), len(self.sections))]
+        for section in self.sections:
+            parts += [_U32.pack(len(section)), section]
+        body = b"".join(parts)
+        return _U32.pack(len(body)) + body + _U32.pack(zlib.crc32(body))
+
+    @classmethod
+    def from_body(cls, body: bytes) -> "Packet":
+        reader = _Reader(body)
+        frame_type, count = _PACKET_HEAD.unpack(reader.take(_PACKET_HEAD.size, "packet header"))
+        if frame_type not in FrameType._value2member_map_:
+            raise BitstreamError(f"unknown frame type {frame_type}")
+        if count > MAX_SECTIONS:
+            raise BitstreamError(f"packet declares {count} sections (at most {MAX_SECTIONS})")
+        sections = [reader.take(_U32.unpack(reader.take(4, "section table"))[0], "section") for _ in range(count)]
+        if reader.pos != len(body):
+            raise BitstreamError(f"{len(body) - reader.pos} unexpected bytes after a packet's last section")
+        return cls(FrameType(frame_type), sections)
+
+
+def read_header(stream: BinaryIO) -> Container:
+    """The header container at the start of a video stream (read without reading further)."""
+    head = _read_exact(stream, _FIXED.size + 1, "header")
+    if head[:4] != MAGIC:
+        raise BitstreamError("not a vcodec stream (bad magic bytes)")
+    parts = [head, _read_exact(stream, head[-1] + 8 + _SIZE.size, "header")]
+    count = parts[-1][-1]
+    for _ in range(min(count, MAX_SECTIONS)):
+        length = _read_exact(stream, 4, "section table")
+        if _U32.unpack(length)[0] > MAX_HEADER_BYTES:
+            raise BitstreamError("video header section is implausibly long")
+        parts += [length, _read_exact(stream, _U32.unpack(length)[0], "header section")]
+    parts.append(_read_exact(stream, 4, "header CRC"))
+    return Container.from_bytes(b"".join(parts))
+
+
+def read_packet(stream: BinaryIO, max_bytes: int) -> Packet | None:
+    """The next packet of a video stream, or None at the clean end of the stream."""
+    length = stream.read(4)
+    if not length:
+        return None
+    if len(length) < 4:
+        raise BitstreamError("stream is truncated (ends inside a packet length)")
+    size = _U32.unpack(length)[0]
+    if size > max_bytes:
+        raise BitstreamError(f"packet declares {size:,} bytes, more than a frame of this size can need")
+    body = _read_exact(stream, size, "packet")
+    if zlib.crc32(body) != _U32.unpack(_read_exact(stream, 4, "packet CRC"))[0]:
+        raise BitstreamError("packet is corrupt (CRC32 mismatch)")
+    return Packet.from_body(body)
+
+
+def _read_exact(stream: BinaryIO, count: int, what: str) -> bytes:
+    data = stream.read(count)
+    if len(data) != count:
+        raise BitstreamError(f"stream is truncated (ends inside the {what})")
+    return data

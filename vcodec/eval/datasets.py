@@ -3,13 +3,15 @@ scikit-learn, no download), or a user's folder of images or videos, with unreada
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from vcodec.errors import VcodecError
 from vcodec.io.images import IMAGE_SUFFIXES, load_rgb_uint8
-from vcodec.io.video import VIDEO_SUFFIXES, read_video
+from vcodec.io.video import VIDEO_SUFFIXES, VideoClip, read_video
 
 
 def development_images() -> dict[str, np.ndarray]:
@@ -84,3 +86,33 @@ def load_videos(path: Path, max_frames: int | None, strict: bool = False):
     if not videos:
         raise VcodecError(f"{path}: none of the videos could be used: " + "; ".join(skipped))
     return videos, skipped
+
+
+@dataclass(frozen=True)
+class SyntheticClip:
+    """A development clip cut from a development image with known motion (DESIGN.md's synthetic pans):
+    always available, unlike real clips, so every video model can be measured at export."""
+
+    image: str
+    frames: int
+    shift: tuple[int, int]  # (down, right) pixels per frame
+    noise: float  # standard deviation of each frame's own noise, in 8-bit steps
+    size: tuple[int, int] = (192, 256)
+
+    def load(self) -> VideoClip:
+        source = development_images()[self.image]
+        h, w = self.size
+        rng = np.random.default_rng(0)
+        clip = []
+        for t in range(self.frames):
+            top, left = t * self.shift[0], t * self.shift[1]
+            frame = source[top : top + h, left : left + w].astype(np.float32)
+            frame += self.noise * rng.standard_normal(frame.shape).astype(np.float32)
+            clip.append(np.clip(np.rint(frame), 0, 255).astype(np.uint8))
+        return VideoClip(np.stack(clip), Fraction(25))
+
+
+def development_clips(frames: int = 16) -> dict[str, SyntheticClip]:
+    """Two synthetic development clips: a static noisy shot and a diagonal pan."""
+    return {"coffee-static": SyntheticClip("coffee", frames, (0, 0), 1.5),
+            "astronaut-pan": SyntheticClip("astronaut", frames, (1, 3), 1.0)}

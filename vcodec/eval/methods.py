@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from vcodec import zoo
-from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
-from vcodec.entropy.container import Container
+from vcodec.codecs.video import LearnedVideoCodec, read_packets, stream_header
+from vcodec.eval.baselines import DEFAULT_GOP, IMAGE_BASELINES, VIDEO_BASELINES, Coded
+from vcodec.entropy.container import Container, VideoInfo, read_header
 from vcodec.errors import VcodecError
 from vcodec.io.images import to_uint8
 from vcodec.tokenizers import LearnedTokenizer
@@ -76,6 +77,35 @@ class LearnedIntraVideoMethod(LearnedImageMethod):
         payload = sum(self.codec.parse(t[0]).payload_bytes for t in trips)
         return Coded(sum(len(t[0]) for t in trips), np.stack([t[1] for t in trips]),
                      sum(t[2] for t in trips), sum(t[3] for t in trips), payload_bytes=payload)
+
+
+@dataclass
+class LearnedVideoMethod(LearnedImageMethod):
+    """A learned video codec: the whole clip as one stream (header + a packet per frame), decoded back
+    from its bytes; ``gop`` is the intra period, as for the classical encoders."""
+
+    gop: int = DEFAULT_GOP
+
+    @property
+    def description(self) -> str:
+        c = self.codec.config
+        return f"vcodec {c.architecture} (N={c.n}, M={c.m}), model '{self.codec.name}', intra period {self.gop}"
+
+    def code(self, frames: np.ndarray, fps: Fraction, point: int) -> Coded:
+        import io
+
+        height, width = frames.shape[1:3]
+        tensors = (torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float().div(255.0) for f in frames)
+        start = time.perf_counter()
+        packets = [p.to_bytes() for p in self.codec.encode(tensors, point, self.gop)]
+        data = stream_header(self.codec, width, height, fps, point, self.gop, len(packets)) + b"".join(packets)
+        middle = time.perf_counter()
+        stream = io.BytesIO(data)
+        header = read_header(stream)
+        info = VideoInfo.from_container(header)
+        decoded = [to_uint8(x) for x in self.codec.decode(read_packets(stream, header, info), width, height, point)]
+        payload = sum(len(p) - 10 for p in packets)  # without each packet's length, type, count and CRC
+        return Coded(len(data), np.stack(decoded), middle - start, time.perf_counter() - middle, payload_bytes=payload)
 
 
 def token_counts(max_tokens: int) -> tuple[int, ...]:
@@ -148,14 +178,23 @@ def token_bytes(tokenizer, images: dict[str, np.ndarray], k: int) -> tuple[float
     return coded / count, k * float(np.log2(np.prod(tokenizer.vocab_sizes))) / 8
 
 
+def _default_model(video: bool) -> str:
+    """The default model: for videos the shipped video codec, or the image codec all-intra without one."""
+    return zoo.DEFAULT_VIDEO_MODEL if video and zoo.DEFAULT_VIDEO_MODEL in zoo.list_models() else zoo.DEFAULT_MODEL
+
+
 def _learned(name: str, video: bool):
-    model = zoo.DEFAULT_MODEL if name == "default" else name
+    model = _default_model(video) if name == "default" else name
     loaded = zoo.load(model)
     label = loaded.name if model in zoo.list_models() else Path(model).name
     if isinstance(loaded, LearnedTokenizer):
         if video:
             raise VcodecError(f"'{name}' is an image tokenizer; video evaluation takes image or video codecs")
         return TokenizerMethod(label, loaded)
+    if isinstance(loaded, LearnedVideoCodec):
+        if not video:
+            raise VcodecError(f"'{name}' is a video codec; image evaluation takes image codecs and tokenizers")
+        return LearnedVideoMethod(label, loaded)
     return (LearnedIntraVideoMethod if video else LearnedImageMethod)(label + ("-intra" if video else ""), loaded)
 
 

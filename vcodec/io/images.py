@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import io
 import os
 import struct
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +99,10 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return array[..., 0] if array.shape[-1] == 1 else array
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it, so no partial file remains."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+    """A temporary file beside ``path`` (same suffix, so writers can tell the format) that replaces
+    ``path`` when the block succeeds and is removed when it fails or is interrupted."""
     path = Path(path)
     if path.is_dir():
         raise VcodecError(f"{path}: is a folder")
@@ -106,13 +111,13 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> N
     if not path.parent.is_dir():
         raise VcodecError(f"{path.parent}: output folder does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.close(fd)
     except OSError as err:
         raise VcodecError(f"{path.parent}: cannot write there ({err.strerror})") from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield Path(tmp)
         os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
@@ -120,6 +125,12 @@ def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it, so no partial file remains."""
+    with atomic_path(path, force) as tmp:
+        tmp.write_bytes(data)
 
 
 def _umask() -> int:

@@ -1,8 +1,12 @@
-"""Video in through PyAV: decoded RGB frames and the frame rate, with one-line errors."""
+"""Video through PyAV: frames streamed in as RGB, frames written out losslessly (or as a small viewing
+copy, or as PNGs), with one-line errors for files that hold no usable video."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,10 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from vcodec.errors import VcodecError
-from vcodec.io.images import MAX_PIXELS
+from vcodec.io.images import MAX_PIXELS, atomic_path
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts"})
 DEFAULT_FPS = Fraction(25)  # for streams that do not state a rate
+LOSSLESS_CONTAINERS = {".mkv": "ffv1", ".avi": "ffv1", ".mp4": "libx264rgb", ".mov": "libx264rgb", ".m4v": "libx264rgb"}
+VIEWING_CONTAINERS = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
 
 
 @dataclass
@@ -32,28 +38,149 @@ class VideoClip:
         return self.num_frames / float(self.fps)
 
 
-def read_video(path: str | os.PathLike, max_frames: int | None = None) -> VideoClip:
-    """The first ``max_frames`` frames (all when None) of a video file, converted to RGB."""
-    import av
+@dataclass(frozen=True)
+class VideoInfo:
+    """A video stream's frame size and rate, and its frame count when the container states one."""
 
-    path = Path(path)
-    if not path.is_file():
-        raise VcodecError(f"{path}: no such file")
-    frames = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VcodecError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            if stream.codec_context.width * stream.codec_context.height > MAX_PIXELS:
-                raise VcodecError(f"{path}: frames larger than the {MAX_PIXELS:,}-pixel limit")
-            fps = stream.average_rate or stream.guessed_rate or DEFAULT_FPS
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-    except (av.error.FFmpegError, UnicodeDecodeError) as err:
-        raise VcodecError(f"{path}: not a readable video ({err})") from None
-    if not frames:
-        raise VcodecError(f"{path}: no decodable frames")
-    return VideoClip(np.stack(frames), Fraction(fps))
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int | None
+
+
+class VideoReader:
+    """Streams the RGB frames of a file's first video stream, so memory does not grow with its length.
+
+    ``with VideoReader(path) as video: for frame in video.frames(start=2.0, max_frames=30): …``
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        import av
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise VcodecError(f"{self.path}: no such file")
+        try:
+            self._container = av.open(str(self.path))
+        except (av.error.FFmpegError, UnicodeDecodeError) as err:
+            raise VcodecError(f"{self.path}: not a readable video ({_reason(err)})") from None
+        if not self._container.streams.video:
+            self._container.close()
+            what = "audio only" if self._container.streams.audio else "no video stream"
+            raise VcodecError(f"{self.path}: has no video stream ({what})")
+        self._stream = self._container.streams.video[0]
+        context = self._stream.codec_context
+        if not context.width or not context.height:
+            self._container.close()
+            raise VcodecError(f"{self.path}: the video stream declares no frame size")
+        if context.width * context.height > MAX_PIXELS:
+            self._container.close()
+            raise VcodecError(f"{self.path}: frames larger than the {MAX_PIXELS:,}-pixel limit")
+        fps = self._stream.average_rate or self._stream.guessed_rate or DEFAULT_FPS
+        self.info = VideoInfo(context.width, context.height, Fraction(fps), self._stream.frames or None)
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frames(self, start: float = 0.0, max_frames: int | None = None) -> Iterator[np.ndarray]:
+        """H×W×3 uint8 RGB frames from ``start`` seconds on (at most ``max_frames``)."""
+        import av
+
+        produced = 0
+        first = round(start * self.info.fps)
+        try:
+            for index, frame in enumerate(self._container.decode(self._stream)):
+                if index < first:
+                    continue
+                if max_frames is not None and produced >= max_frames:
+                    return
+                rgb = frame.to_ndarray(format="rgb24")
+                if rgb.shape[:2] != (self.info.height, self.info.width):
+                    raise VcodecError(f"{self.path}: frame {index} changes size to {rgb.shape[1]}×{rgb.shape[0]}")
+                produced += 1
+                yield rgb
+        except (av.error.FFmpegError, UnicodeDecodeError) as err:
+            raise VcodecError(f"{self.path}: decoding stopped at frame {first + produced} ({_reason(err)})") from None
+        if produced == 0:
+            raise VcodecError(f"{self.path}: no decodable frames" + (f" after {start:g} s" if start else ""))
+
+
+def read_video(path: str | os.PathLike, max_frames: int | None = None) -> VideoClip:
+    """The first ``max_frames`` frames (all when None) of a video file, converted to RGB, in memory."""
+    with VideoReader(path) as video:
+        return VideoClip(np.stack(list(video.frames(max_frames=max_frames))), video.info.fps)
+
+
+class VideoWriter:
+    """Frames to a video file, written to a temporary file that replaces ``path`` when the ``with`` block
+    ends without an error (and is removed when it does not).
+
+    By default the copy is lossless: FFV1 (RGB) in .mkv or .avi, H.264 RGB at QP 0 in .mp4/.mov. With
+    ``crf`` it is a small 4:2:0 H.264 viewing copy at that constant rate factor (odd sizes padded by one
+    pixel).
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: Fraction, width: int, height: int, crf: int | None = None,
+                 force: bool = False):
+        import av
+
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        supported = VIEWING_CONTAINERS if crf is not None else tuple(LOSSLESS_CONTAINERS)
+        if suffix not in supported:
+            raise VcodecError(f"{self.path}: cannot write {suffix or 'files without a suffix'} video "
+                              f"(use {', '.join(supported)}, or --frames-dir for PNGs)")
+        self.crf, self.width, self.height, self.fps = crf, width, height, fps
+        self._atomic = atomic_path(self.path, force)
+        self._av = av
+
+    def __enter__(self) -> "VideoWriter":
+        tmp = self._atomic.__enter__()
+        try:
+            self._container = self._av.open(str(tmp), "w")
+            self._stream = self._open_stream(self.path.suffix.lower(), self.fps)
+        except BaseException:
+            self._atomic.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None:
+            for packet in self._stream.encode(None):  # flush the encoder, then move the file into place
+                self._container.mux(packet)
+            self._container.close()
+            self._atomic.__exit__(None, None, None)
+        else:
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._atomic.__exit__(kind, error, traceback)
+
+    def _open_stream(self, suffix: str, fps: Fraction):
+        if self.crf is not None:
+            stream = self._container.add_stream("libx264", rate=fps)
+            stream.pix_fmt, stream.options = "yuv420p", {"crf": str(self.crf), "preset": "medium"}
+            stream.width, stream.height = self.width + self.width % 2, self.height + self.height % 2
+        else:
+            codec = LOSSLESS_CONTAINERS[suffix]
+            stream = self._container.add_stream(codec, rate=fps)
+            stream.pix_fmt = "bgr0" if codec == "ffv1" else "rgb24"
+            stream.options = {"qp": "0", "preset": "medium"} if codec == "libx264rgb" else {"level": "3"}
+            stream.width, stream.height = self.width, self.height
+        return stream
+
+    def write(self, frame: np.ndarray) -> None:
+        """One H×W×3 uint8 RGB frame."""
+        if self.crf is not None and (self.width % 2 or self.height % 2):
+            frame = np.pad(frame, ((0, self.height % 2), (0, self.width % 2), (0, 0)), mode="edge")
+        video_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        for packet in self._stream.encode(video_frame.reformat(format=self._stream.pix_fmt)):
+            self._container.mux(packet)
+
+def _reason(err: Exception) -> str:
+    return str(getattr(err, "strerror", None) or err).strip().rstrip(".")

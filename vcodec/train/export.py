@@ -10,10 +10,11 @@ import numpy as np
 import torch
 
 from vcodec.errors import VcodecError
-from vcodec.eval.datasets import development_images
-from vcodec.eval.methods import LearnedImageMethod, TokenizerMethod, token_bytes
-from vcodec.eval.rd import evaluate_images
-from vcodec.models import build_model, is_tokenizer
+from vcodec.eval.datasets import development_clips, development_images
+from vcodec.eval.methods import (LearnedImageMethod, LearnedIntraVideoMethod, LearnedVideoMethod, TokenizerMethod,
+                                 token_bytes)
+from vcodec.eval.rd import evaluate_images, evaluate_videos
+from vcodec.models import build_model, is_tokenizer, is_video_codec
 from vcodec.train.data import RandomCrops
 from vcodec.train.loop import TrainConfig, load_training_state
 from vcodec.zoo import prepare_for_shipping, save_checkpoint
@@ -27,7 +28,9 @@ DATA_NOTE = (
 DESCRIPTIONS = {"mean-scale-checkerboard": "Variable-rate mean-scale hyperprior with checkerboard context.",
                 "transformer-1d": "1D transformer tokenizer trained with nested tail dropout: any prefix of its "
                                   "tokens decodes.",
-                "conv-2d": "2D convolutional VQ tokenizer (VQGAN-style): one token per cell of its grid."}
+                "conv-2d": "2D convolutional VQ tokenizer (VQGAN-style): one token per cell of its grid.",
+                "temporal-checkerboard": "Learned video codec: intra frames from the image codec, predicted frames "
+                                         "under a temporal entropy model with block skipping."}
 
 
 def load_run(run_dir: Path, name: str, token_prior: str | None = None):
@@ -85,26 +88,71 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
     prepare_for_shipping(model)
     tokenizer = is_tokenizer(config.model)
     description = description or DESCRIPTIONS.get(config.model.architecture, config.model.architecture)
+    hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    if is_video_codec(config.model):
+        dev, card = _video_results(model, name, description, config, ckpt["step"], hardware)
+        save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev), card, force)
+        return dev
     if tokenizer:  # tokens of the rounded weights; then the prior's own weights are rounded as shipped
         fit_token_prior(model, Path(config.data))
         prepare_for_shipping(model)
     method = TokenizerMethod(name, model) if tokenizer else LearnedImageMethod(name, model)
     images = development_images()
     (dev,), _ = evaluate_images([method], images, strict=True)
-    hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     if tokenizer:
         dev["results"]["bits_per_token"] = [token_bytes(model, images, k)[0] * 8 / k for k in dev["results"]["tokens"]]
         card = _tokenizer_card(name, description, config, ckpt["step"], hardware, dev["results"], model.vocab_sizes)
     else:
         card = _card(name, description, config, ckpt["step"], hardware, dev["results"])
-    record = {
-        "description": description,
-        "training": {"steps": ckpt["step"], "batch": config.batch, "crop": config.crop, "lr": config.lr,
-                     "data": DATA_NOTE, "hardware": hardware},
-        "results": {"dev": dev["results"]},
-    }
-    save_checkpoint(model, Path(out_dir), record, card, force)
-    return dev
+    save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev["results"]), card, force)
+    return dev["results"]
+
+
+def _record(description: str, config: TrainConfig, ckpt: dict, hardware: str, dev: dict) -> dict:
+    """What config.json says besides the architecture: the training run and the measured results."""
+    return {"description": description,
+            "training": {"steps": ckpt["step"], "batch": config.batch, "crop": config.crop, "lr": config.lr,
+                         "data": DATA_NOTE, "hardware": hardware},
+            "results": {"dev": dev}}
+
+
+def _video_results(codec, name: str, description: str, config: TrainConfig, steps: int, hardware: str):
+    """RD of the video codec on the synthetic development clips, next to its image codec all-intra."""
+    clips = development_clips()
+    (dev, intra), _ = evaluate_videos([LearnedVideoMethod(name, codec), LearnedIntraVideoMethod("intra", codec.intra)],
+                                      clips, strict=True)
+    dev, intra = dev["results"], intra["results"]
+    dev["intra-bpp"] = intra["bpp"]
+    rows = "\n".join(f"| {q} | {bpp:.4f} | {ibpp:.4f} | {bpp / ibpp:.0%} | {psnr:.2f} | {ipsnr:.2f} |"
+                     for q, bpp, ibpp, psnr, ipsnr in zip(dev["quality"], dev["bpp"], intra["bpp"], dev["psnr-rgb"],
+                                                          intra["psnr-rgb"]))
+    card = f"""# {name}
+
+{description}
+
+- Architecture: `{config.model.architecture}` on the image codec's transforms (N={config.model.n},
+  M={config.model.m}, {len(config.model.lambdas)} qualities, frozen); temporal prior width
+  {config.model.temporal_width}. I-frames are the image codec's streams; P-frames code the latent under a
+  prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.
+- Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
+  noise) cut from {DATA_NOTE}.
+- Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
+  P-frame (the image codec stays fixed, so distortion does not change).
+- Hardware: {hardware}.
+- Rebuild: `vcodec train RUN --data data/photos.npz --architecture {config.model.architecture} --init IMAGE_CODEC
+  --steps {config.steps} --batch {config.batch} --crop {config.crop}` and `vcodec export RUN checkpoints/{name}`.
+
+## Measured on the synthetic development clips
+
+{", ".join(f"{n} ({c.frames} frames, {c.size[1]}×{c.size[0]}, shift {c.shift}, noise σ {c.noise})" for n, c in clips.items())},
+intra period {LearnedVideoMethod.gop}, whole-stream bpp, mean per-frame PSNR on uint8 RGB. Real clips: see
+`benchmarks/RESULTS.md`.
+
+| quality | bpp | all-intra bpp | share | PSNR-RGB (dB) | all-intra PSNR |
+|---|---|---|---|---|---|
+{{rows}}
+""".replace("{rows}", rows)
+    return dev, card
 
 
 PRIOR_CROPS = 4096

@@ -1,7 +1,7 @@
-"""A minimal, resumable training loop for the learned image codecs and the tokenizers.
+"""A minimal, resumable training loop for the learned image and video codecs and the tokenizers.
 
 The objective depends on the model (:mod:`vcodec.train.objectives`): rate–distortion with one quality
-per sample for variable-rate codecs, reconstruction through a random token prefix for tokenizers.
+per sample for variable-rate codecs, the rate of a predicted frame for video codecs, reconstruction through a random token prefix for tokenizers.
 Checkpoints are written atomically and hold the optimizers, the step and the RNG states, so a killed
 run resumes where it stopped.
 """
@@ -20,9 +20,9 @@ import torch
 from tqdm import tqdm
 
 from vcodec.codecs import LearnedImageCodec
-from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer
-from vcodec.train.data import RandomCrops
-from vcodec.train.objectives import RateDistortion, Reconstruction
+from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, is_video_codec
+from vcodec.train.data import RandomCrops, SyntheticMotion
+from vcodec.train.objectives import RateDistortion, Reconstruction, TemporalRate
 
 
 @dataclass
@@ -103,8 +103,10 @@ def _check_crop(config: TrainConfig, model) -> None:
     if is_tokenizer(config.model):
         if config.crop != config.model.image_size:
             raise ValueError(f"crop must equal the tokenizer's image size ({config.model.image_size})")
-    elif config.crop % model.alignment:
-        raise ValueError(f"crop must be a multiple of {model.alignment} for {config.model.architecture}")
+        return
+    alignment = model.intra.alignment if is_video_codec(config.model) else model.alignment
+    if config.crop % alignment:
+        raise ValueError(f"crop must be a multiple of {alignment} for {config.model.architecture}")
 
 
 class Trainer:
@@ -121,10 +123,12 @@ class Trainer:
             raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
         self.model = build_model(config.model, name).to(self.device)
         _check_crop(config, self.model)
-        objective = Reconstruction if is_tokenizer(config.model) else RateDistortion
+        objective = Reconstruction if is_tokenizer(config.model) else \
+            TemporalRate if is_video_codec(config.model) else RateDistortion
         self.objective = objective(self.model, config.aux_lr, config.seed)
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
-        self.crops = RandomCrops.from_npz(Path(config.data), config.crop, config.seed)
+        source = SyntheticMotion if is_video_codec(config.model) else RandomCrops
+        self.crops = source.from_npz(Path(config.data), config.crop, config.seed)
         self.state = RunState()
 
     @property
@@ -185,7 +189,7 @@ class Trainer:
                 mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
                 mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
                 self.state.history.append(mean)
-                bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "psnr", "tokens") if k in mean})
+                bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens") if k in mean})
                 window = []
             if self.state.step % self.config.checkpoint_every == 0 or self.state.step == stop_at:
                 self.save()

@@ -2,6 +2,7 @@
 
 - :class:`RateDistortion` (image codecs): each sample draws a quality; λ·255²·MSE + bpp, as CompressAI
   trains, plus the quantile (aux) loss of factorized entropy models under its own optimizer.
+- :class:`TemporalRate` (video codecs): the bits of a predicted frame under the temporal prior.
 - :class:`Reconstruction` (tokenizers): MSE + the quantizer's own loss (commitment, entropy or
   disentanglement), with the tail of the 1D sequence dropped at a random length by the model.
 """
@@ -53,8 +54,7 @@ def rd_loss(model: nn.Module, x: Tensor, quality: Tensor) -> dict[str, Tensor]:
     """λ·255²·MSE + bpp per sample (λ of each sample's quality), averaged over the batch."""
     out = model(x, quality)
     pixels = x.shape[-2] * x.shape[-1]
-    bits = sum(-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values())
-    bpp = bits / pixels
+    bpp = _bits(out["likelihoods"]) / pixels
     mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
     lam = torch.tensor(model.config.lambdas, device=x.device)[quality - 1]
     loss = (lam * 255**2 * mse + bpp).mean()
@@ -87,3 +87,40 @@ class Reconstruction:
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+class TemporalRate:
+    """The video codec objective: bits of a P-frame latent under the temporal prior, with the image codec
+    (transforms, hyperprior, gains) frozen — its distortion does not depend on the prior, so rate is all
+    there is to lower. Each sample draws a quality; the intra bits of the reference frame are logged for
+    comparison."""
+
+    def __init__(self, model: nn.Module, aux_lr: float, seed: int):
+        self.quality_rng = np.random.default_rng(seed + 1)
+        model.intra.requires_grad_(False)
+
+    @staticmethod
+    def main_parameters(model: nn.Module) -> list:
+        return list(model.prior.parameters())
+
+    def loss(self, model: nn.Module, frames: Tensor) -> tuple[Tensor, dict[str, float]]:
+        quality = torch.from_numpy(self.quality_rng.integers(1, model.num_qualities + 1, frames.shape[0]))
+        out = model(frames, quality.to(frames.device))
+        pixels = frames.shape[-2] * frames.shape[-1]
+        bpp = _bits(out["likelihoods"]) / pixels
+        intra_bpp = _bits(out["intra_likelihoods"]) / pixels
+        return bpp.mean(), {"bpp": bpp.mean().item(), "intra_bpp": intra_bpp.mean().item()}
+
+    def after_step(self, model: nn.Module) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict:
+        return {"quality_rng": self.quality_rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.quality_rng.bit_generator.state = state["quality_rng"]
+
+
+def _bits(likelihoods: dict[str, Tensor]) -> Tensor:
+    """Total −log2 likelihood per sample."""
+    return sum(-torch.log2(lik).flatten(1).sum(1) for lik in likelihoods.values())

@@ -1,0 +1,210 @@
+"""The learned video codec: packets, exact streaming decode, skipping, video files and the CLI."""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import tiny_video_codec
+from vcodec import zoo
+from vcodec.cli.main import main
+from vcodec.codecs.video import decode_flags, encode_flags, read_packets, stream_header
+from vcodec.entropy.container import FrameType, Packet, VideoInfo, read_header
+from vcodec.errors import BitstreamError, VcodecError
+from vcodec.io.video import VideoReader, VideoWriter
+
+
+def moving_pattern(frames: int = 6, height: int = 40, width: int = 56, static_from: int | None = None) -> list[np.ndarray]:
+    """A textured pattern drifting right by 2 pixels a frame (static from ``static_from`` on)."""
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(0, 256, (height, width + 2 * frames, 3), dtype=np.uint8)
+    canvas = np.asarray(torch.nn.functional.avg_pool2d(torch.from_numpy(canvas).permute(2, 0, 1).float()[None], 3, 1, 1)
+                        [0].permute(1, 2, 0).round().byte())
+    shifts = [2 * min(t, static_from if static_from is not None else t) for t in range(frames)]
+    return [np.ascontiguousarray(canvas[:, s : s + width]) for s in shifts]
+
+
+def as_tensors(frames: list[np.ndarray]) -> list[torch.Tensor]:
+    return [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in frames]
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps=Fraction(24)) -> Path:
+    with VideoWriter(path, fps, frames[0].shape[1], frames[0].shape[0]) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return tiny_video_codec()
+
+
+# --- packets and the stream header ----------------------------------------------------------------------
+
+def test_packet_round_trip_and_damage():
+    packet = Packet(FrameType.PREDICTED, [b"\x01", b"", b"abc", b"defg"])
+    data = packet.to_bytes()
+    back = Packet.from_body(data[4:-4])
+    assert back.frame_type == FrameType.PREDICTED and back.sections == packet.sections
+    from vcodec.entropy.container import read_packet
+
+    assert read_packet(io.BytesIO(data), 1 << 20).sections == packet.sections
+    assert read_packet(io.BytesIO(b""), 1 << 20) is None
+    damaged = bytearray(data)
+    damaged[8] ^= 1
+    with pytest.raises(BitstreamError, match="CRC32"):
+        read_packet(io.BytesIO(bytes(damaged)), 1 << 20)
+    with pytest.raises(BitstreamError, match="truncated"):
+        read_packet(io.BytesIO(data[:-3]), 1 << 20)
+    with pytest.raises(BitstreamError, match="more than a frame"):
+        read_packet(io.BytesIO(data), 4)
+
+
+def test_block_flags_round_trip():
+    rng = np.random.default_rng(1)
+    for share in (0.0, 0.1, 0.7, 1.0):
+        blocks = torch.from_numpy(rng.random((5, 7)) < share)
+        assert torch.equal(decode_flags(encode_flags(blocks), (5, 7)), blocks)
+    with pytest.raises(BitstreamError):
+        decode_flags(b"", (2, 2))
+    with pytest.raises(BitstreamError):
+        decode_flags(b"\x00junk", (2, 2))
+
+
+# --- the codec ----------------------------------------------------------------------------------------
+
+def test_decode_equals_the_encoders_reconstruction(codec):
+    frames = as_tensors(moving_pattern(7))
+    coded = list(codec.encode_and_reconstruct(frames, quality=3, intra_period=4, skip_threshold=0.5))
+    assert [p.frame_type for p, _ in coded] == [FrameType.INTRA] + [FrameType.PREDICTED] * 3 + [FrameType.INTRA] + \
+        [FrameType.PREDICTED] * 2
+    assert any(len(p.sections[2]) for p, _ in coded[1:4])  # predicted frames code real symbols
+    decoded = list(codec.decode([p for p, _ in coded], 56, 40, 3))
+    assert len(decoded) == 7
+    for frame, (_, reconstruction) in zip(decoded, coded):
+        assert frame.shape == (1, 3, 40, 56)
+        assert torch.equal(frame, reconstruction)
+    # decoding can start at the second intra frame
+    tail = list(codec.decode([p for p, _ in coded[4:]], 56, 40, 3))
+    assert all(torch.equal(a, b) for a, b in zip(tail, decoded[4:]))
+
+
+def test_static_predicted_frames_cost_far_less_than_intra(codec):
+    frames = as_tensors(moving_pattern(4, 96, 128, static_from=0))
+    packets = list(codec.encode(frames, quality=3, intra_period=4))
+    intra, predicted = len(packets[0].to_bytes()), max(len(p.to_bytes()) for p in packets[1:])
+    assert predicted * 10 < intra
+
+
+def test_encoder_refuses_bad_input(codec):
+    with pytest.raises(VcodecError, match="intra period"):
+        list(codec.encode(as_tensors(moving_pattern(2)), intra_period=0))
+    frames = as_tensors(moving_pattern(2)) + [torch.rand(1, 3, 20, 20)]
+    with pytest.raises(VcodecError, match="frame 2 is 20×20"):
+        list(codec.encode(frames))
+    with pytest.raises(BitstreamError, match="no intra frame"):
+        list(codec.decode([Packet(FrameType.PREDICTED, [b"\x00", b"", b"", b""])], 56, 40, 3))
+
+
+def test_stream_reading_names_the_broken_frame(codec):
+    frames = as_tensors(moving_pattern(4))
+    packets = [p.to_bytes() for p in codec.encode(frames, quality=2, intra_period=2)]
+    data = stream_header(codec, 56, 40, Fraction(24), 2, 2, 4) + b"".join(packets)
+    stream = io.BytesIO(data)
+    header = read_header(stream)
+    info = VideoInfo.from_container(header)
+    assert (info.frame_count, info.intra_period, Fraction(info.fps_num, info.fps_den)) == (4, 2, 24)
+    assert len(list(read_packets(stream, header, info))) == 4
+    cut = len(data) - len(packets[-1]) // 2
+    stream = io.BytesIO(data[:cut])
+    header = read_header(stream)
+    with pytest.raises(BitstreamError, match="frame 3"):
+        list(read_packets(stream, header, info))
+
+
+# --- video files ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_video_writer_is_lossless_and_atomic(tmp_path, suffix):
+    frames = moving_pattern(3, 21, 33)  # odd sizes
+    path = write_clip(tmp_path / f"clip{suffix}", frames, Fraction(30000, 1001))
+    with VideoReader(path) as video:
+        assert (video.info.width, video.info.height, video.info.fps) == (33, 21, Fraction(30000, 1001))
+        assert all(np.array_equal(a, b) for a, b in zip(video.frames(), frames))
+    with pytest.raises(RuntimeError):
+        with VideoWriter(tmp_path / "broken.mkv", Fraction(24), 33, 21) as writer:
+            writer.write(frames[0])
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"clip{suffix}"]
+
+
+def test_video_reader_errors(tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    with pytest.raises(VcodecError, match="not a readable video"):
+        VideoReader(tmp_path / "notes.mp4")
+    audio = tmp_path / "tone.mka"
+    with av.open(str(audio), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), dtype=np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    with pytest.raises(VcodecError, match="no video stream"):
+        VideoReader(audio)
+
+
+# --- the command line -----------------------------------------------------------------------------------
+
+def test_cli_video_round_trip(tiny_zoo, tmp_path):
+    frames = moving_pattern(5)
+    clip = write_clip(tmp_path / "clip.mkv", frames)
+    stream, out = tmp_path / "clip.vcd", tmp_path / "out.mkv"
+    result = run("encode", clip, stream, "-m", "tiny-video", "-q", "2", "--gop", "3")
+    assert result.exit_code == 0, result.output
+    assert "5 frames, 56×40 at 24 fps" in result.output and "kbps" in result.output
+    info = run("info", stream)
+    assert info.exit_code == 0 and "2 intra" in info.output and "3 predicted" in info.output, info.output
+    result = run("decode", stream, out, "--frames-dir", tmp_path / "pngs")
+    assert result.exit_code == 0, result.output
+    with VideoReader(out) as video:
+        decoded = list(video.frames())
+        assert (video.info.width, video.info.height, video.info.fps) == (56, 40, 24)
+    assert len(decoded) == 5 and len(list((tmp_path / "pngs").glob("frame_*.png"))) == 5
+    # the file holds exactly what the codec reconstructs
+    codec = zoo.load("tiny-video")
+    expected = [r for _, r in codec.encode_and_reconstruct(as_tensors(frames), 2, 3)]
+    from vcodec.io.images import to_uint8
+
+    assert all(np.array_equal(to_uint8(e), d) for e, d in zip(expected, decoded))
+    # a slice
+    result = run("encode", clip, tmp_path / "slice.vcd", "-m", "tiny-video", "--start", "0.05", "--frames", "2")
+    assert result.exit_code == 0 and "2 frames" in result.output, result.output
+
+
+def test_cli_video_errors_leave_nothing(tiny_zoo, tmp_path):
+    clip = write_clip(tmp_path / "clip.mkv", moving_pattern(3))
+    stream = tmp_path / "clip.vcd"
+    result = run("encode", clip, stream, "-m", "tiny")
+    assert result.exit_code == 1 and "not a video codec" in result.output
+    assert run("encode", clip, stream, "-m", "tiny-video").exit_code == 0
+    data = stream.read_bytes()
+    (tmp_path / "cut.vcd").write_bytes(data[: len(data) - 20])
+    result = run("decode", tmp_path / "cut.vcd", tmp_path / "cut.mkv")
+    assert result.exit_code == 1 and "frame 2" in result.output and "Traceback" not in result.output
+    result = run("decode", stream, tmp_path / "out.webm")
+    assert result.exit_code == 1 and "cannot write .webm" in result.output
+    result = run("encode", clip, stream, "-m", "tiny-video")
+    assert result.exit_code == 1 and "exists" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "clip.vcd", "cut.vcd"]

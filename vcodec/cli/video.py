@@ -1,0 +1,146 @@
+"""What ``vcodec encode`` / ``decode`` / ``info`` do with videos: stream frames through the video codec,
+one packet per frame, with a progress bar, atomic outputs and one-line errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+import torch
+from tqdm import tqdm
+
+from vcodec import zoo
+from vcodec.codecs.video import DEFAULT_INTRA_PERIOD, LearnedVideoCodec, read_packets, stream_header
+from vcodec.entropy.container import MAGIC, Container, Kind, VideoInfo, read_header
+from vcodec.errors import BitstreamError, VcodecError
+from vcodec.io.images import atomic_path, to_uint8
+from vcodec.io.video import VideoReader, VideoWriter
+
+PNG_NAME = "frame_{:06d}.png"
+
+
+def is_video_stream(path: Path) -> bool:
+    """Whether a file starts like a vcodec video stream (its kind byte says so)."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return len(head) == 6 and head[:4] == MAGIC and head[5] == Kind.VIDEO
+
+
+def load_video_codec(name: str) -> LearnedVideoCodec:
+    model = zoo.load(name)
+    if not isinstance(model, LearnedVideoCodec):
+        raise VcodecError(f"{name} is not a video codec (video models: {', '.join(video_models()) or 'none installed'})")
+    return model
+
+
+def video_models() -> list[str]:
+    return [info.name for info in zoo.model_infos() if info.kind == "video-codec"]
+
+
+def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_period: int, start: float,
+                 max_frames: int | None, force: bool) -> None:
+    codec = load_video_codec(model)
+    quality = codec.check_quality(codec.default_quality if quality is None else quality)
+    if intra_period < 1:
+        raise VcodecError(f"--gop must be at least 1, got {intra_period}")
+    if dst.exists() and not force:
+        raise VcodecError(f"{dst}: exists (use --force to overwrite)")
+    with VideoReader(src) as video, atomic_path(dst, force) as tmp, open(tmp, "wb") as out:
+        info = video.info
+        header = lambda count: stream_header(codec, info.width, info.height, info.fps, quality, intra_period, count)
+        out.write(header(0))
+        frames = (torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0) for f in video.frames(start, max_frames))
+        total = _expected_frames(info.frame_count, info.fps, start, max_frames)
+        count, started = 0, time.time()
+        for packet in tqdm(codec.encode(frames, quality, intra_period), total=total, unit="frame", desc="encode"):
+            out.write(packet.to_bytes())
+            count += 1
+        size = out.tell()
+        out.seek(0)
+        out.write(header(count))
+    seconds = count / float(info.fps)
+    click.echo(f"{dst}: {count} frames, {info.width}×{info.height} at {float(info.fps):g} fps, {size:,} bytes, "
+               f"{size * 8 / seconds / 1000:.1f} kbps (quality {quality}, intra period {intra_period}; "
+               f"{count / max(time.time() - started, 1e-9):.1f} frames/s)")
+
+
+def _expected_frames(declared: int | None, fps, start: float, max_frames: int | None) -> int | None:
+    left = None if declared is None else max(0, declared - round(start * fps))
+    return min(x for x in (left, max_frames) if x is not None) if left is not None or max_frames else None
+
+
+def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None, frames_dir: Path | None,
+                 force: bool) -> None:
+    if dst is None and frames_dir is None:
+        raise VcodecError("give an output video file, or --frames-dir for PNG frames")
+    with open(src, "rb") as stream:
+        header = read_header(stream)
+        info = VideoInfo.from_container(header)
+        codec = _stream_codec(header, model)
+        fps = info.fps_num / info.fps_den if info.fps_den else 0
+        frames = codec.decode(read_packets(stream, header, info), header.width, header.height, header.quality)
+        frames = tqdm(frames, total=info.frame_count, unit="frame", desc="decode")
+        if dst is not None:
+            with VideoWriter(dst, _fraction(info), header.width, header.height, crf=crf, force=force) as writer:
+                _write_frames(frames, writer, frames_dir, force)
+        else:
+            _write_frames(frames, None, frames_dir, force)
+    where = ", ".join(str(p) for p in (dst, frames_dir) if p is not None)
+    click.echo(f"{where}: {info.frame_count} frames, {header.width}×{header.height} at {fps:g} fps")
+
+
+def _fraction(info: VideoInfo):
+    from fractions import Fraction
+
+    return Fraction(info.fps_num, info.fps_den)
+
+
+def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, force: bool) -> None:
+    from vcodec.io.images import save_image
+
+    if frames_dir is not None:
+        frames_dir.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames):
+        if writer is not None:
+            writer.write(to_uint8(frame))
+        if frames_dir is not None:
+            save_image(frame, frames_dir / PNG_NAME.format(index + 1), force=force)
+
+
+def _stream_codec(header: Container, model: str | None) -> LearnedVideoCodec:
+    """The video codec a stream names (``--model`` for a checkpoint folder), checked against its hash."""
+    name = model or header.model
+    if model is None and name not in zoo.list_models():
+        raise BitstreamError(f"stream was made by model '{name}', which is not installed here (give --model)")
+    codec = load_video_codec(name)
+    if codec.name != header.model or codec.weights_hash != header.weights_hash:
+        raise BitstreamError(f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
+                             f"not by '{codec.name}' ({codec.weights_hash.hex()})")
+    return codec
+
+
+def video_info(src: Path) -> None:
+    with open(src, "rb") as stream:
+        header = read_header(stream)
+        info = VideoInfo.from_container(header)
+        kinds, sizes = [], []
+        for packet in read_packets(stream, header, info):
+            kinds.append(packet.frame_type.name[0])
+            sizes.append(len(packet.to_bytes()))
+    total = src.stat().st_size
+    seconds = info.frame_count / (info.fps_num / info.fps_den) if info.frame_count else 0
+    click.echo(f"file:     {src}")
+    click.echo(f"kind:     video")
+    click.echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
+    click.echo(f"size:     {header.width}×{header.height}")
+    click.echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({seconds:.2f} s), "
+               f"intra period {info.intra_period}")
+    click.echo(f"quality:  {header.quality}")
+    intra = [s for k, s in zip(kinds, sizes) if k == "I"]
+    predicted = [s for k, s in zip(kinds, sizes) if k == "P"]
+    click.echo(f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
+               f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)")
+    if seconds:
+        click.echo(f"bytes:    {total:,} ({total * 8 / seconds / 1000:.1f} kbps, "
+                   f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")

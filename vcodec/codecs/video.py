@@ -1,0 +1,390 @@
+"""A learned video codec: intra frames from the image codec, predicted frames from a temporal entropy model.
+
+One frame autoencoder serves every frame (the image codec's g_a / g_s, frozen), and the temporal prior
+does the work, as in the spatiotemporal-entropy-model line of learned video coding (Liu et al., "Learned
+Video Compression via Joint Spatial-Temporal Correlation Exploration", AAAI 2020). A P-frame's latent
+y_t is coded under Gaussians whose scales and means come from three sources: the frame's own
+hyperprior z_t (as in the image codec), the previous decoded latent ŷ_{t−1} (a small convolutional
+network), and the two-pass checkerboard context. The mean is μ_net + α·ŷ_{t−1} with a learned,
+per-element α, so a static scene predicts itself. The prior starts as an exact copy of the image
+codec's (temporal weights and α at zero) and training only adds what the previous frame tells.
+On top of that, a 4×4-latent block (64×64 pixels) whose latent moved by less than a threshold is
+skipped: one flag, no z or y symbols, and the decoder copies ŷ_{t−1} there, which is what makes
+static backgrounds nearly free.
+
+::
+
+    I:  x_t ─▶ image codec ─▶ packet [z, anchors, non-anchors]                  ŷ_t ─▶ g_s ─▶ x̂_t
+    P:  x_t ─▶ g_a ─▶ y_t ─▶ skip flags ─▶ z_t of the coded blocks ─▶ hyper features ─┐
+        [Gaussian(μ, σ) ◀─ hyper features + temporal(ŷ_{t−1}) + context] ◀──────────┘
+        packet [flags, z, anchors, non-anchors]
+
+Everything the coder sees is computed in fixed point (see :mod:`vcodec.layers.exact`), so the decoder
+rebuilds every probability bit for bit; the state between frames is one latent, so memory does not
+grow with the length of the video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from typing import BinaryIO
+
+import constriction
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
+from vcodec.codecs.hyperprior import CheckerboardCodec, checkerboard_code, checkerboard_forward
+from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, read_packet
+from vcodec.errors import BitstreamError, VcodecError
+from vcodec.layers import CheckerboardConv2d
+from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
+from vcodec.weights import weights_hash
+
+BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
+PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
+DEFAULT_INTRA_PERIOD = 32
+DEFAULT_SKIP_THRESHOLD = 0.75  # largest |y_t − ŷ_{t−1}| (in quantization steps) a skipped block may have
+
+
+@dataclass
+class VideoCodecConfig:
+    """Architecture of the video codec: the image codec it builds on, and the temporal prior's width."""
+
+    architecture: str = "temporal-checkerboard"
+    n: int = 64
+    m: int = 128
+    lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
+    temporal_width: int = 96
+
+    def intra_config(self) -> CodecConfig:
+        return CodecConfig("mean-scale-checkerboard", self.n, self.m, self.lambdas)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VideoCodecConfig":
+        known = {k: data[k] for k in ("architecture", "n", "m", "lambdas", "temporal_width") if k in data}
+        known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
+        return cls(**known)
+
+
+class TemporalPrior(nn.Module):
+    """Entropy parameters of a P-frame latent from its hyper features, ŷ_{t−1} and the checkerboard context."""
+
+    def __init__(self, m: int, width: int):
+        super().__init__()
+        self.m = m
+        self.temporal = nn.Sequential(
+            nn.Conv2d(m, width, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(width, 2 * m, 3, padding=1),
+        )
+        self.context = CheckerboardConv2d(m, 2 * m, kernel_size=5)
+        self.entropy_parameters = nn.Sequential(
+            nn.Conv2d(6 * m, 10 * m // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(10 * m // 3, 8 * m // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(8 * m // 3, 3 * m, 1),
+        )
+
+    def params(self, hyper: Tensor, temporal: Tensor, context: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+        """(scales, means) of the ungained latent (float, for training)."""
+        scales, means, alpha = self.entropy_parameters(torch.cat((hyper, temporal, context), dim=1)).chunk(3, dim=1)
+        return scales, means + alpha * reference
+
+    @torch.no_grad()
+    def start_from(self, intra: CheckerboardCodec) -> None:
+        """Copy the image codec's context and entropy-parameter weights, with the temporal inputs and α at
+        zero: the prior starts exactly as good as intra coding."""
+        m = self.m
+        self.context.load_state_dict(intra.context.state_dict())
+        first, source = self.entropy_parameters[0], intra.entropy_parameters[0]
+        first.weight.zero_()
+        first.weight[:, : 2 * m] = source.weight[:, : 2 * m]
+        first.weight[:, 4 * m :] = source.weight[:, 2 * m :]
+        first.bias.copy_(source.bias)
+        self.entropy_parameters[2].load_state_dict(intra.entropy_parameters[2].state_dict())
+        last, source = self.entropy_parameters[4], intra.entropy_parameters[4]
+        last.weight.zero_()
+        last.bias.zero_()
+        last.weight[: 2 * m] = source.weight
+        last.bias[: 2 * m] = source.bias
+
+
+class LearnedVideoCodec(nn.Module):
+    """I/P-frame video codec; ``encode`` / ``decode`` stream one packet per frame."""
+
+    name: str = "unnamed"
+
+    def __init__(self, config: VideoCodecConfig):
+        super().__init__()
+        self.config = config
+        self.intra = CheckerboardCodec(config.intra_config())
+        self.prior = TemporalPrior(config.m, config.temporal_width)
+        self._exact: dict | None = None
+        self._weights_hash: bytes | None = None
+
+    # --- qualities (those of the image codec) -------------------------------------------------------
+    @property
+    def num_qualities(self) -> int:
+        return self.intra.num_qualities
+
+    @property
+    def default_quality(self) -> int:
+        return self.intra.default_quality
+
+    def check_quality(self, quality: int) -> int:
+        return self.intra.check_quality(quality)
+
+    # --- training ---------------------------------------------------------------------------------
+    def forward(self, frames: Tensor, quality: Tensor) -> dict:
+        """Training pass on B×2×3×H×W frame pairs: likelihoods of frame 1's latent coded as a P-frame after
+        frame 0 is intra-coded (``quality`` 1-based per sample), and frame 0's intra likelihoods."""
+        q = quality.long().reshape(-1) - 1
+        with torch.no_grad():
+            y0, y1 = self.intra.g_a(frames[:, 0]), self.intra.g_a(frames[:, 1])
+            reference, intra_likelihoods = self.intra._forward_latent(y0, q)
+            z_hat, z_likelihoods = self.intra.z_model(self.intra.h_a(y1) * self.intra.z_gain.gain(q))
+            hyper = self.intra._hyper_features(z_hat, q)
+        gain, inverse = self.intra.y_gain.gain(q), self.intra.y_gain.inverse_gain(q)
+        temporal = self.prior.temporal(reference)
+
+        def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
+            context = torch.zeros_like(hyper) if context is None else context
+            scales, means = self.prior.params(hyper, temporal, context, reference)
+            return scales * gain, means * gain
+
+        _, likelihoods = checkerboard_forward(y1 * gain, params, self.prior.context, inverse, self.intra.y_model)
+        return {"likelihoods": {"y": likelihoods, "z": z_likelihoods}, "intra_likelihoods": intra_likelihoods}
+
+    def aux_loss(self) -> Tensor:
+        return torch.zeros(())
+
+    # --- coding state -------------------------------------------------------------------------------
+    def update(self) -> None:
+        """Freeze what the coder uses: the image codec's tables and gains, and the exact temporal networks."""
+        self.intra.update()
+        self._exact = None
+        self._weights_hash = None
+
+    @property
+    def exact(self) -> dict:
+        if self._exact is None:
+            self._exact = {"temporal": ExactStack(self.prior.temporal), "context": ExactStack(self.prior.context),
+                           "entropy_parameters": ExactStack(self.prior.entropy_parameters)}
+        return self._exact
+
+    @property
+    def weights_hash(self) -> bytes:
+        if self._weights_hash is None:
+            self._weights_hash = weights_hash(self)
+        return self._weights_hash
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self._exact, self._weights_hash = None, None
+        own = dict(self.named_buffers())
+        for key, value in state_dict.items():  # CDF tables come in the size they were tabulated at
+            if key in own and own[key].shape != value.shape and key.startswith("intra."):
+                own[key].resize_(value.shape)
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.intra._exact, self.intra._weights_hash = None, None
+        return result
+
+    # --- streaming coding ---------------------------------------------------------------------------
+    def encode(self, frames: Iterable[Tensor], quality: int | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
+               skip_threshold: float = DEFAULT_SKIP_THRESHOLD) -> Iterator[Packet]:
+        """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
+        every ``intra_period`` frames, predicted frames in between."""
+        for packet, _, _ in self._encode_latents(frames, quality, intra_period, skip_threshold):
+            yield packet
+
+    def encode_and_reconstruct(self, frames: Iterable[Tensor], quality: int | None = None,
+                               intra_period: int = DEFAULT_INTRA_PERIOD,
+                               skip_threshold: float = DEFAULT_SKIP_THRESHOLD) -> Iterator[tuple[Packet, Tensor]]:
+        """Like :meth:`encode`, with each frame as the decoder will output it (costs a synthesis per frame)."""
+        for packet, latent, size in self._encode_latents(frames, quality, intra_period, skip_threshold):
+            yield packet, self._synthesize(latent, *size)
+
+    @torch.inference_mode()
+    def _encode_latents(self, frames: Iterable[Tensor], quality: int | None, intra_period: int,
+                        skip_threshold: float) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
+        quality = self.check_quality(self.default_quality if quality is None else quality)
+        if intra_period < 1:
+            raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
+        q = torch.tensor([quality - 1])
+        reference, size = None, None
+        for index, frame in enumerate(frames):
+            x, _ = _as_rgb(frame, False)
+            if size is None:
+                size = tuple(x.shape[-2:])
+            elif tuple(x.shape[-2:]) != size:
+                raise VcodecError(f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}")
+            if index % intra_period == 0:
+                sections, reference = self.intra._encode(x, quality)
+                yield Packet(FrameType.INTRA, sections), reference, size
+            else:
+                sections, reference = self._encode_predicted(x, reference, q, skip_threshold)
+                yield Packet(FrameType.PREDICTED, sections), reference, size
+
+    @torch.inference_mode()
+    def _synthesize(self, latent: Tensor, height: int, width: int) -> Tensor:
+        return self.intra.g_s(latent)[..., :height, :width].clamp_(0, 1)
+
+    @torch.inference_mode()
+    def decode(self, packets: Iterable[Packet], width: int, height: int, quality: int) -> Iterator[Tensor]:
+        """The frames (1×3×H×W in [0, 1]) of a packet sequence that starts with an intra packet."""
+        if not 1 <= quality <= self.num_qualities:
+            raise BitstreamError(f"stream declares quality {quality}, model has 1–{self.num_qualities}")
+        q = torch.tensor([quality - 1])
+        shape = self.intra._latent_shape(height, width)
+        reference = None
+        for index, packet in enumerate(packets):
+            expected = self.intra.sections if packet.frame_type == FrameType.INTRA else PREDICTED_SECTIONS
+            if len(packet.sections) != expected:
+                raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}")
+            if packet.frame_type == FrameType.INTRA:
+                reference = self.intra._decompress_latent(packet.sections, q, shape)
+            elif reference is None:
+                raise BitstreamError(f"frame {index}: a predicted frame with no intra frame before it")
+            else:
+                reference = self._decode_predicted(packet.sections, reference, q)
+            yield self._synthesize(reference, height, width)
+
+    # --- predicted frames ---------------------------------------------------------------------------
+    def _coding_params(self, inputs: tuple[Tensor, Tensor], reference: Tensor, context: Tensor | None, half: Tensor,
+                       gain: Tensor) -> tuple[Tensor, Tensor]:
+        """(scales, means) of the gained latent at one checkerboard half, in exact arithmetic."""
+        hyper, temporal = (features[..., half] for features in inputs)
+        context = torch.zeros_like(hyper) if context is None else context
+        stacked = torch.cat((hyper, temporal, context), dim=1).unsqueeze(-1)
+        scales, means, alpha = from_fixed(self.exact["entropy_parameters"](stacked).squeeze(-1)).chunk(3, dim=1)
+        gain = gain.reshape(1, -1, 1)
+        return scales * gain, (means + alpha * reference[..., half]) * gain
+
+    def _code_predicted(self, z_hat: Tensor, reference: Tensor, keep: Tensor, q: Tensor, code_half) -> Tensor:
+        """Both checkerboard passes of a P-frame's y; skipped positions take the reference's values."""
+        gain, inverse = self.intra.y_gain.coding_gain(q), self.intra.y_gain.coding_inverse_gain(q)
+        reference64 = reference.double()
+        inputs = (self.intra._coding_features(z_hat, q), self.exact["temporal"](to_fixed(reference64)))
+        reference_gained = reference64 * gain
+
+        def code_kept(i: int, half: Tensor, scales: Tensor, means: Tensor) -> Tensor:
+            values = reference_gained[..., half].clone()
+            kept = keep[half]
+            values[..., kept] = code_half(i, half, kept, scales[..., kept], means[..., kept])
+            return values
+
+        y_hat = checkerboard_code(
+            tuple(reference.shape[1:]), lambda context, half: self._coding_params(inputs, reference64, context, half, gain),
+            self.exact["context"], inverse, code_kept, reference.device)
+        return torch.where(keep, self.intra.y_gain.ungain(y_hat, q), reference)
+
+    def _skipped_z(self, blocks: Tensor) -> Tensor:
+        """ẑ where every block is skipped: the factorized model's medians (its symbol 0)."""
+        return self.intra.z_model._medians().expand(1, -1, *blocks.shape).clone()
+
+    def _encode_predicted(self, x: Tensor, reference: Tensor, q: Tensor, threshold: float) -> tuple[list[bytes], Tensor]:
+        gain = self.intra.y_gain.coding_gain(q)
+        y = self.intra.g_a(self.intra._pad(x))
+        y_gained = y.double() * gain
+        moved = (y_gained - reference.double() * gain).abs().amax(dim=1)[0]
+        blocks = F.max_pool2d(moved[None, None], BLOCK)[0, 0] > threshold
+        z_hat = self._skipped_z(blocks)
+        z_gained = self.intra.h_a(y).double() * self.intra.z_gain.coding_gain(q)
+        z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
+        z_hat[..., blocks] = z_values.squeeze(-1)
+        sections = [encode_flags(blocks), z_data]
+
+        def code_half(i: int, half: Tensor, kept: Tensor, scales: Tensor, means: Tensor) -> Tensor:
+            data, values = self.intra.y_model.compress(y_gained[..., half][..., kept], scales, means)
+            sections.append(data)
+            return values
+
+        y_hat = self._code_predicted(z_hat, reference, expand_blocks(blocks), q, code_half)
+        return sections, y_hat
+
+    def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
+        height, width = reference.shape[-2:]
+        blocks = decode_flags(sections[0], (height // BLOCK, width // BLOCK))
+        z_hat = self._skipped_z(blocks)
+        z_values = self.intra.z_model.decompress(sections[1], (1, z_hat.shape[1], int(blocks.sum()), 1))
+        z_hat[..., blocks] = z_values.squeeze(-1)
+        return self._code_predicted(
+            z_hat, reference, expand_blocks(blocks), q,
+            lambda i, half, kept, scales, means: self.intra.y_model.decompress(sections[i + 2], scales, means))
+
+
+def expand_blocks(blocks: Tensor) -> Tensor:
+    """Block flags (h/BLOCK × w/BLOCK) as a per-latent mask (h × w)."""
+    return blocks.repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)
+
+
+def encode_flags(blocks: Tensor) -> bytes:
+    """Which blocks are coded: a byte p (0: none, 255: all, else their share in 255ths) and, in between,
+    the flags range-coded as Bernoulli(p/255)."""
+    flags = blocks.reshape(-1).numpy().astype(np.int32)
+    share = int(round(255 * flags.mean())) if flags.size else 0
+    if 0 < flags.sum() < flags.size:
+        share = min(max(share, 1), 254)
+    elif flags.size and flags.all():
+        share = 255
+    else:
+        share = 0
+    if share in (0, 255):
+        return bytes([share])
+    encoder = constriction.stream.queue.RangeEncoder()
+    encoder.encode(flags, _bernoulli(share))
+    return bytes([share]) + encoder.get_compressed().astype("<u4").tobytes()
+
+
+def decode_flags(data: bytes, shape: tuple[int, int]) -> Tensor:
+    if not data:
+        raise BitstreamError("predicted frame has no block flags")
+    share, rest = data[0], data[1:]
+    count = shape[0] * shape[1]
+    if share in (0, 255):
+        if rest:
+            raise BitstreamError("block flags carry unexpected bytes")
+        return torch.full(shape, share == 255, dtype=torch.bool)
+    if len(rest) % 4:
+        raise BitstreamError("block flags are not a whole number of words")
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(rest, dtype="<u4").astype(np.uint32))
+        flags = decoder.decode(_bernoulli(share), count)
+    except (ValueError, RuntimeError, AssertionError) as err:
+        raise BitstreamError(f"block flags are corrupt ({err})") from None
+    return torch.from_numpy(flags.astype(bool)).reshape(shape)
+
+
+def _bernoulli(share: int):
+    return constriction.stream.model.Categorical(np.array([255 - share, share], dtype=np.float64) / 255, perfect=False)
+
+
+def stream_header(codec: LearnedVideoCodec, width: int, height: int, fps: Fraction, quality: int,
+                  intra_period: int, frame_count: int) -> bytes:
+    """The header container of a video stream (a fixed size for given model and sizes, so it can be
+    rewritten with the final frame count once the packets are out)."""
+    fps = Fraction(fps).limit_denominator(1 << 16)
+    info = VideoInfo(fps.numerator, fps.denominator, frame_count, intra_period)
+    return Container(kind=Kind.VIDEO, model=codec.name, weights_hash=codec.weights_hash, width=width, height=height,
+                     quality=quality, sections=[info.to_bytes()]).to_bytes()
+
+
+def read_packets(stream: BinaryIO, header: Container, info: VideoInfo) -> Iterator[Packet]:
+    """The packets after a video header, each checked; a damaged one raises BitstreamError naming its frame."""
+    limit = 1024 + 16 * header.width * header.height  # far above what any frame of this size codes to
+    for index in range(info.frame_count):
+        try:
+            packet = read_packet(stream, limit)
+        except BitstreamError as err:
+            raise BitstreamError(f"frame {index}: {err}") from None
+        if packet is None:
+            raise BitstreamError(f"stream ends after {index} of {info.frame_count} frames")
+        yield packet
+    if stream.read(1):
+        raise BitstreamError(f"unexpected bytes after the last of {info.frame_count} frames")
