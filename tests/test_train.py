@@ -140,3 +140,62 @@ def test_export_writes_a_loadable_checkpoint_with_a_card(tmp_path, monkeypatch):
     results = json.loads((tmp_path / "zoo" / "tok" / "config.json").read_text())["results"]["dev"]
     assert results["tokens"] == [1, 2, 4, 8] and len(results["bits_per_token"]) == 4
     assert tok.prior._cdf_length.numel() == 8  # the fitted prior's tables shipped with the weights
+
+
+def smooth_photos(tmp_path, count: int = 3, side: int = 120):
+    """Photo-like training images (smooth, so latents move with the content), big enough for motion crops."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        small = rng.integers(0, 256, size=(side // 8, side // 8, 3), dtype=np.uint8)
+        paths.append(tmp_path / f"s{i}.png")
+        Image.fromarray(small).resize((side, side), Image.BICUBIC).save(paths[-1])
+    return prepare_photos(tmp_path / "smooth.npz", paths, factor=1.0)
+
+
+def test_video_codec_trains_on_synthetic_motion_and_ships(tmp_path, tiny_zoo):
+    from conftest import TINY
+    from vcodec import zoo
+    from vcodec.codecs.video import LearnedVideoCodec, VideoCodecConfig
+    from vcodec.train import export
+
+    data = smooth_photos(tmp_path)
+    config = TrainConfig(VideoCodecConfig(**TINY, temporal_width=8), data=str(data), steps=60, batch=4, crop=64, lr=3e-3)
+    trainer = Trainer(config, tmp_path / "video")
+    intra = zoo.load("tiny")
+    trainer.model.intra.load_state_dict(intra.state_dict())
+    trainer.model.prior.start_from(intra)
+    intra_params = [p.clone() for p in trainer.model.intra.parameters()]
+    trainer.run(log_every=10)
+    history = trainer.state.history
+    assert history[-1]["bpp"] < 0.9 * history[0]["bpp"]  # the temporal prior learns
+    assert all(torch.equal(a, b) for a, b in zip(intra_params, trainer.model.intra.parameters()))  # frozen
+    dev = export.export_run(tmp_path / "video", tmp_path / "zoo" / "tiny-v", "tiny-v", None)
+    assert len(dev["bpp"]) == 3 and len(dev["intra-bpp"]) == 3
+    assert "all-intra bpp" in (tmp_path / "zoo" / "tiny-v" / "MODEL_CARD.md").read_text()
+    assert isinstance(zoo.load(tmp_path / "zoo" / "tiny-v"), LearnedVideoCodec)
+
+
+def test_the_cli_trains_a_video_codec_only_on_an_image_codec(tmp_path, tiny_zoo):
+    data = smooth_photos(tmp_path, count=1)
+    args = ["train", str(tmp_path / "v"), "--data", str(data), "--architecture", "temporal-checkerboard", "--crop", "64",
+            "--batch", "2", "--steps", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "give --init" in result.output
+    result = CliRunner().invoke(main, [*args, "--init", "tiny-video"])
+    assert result.exit_code == 1 and "not a mean-scale-checkerboard image codec" in result.output
+    result = CliRunner().invoke(main, [*args, "--init", "tiny"])
+    assert result.exit_code == 0 and "on the transforms of tiny" in result.output, result.output
+    result = CliRunner().invoke(main, [*args[:-1], "3"])
+    assert result.exit_code == 0 and "resuming at step 2" in result.output, result.output
+
+
+def test_a_video_run_resumes_with_its_temporal_prior(tmp_path):
+    from vcodec.codecs.video import VideoCodecConfig
+
+    config = TrainConfig(VideoCodecConfig(n=8, m=8, temporal_width=8), data=str(smooth_photos(tmp_path)), steps=4,
+                         batch=2, crop=64, checkpoint_every=2)
+    straight = train_straight_and_interrupted(config, tmp_path)
+    assert straight.model.prior.temporal[0].weight.abs().sum() > 0

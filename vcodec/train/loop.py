@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vcodec.codecs import LearnedImageCodec
+from torch import nn
+
 from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, is_video_codec
+from vcodec.tokenizers import LearnedTokenizer
 from vcodec.train.data import RandomCrops, SyntheticMotion
 from vcodec.train.objectives import RateDistortion, Reconstruction, TemporalRate
 
@@ -73,16 +75,18 @@ def _lr_at(config: TrainConfig, step: int) -> float:
 DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update(), absent from early runs
 
 
-def load_training_state(model: LearnedImageCodec, state: dict) -> None:
+def load_training_state(model: nn.Module, state: dict) -> None:
     """Load a training checkpoint's weights, also from runs written by earlier versions of the code.
 
     Early runs stored CompressAI's checkerboard mask as ``context.mask`` and had no frozen gains
     (those are derived by ``update()`` before coding); a tokenizer's token prior is fitted after
-    training, so its weights may be absent or of another kind of prior; anything else missing is an error.
+    training, so its weights may be absent or of another kind of prior (a video codec's temporal
+    prior, also called ``prior``, is trained and always loaded); anything else missing is an error.
     """
-    state = {k: v for k, v in state.items() if k != "context.mask" and not k.startswith("prior.")}
+    fitted_later = "prior." if isinstance(model, LearnedTokenizer) else "\0"
+    state = {k: v for k, v in state.items() if k != "context.mask" and not k.startswith(fitted_later)}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS and not k.startswith("prior.")]
+    bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS and not k.startswith(fitted_later)]
     bad += list(unexpected)
     if bad:
         raise ValueError(f"checkpoint does not fit the model: {', '.join(bad[:5])}")
