@@ -54,10 +54,10 @@ def codec():
 # --- packets and the stream header ----------------------------------------------------------------------
 
 def test_packet_round_trip_and_damage():
-    packet = Packet(FrameType.PREDICTED, [b"\x01", b"", b"abc", b"defg"])
+    packet = Packet(FrameType.PREDICTED, 7, [b"\x01", b"", b"abc", b"defg"])
     data = packet.to_bytes()
     back = Packet.from_body(data[4:-4])
-    assert back.frame_type == FrameType.PREDICTED and back.sections == packet.sections
+    assert (back.frame_type, back.index, back.sections) == (FrameType.PREDICTED, 7, packet.sections)
     from vcodec.entropy.container import read_packet
 
     assert read_packet(io.BytesIO(data), 1 << 20).sections == packet.sections
@@ -115,7 +115,7 @@ def test_encoder_refuses_bad_input(codec):
     with pytest.raises(VcodecError, match="frame 2 is 20×20"):
         list(codec.encode(frames))
     with pytest.raises(BitstreamError, match="no intra frame"):
-        list(codec.decode([Packet(FrameType.PREDICTED, [b"\x00", b"", b"", b""])], 56, 40, 3))
+        list(codec.decode([Packet(FrameType.PREDICTED, 0, [b"\x00", b"", b"", b""])], 56, 40, 3))
 
 
 def test_stream_reading_names_the_broken_frame(codec):
@@ -203,8 +203,39 @@ def test_cli_video_errors_leave_nothing(tiny_zoo, tmp_path):
     (tmp_path / "cut.vcd").write_bytes(data[: len(data) - 20])
     result = run("decode", tmp_path / "cut.vcd", tmp_path / "cut.mkv")
     assert result.exit_code == 1 and "frame 2" in result.output and "Traceback" not in result.output
+    photo = tmp_path / "photo.vcd"
+    assert run("encode", Path(__file__).parent.parent / "docs" / "astronaut.png", photo, "-m", "tiny").exit_code == 0
+    result = run("decode", photo, tmp_path / "photo.mp4")
+    assert result.exit_code == 1 and "holds an image stream, not a video" in result.output
+    photo.unlink()
     result = run("decode", stream, tmp_path / "out.webm")
     assert result.exit_code == 1 and "cannot write .webm" in result.output
     result = run("encode", clip, stream, "-m", "tiny-video")
     assert result.exit_code == 1 and "exists" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "clip.vcd", "cut.vcd"]
+
+
+def test_keep_going_decodes_around_a_damaged_packet(tiny_zoo, tmp_path):
+    clip = write_clip(tmp_path / "clip.mkv", moving_pattern(6))
+    stream = tmp_path / "clip.vcd"
+    assert run("encode", clip, stream, "-m", "tiny-video", "--gop", "3").exit_code == 0
+    data = bytearray(stream.read_bytes())
+    header = read_header(io.BytesIO(bytes(data)))
+    start = len(header.to_bytes())
+    first = int.from_bytes(data[start : start + 4], "big") + 8  # frame 0's packet
+    second = int.from_bytes(data[start + first : start + first + 4], "big") + 8
+    del data[start + first + 10 : start + first + second - 3]  # frame 1 truncated in the middle of the stream
+    (tmp_path / "damaged.vcd").write_bytes(bytes(data))
+    result = run("decode", tmp_path / "damaged.vcd", tmp_path / "strict.mkv")
+    assert result.exit_code == 1 and "frame 1" in result.output and not (tmp_path / "strict.mkv").exists()
+    result = run("decode", tmp_path / "damaged.vcd", tmp_path / "out.mkv", "--keep-going")
+    assert result.exit_code == 0, result.output
+    assert "frame 1: packet is corrupt" in result.output and "(frame 1 lost)" in result.output
+    with VideoReader(tmp_path / "out.mkv") as video:
+        damaged = list(video.frames())
+    assert run("decode", stream, tmp_path / "good.mkv").exit_code == 0
+    with VideoReader(tmp_path / "good.mkv") as video:
+        good = list(video.frames())
+    assert len(damaged) == 6
+    assert all(np.array_equal(damaged[i], good[0]) for i in (0, 1, 2))  # frame 0 stands in for the lost ones
+    assert all(np.array_equal(damaged[i], good[i]) for i in (3, 4, 5))  # decoding resumes at the intra frame

@@ -173,9 +173,12 @@ def _decoder(stream: bytes, model: str | None, cache: dict):
               help="Video: write a small H.264 viewing copy at this CRF instead of a lossless file.")
 @click.option("--frames-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Video: also (or, with DST '-', only) write every frame as a PNG into this folder.")
+@click.option("--keep-going", is_flag=True,
+              help="Video: decode past damaged packets (the last good frame stands in until the next intra frame).")
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 @friendly_errors
-def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir: Path | None, force: bool) -> None:
+def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir: Path | None, keep_going: bool,
+           force: bool) -> None:
     """Decode a vcodec stream (or a folder of .vcd image streams) to PNG, or a video stream to a video.
 
     \b
@@ -185,8 +188,10 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
     vcodec decode clip.vcd - --frames-dir out PNG frames only
     """
     if src.is_file() and is_video_stream(src):
-        decode_video(src, None if str(dst) == "-" else dst, model, crf, frames_dir, force)
+        decode_video(src, None if str(dst) == "-" else dst, model, crf, frames_dir, force, keep_going)
         return
+    if src.is_file() and dst.suffix.lower() in VIDEO_SUFFIXES:
+        raise BitstreamError(f"{src}: holds an image stream, not a video (decode it to .png)")
     pairs = _pairs(src, dst, {STREAM_SUFFIX}, ".png")
     cache: dict = {}
 

@@ -71,7 +71,7 @@ def _expected_frames(declared: int | None, fps, start: float, max_frames: int | 
 
 
 def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None, frames_dir: Path | None,
-                 force: bool) -> None:
+                 force: bool, keep_going: bool = False) -> None:
     if dst is None and frames_dir is None:
         raise VcodecError("give an output video file, or --frames-dir for PNG frames")
     with open(src, "rb") as stream:
@@ -79,7 +79,9 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
         info = VideoInfo.from_container(header)
         codec = _stream_codec(header, model)
         fps = info.fps_num / info.fps_den if info.fps_den else 0
-        frames = codec.decode(read_packets(stream, header, info), header.width, header.height, header.quality)
+        problems: list[str] = []
+        packets = read_packets(stream, header, info, keep_going, problems)
+        frames = codec.decode(packets, header.width, header.height, header.quality, keep_going)
         frames = tqdm(frames, total=info.frame_count, unit="frame", desc="decode")
         if dst is not None:
             with VideoWriter(dst, _fraction(info), header.width, header.height, crf=crf, force=force) as writer:
@@ -88,6 +90,8 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
             _write_frames(frames, None, frames_dir, force)
     where = ", ".join(str(p) for p in (dst, frames_dir) if p is not None)
     click.echo(f"{where}: {info.frame_count} frames, {header.width}×{header.height} at {fps:g} fps")
+    for problem in problems:
+        click.echo(f"warning: {problem}; the last good frame stands in until the next intra frame", err=True)
 
 
 def _fraction(info: VideoInfo):

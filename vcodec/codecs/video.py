@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
 from vcodec.codecs.hyperprior import CheckerboardCodec, checkerboard_code, checkerboard_forward
-from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, read_packet
+from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, find_packet, read_packet
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
@@ -226,34 +226,53 @@ class LearnedVideoCodec(nn.Module):
                 raise VcodecError(f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}")
             if index % intra_period == 0:
                 sections, reference = self.intra._encode(x, quality)
-                yield Packet(FrameType.INTRA, sections), reference, size
+                yield Packet(FrameType.INTRA, index, sections), reference, size
             else:
                 sections, reference = self._encode_predicted(x, reference, q, skip_threshold)
-                yield Packet(FrameType.PREDICTED, sections), reference, size
+                yield Packet(FrameType.PREDICTED, index, sections), reference, size
 
     @torch.inference_mode()
     def _synthesize(self, latent: Tensor, height: int, width: int) -> Tensor:
         return self.intra.g_s(latent)[..., :height, :width].clamp_(0, 1)
 
     @torch.inference_mode()
-    def decode(self, packets: Iterable[Packet], width: int, height: int, quality: int) -> Iterator[Tensor]:
-        """The frames (1×3×H×W in [0, 1]) of a packet sequence that starts with an intra packet."""
+    def decode(self, packets: Iterable[Packet | None], width: int, height: int, quality: int,
+               keep_going: bool = False) -> Iterator[Tensor]:
+        """The frames (1×3×H×W in [0, 1]) of a packet sequence that starts with an intra packet.
+
+        With ``keep_going``, a lost packet (None) or one that does not decode repeats the last good frame
+        (grey before the first) until the next intra packet; otherwise it raises BitstreamError.
+        """
         if not 1 <= quality <= self.num_qualities:
             raise BitstreamError(f"stream declares quality {quality}, model has 1–{self.num_qualities}")
         q = torch.tensor([quality - 1])
         shape = self.intra._latent_shape(height, width)
-        reference = None
+        reference, last = None, torch.full((1, 3, height, width), 0.5)
         for index, packet in enumerate(packets):
-            expected = self.intra.sections if packet.frame_type == FrameType.INTRA else PREDICTED_SECTIONS
-            if len(packet.sections) != expected:
-                raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}")
+            try:
+                reference = self._decode_packet(index, packet, reference, q, shape)
+                last = self._synthesize(reference, height, width)
+            except BitstreamError:
+                if not keep_going:
+                    raise
+                reference = None  # everything up to the next intra frame depends on what was lost
+            yield last
+
+    def _decode_packet(self, index: int, packet: Packet | None, reference: Tensor | None, q: Tensor,
+                       shape: tuple[int, int]) -> Tensor:
+        if packet is None:
+            raise BitstreamError(f"frame {index}: packet lost")
+        expected = self.intra.sections if packet.frame_type == FrameType.INTRA else PREDICTED_SECTIONS
+        if len(packet.sections) != expected:
+            raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}")
+        try:
             if packet.frame_type == FrameType.INTRA:
-                reference = self.intra._decompress_latent(packet.sections, q, shape)
-            elif reference is None:
-                raise BitstreamError(f"frame {index}: a predicted frame with no intra frame before it")
-            else:
-                reference = self._decode_predicted(packet.sections, reference, q)
-            yield self._synthesize(reference, height, width)
+                return self.intra._decompress_latent(packet.sections, q, shape)
+            if reference is None:
+                raise BitstreamError("a predicted frame with no intra frame before it")
+            return self._decode_predicted(packet.sections, reference, q)
+        except BitstreamError as err:
+            raise BitstreamError(f"frame {index}: {err}") from None
 
     # --- predicted frames ---------------------------------------------------------------------------
     def _coding_params(self, inputs: tuple[Tensor, Tensor], reference: Tensor, context: Tensor | None, half: Tensor,
@@ -375,16 +394,44 @@ def stream_header(codec: LearnedVideoCodec, width: int, height: int, fps: Fracti
                      quality=quality, sections=[info.to_bytes()]).to_bytes()
 
 
-def read_packets(stream: BinaryIO, header: Container, info: VideoInfo) -> Iterator[Packet]:
-    """The packets after a video header, each checked; a damaged one raises BitstreamError naming its frame."""
+def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_going: bool = False,
+                 problems: list[str] | None = None) -> Iterator[Packet | None]:
+    """The packets after a video header, in frame order, each checked. A damaged or missing one raises
+    BitstreamError naming its frame; with ``keep_going`` it yields None for every frame it cannot read,
+    finds the next whole packet, and notes what happened in ``problems``."""
     limit = 1024 + 16 * header.width * header.height  # far above what any frame of this size codes to
-    for index in range(info.frame_count):
+    index = 0
+    while index < info.frame_count:
+        position = stream.tell()
         try:
             packet = read_packet(stream, limit)
+            if packet is None:
+                raise BitstreamError(f"stream ends after {index} of {info.frame_count} frames")
+            if packet.index != index:
+                raise BitstreamError(f"packet of frame {packet.index} where frame {index} belongs")
         except BitstreamError as err:
-            raise BitstreamError(f"frame {index}: {err}") from None
-        if packet is None:
-            raise BitstreamError(f"stream ends after {index} of {info.frame_count} frames")
+            message = str(err) if str(err).startswith("stream ends") else f"frame {index}: {err}"
+            if not keep_going:
+                raise BitstreamError(message) from None
+            stream.seek(position + 1)
+            packet = _next_packet(stream, limit, index, info.frame_count)
+            found = info.frame_count if packet is None else packet.index
+            if problems is not None:
+                lost = f"frame {index}" if found == index + 1 else f"frames {index}–{found - 1}"
+                problems.append(f"{message} ({lost} lost)")
+            yield from [None] * (found - index)
+            index = found
+            if packet is None:
+                return
         yield packet
-    if stream.read(1):
+        index += 1
+    if not keep_going and stream.read(1):
         raise BitstreamError(f"unexpected bytes after the last of {info.frame_count} frames")
+
+
+def _next_packet(stream: BinaryIO, limit: int, after: int, count: int) -> Packet | None:
+    """The next whole packet of a later frame than ``after`` (None when the stream has none)."""
+    while (packet := find_packet(stream, limit)) is not None:
+        if after < packet.index < count:
+            return packet
+    return None

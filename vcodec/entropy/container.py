@@ -128,13 +128,15 @@ def _check_size(width: int, height: int) -> None:
 #     header container (kind VIDEO; one section: fps numerator u32 | fps denominator u32 |
 #                       frame count u32 | intra period u16)
 #     packet × frame count:  body length u32 | body | CRC32 u32 of the body
-#     packet body:           frame type u8 | section count u8 | section count × (length u32 | bytes)
+#     packet body:           frame type u8 | frame index u32 | section count u8 |
+#                            section count × (length u32 | bytes)
 #
-# Each packet checks itself, so a decoder streams frame by frame, can start at any intra packet, and
-# knows which frame a damaged stream breaks at.
+# Each packet checks itself and names its frame, so a decoder streams frame by frame, can start at any
+# intra packet, knows which frame a damaged stream breaks at, and can find the next whole packet after
+# damage (a CRC-checked scan) and tell how many frames it lost.
 
 _VIDEO_INFO = struct.Struct(">IIIH")
-_PACKET_HEAD = struct.Struct(">BB")
+_PACKET_HEAD = struct.Struct(">BIB")
 MAX_HEADER_BYTES = 1 << 12  # a video's header container is a few dozen bytes
 MAX_FRAMES = 1 << 24
 
@@ -173,12 +175,13 @@ class Packet:
     """One coded frame: its type and its entropy-coded sections."""
 
     frame_type: FrameType
+    index: int
     sections: list[bytes]
 
     def to_bytes(self) -> bytes:
         if len(self.sections) > MAX_SECTIONS:
             raise ValueError(f"a packet holds at most {MAX_SECTIONS} sections")
-        parts = [_PACKET_HEAD.pack(int(self.frame_type), len(self.sections))]
+        parts = [_PACKET_HEAD.pack(int(self.frame_type), self.index, len(self.sections))]
         for section in self.sections:
             parts += [_U32.pack(len(section)), section]
         body = b"".join(parts)
@@ -187,7 +190,7 @@ class Packet:
     @classmethod
     def from_body(cls, body: bytes) -> "Packet":
         reader = _Reader(body)
-        frame_type, count = _PACKET_HEAD.unpack(reader.take(_PACKET_HEAD.size, "packet header"))
+        frame_type, index, count = _PACKET_HEAD.unpack(reader.take(_PACKET_HEAD.size, "packet header"))
         if frame_type not in FrameType._value2member_map_:
             raise BitstreamError(f"unknown frame type {frame_type}")
         if count > MAX_SECTIONS:
@@ -195,7 +198,7 @@ class Packet:
         sections = [reader.take(_U32.unpack(reader.take(4, "section table"))[0], "section") for _ in range(count)]
         if reader.pos != len(body):
             raise BitstreamError(f"{len(body) - reader.pos} unexpected bytes after a packet's last section")
-        return cls(FrameType(frame_type), sections)
+        return cls(FrameType(frame_type), index, sections)
 
 
 def read_header(stream: BinaryIO) -> Container:
@@ -228,6 +231,28 @@ def read_packet(stream: BinaryIO, max_bytes: int) -> Packet | None:
     if zlib.crc32(body) != _U32.unpack(_read_exact(stream, 4, "packet CRC"))[0]:
         raise BitstreamError("packet is corrupt (CRC32 mismatch)")
     return Packet.from_body(body)
+
+
+def find_packet(stream: BinaryIO, max_bytes: int, window: int = 1 << 22) -> Packet | None:
+    """The next whole packet at or after the stream's position, skipping damaged bytes: every offset is
+    tried until a plausible length is followed by a body whose CRC32 matches. None when there is none
+    within ``window`` bytes."""
+    start = stream.tell()
+    data = stream.read(window + max_bytes + 8)
+    for offset in range(min(len(data), window)):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        end = offset + 4 + size
+        if not _PACKET_HEAD.size <= size <= max_bytes or end + 4 > len(data):
+            continue
+        body = data[offset + 4 : end]
+        if zlib.crc32(body) == int.from_bytes(data[end : end + 4], "big"):
+            try:
+                packet = Packet.from_body(body)
+            except BitstreamError:
+                continue
+            stream.seek(start + end + 4)
+            return packet
+    return None
 
 
 def _read_exact(stream: BinaryIO, count: int, what: str) -> bytes:
