@@ -139,7 +139,7 @@ def test_video_end_to_end(tmp_path, tiny_zoo):
     write_clip(tmp_path / "pan.mkv", frames=6, size=32)
     (tmp_path / "notes.mp4").write_bytes(b"not a video")
     out = tmp_path / "results"
-    result = run("video", tmp_path, "--methods", "tiny,x264,x265", "--frames", "4", "--gop", "2", "--out", out,
+    result = run("video", tmp_path, "--methods", "tiny,tiny-video,x264,x265", "--frames", "4", "--gop", "2", "--out", out,
                  "--per-video", "--sweep", "x264=20,28,36,44", "--sweep", "x265=20,28,36,44")
     assert result.exit_code == 0, result.output
     assert "skipped 1 file(s)" in result.output and "notes.mp4" in result.output
@@ -147,6 +147,8 @@ def test_video_end_to_end(tmp_path, tiny_zoo):
     assert data["videos"] == ["pan"] and "intra period 2" in data["description"]
     assert len(data["results"]["kbps"]) == 4 and len(data["per_video"][0]["frame_psnr_y"]) == 4
     assert json.loads((out / "tiny-intra.json").read_text())["results"]["quality"] == [1, 2, 3]
+    video = json.loads((out / "tiny-video.json").read_text())
+    assert video["results"]["quality"] == [1, 2, 3] and "intra period 2" in video["description"]
     assert "BD-rate, PSNR-Y" in (out / "bd-rate.md").read_text()
     assert (out / "rd-psnr-y.png").exists()
 

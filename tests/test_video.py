@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from fractions import Fraction
 from pathlib import Path
 
@@ -85,19 +86,28 @@ def test_block_flags_round_trip():
 
 # --- the codec ----------------------------------------------------------------------------------------
 
+def half_static(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The left half of every frame frozen at frame 0, the right half moving."""
+    for frame in frames[1:]:
+        frame[:, : frame.shape[1] // 2] = frames[0][:, : frame.shape[1] // 2]
+    return frames
+
+
 def test_decode_equals_the_encoders_reconstruction(codec):
-    frames = as_tensors(moving_pattern(7))
-    coded = list(codec.encode_and_reconstruct(frames, quality=3, intra_period=4, skip_threshold=0.5))
+    frames = as_tensors(half_static(moving_pattern(7, 96, 128)))
+    # the tiny codec's λ is far too low to code anything; a large weight makes it code the moving half
+    coded = list(codec.encode_and_reconstruct(frames, quality=3, intra_period=4, skip_weight=1000))
     assert [p.frame_type for p, _ in coded] == [FrameType.INTRA] + [FrameType.PREDICTED] * 3 + [FrameType.INTRA] + \
         [FrameType.PREDICTED] * 2
-    assert any(len(p.sections[2]) for p, _ in coded[1:4])  # predicted frames code real symbols
-    decoded = list(codec.decode([p for p, _ in coded], 56, 40, 3))
+    shares = [p.sections[0][0] for p, _ in coded if p.frame_type == FrameType.PREDICTED]
+    assert all(0 < share < 255 for share in shares)  # some blocks skipped, the others coded
+    decoded = list(codec.decode([p for p, _ in coded], 128, 96, 3))
     assert len(decoded) == 7
     for frame, (_, reconstruction) in zip(decoded, coded):
-        assert frame.shape == (1, 3, 40, 56)
+        assert frame.shape == (1, 3, 96, 128)
         assert torch.equal(frame, reconstruction)
     # decoding can start at the second intra frame
-    tail = list(codec.decode([p for p, _ in coded[4:]], 56, 40, 3))
+    tail = list(codec.decode([p for p, _ in coded[4:]], 128, 96, 3))
     assert all(torch.equal(a, b) for a, b in zip(tail, decoded[4:]))
 
 
@@ -106,6 +116,12 @@ def test_static_predicted_frames_cost_far_less_than_intra(codec):
     packets = list(codec.encode(frames, quality=3, intra_period=4))
     intra, predicted = len(packets[0].to_bytes()), max(len(p.to_bytes()) for p in packets[1:])
     assert predicted * 10 < intra
+
+
+def test_the_skip_weight_trades_bits_for_distortion(codec):
+    frames = as_tensors(moving_pattern(3, 96, 128))
+    sizes = [sum(len(p.to_bytes()) for p in codec.encode(frames, 3, 3, weight)) for weight in (0, 1000, math.inf)]
+    assert sizes[0] < sizes[1] <= sizes[2]
 
 
 def test_encoder_refuses_bad_input(codec):

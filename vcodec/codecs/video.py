@@ -8,9 +8,11 @@ hyperprior z_t (as in the image codec), the previous decoded latent ŷ_{t−1} (
 network), and the two-pass checkerboard context. The mean is μ_net + α·ŷ_{t−1} with a learned,
 per-element α, so a static scene predicts itself. The prior starts as an exact copy of the image
 codec's (temporal weights and α at zero) and training only adds what the previous frame tells.
-On top of that, a 4×4-latent block (64×64 pixels) whose latent moved by less than a threshold is
-skipped: one flag, no z or y symbols, and the decoder copies ŷ_{t−1} there, which is what makes
-static backgrounds nearly free.
+On top of that, a 4×4-latent block (64×64 pixels) can be skipped: one flag, no z or y symbols, and
+the decoder copies ŷ_{t−1} there, which is what makes static backgrounds nearly free. The encoder
+decides per block by rate–distortion cost with the image codec's own λ: it skips a block when the
+bits its symbols would cost are worth more than the distortion that copying adds (estimated in the
+latent domain, scaled by the synthesis transform's measured gain).
 
 ::
 
@@ -26,6 +28,7 @@ grow with the length of the video.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -48,7 +51,7 @@ from vcodec.weights import weights_hash
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
 DEFAULT_INTRA_PERIOD = 32
-DEFAULT_SKIP_THRESHOLD = 0.75  # largest |y_t − ŷ_{t−1}| (in quantization steps) a skipped block may have
+DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in the skip decision, relative to λ
 
 
 @dataclass
@@ -197,27 +200,28 @@ class LearnedVideoCodec(nn.Module):
 
     # --- streaming coding ---------------------------------------------------------------------------
     def encode(self, frames: Iterable[Tensor], quality: int | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
-               skip_threshold: float = DEFAULT_SKIP_THRESHOLD) -> Iterator[Packet]:
+               skip_weight: float = DEFAULT_SKIP_WEIGHT) -> Iterator[Packet]:
         """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
-        every ``intra_period`` frames, predicted frames in between."""
-        for packet, _, _ in self._encode_latents(frames, quality, intra_period, skip_threshold):
+        every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the distortion
+        side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always."""
+        for packet, _, _ in self._encode_latents(frames, quality, intra_period, skip_weight):
             yield packet
 
     def encode_and_reconstruct(self, frames: Iterable[Tensor], quality: int | None = None,
                                intra_period: int = DEFAULT_INTRA_PERIOD,
-                               skip_threshold: float = DEFAULT_SKIP_THRESHOLD) -> Iterator[tuple[Packet, Tensor]]:
+                               skip_weight: float = DEFAULT_SKIP_WEIGHT) -> Iterator[tuple[Packet, Tensor]]:
         """Like :meth:`encode`, with each frame as the decoder will output it (costs a synthesis per frame)."""
-        for packet, latent, size in self._encode_latents(frames, quality, intra_period, skip_threshold):
+        for packet, latent, size in self._encode_latents(frames, quality, intra_period, skip_weight):
             yield packet, self._synthesize(latent, *size)
 
     @torch.inference_mode()
     def _encode_latents(self, frames: Iterable[Tensor], quality: int | None, intra_period: int,
-                        skip_threshold: float) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
+                        skip_weight: float) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
         quality = self.check_quality(self.default_quality if quality is None else quality)
         if intra_period < 1:
             raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
         q = torch.tensor([quality - 1])
-        reference, size = None, None
+        reference, size, cost = None, None, 0.0
         for index, frame in enumerate(frames):
             x, _ = _as_rgb(frame, False)
             if size is None:
@@ -226,9 +230,12 @@ class LearnedVideoCodec(nn.Module):
                 raise VcodecError(f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}")
             if index % intra_period == 0:
                 sections, reference = self.intra._encode(x, quality)
+                if intra_period > 1:  # bits per unit of latent squared error, for this GOP's skip decisions
+                    lam = self.intra.config.lambdas[quality - 1]
+                    cost = skip_weight * lam * 255**2 * self._synthesis_gain(reference, q) / 3 if skip_weight else 0.0
                 yield Packet(FrameType.INTRA, index, sections), reference, size
             else:
-                sections, reference = self._encode_predicted(x, reference, q, skip_threshold)
+                sections, reference = self._encode_predicted(x, reference, q, cost)
                 yield Packet(FrameType.PREDICTED, index, sections), reference, size
 
     @torch.inference_mode()
@@ -307,14 +314,23 @@ class LearnedVideoCodec(nn.Module):
         """ẑ where every block is skipped: the factorized model's medians (its symbol 0)."""
         return self.intra.z_model._medians().expand(1, -1, *blocks.shape).clone()
 
-    def _encode_predicted(self, x: Tensor, reference: Tensor, q: Tensor, threshold: float) -> tuple[list[bytes], Tensor]:
+    def _synthesis_gain(self, latent: Tensor, q: Tensor) -> float:
+        """Pixel squared error per unit of latent squared error around ``latent``: the synthesis transform's
+        gain for quantization-sized changes (measured, so the skip decision can weigh latent errors)."""
+        generator = torch.Generator().manual_seed(0)
+        step = self.intra.y_gain.coding_inverse_gain(q).float()
+        delta = (torch.rand(latent.shape, generator=generator) - 0.5) * step
+        change = self.intra.g_s(latent + delta) - self.intra.g_s(latent)
+        return float(change.pow(2).sum() / delta.pow(2).sum())
+
+    def _encode_predicted(self, x: Tensor, reference: Tensor, q: Tensor, cost: float) -> tuple[list[bytes], Tensor]:
+        """A P-frame's sections and its ŷ; ``cost`` converts latent squared error into bits (λ·255²·gain/3)."""
         gain = self.intra.y_gain.coding_gain(q)
         y = self.intra.g_a(self.intra._pad(x))
         y_gained = y.double() * gain
-        moved = (y_gained - reference.double() * gain).abs().amax(dim=1)[0]
-        blocks = F.max_pool2d(moved[None, None], BLOCK)[0, 0] > threshold
-        z_hat = self._skipped_z(blocks)
         z_gained = self.intra.h_a(y).double() * self.intra.z_gain.coding_gain(q)
+        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, q, cost)
+        z_hat = self._skipped_z(blocks)
         z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
         z_hat[..., blocks] = z_values.squeeze(-1)
         sections = [encode_flags(blocks), z_data]
@@ -326,6 +342,28 @@ class LearnedVideoCodec(nn.Module):
 
         y_hat = self._code_predicted(z_hat, reference, expand_blocks(blocks), q, code_half)
         return sections, y_hat
+
+    def _blocks_worth_coding(self, y: Tensor, y_gained: Tensor, z_gained: Tensor, reference: Tensor, q: Tensor,
+                             cost: float) -> Tensor:
+        """The rate–distortion skip decision: a dry run codes every block to learn its bits and its
+        latent error, then a block is coded when the distortion that copying would add costs more."""
+        height, width = reference.shape[-2:]
+        every = torch.ones((height // BLOCK, width // BLOCK), dtype=torch.bool)
+        if cost == 0:
+            return ~every
+        if math.isinf(cost):
+            return every
+        _, z_values = self.intra.z_model.compress(z_gained)
+        bits = torch.zeros((height, width), dtype=torch.float64)
+
+        def estimate_half(i: int, half: Tensor, kept: Tensor, scales: Tensor, means: Tensor) -> Tensor:
+            values = torch.round(y_gained[..., half] - means) + means
+            bits[half] = self.intra.y_model.bits(values, scales, means).sum(dim=1)[0].double()
+            return values
+
+        coded = self._code_predicted(z_values, reference, expand_blocks(every), q, estimate_half)
+        extra = ((y - reference).pow(2) - (y - coded).pow(2)).sum(dim=1)[0].double()
+        return F.avg_pool2d((cost * extra - bits)[None, None], BLOCK, divisor_override=1)[0, 0] > 0
 
     def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
         height, width = reference.shape[-2:]

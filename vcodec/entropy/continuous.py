@@ -133,6 +133,11 @@ class GaussianModel(_TabulatedModel):
         index = torch.searchsorted(table, scales.detach().to(torch.float64).contiguous())
         return index.clamp_(max=len(table) - 1).cpu().numpy()
 
+    def bits(self, values: Tensor, scales: Tensor, means: Tensor) -> Tensor:
+        """Estimated bits of already-quantized ``values`` (an encoder's decisions; not what the coder uses)."""
+        likelihood = self.conditional._likelihood(values.float(), scales.float(), means.float())
+        return -torch.log2(self.conditional.likelihood_lower_bound(likelihood))
+
     def compress(self, y: Tensor, scales: Tensor, means: Tensor) -> tuple[bytes, Tensor]:
         """Code ``y`` given its entropy parameters; returns the bytes and ŷ = symbols + means (float64)."""
         means = means.double()
