@@ -255,3 +255,22 @@ def test_keep_going_decodes_around_a_damaged_packet(tiny_zoo, tmp_path):
     assert len(damaged) == 6
     assert all(np.array_equal(damaged[i], good[0]) for i in (0, 1, 2))  # frame 0 stands in for the lost ones
     assert all(np.array_equal(damaged[i], good[i]) for i in (3, 4, 5))  # decoding resumes at the intra frame
+
+
+def test_a_variable_frame_rate_is_coded_at_a_constant_rate_with_a_warning(tiny_zoo, tmp_path):
+    clip = tmp_path / "vfr.mkv"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("ffv1", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 56, 40, "bgr0"
+        stream.time_base = Fraction(1, 1000)
+        for frame, pts in zip(moving_pattern(4), (0, 40, 80, 300)):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="bgr0")
+            video_frame.pts, video_frame.time_base = pts, Fraction(1, 1000)
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    result = run("encode", clip, tmp_path / "vfr.vcd", "-m", "tiny-video")
+    assert result.exit_code == 0 and "variable frame rate" in result.output and "4 frames" in result.output
+    result = run("encode", write_clip(tmp_path / "cfr.mkv", moving_pattern(4)), tmp_path / "cfr.vcd", "-m", "tiny-video")
+    assert result.exit_code == 0 and "warning" not in result.output

@@ -3,7 +3,9 @@ one packet per frame, with a progress bar, atomic outputs and one-line errors.""
 
 from __future__ import annotations
 
+import functools
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import click
@@ -11,10 +13,10 @@ import torch
 from tqdm import tqdm
 
 from vcodec import zoo
-from vcodec.codecs.video import DEFAULT_INTRA_PERIOD, LearnedVideoCodec, read_packets, stream_header
+from vcodec.codecs.video import LearnedVideoCodec, read_packets, stream_header
 from vcodec.entropy.container import MAGIC, Container, Kind, VideoInfo, read_header
 from vcodec.errors import BitstreamError, VcodecError
-from vcodec.io.images import atomic_path, to_uint8
+from vcodec.io.images import atomic_path, save_image, to_uint8
 from vcodec.io.video import VideoReader, VideoWriter
 
 PNG_NAME = "frame_{:06d}.png"
@@ -48,8 +50,8 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
         raise VcodecError(f"{dst}: exists (use --force to overwrite)")
     with VideoReader(src) as video, atomic_path(dst, force) as tmp, open(tmp, "wb") as out:
         info = video.info
-        header = lambda count: stream_header(codec, info.width, info.height, info.fps, quality, intra_period, count)
-        out.write(header(0))
+        header = functools.partial(stream_header, codec, info.width, info.height, info.fps, quality, intra_period)
+        out.write(header(0))  # rewritten with the frame count at the end (same size)
         frames = (torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0) for f in video.frames(start, max_frames))
         total = _expected_frames(info.frame_count, info.fps, start, max_frames)
         count, started = 0, time.time()
@@ -60,6 +62,9 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
         out.seek(0)
         out.write(header(count))
     seconds = count / float(info.fps)
+    if video.variable_rate:
+        click.echo(f"warning: {src} has a variable frame rate; it was coded at a constant {float(info.fps):g} fps "
+                   f"(its timestamps are not kept)", err=True)
     click.echo(f"{dst}: {count} frames, {info.width}×{info.height} at {float(info.fps):g} fps, {size:,} bytes, "
                f"{size * 8 / seconds / 1000:.1f} kbps (quality {quality}, intra period {intra_period}; "
                f"{count / max(time.time() - started, 1e-9):.1f} frames/s)")
@@ -78,31 +83,23 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
         header = read_header(stream)
         info = VideoInfo.from_container(header)
         codec = _stream_codec(header, model)
-        fps = info.fps_num / info.fps_den if info.fps_den else 0
+        fps = Fraction(info.fps_num, info.fps_den)
         problems: list[str] = []
         packets = read_packets(stream, header, info, keep_going, problems)
         frames = codec.decode(packets, header.width, header.height, header.quality, keep_going)
         frames = tqdm(frames, total=info.frame_count, unit="frame", desc="decode")
         if dst is not None:
-            with VideoWriter(dst, _fraction(info), header.width, header.height, crf=crf, force=force) as writer:
+            with VideoWriter(dst, fps, header.width, header.height, crf=crf, force=force) as writer:
                 _write_frames(frames, writer, frames_dir, force)
         else:
             _write_frames(frames, None, frames_dir, force)
     where = ", ".join(str(p) for p in (dst, frames_dir) if p is not None)
-    click.echo(f"{where}: {info.frame_count} frames, {header.width}×{header.height} at {fps:g} fps")
+    click.echo(f"{where}: {info.frame_count} frames, {header.width}×{header.height} at {float(fps):g} fps")
     for problem in problems:
         click.echo(f"warning: {problem}; the last good frame stands in until the next intra frame", err=True)
 
 
-def _fraction(info: VideoInfo):
-    from fractions import Fraction
-
-    return Fraction(info.fps_num, info.fps_den)
-
-
 def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, force: bool) -> None:
-    from vcodec.io.images import save_image
-
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
     for index, frame in enumerate(frames):
@@ -133,12 +130,12 @@ def video_info(src: Path) -> None:
             kinds.append(packet.frame_type.name[0])
             sizes.append(len(packet.to_bytes()))
     total = src.stat().st_size
-    seconds = info.frame_count / (info.fps_num / info.fps_den) if info.frame_count else 0
+    seconds = info.frame_count / Fraction(info.fps_num, info.fps_den)
     click.echo(f"file:     {src}")
     click.echo(f"kind:     video")
     click.echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
     click.echo(f"size:     {header.width}×{header.height}")
-    click.echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({seconds:.2f} s), "
+    click.echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
                f"intra period {info.intra_period}")
     click.echo(f"quality:  {header.quality}")
     intra = [s for k, s in zip(kinds, sizes) if k == "I"]
@@ -146,5 +143,5 @@ def video_info(src: Path) -> None:
     click.echo(f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
                f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)")
     if seconds:
-        click.echo(f"bytes:    {total:,} ({total * 8 / seconds / 1000:.1f} kbps, "
+        click.echo(f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
                    f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")

@@ -78,6 +78,7 @@ class VideoReader:
             raise VcodecError(f"{self.path}: frames larger than the {MAX_PIXELS:,}-pixel limit")
         fps = self._stream.average_rate or self._stream.guessed_rate or DEFAULT_FPS
         self.info = VideoInfo(context.width, context.height, Fraction(fps), self._stream.frames or None)
+        self.variable_rate = False  # set by frames() when the timestamps are not evenly spaced
 
     def __enter__(self) -> "VideoReader":
         return self
@@ -92,10 +93,15 @@ class VideoReader:
         """H×W×3 uint8 RGB frames from ``start`` seconds on (at most ``max_frames``)."""
         import av
 
-        produced = 0
+        produced, previous, gaps = 0, None, set()
         first = round(start * self.info.fps)
         try:
             for index, frame in enumerate(self._container.decode(self._stream)):
+                if frame.pts is not None:
+                    if previous is not None:
+                        gaps.add(frame.pts - previous)
+                        self.variable_rate = self.variable_rate or max(gaps) > 1.5 * max(min(gaps), 1)
+                    previous = frame.pts
                 if index < first:
                     continue
                 if max_frames is not None and produced >= max_frames:
