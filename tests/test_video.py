@@ -111,6 +111,19 @@ def test_decode_equals_the_encoders_reconstruction(codec):
     assert all(torch.equal(a, b) for a, b in zip(tail, decoded[4:]))
 
 
+def test_streams_decode_exactly_with_another_thread_count(codec):
+    frames = as_tensors(half_static(moving_pattern(4, 96, 128)))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        coded = list(codec.encode_and_reconstruct(frames, quality=2, intra_period=4, skip_weight=1000))
+        torch.set_num_threads(1)
+        decoded = list(codec.decode([p for p, _ in coded], 128, 96, 2))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, r) for a, (_, r) in zip(decoded, coded))
+
+
 def test_static_predicted_frames_cost_far_less_than_intra(codec):
     frames = as_tensors(moving_pattern(4, 96, 128, static_from=0))
     packets = list(codec.encode(frames, quality=3, intra_period=4))

@@ -165,9 +165,6 @@ class LearnedVideoCodec(nn.Module):
         _, likelihoods = checkerboard_forward(y1 * gain, params, self.prior.context, inverse, self.intra.y_model)
         return {"likelihoods": {"y": likelihoods, "z": z_likelihoods}, "intra_likelihoods": intra_likelihoods}
 
-    def aux_loss(self) -> Tensor:
-        return torch.zeros(())
-
     # --- coding state -------------------------------------------------------------------------------
     def update(self) -> None:
         """Freeze what the coder uses: the image codec's tables and gains, and the exact temporal networks."""
