@@ -251,7 +251,7 @@ class LearnedVideoCodec(nn.Module):
             raise BitstreamError(f"stream declares quality {quality}, model has 1–{self.num_qualities}")
         q = torch.tensor([quality - 1])
         shape = self.intra._latent_shape(height, width)
-        reference, last = None, torch.full((1, 3, height, width), 0.5)
+        reference, last = None, None
         for index, packet in enumerate(packets):
             try:
                 reference = self._decode_packet(index, packet, reference, q, shape)
@@ -260,7 +260,7 @@ class LearnedVideoCodec(nn.Module):
                 if not keep_going:
                     raise
                 reference = None  # everything up to the next intra frame depends on what was lost
-            yield last
+            yield torch.full((1, 3, height, width), 0.5) if last is None else last
 
     def _decode_packet(self, index: int, packet: Packet | None, reference: Tensor | None, q: Tensor,
                        shape: tuple[int, int]) -> Tensor:
