@@ -288,3 +288,28 @@ def test_a_variable_frame_rate_is_coded_at_a_constant_rate_with_a_warning(tiny_z
     assert result.exit_code == 0 and "variable frame rate" in result.output and "4 frames" in result.output
     result = run("encode", write_clip(tmp_path / "cfr.mkv", moving_pattern(4)), tmp_path / "cfr.vcd", "-m", "tiny-video")
     assert result.exit_code == 0 and "warning" not in result.output
+
+
+def test_a_video_checkpoint_names_its_shipped_image_codec_instead_of_copying_it(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from conftest import tiny_codec
+    from vcodec.zoo import save_checkpoint
+
+    root = tmp_path / "zoo"
+    save_checkpoint(tiny_codec(name="base"), root / "base", {}, "# base\n")
+    monkeypatch.setenv("VCODEC_CHECKPOINTS", str(root))
+    video = tiny_video_codec(name="on-base")
+    video.intra.load_state_dict(zoo.load("base").state_dict())
+    video.update()
+    save_checkpoint(video, root / "on-base", {}, "# video\n")
+    config = json.loads((root / "on-base" / "config.json").read_text())
+    assert config["intra"]["name"] == "base"
+    assert (root / "on-base" / "model.safetensors").stat().st_size < (root / "base" / "model.safetensors").stat().st_size
+    loaded = zoo.load("on-base")
+    assert loaded.weights_hash == video.weights_hash
+    shutil.rmtree(root / "base")
+    save_checkpoint(tiny_codec(name="base", seed=3), root / "base", {}, "# another base\n")
+    with pytest.raises(VcodecError, match="built on base with weights"):
+        zoo.load("on-base")

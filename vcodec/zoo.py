@@ -3,7 +3,9 @@
 A checkpoint is a folder: ``model.safetensors`` (weights and integer CDF tables), ``config.json``
 (architecture, training record, measured rate–distortion) and ``MODEL_CARD.md``. Shipped ones live
 in the repository's ``checkpoints/`` folder (or ``$VCODEC_CHECKPOINTS``); ``vcodec.load(name)`` finds
-them by folder name, ``vcodec.load(path)`` takes any checkpoint folder.
+them by folder name, ``vcodec.load(path)`` takes any checkpoint folder. A video codec built on a
+shipped image codec names it, and the hash of its weights, in ``config.json`` instead of storing
+those weights a second time.
 """
 
 from __future__ import annotations
@@ -104,10 +106,31 @@ def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
     config, model_config = _read_config(folder)
     model = build_model(model_config, str(config.get("name", folder.name)))
     try:
-        model.load_state_dict(load_file(folder / WEIGHTS_FILE))
+        weights = load_file(folder / WEIGHTS_FILE)
+        if isinstance(config.get("intra"), dict):  # a video codec on a shipped image codec's weights
+            weights = {**_intra_weights(folder, config["intra"]), **weights}
+        model.load_state_dict(weights)
     except (OSError, SafetensorError, RuntimeError) as err:
         raise VcodecError(f"{folder}: weights do not load ({str(err).splitlines()[0]})") from None
     return model.to(device).eval()
+
+
+def _intra_weights(folder: Path, reference: dict) -> dict:
+    """The weights of the shipped image codec a video checkpoint names, as ``intra.*`` entries, after
+    checking they are the very weights it was trained on."""
+    intra = load(str(reference.get("name")))
+    if intra.weights_hash.hex() != reference.get("weights_hash"):
+        raise VcodecError(f"{folder}: built on {reference.get('name')} with weights {reference.get('weights_hash')}, "
+                          f"but the installed {reference.get('name')} has {intra.weights_hash.hex()}")
+    return {f"intra.{k}": v for k, v in intra.state_dict().items()}
+
+
+def _shipped_twin(codec: LearnedImageCodec) -> str | None:
+    """The shipped image codec with exactly these weights, if there is one."""
+    for info in model_infos():
+        if info.kind == "image-codec" and load(info.name).weights_hash == codec.weights_hash:
+            return info.name
+    return None
 
 
 HALF_PRECISION_MIN_SIZE = 4096
@@ -139,9 +162,14 @@ def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: 
         raise VcodecError(f"{folder}: exists (use --force to replace it)")
     folder.parent.mkdir(parents=True, exist_ok=True)
     prepare_for_shipping(model)
+    state = model.state_dict()
+    if isinstance(model, LearnedVideoCodec) and (twin := _shipped_twin(model.intra)):
+        # the image codec is shipped already: name it (and its hash) instead of storing a second copy
+        record = {**record, "intra": {"name": twin, "weights_hash": model.intra.weights_hash.hex()}}
+        state = {k: v for k, v in state.items() if not k.startswith("intra.")}
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in model.state_dict().items()}
+        state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in state.items()}
         save_file(state, str(staging / WEIGHTS_FILE))
         config = {"name": model.name, "kind": model_kind(model.config), "model": model.config.to_dict(), **record}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
