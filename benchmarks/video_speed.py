@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,20 +33,18 @@ from vcodec.io.video import VideoWriter
 WIDTH, HEIGHT = 640, 360
 
 
-def pan_frames(count: int, seed: int = 0) -> list[np.ndarray]:
+def pan_frames(count: int, seed: int = 0) -> Iterator[np.ndarray]:
     """``count`` 640×360 frames of a vertical pan over china.jpg, back and forth, with fresh noise each."""
     from sklearn.datasets import load_sample_images
 
     image = load_sample_images().images[0].astype(np.float32)  # 427×640
     travel = image.shape[0] - HEIGHT
     rng = np.random.default_rng(seed)
-    frames = []
     for t in range(count):
         top = t % (2 * travel)
         top = top if top <= travel else 2 * travel - top
         frame = image[top : top + HEIGHT, :WIDTH] + rng.standard_normal((HEIGHT, WIDTH, 3)).astype(np.float32)
-        frames.append(np.clip(np.rint(frame), 0, 255).astype(np.uint8))
-    return frames
+        yield np.clip(np.rint(frame), 0, 255).astype(np.uint8)
 
 
 def codec_speed(model: str, quality: int, count: int) -> dict:
@@ -63,7 +62,8 @@ def codec_speed(model: str, quality: int, count: int) -> dict:
 
 
 def peak_memory(model: str, quality: int, seconds: int, fps: int, folder: Path) -> dict:
-    """Peak RSS of encoding and of decoding a clip of ``seconds`` seconds, each in its own process."""
+    """Peak RSS of encoding and of decoding a clip of ``seconds`` seconds, each in its own process (VmHWM,
+    which starts afresh at exec, unlike getrusage's maximum, which a child inherits from its parent)."""
     clip, stream, out = folder / f"clip{seconds}.mkv", folder / f"clip{seconds}.vcd", folder / f"out{seconds}.mkv"
     with VideoWriter(clip, Fraction(fps), WIDTH, HEIGHT) as writer:
         for frame in pan_frames(seconds * fps):
@@ -71,10 +71,10 @@ def peak_memory(model: str, quality: int, seconds: int, fps: int, folder: Path) 
     result = {"seconds": seconds, "frames": seconds * fps}
     for step, args in (("encode", [clip, stream, "-m", model, "-q", str(quality)]), ("decode", [stream, out])):
         started = time.perf_counter()
-        code = (f"import resource, sys; from vcodec.cli.main import main\n"
+        code = (f"from vcodec.cli.main import main\n"
                 f"try: main({[step, *map(str, args), '--force']!r})\n"
                 f"except SystemExit as e: assert not e.code, e.code\n"
-                f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+                f"print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         result[f"{step}_peak_mib"] = int(done.stdout.strip().splitlines()[-1]) / 1024
         result[f"{step}_seconds"] = time.perf_counter() - started
