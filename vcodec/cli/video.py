@@ -23,9 +23,13 @@ PNG_NAME = "frame_{:06d}.png"
 
 
 def is_video_stream(path: Path) -> bool:
-    """Whether a file starts like a vcodec video stream (its kind byte says so)."""
-    with open(path, "rb") as f:
-        head = f.read(6)
+    """Whether a file starts like a vcodec video stream (its kind byte says so); an unreadable file is
+    left to the image path, which reports it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return False
     return len(head) == 6 and head[:4] == MAGIC and head[5] == Kind.VIDEO
 
 
@@ -71,8 +75,10 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
 
 
 def _expected_frames(declared: int | None, fps, start: float, max_frames: int | None) -> int | None:
+    """How many frames the progress bar should expect (None when the container does not say)."""
     left = None if declared is None else max(0, declared - round(start * fps))
-    return min(x for x in (left, max_frames) if x is not None) if left is not None or max_frames else None
+    known = [n for n in (left, max_frames) if n is not None]
+    return min(known) if known else None
 
 
 def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None, frames_dir: Path | None,
