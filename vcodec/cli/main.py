@@ -268,6 +268,8 @@ def models() -> None:
             click.echo(f"  {info_.description}")
         dev = info_.results.get("dev") if isinstance(info_.results.get("dev"), dict) else {}
         point = "tokens" if "tokens" in dev else "quality"
+        if dev and info_.kind == "video-codec":
+            click.echo("  on the synthetic development clips (real clips: benchmarks/RESULTS.md):")
         for p, bpp, psnr in zip(dev.get(point, []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
             click.echo(f"  {point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
 
