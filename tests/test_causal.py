@@ -51,3 +51,29 @@ def test_the_causal_video_tokenizer_round_trips_shapes_and_is_causal():
         tok.encode(torch.rand(1, 3, 8, 32, 32))
     with pytest.raises(ValueError, match="token ids"):
         tok.decode(torch.full((1, 2, 4, 4), 1000))
+
+
+def test_video_tokens_round_trip_through_bytes():
+    import pytest
+
+    from vcodec.errors import BitstreamError
+    from vcodec.tokenizers.causal3d import Causal3DConfig, CausalVideoTokenizer
+
+    torch.manual_seed(0)
+    tok = CausalVideoTokenizer(Causal3DConfig(channels=8)).eval()
+    video = torch.rand(2, 3, 5, 32, 48)
+    tokens = tok.encode(video)
+    with pytest.raises(RuntimeError, match="fit"):
+        tok.compress(video)
+    tok.fit_prior(tokens)
+    streams = tok.compress(video)
+    assert len(streams) == 2
+    for stream, expected in zip(streams, tokens):
+        assert torch.equal(tok.decompress_tokens(stream)[0], expected)
+        assert torch.equal(tok.decompress(stream), tok.decode(expected[None]))
+    other = CausalVideoTokenizer(Causal3DConfig(channels=8))
+    other.fit_prior(tokens)
+    with pytest.raises(BitstreamError, match="made by model"):
+        other.decompress(streams[0])
+    with pytest.raises(BitstreamError):
+        tok.decompress(streams[0][:-5])

@@ -132,21 +132,12 @@ class LearnedTokenizer(nn.Module):
     def compress(self, images: Tensor, num_tokens: int | None = None) -> list[bytes]:
         """One VCDC token container per image: the first ``num_tokens`` ids, range-coded with the prior."""
         tokens = self.as_indices(self.encode(images, num_tokens))
-        return [Container(kind=Kind.TOKENS, model=self.name, weights_hash=self.weights_hash,
-                          width=self.image_size, height=self.image_size,
-                          sections=[_COUNT.pack(t.shape[0]), self.prior.compress(t)]).to_bytes() for t in tokens]
+        return [token_container(self, self.image_size, self.image_size, t.shape[0], self.prior.compress(t))
+                for t in tokens]
 
     def decompress_tokens(self, data: bytes) -> Tensor:
         """The 1×N(×G) token ids in a container made by :meth:`compress` of this model."""
-        container = Container.from_bytes(data)
-        if container.kind != Kind.TOKENS:
-            raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not tokens")
-        if container.model != self.name or container.weights_hash != self.weights_hash:
-            raise BitstreamError(f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
-                                 f"not by '{self.name}' ({self.weights_hash.hex()})")
-        if len(container.sections) != 2 or len(container.sections[0]) != _COUNT.size:
-            raise BitstreamError("token stream must hold a count section and a token section")
-        (count,) = _COUNT.unpack(container.sections[0])
+        container, count = read_token_container(data, self)
         if not 1 <= count <= self.max_tokens or (len(self.token_grid) > 1 and count != self.max_tokens):
             raise BitstreamError(f"stream declares {count} tokens, model has 1–{self.max_tokens}")
         return self._public(self.prior.decompress(container.sections[1], count)[None])
@@ -183,3 +174,22 @@ class LearnedTokenizer(nn.Module):
 
     def _pixels(self, vectors: Tensor) -> Tensor:
         raise NotImplementedError
+
+
+def token_container(model, width: int, height: int, count: int, payload: bytes) -> bytes:
+    """A VCDC token container: ``count`` (tokens, or token frames for video) and the coded ids."""
+    return Container(kind=Kind.TOKENS, model=model.name, weights_hash=model.weights_hash, width=width, height=height,
+                     sections=[_COUNT.pack(count), payload]).to_bytes()
+
+
+def read_token_container(data: bytes, model) -> tuple[Container, int]:
+    """A token container made by ``model`` (kind, name and weights checked) and the count it declares."""
+    container = Container.from_bytes(data)
+    if container.kind != Kind.TOKENS:
+        raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not tokens")
+    if container.model != model.name or container.weights_hash != model.weights_hash:
+        raise BitstreamError(f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
+                             f"not by '{model.name}' ({model.weights_hash.hex()})")
+    if len(container.sections) != 2 or len(container.sections[0]) != _COUNT.size:
+        raise BitstreamError("token stream must hold a count section and a token section")
+    return container, _COUNT.unpack(container.sections[0])[0]

@@ -3,7 +3,8 @@ MAGVIT-v2 and the Cosmos causal tokenizers.
 
 The first frame is tokenized by itself and every later group of ``temporal_factor`` frames together,
 so a clip of 1 + 4n frames gives 1 + n token frames of (H/8)×(W/8) tokens, and a clip's first tokens
-do not change when frames are appended. Bitstreams (an entropy-coded container), training through
+do not change when frames are appended. ``compress`` writes one token container per clip, its ids
+range-coded under a categorical prior fitted to tokens (:meth:`fit_prior`). Training through
 ``vcodec train`` and a shipped checkpoint come next (issue 6).
 """
 
@@ -11,11 +12,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vcodec.entropy import coder
+from vcodec.entropy.categorical import StaticTokenPrior
+from vcodec.errors import BitstreamError
 from vcodec.layers.causal import CausalConv3d, CausalResBlock, CausalTimeUpsample, SpaceUpsample
 from vcodec.quantizers import build_quantizer
+from vcodec.tokenizers.base import read_token_container, token_container
+from vcodec.weights import weights_hash
+
+MAX_CLIP_TOKENS = 1 << 24  # what a stream may declare before anything is allocated
 
 
 @dataclass
@@ -49,11 +58,14 @@ class Causal3DConfig:
 
 class CausalVideoTokenizer(nn.Module):
     """Video (B×3×T×H×W in [0, 1], T = 1 + k·temporal_factor, H and W multiples of the spatial factor)
-    ↔ token ids (B×T'×h×w)."""
+    ↔ token ids (B×T'×h×w) ↔ bytes."""
+
+    name: str = "unnamed"
 
     def __init__(self, config: Causal3DConfig):
         super().__init__()
         self.config = config
+        self._weights_hash: bytes | None = None
         c, dim = config.channels, len(config.levels)
         down = [CausalConv3d(3, c)]
         for i in range(max(config.spatial_downsamples, config.temporal_downsamples)):
@@ -69,6 +81,7 @@ class CausalVideoTokenizer(nn.Module):
             up += [CausalResBlock(c), nn.SiLU()]
         self.decoder = nn.Sequential(*up, CausalConv3d(c, 3))
         self.quantizer = build_quantizer("fsq", dim, levels=config.levels)
+        self.prior = StaticTokenPrior(self.quantizer.vocab_sizes, positions=1)  # one histogram for every token
 
     @property
     def vocab_sizes(self) -> tuple[int, ...]:
@@ -117,3 +130,42 @@ class CausalVideoTokenizer(nn.Module):
         """The video, B×3×T×H×W in [0, 1] (T = 1 + (T' − 1)·temporal_factor)."""
         codes = self.embed(tokens).permute(0, 4, 1, 2, 3)
         return ((self.decoder(codes) + 1) / 2).clamp(0, 1)
+
+    # --- bytes ---------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def fit_prior(self, tokens: Tensor) -> None:
+        """Fit the coding prior to the frequencies of some tokens (any shape)."""
+        self.prior.fit(tokens.reshape(-1, 1, 1))
+        self._weights_hash = None
+
+    @property
+    def weights_hash(self) -> bytes:
+        if self._weights_hash is None:
+            self._weights_hash = weights_hash(self)
+        return self._weights_hash
+
+    def compress(self, video: Tensor) -> list[bytes]:
+        """One token container per clip of the batch."""
+        tables = self.prior._coder_tables()
+        height, width = video.shape[-2:]
+        return [token_container(self, width, height, t.shape[0],
+                                coder.encode(t.numpy().reshape(-1), np.zeros(t.numel(), dtype=np.intp), tables))
+                for t in self.encode(video)]
+
+    def decompress_tokens(self, data: bytes) -> Tensor:
+        """The 1×T'×h×w ids of a container made by :meth:`compress` of this model."""
+        container, frames = read_token_container(data, self)
+        s = self.config.spatial_factor
+        if container.width % s or container.height % s:
+            raise BitstreamError(f"stream declares {container.width}×{container.height}, not multiples of {s}")
+        shape = (1, frames, container.height // s, container.width // s)
+        if not 1 <= frames or int(np.prod(shape)) > MAX_CLIP_TOKENS:
+            raise BitstreamError(f"stream declares {frames} token frames of {shape[2]}×{shape[3]}, beyond the limits")
+        ids = coder.decode(container.sections[1], np.zeros(int(np.prod(shape)), dtype=np.intp), self.prior._coder_tables())
+        if ids.min() < 0 or ids.max() >= self.vocab_sizes[0]:
+            raise BitstreamError("token data decodes to ids outside the vocabulary")
+        return torch.from_numpy(ids.astype(np.int64)).reshape(shape)
+
+    def decompress(self, data: bytes) -> Tensor:
+        """The decoded clip, 1×3×T×H×W."""
+        return self.decode(self.decompress_tokens(data))
