@@ -28,7 +28,7 @@ from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import MAX_PIXELS  # decoding larger images would need tiling (not yet)
 from vcodec.layers import analysis_transform, synthesis_transform
-from vcodec.weights import weights_hash
+from vcodec.weights import resize_table_buffers, weights_hash
 
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
@@ -257,17 +257,10 @@ class LearnedImageCodec(nn.Module):
     # --- weights ---------------------------------------------------------------------------------
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Like ``nn.Module.load_state_dict``, resizing the CDF-table buffers to the stored tables."""
-        own = dict(self.named_buffers())
-        for key, value in state_dict.items():
-            if key in own and own[key].shape != value.shape and _is_table_buffer(key):
-                own[key].resize_(value.shape)
+        resize_table_buffers(self, state_dict)
         self._weights_hash = None
         self._exact = None
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
-
-def _is_table_buffer(key: str) -> bool:
-    return key.rsplit(".", 1)[-1] in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
 
 
 def _as_rgb(x: Tensor, grey: bool) -> tuple[Tensor, bool]:

@@ -46,7 +46,7 @@ from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoIn
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
-from vcodec.weights import weights_hash
+from vcodec.weights import resize_table_buffers, weights_hash
 
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
@@ -187,10 +187,7 @@ class LearnedVideoCodec(nn.Module):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         self._exact, self._weights_hash = None, None
-        own = dict(self.named_buffers())
-        for key, value in state_dict.items():  # CDF tables come in the size they were tabulated at
-            if key in own and own[key].shape != value.shape and key.startswith("intra."):
-                own[key].resize_(value.shape)
+        resize_table_buffers(self, state_dict)
         result = super().load_state_dict(state_dict, strict=strict, assign=assign)
         self.intra._exact, self.intra._weights_hash = None, None
         return result

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError
-from vcodec.weights import weights_hash
+from vcodec.weights import resize_table_buffers, weights_hash
 
 _COUNT = struct.Struct(">H")  # the first section of a token stream: how many tokens follow
 
@@ -154,10 +154,7 @@ class LearnedTokenizer(nn.Module):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Also loads CDF tables whose size differs from the empty ones of an unfitted model."""
-        own = dict(self.named_buffers())
-        for key, value in state_dict.items():
-            if key.rsplit(".", 1)[-1] in ("_quantized_cdf", "_cdf_length", "_offset") and key in own:
-                own[key].resize_(value.shape)
+        resize_table_buffers(self, state_dict)
         result = super().load_state_dict(state_dict, strict=strict, assign=assign)
         self.prior.reset_cache()
         self._weights_hash = None
