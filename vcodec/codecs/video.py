@@ -286,11 +286,17 @@ class LearnedVideoCodec(nn.Module):
         gain = gain.reshape(1, -1, 1)
         return scales * gain, (means + alpha * reference[..., half]) * gain
 
-    def _code_predicted(self, z_hat: Tensor, reference: Tensor, keep: Tensor, q: Tensor, code_half) -> Tensor:
-        """Both checkerboard passes of a P-frame's y; skipped positions take the reference's values."""
+    def _temporal_features(self, reference: Tensor) -> Tensor:
+        """The temporal prior's features of ŷ_{t−1}, in exact fixed point."""
+        return self.exact["temporal"](to_fixed(reference.double()))
+
+    def _code_predicted(self, z_hat: Tensor, reference: Tensor, temporal: Tensor, keep: Tensor, q: Tensor,
+                        code_half) -> Tensor:
+        """Both checkerboard passes of a P-frame's y; skipped positions take the reference's values.
+        ``temporal`` is :meth:`_temporal_features` of the reference."""
         gain, inverse = self.intra.y_gain.coding_gain(q), self.intra.y_gain.coding_inverse_gain(q)
         reference64 = reference.double()
-        inputs = (self.intra._coding_features(z_hat, q), self.exact["temporal"](to_fixed(reference64)))
+        inputs = (self.intra._coding_features(z_hat, q), temporal)
         reference_gained = reference64 * gain
 
         def code_kept(i: int, half: Tensor, scales: Tensor, means: Tensor) -> Tensor:
@@ -323,7 +329,8 @@ class LearnedVideoCodec(nn.Module):
         y = self.intra.g_a(self.intra._pad(x))
         y_gained = y.double() * gain
         z_gained = self.intra.h_a(y).double() * self.intra.z_gain.coding_gain(q)
-        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, q, cost)
+        temporal = self._temporal_features(reference)  # shared by the dry run and the coding pass
+        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, temporal, q, cost)
         z_hat = self._skipped_z(blocks)
         z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
         z_hat[..., blocks] = z_values.squeeze(-1)
@@ -334,11 +341,11 @@ class LearnedVideoCodec(nn.Module):
             sections.append(data)
             return values
 
-        y_hat = self._code_predicted(z_hat, reference, expand_blocks(blocks), q, code_half)
+        y_hat = self._code_predicted(z_hat, reference, temporal, expand_blocks(blocks), q, code_half)
         return sections, y_hat
 
-    def _blocks_worth_coding(self, y: Tensor, y_gained: Tensor, z_gained: Tensor, reference: Tensor, q: Tensor,
-                             cost: float) -> Tensor:
+    def _blocks_worth_coding(self, y: Tensor, y_gained: Tensor, z_gained: Tensor, reference: Tensor, temporal: Tensor,
+                             q: Tensor, cost: float) -> Tensor:
         """The rate–distortion skip decision: a dry run codes every block to learn its bits and its
         latent error, then a block is coded when the distortion that copying would add costs more."""
         height, width = reference.shape[-2:]
@@ -355,7 +362,7 @@ class LearnedVideoCodec(nn.Module):
             bits[half] = self.intra.y_model.bits(values, scales, means).sum(dim=1)[0].double()
             return values
 
-        coded = self._code_predicted(z_values, reference, expand_blocks(every), q, estimate_half)
+        coded = self._code_predicted(z_values, reference, temporal, expand_blocks(every), q, estimate_half)
         extra = ((y - reference).pow(2) - (y - coded).pow(2)).sum(dim=1)[0].double()
         return F.avg_pool2d((cost * extra - bits)[None, None], BLOCK, divisor_override=1)[0, 0] > 0
 
@@ -366,7 +373,7 @@ class LearnedVideoCodec(nn.Module):
         z_values = self.intra.z_model.decompress(sections[1], (1, z_hat.shape[1], int(blocks.sum()), 1))
         z_hat[..., blocks] = z_values.squeeze(-1)
         return self._code_predicted(
-            z_hat, reference, expand_blocks(blocks), q,
+            z_hat, reference, self._temporal_features(reference), expand_blocks(blocks), q,
             lambda i, half, kept, scales, means: self.intra.y_model.decompress(sections[i + 2], scales, means))
 
 
@@ -379,15 +386,10 @@ def encode_flags(blocks: Tensor) -> bytes:
     """Which blocks are coded: a byte p (0: none, 255: all, else their share in 255ths) and, in between,
     the flags range-coded as Bernoulli(p/255)."""
     flags = blocks.reshape(-1).numpy().astype(np.int32)
-    share = int(round(255 * flags.mean())) if flags.size else 0
-    if 0 < flags.sum() < flags.size:
-        share = min(max(share, 1), 254)
-    elif flags.size and flags.all():
-        share = 255
-    else:
-        share = 0
-    if share in (0, 255):
-        return bytes([share])
+    coded = int(flags.sum())
+    if coded == 0 or coded == flags.size:
+        return bytes([255 if coded else 0])
+    share = min(max(round(255 * coded / flags.size), 1), 254)
     encoder = constriction.stream.queue.RangeEncoder()
     encoder.encode(flags, _bernoulli(share))
     return bytes([share]) + encoder.get_compressed().astype("<u4").tobytes()
