@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from vcodec import zoo
 from vcodec.codecs.video import LearnedVideoCodec, read_packets, stream_header
-from vcodec.entropy.container import MAGIC, Container, Kind, VideoInfo, read_header
+from vcodec.entropy.container import MAGIC, Container, Kind, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import atomic_path, save_image, to_uint8
 from vcodec.io.video import VideoReader, VideoWriter
@@ -86,8 +86,7 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
     if dst is None and frames_dir is None:
         raise VcodecError("give an output video file, or --frames-dir for PNG frames")
     with open(src, "rb") as stream:
-        header = read_header(stream)
-        info = VideoInfo.from_container(header)
+        header, info = read_video_header(stream)
         codec = _stream_codec(header, model)
         fps = Fraction(info.fps_num, info.fps_den)
         problems: list[str] = []
@@ -129,8 +128,7 @@ def _stream_codec(header: Container, model: str | None) -> LearnedVideoCodec:
 
 def video_info(src: Path) -> None:
     with open(src, "rb") as stream:
-        header = read_header(stream)
-        info = VideoInfo.from_container(header)
+        header, info = read_video_header(stream)
         kinds, sizes = [], []
         for packet in read_packets(stream, header, info):
             kinds.append(packet.frame_type.name[0])

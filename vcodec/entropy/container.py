@@ -217,6 +217,12 @@ def read_header(stream: BinaryIO) -> Container:
     return Container.from_bytes(b"".join(parts))
 
 
+def read_video_header(stream: BinaryIO) -> tuple[Container, VideoInfo]:
+    """The header container at the start of a video stream and what its video section says."""
+    header = read_header(stream)
+    return header, VideoInfo.from_container(header)
+
+
 def read_packet(stream: BinaryIO, max_bytes: int) -> Packet | None:
     """The next packet of a video stream, or None at the clean end of the stream."""
     length = stream.read(4)

@@ -17,7 +17,7 @@ import torch
 from vcodec import zoo
 from vcodec.codecs.video import LearnedVideoCodec, read_packets, stream_header
 from vcodec.eval.baselines import DEFAULT_GOP, IMAGE_BASELINES, VIDEO_BASELINES, Coded
-from vcodec.entropy.container import Container, VideoInfo, read_header
+from vcodec.entropy.container import Container, read_video_header
 from vcodec.errors import VcodecError
 from vcodec.io.images import to_uint8
 from vcodec.tokenizers import LearnedTokenizer
@@ -97,14 +97,14 @@ class LearnedVideoMethod(LearnedImageMethod):
         height, width = frames.shape[1:3]
         tensors = (torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float().div(255.0) for f in frames)
         start = time.perf_counter()
-        packets = [p.to_bytes() for p in self.codec.encode(tensors, point, self.gop)]
-        data = stream_header(self.codec, width, height, fps, point, self.gop, len(packets)) + b"".join(packets)
+        packets = list(self.codec.encode(tensors, point, self.gop))
+        data = stream_header(self.codec, width, height, fps, point, self.gop, len(packets)) + \
+            b"".join(p.to_bytes() for p in packets)
         middle = time.perf_counter()
         stream = io.BytesIO(data)
-        header = read_header(stream)
-        info = VideoInfo.from_container(header)
+        header, info = read_video_header(stream)
         decoded = [to_uint8(x) for x in self.codec.decode(read_packets(stream, header, info), width, height, point)]
-        payload = sum(len(p) - 10 for p in packets)  # without each packet's length, type, count and CRC
+        payload = sum(len(section) for p in packets for section in p.sections)  # entropy-coded bytes only
         return Coded(len(data), np.stack(decoded), middle - start, time.perf_counter() - middle, payload_bytes=payload)
 
 
