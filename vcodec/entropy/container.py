@@ -61,8 +61,7 @@ class Container:
             bytes([len(name)]), name, self.weights_hash,
             _SIZE.pack(self.width, self.height, len(self.sections)),
         ]
-        for section in self.sections:
-            parts += [_U32.pack(len(section)), section]
+        parts += _section_table(self.sections)
         body = b"".join(parts)
         return body + _U32.pack(zlib.crc32(body))
 
@@ -88,6 +87,10 @@ class _Reader:
         self.pos += count
         return chunk
 
+    def sections(self, count: int) -> list[bytes]:
+        """``count`` length-prefixed sections."""
+        return [self.take(_U32.unpack(self.take(4, "section table"))[0], "section") for _ in range(count)]
+
     def container(self) -> Container:
         if len(self.data) < 4 or self.data[:4] != MAGIC:
             raise BitstreamError("not a vcodec stream (bad magic bytes)" if self.data else "stream is empty")
@@ -112,10 +115,15 @@ class _Reader:
         _check_size(width, height)
         if count > MAX_SECTIONS:
             raise BitstreamError(f"stream declares {count} sections (at most {MAX_SECTIONS})")
-        sections = [self.take(_U32.unpack(self.take(4, "section table"))[0], "section") for _ in range(count)]
+        sections = self.sections(count)
         if self.pos != len(self.data):
             raise BitstreamError(f"{len(self.data) - self.pos} unexpected bytes after the last section")
         return Container(Kind(kind), model, weights_hash, width, height, quality, bool(flags & _FLAG_GREY), sections)
+
+
+def _section_table(sections: list[bytes]) -> list[bytes]:
+    """Each section as its u32 length and its bytes."""
+    return [part for section in sections for part in (_U32.pack(len(section)), section)]
 
 
 def _check_size(width: int, height: int) -> None:
@@ -182,8 +190,7 @@ class Packet:
         if len(self.sections) > MAX_SECTIONS:
             raise ValueError(f"a packet holds at most {MAX_SECTIONS} sections")
         parts = [_PACKET_HEAD.pack(int(self.frame_type), self.index, len(self.sections))]
-        for section in self.sections:
-            parts += [_U32.pack(len(section)), section]
+        parts += _section_table(self.sections)
         body = b"".join(parts)
         return _U32.pack(len(body)) + body + _U32.pack(zlib.crc32(body))
 
@@ -195,7 +202,7 @@ class Packet:
             raise BitstreamError(f"unknown frame type {frame_type}")
         if count > MAX_SECTIONS:
             raise BitstreamError(f"packet declares {count} sections (at most {MAX_SECTIONS})")
-        sections = [reader.take(_U32.unpack(reader.take(4, "section table"))[0], "section") for _ in range(count)]
+        sections = reader.sections(count)
         if reader.pos != len(body):
             raise BitstreamError(f"{len(body) - reader.pos} unexpected bytes after a packet's last section")
         return cls(FrameType(frame_type), index, sections)
