@@ -16,7 +16,7 @@ from vcodec.cli.errors import friendly_errors
 from vcodec.cli.evaluate import evaluate
 from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import export, prepare_data, train
-from vcodec.cli.video import decode_video, encode_video, is_video_stream, video_info
+from vcodec.cli.video import decode_video, encode_video, is_video_stream, stream_model_name, video_info
 from vcodec.codecs.video import DEFAULT_INTRA_PERIOD, LearnedVideoCodec
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
@@ -157,9 +157,7 @@ def _tokenizer_compress(tokenizer, num_tokens: int | None):
 def _decoder(stream: bytes, model: str | None, cache: dict):
     """The model that made a stream, loaded once per name: ``--model``, else the shipped model its
     header names (a name read from a stream is never treated as a path)."""
-    name = model or Container.from_bytes(stream).model
-    if model is None and name not in zoo.list_models():
-        raise BitstreamError(f"stream was made by model '{name}', which is not installed here (give --model)")
+    name = stream_model_name(Container.from_bytes(stream).model, model) if model is None else model
     if name not in cache:
         cache[name] = zoo.load(name)
     return cache[name]

@@ -33,6 +33,14 @@ def is_video_stream(path: Path) -> bool:
     return len(head) == 6 and head[:4] == MAGIC and head[5] == Kind.VIDEO
 
 
+def stream_model_name(stream_model: str, model: str | None) -> str:
+    """Which model decodes a stream: ``--model`` when given, else the shipped model its header names (a
+    name read from a stream is never treated as a path)."""
+    if model is None and stream_model not in zoo.list_models():
+        raise BitstreamError(f"stream was made by model '{stream_model}', which is not installed here (give --model)")
+    return model or stream_model
+
+
 def load_video_codec(name: str) -> LearnedVideoCodec:
     model = zoo.load(name)
     if not isinstance(model, LearnedVideoCodec):
@@ -116,10 +124,7 @@ def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, f
 
 def _stream_codec(header: Container, model: str | None) -> LearnedVideoCodec:
     """The video codec a stream names (``--model`` for a checkpoint folder), checked against its hash."""
-    name = model or header.model
-    if model is None and name not in zoo.list_models():
-        raise BitstreamError(f"stream was made by model '{name}', which is not installed here (give --model)")
-    codec = load_video_codec(name)
+    codec = load_video_codec(stream_model_name(header.model, model))
     if codec.name != header.model or codec.weights_hash != header.weights_hash:
         raise BitstreamError(f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
                              f"not by '{codec.name}' ({codec.weights_hash.hex()})")
