@@ -134,10 +134,11 @@ def _stream_codec(header: Container, model: str | None) -> LearnedVideoCodec:
 def video_info(src: Path) -> None:
     with open(src, "rb") as stream:
         header, info = read_video_header(stream)
-        kinds, sizes = [], []
+        kinds, sizes, start = [], [], stream.tell()
         for packet in read_packets(stream, header, info):
             kinds.append(packet.frame_type.name[0])
-            sizes.append(len(packet.to_bytes()))
+            sizes.append(stream.tell() - start)  # as stored, without writing the packet out again
+            start = stream.tell()
     total = src.stat().st_size
     seconds = info.frame_count / Fraction(info.fps_num, info.fps_den)
     click.echo(f"file:     {src}")
