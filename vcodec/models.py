@@ -8,14 +8,17 @@ from torch import nn
 from vcodec.codecs import ARCHITECTURES as CODEC_ARCHITECTURES
 from vcodec.codecs import CodecConfig, build_codec
 from vcodec.codecs.video import LearnedVideoCodec, VideoCodecConfig
-from vcodec.tokenizers import Conv2DConfig, Conv2DTokenizer, Transformer1DConfig, Transformer1DTokenizer
+from vcodec.tokenizers import (Causal3DConfig, CausalVideoTokenizer, Conv2DConfig, Conv2DTokenizer, Transformer1DConfig,
+                               Transformer1DTokenizer)
 
 TOKENIZER_ARCHITECTURES = {"transformer-1d": (Transformer1DConfig, Transformer1DTokenizer),
                            "conv-2d": (Conv2DConfig, Conv2DTokenizer)}
 VIDEO_ARCHITECTURES = {"temporal-checkerboard": (VideoCodecConfig, LearnedVideoCodec)}
-ARCHITECTURES = sorted([*CODEC_ARCHITECTURES, *TOKENIZER_ARCHITECTURES, *VIDEO_ARCHITECTURES])
+VIDEO_TOKENIZER_ARCHITECTURES = {"causal-3d": (Causal3DConfig, CausalVideoTokenizer)}
+ARCHITECTURES = sorted([*CODEC_ARCHITECTURES, *TOKENIZER_ARCHITECTURES, *VIDEO_ARCHITECTURES,
+                        *VIDEO_TOKENIZER_ARCHITECTURES])
 
-ModelConfig = CodecConfig | Transformer1DConfig | Conv2DConfig | VideoCodecConfig
+ModelConfig = CodecConfig | Transformer1DConfig | Conv2DConfig | VideoCodecConfig | Causal3DConfig
 
 
 def config_from_dict(data: dict) -> ModelConfig:
@@ -25,6 +28,8 @@ def config_from_dict(data: dict) -> ModelConfig:
         return TOKENIZER_ARCHITECTURES[architecture][0].from_dict(data)
     if architecture in VIDEO_ARCHITECTURES:
         return VideoCodecConfig.from_dict(data)
+    if architecture in VIDEO_TOKENIZER_ARCHITECTURES:
+        return Causal3DConfig.from_dict(data)
     if architecture in CODEC_ARCHITECTURES:
         return CodecConfig.from_dict(data)
     raise ValueError(f"unknown architecture {architecture!r} (known: {', '.join(ARCHITECTURES)})")
@@ -38,17 +43,25 @@ def is_video_codec(config: ModelConfig) -> bool:
     return config.architecture in VIDEO_ARCHITECTURES
 
 
+def is_video_tokenizer(config: ModelConfig) -> bool:
+    return config.architecture in VIDEO_TOKENIZER_ARCHITECTURES
+
+
 def model_kind(config: ModelConfig) -> str:
     """What a checkpoint holds, as configs and model cards name it."""
-    return "tokenizer" if is_tokenizer(config) else "video-codec" if is_video_codec(config) else "image-codec"
+    if is_tokenizer(config):
+        return "tokenizer"
+    if is_video_tokenizer(config):
+        return "video-tokenizer"
+    return "video-codec" if is_video_codec(config) else "image-codec"
 
 
 def build_model(config: ModelConfig, name: str = "unnamed") -> nn.Module:
-    """An untrained image codec, video codec or tokenizer of ``config.architecture``."""
+    """An untrained image codec, video codec or (image or video) tokenizer of ``config.architecture``."""
     if is_tokenizer(config):
         return TOKENIZER_ARCHITECTURES[config.architecture][1](config, name)
-    if is_video_codec(config):
-        model = VIDEO_ARCHITECTURES[config.architecture][1](config)
+    if is_video_codec(config) or is_video_tokenizer(config):
+        model = {**VIDEO_ARCHITECTURES, **VIDEO_TOKENIZER_ARCHITECTURES}[config.architecture][1](config)
         model.name = name
         return model
     return build_codec(config, name)

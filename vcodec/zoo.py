@@ -22,14 +22,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from vcodec.codecs import CodecConfig, LearnedImageCodec
-from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, model_kind
+from vcodec.models import ModelConfig, build_model, config_from_dict, model_kind
 from vcodec.codecs.video import LearnedVideoCodec
-from vcodec.tokenizers import LearnedTokenizer
+from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 from vcodec.errors import VcodecError
 
 DEFAULT_MODEL = "checkerboard-small"
 DEFAULT_VIDEO_MODEL = "temporal-small"
-Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer
+Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 
 
@@ -47,7 +47,7 @@ class ModelInfo:
     folder: Path
     kind: str
     description: str
-    qualities: int
+    qualities: int  # rate points: qualities, or a 1D tokenizer's tokens (0: none, a video tokenizer)
     results: dict
 
 
@@ -65,11 +65,12 @@ def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
 
 def _info(folder: Path) -> ModelInfo:
     config, model_config = _read_config(folder)
-    tokenizer = is_tokenizer(model_config)
+    kind = model_kind(model_config)
+    qualities = {"tokenizer": getattr(model_config, "num_tokens", 0), "video-tokenizer": 0}
     return ModelInfo(
-        name=str(config.get("name", folder.name)), folder=folder, kind=model_kind(model_config),
+        name=str(config.get("name", folder.name)), folder=folder, kind=kind,
         description=str(config.get("description", "")),
-        qualities=model_config.num_tokens if tokenizer else len(model_config.lambdas),
+        qualities=qualities[kind] if kind in qualities else len(model_config.lambdas),
         results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
     )
 

@@ -261,12 +261,12 @@ def models() -> None:
     for info_ in infos:
         default = " (default)" if info_.name == zoo.DEFAULT_MODEL else ""
         span = "tokens" if info_.kind == "tokenizer" else "qualities"
-        click.echo(f"{info_.name}{default}: {info_.kind}, {span} 1–{info_.qualities}")
+        click.echo(f"{info_.name}{default}: {info_.kind}" + (f", {span} 1–{info_.qualities}" if info_.qualities else ""))
         if info_.description:
             click.echo(f"  {info_.description}")
         dev = info_.results.get("dev") if isinstance(info_.results.get("dev"), dict) else {}
-        point = "tokens" if "tokens" in dev else "quality"
-        if dev and info_.kind == "video-codec":
+        point = next((p for p in ("tokens", "chunk") if p in dev), "quality")
+        if dev and info_.kind in ("video-codec", "video-tokenizer"):
             click.echo("  on the synthetic development clips (real clips: benchmarks/RESULTS.md):")
         for p, bpp, psnr in zip(dev.get(point, []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
             click.echo(f"  {point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")

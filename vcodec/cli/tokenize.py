@@ -1,5 +1,5 @@
-"""``vcodec tokenize``: token ids of one image (printed or saved) or of a whole folder (shards), the
-input of generator training. A folder run is resumable and splits across ``torchrun`` ranks."""
+"""``vcodec tokenize``: token ids of one image or video (printed or saved) or of a whole folder of images
+(shards), the input of generator training. A folder run is resumable and splits across ``torchrun`` ranks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from vcodec.cli.errors import friendly_errors
@@ -20,11 +21,15 @@ SHARD_SIZE = 1024
 
 def _tokenizer(model: str, num_tokens: int | None):
     from vcodec import zoo
-    from vcodec.tokenizers import LearnedTokenizer
+    from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 
     tokenizer = zoo.load(model)
+    if isinstance(tokenizer, CausalVideoTokenizer):
+        if num_tokens is not None:
+            raise VcodecError("--num-tokens applies to 1D image tokenizers; a video tokenizer gives its whole grid")
+        return tokenizer
     if not isinstance(tokenizer, LearnedTokenizer):
-        raise VcodecError(f"'{model}' is an image codec, not a tokenizer (see `vcodec models`)")
+        raise VcodecError(f"'{model}' is a codec, not a tokenizer (see `vcodec models`)")
     try:
         tokenizer.check_num_tokens(num_tokens)
     except ValueError as err:
@@ -71,16 +76,21 @@ def _write_shard(path: Path, tokens: list[np.ndarray], files: list[str]) -> None
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="One image: a .npy file for the ids (else they are printed). A folder: the shard folder.")
 @click.option("--shard-size", type=click.IntRange(1), default=SHARD_SIZE, show_default=True)
+@click.option("--chunk", type=click.IntRange(1), default=17, show_default=True,
+              help="Video tokenizers: frames tokenized together (1 + 4k); each chunk starts afresh.")
+@click.option("--frames", "max_frames", type=click.IntRange(1), default=None,
+              help="Video tokenizers: tokenize only the first N frames.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite an existing .npy output.")
 @friendly_errors
-def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path | None, shard_size: int,
-             force: bool) -> None:
-    """Token ids of an image, or of every image in the folder SRC.
+def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path | None, shard_size: int, chunk: int,
+             max_frames: int | None, force: bool) -> None:
+    """Token ids of an image, of every image in the folder SRC, or of a video (with a video tokenizer).
 
     \b
     vcodec tokenize photo.png -m NAME -k 32             print the first 32 ids
     vcodec tokenize photos/ -m NAME --out tokens/       shards tokens/shard-r000-00000.npz, …
     torchrun --nproc-per-node 8 -m vcodec.cli.main tokenize photos/ -m NAME --out tokens/
+    vcodec tokenize clip.mp4 -m VIDEO_TOKENIZER --out clip.npy   T'×h×w ids, int32
 
     A folder run skips images already in its shards, so an interrupted run continues where it
     stopped; under torchrun each rank takes every WORLD_SIZE-th file and writes its own shards.
@@ -88,6 +98,9 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
     tokenizer = _tokenizer(model, num_tokens)
     if not src.exists():
         raise VcodecError(f"{src}: no such file or folder")
+    if not hasattr(tokenizer, "image_size"):
+        _tokenize_video(tokenizer, src, out, chunk, max_frames, force)
+        return
     if src.is_dir():
         if out is None:
             raise VcodecError("a folder needs --out SHARD_FOLDER")
@@ -97,10 +110,42 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
     if out is None:
         click.echo(" ".join(map(str, ids.reshape(-1).tolist())) if ids.ndim == 1 else str(ids.tolist()))
         return
+    _save_ids(ids, out, force)
+    click.echo(f"{out}: {'×'.join(map(str, ids.shape[:len(tokenizer.token_grid)]))} tokens")  # k, or h×w
+
+
+def _save_ids(ids: np.ndarray, out: Path, force: bool) -> None:
     buffer = io.BytesIO()
     np.save(buffer, ids.astype(np.int32))
     write_atomic(out, buffer.getvalue(), force=force)
-    click.echo(f"{out}: {'×'.join(map(str, ids.shape[:len(tokenizer.token_grid)]))} tokens")  # k, or h×w
+
+
+def _tokenize_video(tokenizer, src: Path, out: Path | None, chunk: int, max_frames: int | None, force: bool) -> None:
+    """A clip's ids, T'×⌈H/8⌉×⌈W/8⌉: every ``chunk`` frames give 1 + (chunk − 1)/4 token frames."""
+    from vcodec.io.video import VIDEO_SUFFIXES, VideoReader
+    from vcodec.tokenizers.causal3d import tokenize_frames
+
+    if src.is_dir() or src.suffix.lower() not in VIDEO_SUFFIXES:
+        raise VcodecError(f"{src}: a video tokenizer takes one video file (suffix {', '.join(sorted(VIDEO_SUFFIXES))})")
+    if (chunk - 1) % tokenizer.config.temporal_factor:
+        raise VcodecError(f"--chunk must be 1 + k·{tokenizer.config.temporal_factor} frames, got {chunk}")
+    if out is not None and out.exists() and not force:
+        raise VcodecError(f"{out}: exists (use --force to overwrite)")
+    parts = []
+    with VideoReader(src) as video:
+        total = max_frames or video.info.frame_count
+        frames = video.frames(max_frames=max_frames)
+        with tqdm(total=total, desc="tokenize", unit="frame") as bar:
+            while batch := [frame for _, frame in zip(range(chunk), frames)]:
+                parts.append(tokenize_frames(tokenizer, np.stack(batch), chunk))
+                bar.update(len(batch))
+    ids = torch.cat(parts).numpy()
+    shape = "×".join(map(str, ids.shape))
+    if out is None:
+        click.echo(str(ids.tolist()))
+        return
+    _save_ids(ids, out, force)
+    click.echo(f"{out}: {shape} tokens ({len(parts)} chunk{'s' * (len(parts) > 1)} of up to {chunk} frames)")
 
 
 def _tokenize_folder(tokenizer, src: Path, out: Path, num_tokens: int | None, fit: str, shard_size: int) -> None:

@@ -10,7 +10,7 @@ import click
 from vcodec.cli.errors import friendly_errors
 from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
-from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES
+from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES, VIDEO_TOKENIZER_ARCHITECTURES
 
 FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
 
@@ -96,9 +96,11 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
               help="Training-photo cache from `vcodec prepare-data`.")
 @click.option("--architecture", type=click.Choice(ARCHITECTURES), default="mean-scale-checkerboard", show_default=True,
               help="An image codec; temporal-checkerboard (the video codec: give --init an image codec, whose "
-                   "transforms it keeps); or a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
-                   "(VQGAN-style), for which --crop is the input size.")
-@click.option("--n", default=64, show_default=True, help="Codec transform width.")
+                   "transforms it keeps); a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
+                   "(VQGAN-style), for which --crop is the input size; or causal-3d, the causal video tokenizer "
+                   "(FSQ, 8× in space, 4× in time), trained on --frames-long synthetic clips.")
+@click.option("--n", default=64, show_default=True,
+              help="Codec transform width; for causal-3d the channels of its 3D convolutions.")
 @click.option("--m", default=128, show_default=True, help="Codec latent channels.")
 @click.option("--tokens", default=64, show_default=True,
               help="Tokenizer: tokens per image (K); for conv-2d the grid size, e.g. 256 = 16×16 (factor 8 at 128²).")
@@ -112,6 +114,7 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--steps", default=30_000, show_default=True)
 @click.option("--batch", default=8, show_default=True)
 @click.option("--crop", default=128, show_default=True, help="Crop side; a multiple of 64 for hyperprior models.")
+@click.option("--frames", default=9, show_default=True, help="causal-3d: frames per training clip (1 + 4k).")
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto (CUDA when torch sees one).")
@@ -120,8 +123,8 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
               help="Start a new run from a checkpoint's weights (a shipped name or folder), e.g. to keep training the default.")
 @friendly_errors
 def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: int, quantizer: str,
-          nested_dropout: str, codebook_size: int, steps: int, batch: int, crop: int, lr: float, seed: int, device: str,
-          amp: bool, init_from: str | None) -> None:
+          nested_dropout: str, codebook_size: int, steps: int, batch: int, crop: int, frames: int, lr: float, seed: int,
+          device: str, amp: bool, init_from: str | None) -> None:
     """Train a variable-rate image codec, a video codec or a tokenizer in RUN_DIR, resuming from
     RUN_DIR/last.pt if it exists.
 
@@ -130,6 +133,7 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
     vcodec train runs/video --data photos.npz --architecture temporal-checkerboard \\
         --init checkerboard-small --steps 4000                      video codec on the default's transforms
     vcodec train runs/tok --data photos.npz --architecture transformer-1d --quantizer fsq
+    vcodec train runs/vtok --data photos.npz --architecture causal-3d --n 32 --crop 64 --frames 9
     """
     from vcodec import zoo
     from vcodec.train.loop import TrainConfig, Trainer, load_training_state
@@ -139,14 +143,16 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
         model = _tokenizer_config(architecture, crop, tokens, quantizer, codebook_size, nested_dropout)
     elif architecture in VIDEO_ARCHITECTURES:
         model, intra = _video_config(init_from, run_dir)
+    elif architecture in VIDEO_TOKENIZER_ARCHITECTURES:
+        model = VIDEO_TOKENIZER_ARCHITECTURES[architecture][0](channels=n)
     else:
         model = CodecConfig(architecture, n=n, m=m)
     import torch
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    config = TrainConfig(model, data=str(data), steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, device=device,
-                         amp=amp)
+    config = TrainConfig(model, data=str(data), steps=steps, batch=batch, crop=crop, frames=frames, lr=lr, seed=seed,
+                         device=device, amp=amp)
     try:
         trainer = Trainer(config, run_dir)
         resumed = trainer.resume()
@@ -180,12 +186,13 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
 @friendly_errors
 def export(run_dir: Path, out_dir: Path, name: str | None, description: str, token_prior: str | None,
            force: bool) -> None:
-    """Evaluate RUN_DIR's model on the development images and write a checkpoint folder OUT_DIR."""
+    """Evaluate RUN_DIR's model on the development images (clips, for video models) and write a checkpoint
+    folder OUT_DIR."""
     from vcodec.train.export import export_run
 
     if not (run_dir / "last.pt").is_file():
         raise VcodecError(f"{run_dir}: no last.pt (is it a training run folder?)")
     dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)
-    point = "tokens" if "tokens" in dev else "quality"
+    point = next((p for p in ("tokens", "chunk") if p in dev), "quality")
     for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
         click.echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")

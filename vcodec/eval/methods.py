@@ -20,7 +20,8 @@ from vcodec.eval.baselines import DEFAULT_GOP, IMAGE_BASELINES, VIDEO_BASELINES,
 from vcodec.entropy.container import Container, read_video_header
 from vcodec.errors import VcodecError
 from vcodec.io.images import to_uint8
-from vcodec.tokenizers import LearnedTokenizer
+from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
+from vcodec.tokenizers.causal3d import VIDEO_TOKEN_CHUNK, VIDEO_TOKEN_TILE, clip_pieces
 
 DEFAULT_IMAGE_METHODS = ("default", "jpeg", "webp", "avif", "x265", "av1")
 DEFAULT_VIDEO_METHODS = ("default", "x264", "x265", "av1")
@@ -168,6 +169,43 @@ class TokenizerMethod:
                      payload_bytes=payload)
 
 
+@dataclass
+class VideoTokenizerMethod:
+    """A causal video tokenizer on any clip: chunks of ``points`` frames, cut into tiles of at most 256²,
+    one token container per piece (all bytes counted), decoded back from those bytes."""
+
+    name: str
+    tokenizer: object
+    points: tuple[int, ...] = (VIDEO_TOKEN_CHUNK,)
+    parameter: str = "chunk"
+    min_side: int = 1
+    parallel: bool = False
+
+    @property
+    def description(self) -> str:
+        c = self.tokenizer.config
+        return (f"vcodec {c.architecture} video tokenizer '{self.tokenizer.name}' ({c.summary()}), "
+                f"tiles of at most {VIDEO_TOKEN_TILE}²")
+
+    def missing(self) -> str | None:
+        return None
+
+    def code(self, frames: np.ndarray, fps: Fraction, point: int) -> Coded:
+        decoded = np.empty_like(frames)
+        num_bytes, payload, encode_s, decode_s = 0, 0, 0.0, 0.0
+        for t, y, x, piece in clip_pieces(frames, point, VIDEO_TOKEN_TILE, self.tokenizer.config):
+            start = time.perf_counter()
+            (data,) = self.tokenizer.compress(piece)
+            middle = time.perf_counter()
+            video = self.tokenizer.decompress(data)[0].permute(1, 2, 3, 0)  # t×S×S×3 in [0, 1]
+            decode_s += time.perf_counter() - middle
+            encode_s += middle - start
+            target = decoded[t, y, x]
+            target[...] = video.mul(255).round().to(torch.uint8).numpy()[tuple(slice(n) for n in target.shape)]
+            num_bytes, payload = num_bytes + len(data), payload + Container.from_bytes(data).payload_bytes
+        return Coded(num_bytes, decoded, encode_s, decode_s, payload_bytes=payload)
+
+
 def token_bytes(tokenizer, images: dict[str, np.ndarray], k: int) -> tuple[float, float]:
     """(entropy-coded bytes of k token ids, raw bytes k·log2(V)/8) per tile, over every tile of ``images``."""
     coded, count = 0, 0
@@ -189,8 +227,12 @@ def _learned(name: str, video: bool):
     label = loaded.name if model in zoo.list_models() else Path(model).name
     if isinstance(loaded, LearnedTokenizer):
         if video:
-            raise VcodecError(f"'{name}' is an image tokenizer; video evaluation takes image or video codecs")
+            raise VcodecError(f"'{name}' is an image tokenizer; video evaluation takes video tokenizers and codecs")
         return TokenizerMethod(label, loaded)
+    if isinstance(loaded, CausalVideoTokenizer):
+        if not video:
+            raise VcodecError(f"'{name}' is a video tokenizer; image evaluation takes image codecs and tokenizers")
+        return VideoTokenizerMethod(label, loaded)
     if isinstance(loaded, LearnedVideoCodec):
         if not video:
             raise VcodecError(f"'{name}' is a video codec; image evaluation takes image codecs and tokenizers")

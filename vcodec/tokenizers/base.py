@@ -34,7 +34,40 @@ class Tokenizer(Protocol):
     def decompress(self, data: bytes) -> Tensor: ...
 
 
-class LearnedTokenizer(nn.Module):
+class TokenModel(nn.Module):
+    """What image and video tokenizers share: a name, a quantizer, a token prior fitted after training,
+    and the weights hash their token streams carry."""
+
+    name: str = "unnamed"
+    quantizer: nn.Module
+    prior: nn.Module  # a token prior of vcodec.entropy: compress/decompress/fit/update
+
+    @property
+    def vocab_sizes(self) -> tuple[int, ...]:
+        return self.quantizer.vocab_sizes
+
+    @property
+    def weights_hash(self) -> bytes:
+        """8 bytes naming these exact weights in streams (computed once; reset by update/load)."""
+        if getattr(self, "_weights_hash", None) is None:
+            self._weights_hash = weights_hash(self)
+        return self._weights_hash
+
+    def update(self) -> None:
+        """Rebuild the prior's coding tables (or fixed-point network) from its current weights."""
+        self.prior.update()
+        self._weights_hash = None
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also loads CDF tables whose size differs from the empty ones of an unfitted model."""
+        resize_table_buffers(self, state_dict)
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.prior.reset_cache()
+        self._weights_hash = None
+        return result
+
+
+class LearnedTokenizer(TokenModel):
     """Base class for fixed-size image tokenizers; subclasses provide ``quantizer``, ``prior``,
     ``image_size``, ``token_grid`` and the networks (``_indices``, ``_pixels``).
 
@@ -42,19 +75,12 @@ class LearnedTokenizer(nn.Module):
     whose tokens always come as the whole grid. Internally ids are always B×N×G.
     """
 
-    name: str = "unnamed"
     image_size: int
     token_grid: tuple[int, ...]
-    quantizer: nn.Module
-    prior: nn.Module  # a token prior of vcodec.entropy: compress/decompress/fit/update
 
     @property
     def max_tokens(self) -> int:
         return int(torch.tensor(self.token_grid).prod())
-
-    @property
-    def vocab_sizes(self) -> tuple[int, ...]:
-        return self.quantizer.vocab_sizes
 
     # --- checks ------------------------------------------------------------------------------------
     def check_images(self, images: Tensor) -> Tensor:
@@ -122,13 +148,6 @@ class LearnedTokenizer(nn.Module):
         """Code vectors (B×N×D) of token ids, what a downstream generator consumes."""
         return self.quantizer.embed(self.as_indices(tokens))
 
-    @property
-    def weights_hash(self) -> bytes:
-        """8 bytes naming these exact weights in streams (computed once; reset by update/load)."""
-        if getattr(self, "_weights_hash", None) is None:
-            self._weights_hash = weights_hash(self)
-        return self._weights_hash
-
     def compress(self, images: Tensor, num_tokens: int | None = None) -> list[bytes]:
         """One VCDC token container per image: the first ``num_tokens`` ids, range-coded with the prior."""
         tokens = self.as_indices(self.encode(images, num_tokens))
@@ -145,20 +164,6 @@ class LearnedTokenizer(nn.Module):
     def decompress(self, data: bytes) -> Tensor:
         """The decoded image (1×3×S×S) of a token container."""
         return self.decode(self.decompress_tokens(data))
-
-    # --- shipping ----------------------------------------------------------------------------------------
-    def update(self) -> None:
-        """Rebuild the prior's coding tables (or fixed-point network) from its current weights."""
-        self.prior.update()
-        self._weights_hash = None
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Also loads CDF tables whose size differs from the empty ones of an unfitted model."""
-        resize_table_buffers(self, state_dict)
-        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self.prior.reset_cache()
-        self._weights_hash = None
-        return result
 
     # --- subclasses ------------------------------------------------------------------------------------
     def _indices(self, images: Tensor) -> Tensor:

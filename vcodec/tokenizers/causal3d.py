@@ -4,13 +4,14 @@ MAGVIT-v2 and the Cosmos causal tokenizers.
 The first frame is tokenized by itself and every later group of ``temporal_factor`` frames together,
 so a clip of 1 + 4n frames gives 1 + n token frames of (H/8)×(W/8) tokens, and a clip's first tokens
 do not change when frames are appended. ``compress`` writes one token container per clip, its ids
-range-coded under a categorical prior fitted to tokens (:meth:`fit_prior`). Training through
-``vcodec train`` and a shipped checkpoint come next (issue 6).
+range-coded under a categorical prior fitted to tokens (:meth:`fit_prior`). ``vcodec train
+--architecture causal-3d`` trains it on synthetic clips cut from the training photos.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -21,10 +22,32 @@ from vcodec.entropy.categorical import StaticTokenPrior
 from vcodec.errors import BitstreamError
 from vcodec.layers.causal import CausalConv3d, CausalResBlock, CausalTimeUpsample, SpaceUpsample
 from vcodec.quantizers import build_quantizer
-from vcodec.tokenizers.base import read_token_container, token_container
-from vcodec.weights import weights_hash
+from vcodec.tokenizers.base import TokenModel, read_token_container, token_container
 
 MAX_CLIP_TOKENS = 1 << 24  # what a stream may declare before anything is allocated
+VIDEO_TOKEN_CHUNK = 17  # frames per independently tokenized chunk: 1 + 4·4 for a temporal factor of 4
+VIDEO_TOKEN_TILE = 256  # pixels per tile side: bounds the 3D convolutions' memory on large frames
+
+
+def clip_pieces(frames: np.ndarray, chunk: int, tile: int, config: "Causal3DConfig") -> Iterator[tuple[slice, slice, slice, torch.Tensor]]:
+    """A T×H×W×3 uint8 clip as independent 1×3×t×h×w float pieces (and where each came from), as a causal
+    video tokenizer of ``config`` takes them: chunks of up to ``chunk`` frames, the last one's frames
+    repeated to 1 + k·temporal factor, and tiles of at most ``tile`` pixels a side, edges replicated
+    to a multiple of the spatial factor."""
+    t_total, height, width = frames.shape[:3]
+    space, time_factor = config.spatial_factor, config.temporal_factor
+    tile_h, tile_w = (min(tile, -(-side // space) * space) for side in (height, width))
+    for t0 in range(0, t_total, chunk):
+        part = frames[t0 : t0 + chunk]
+        length = 1 + -(-(len(part) - 1) // time_factor) * time_factor
+        part = np.concatenate([part, np.repeat(part[-1:], length - len(part), axis=0)])
+        for y0 in range(0, height, tile_h):
+            for x0 in range(0, width, tile_w):
+                piece = part[:, y0 : y0 + tile_h, x0 : x0 + tile_w]
+                piece = np.pad(piece, ((0, 0), (0, tile_h - piece.shape[1]), (0, tile_w - piece.shape[2]), (0, 0)),
+                               mode="edge")
+                where = (slice(t0, t0 + chunk), slice(y0, y0 + tile_h), slice(x0, x0 + tile_w))
+                yield *where, torch.from_numpy(piece).permute(3, 0, 1, 2)[None].float().div(255.0)
 
 
 @dataclass
@@ -47,6 +70,11 @@ class Causal3DConfig:
         known["levels"] = tuple(known.get("levels", (8, 5, 5, 5)))
         return cls(**known)
 
+    def summary(self) -> str:
+        """One line for model cards and result descriptions."""
+        return (f"causal 3D conv encoder/decoder, {self.channels} channels, {self.spatial_factor}× in space and "
+                f"{self.temporal_factor}× in time after the first frame, FSQ levels {list(self.levels)}")
+
     @property
     def spatial_factor(self) -> int:
         return 2**self.spatial_downsamples
@@ -56,16 +84,13 @@ class Causal3DConfig:
         return 2**self.temporal_downsamples
 
 
-class CausalVideoTokenizer(nn.Module):
+class CausalVideoTokenizer(TokenModel):
     """Video (B×3×T×H×W in [0, 1], T = 1 + k·temporal_factor, H and W multiples of the spatial factor)
     ↔ token ids (B×T'×h×w) ↔ bytes."""
-
-    name: str = "unnamed"
 
     def __init__(self, config: Causal3DConfig):
         super().__init__()
         self.config = config
-        self._weights_hash: bytes | None = None
         c, dim = config.channels, len(config.levels)
         down = [CausalConv3d(3, c)]
         for i in range(max(config.spatial_downsamples, config.temporal_downsamples)):
@@ -82,10 +107,6 @@ class CausalVideoTokenizer(nn.Module):
         self.decoder = nn.Sequential(*up, CausalConv3d(c, 3))
         self.quantizer = build_quantizer("fsq", dim, levels=config.levels)
         self.prior = StaticTokenPrior(self.quantizer.vocab_sizes, positions=1)  # one histogram for every token
-
-    @property
-    def vocab_sizes(self) -> tuple[int, ...]:
-        return self.quantizer.vocab_sizes
 
     def check_video(self, video: Tensor) -> None:
         """ValueError unless ``video`` is B×3×T×H×W floats with T = 1 + k·temporal_factor and H, W
@@ -138,12 +159,6 @@ class CausalVideoTokenizer(nn.Module):
         self.prior.fit(tokens.reshape(-1, 1, 1))
         self._weights_hash = None
 
-    @property
-    def weights_hash(self) -> bytes:
-        if self._weights_hash is None:
-            self._weights_hash = weights_hash(self)
-        return self._weights_hash
-
     def compress(self, video: Tensor) -> list[bytes]:
         """One token container per clip of the batch."""
         tables = self.prior._coder_tables()
@@ -169,3 +184,24 @@ class CausalVideoTokenizer(nn.Module):
     def decompress(self, data: bytes) -> Tensor:
         """The decoded clip, 1×3×T×H×W."""
         return self.decode(self.decompress_tokens(data))
+
+
+@torch.no_grad()
+def tokenize_frames(tokenizer: CausalVideoTokenizer, frames: np.ndarray, chunk: int = VIDEO_TOKEN_CHUNK,
+                    tile: int = VIDEO_TOKEN_TILE) -> Tensor:
+    """Token ids (T'×⌈H/8⌉×⌈W/8⌉) of a T×H×W×3 uint8 clip of any size and length: chunks of ``chunk``
+    frames tokenized independently (each starts a new group of 1 + (chunk − 1)/4 token frames), every
+    frame in tiles of at most ``tile`` pixels whose token grids are stitched together."""
+    c = tokenizer.config
+    if (chunk - 1) % c.temporal_factor or chunk < 1:
+        raise ValueError(f"chunk must be 1 + k·{c.temporal_factor} frames, got {chunk}")
+    height, width = (-(-side // c.spatial_factor) for side in frames.shape[1:3])
+    chunks: list[Tensor] = []
+    for t, y, x, piece in clip_pieces(frames, chunk, tile, c):
+        ids = tokenizer.encode(piece)[0]
+        if y.start == 0 and x.start == 0:
+            chunks.append(torch.empty((ids.shape[0], height, width), dtype=ids.dtype))
+        top, left = y.start // c.spatial_factor, x.start // c.spatial_factor
+        target = chunks[-1][:, top : top + ids.shape[1], left : left + ids.shape[2]]
+        target.copy_(ids[:, : target.shape[1], : target.shape[2]])
+    return torch.cat(chunks)

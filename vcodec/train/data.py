@@ -146,31 +146,40 @@ class RandomCrops:
 
 
 class SyntheticMotion:
-    """Endless pairs of consecutive frames cut from still photos, with known motion (DESIGN.md's
-    synthetic pans and zooms), for training the temporal prior of the video codec.
+    """Endless clips of consecutive frames cut from still photos, with known motion (DESIGN.md's
+    synthetic pans and zooms): frame pairs for the video codec's temporal prior, longer clips for the
+    causal video tokenizer.
 
-    Each pair is one of: a static shot, a pan of up to ``max_shift`` pixels, a slight zoom, or a static
-    background with an object (a patch of another photo) moving across it; every frame gets its own
-    sensor-like noise and is rounded to 8 bits, as real video is.
+    Each clip is one of: a static shot, a pan of up to ``max_shift`` pixels per frame, a slow zoom, or a
+    static background with an object (a patch of another photo) moving across it; every frame gets its
+    own sensor-like noise and is rounded to 8 bits, as real video is. Pairs pan by up to ``max_shift``
+    pixels; longer clips move more slowly per frame, so that the whole clip stays within the photo.
     """
 
     def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0, max_shift: int = 8,
-                 max_noise: float = 2.5):
-        margin = 2 * max_shift + crop // 8
+                 max_noise: float = 2.5, frames: int = 2, channels_first: bool = False):
+        if frames < 2:
+            raise VcodecError(f"a clip needs at least 2 frames, got {frames}")
+        steps = frames - 1
+        self.max_shift = max(1, min(max_shift, 2 * max_shift // steps))  # pixels per frame
+        self.max_grow = max(1, crop // 16 // steps)  # zoom: pixels per frame
+        margin = 2 * steps * max(self.max_shift, self.max_grow)
         usable = [im for im in images if min(im.shape[:2]) >= crop + margin]
         if not usable:
             raise VcodecError(f"no training image is at least {crop + margin}×{crop + margin} pixels")
-        self.images, self.crop, self.max_shift, self.max_noise, self.margin = usable, crop, max_shift, max_noise, margin
+        self.images, self.crop, self.max_noise = usable, crop, max_noise
+        self.frames, self.channels_first = frames, channels_first
         self.rng = np.random.default_rng(seed)
 
     @classmethod
-    def from_npz(cls, path: Path, crop: int, seed: int = 0) -> "SyntheticMotion":
-        return cls(load_photos(path), crop, seed)
+    def from_npz(cls, path: Path, crop: int, seed: int = 0, frames: int = 2,
+                 channels_first: bool = False) -> "SyntheticMotion":
+        return cls(load_photos(path), crop, seed, frames=frames, channels_first=channels_first)
 
     def batch(self, size: int) -> torch.Tensor:
-        """A B×2×3×crop×crop float batch in [0, 1]: frame t−1 and frame t."""
-        pairs = np.stack([self._pair() for _ in range(size)])
-        return torch.from_numpy(pairs).permute(0, 1, 4, 2, 3).float().div_(255.0)
+        """A B×T×3×crop×crop float batch in [0, 1] (B×3×T×… with ``channels_first``), frames in order."""
+        clips = torch.from_numpy(np.stack([self._clip() for _ in range(size)])).permute(0, 1, 4, 2, 3)
+        return (clips.transpose(1, 2) if self.channels_first else clips).float().div_(255.0)
 
     def _window(self, image: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
         patch = image[top : top + side, left : left + side]
@@ -178,30 +187,25 @@ class SyntheticMotion:
             patch = np.asarray(Image.fromarray(patch).resize((self.crop, self.crop), Image.BICUBIC))
         return patch.astype(np.float32)
 
-    def _pair(self) -> np.ndarray:
-        rng, crop = self.rng, self.crop
+    def _clip(self) -> np.ndarray:
+        rng, crop, steps = self.rng, self.crop, self.frames - 1
         image = self.images[rng.integers(len(self.images))]
-        top = int(rng.integers(self.max_shift, image.shape[0] - crop - self.margin + self.max_shift + 1))
-        left = int(rng.integers(self.max_shift, image.shape[1] - crop - self.margin + self.max_shift + 1))
-        first = self._window(image, top, left, crop)
         kind = rng.choice(4, p=(0.3, 0.35, 0.1, 0.25))
-        if kind == 1:  # pan
-            dy, dx = rng.integers(-self.max_shift, self.max_shift + 1, 2)
-            second = self._window(image, top + int(dy), left + int(dx), crop)
-        elif kind == 2:  # zoom out by a few pixels
-            grow = int(rng.integers(1, crop // 16 + 1))
-            second = self._window(image, top - grow // 2, left - grow // 2, crop + grow)
-        else:
-            second = first.copy()
+        dy, dx = (int(v) for v in rng.integers(-self.max_shift, self.max_shift + 1, 2)) if kind == 1 else (0, 0)
+        grow = int(rng.integers(1, self.max_grow + 1)) if kind == 2 else 0
+        reach = max(abs(dy), abs(dx), grow) * steps  # how far the last window lies from the first
+        top = int(rng.integers(reach, image.shape[0] - crop - reach + 1))
+        left = int(rng.integers(reach, image.shape[1] - crop - reach + 1))
+        clip = np.stack([self._window(image, top + t * dy - t * grow // 2, left + t * dx - t * grow // 2, crop + t * grow)
+                         for t in range(self.frames)])
         if kind == 3:  # an object moves over a static background
-            self._moving_object(first, second)
-        frames = np.stack([first, second])
-        noise = rng.uniform(0, self.max_noise) * rng.standard_normal(frames.shape).astype(np.float32)
+            self._moving_object(clip)
+        noise = rng.uniform(0, self.max_noise) * rng.standard_normal(clip.shape).astype(np.float32)
         if rng.random() < 0.5:
-            frames = frames[:, :, ::-1]
-        return np.clip(np.rint(frames + noise), 0, 255).astype(np.uint8)
+            clip = clip[:, :, ::-1]
+        return np.clip(np.rint(clip + noise), 0, 255).astype(np.uint8)
 
-    def _moving_object(self, first: np.ndarray, second: np.ndarray) -> None:
+    def _moving_object(self, clip: np.ndarray) -> None:
         rng, crop = self.rng, self.crop
         source = self.images[rng.integers(len(self.images))]
         h, w = (int(v) for v in rng.integers(crop // 8, crop // 2, 2))
@@ -209,6 +213,6 @@ class SyntheticMotion:
         patch = source[sy : sy + h, sx : sx + w].astype(np.float32)
         y, x = int(rng.integers(crop - h + 1)), int(rng.integers(crop - w + 1))
         dy, dx = (int(v) for v in rng.integers(-self.max_shift, self.max_shift + 1, 2))
-        y2, x2 = min(max(y + dy, 0), crop - h), min(max(x + dx, 0), crop - w)
-        first[y : y + h, x : x + w] = patch
-        second[y2 : y2 + h, x2 : x2 + w] = patch
+        for t, frame in enumerate(clip):
+            top, left = min(max(y + t * dy, 0), crop - h), min(max(x + t * dx, 0), crop - w)
+            frame[top : top + h, left : left + w] = patch

@@ -11,11 +11,11 @@ import torch
 
 from vcodec.errors import VcodecError
 from vcodec.eval.datasets import development_clips, development_images
-from vcodec.eval.methods import (LearnedImageMethod, LearnedIntraVideoMethod, LearnedVideoMethod, TokenizerMethod,
-                                 token_bytes)
+from vcodec.eval.methods import (VIDEO_TOKEN_CHUNK, LearnedImageMethod, LearnedIntraVideoMethod, LearnedVideoMethod,
+                                 TokenizerMethod, VideoTokenizerMethod, token_bytes)
 from vcodec.eval.rd import evaluate_images, evaluate_videos
-from vcodec.models import build_model, is_tokenizer, is_video_codec
-from vcodec.train.data import RandomCrops
+from vcodec.models import build_model, is_tokenizer, is_video_codec, is_video_tokenizer
+from vcodec.train.data import RandomCrops, SyntheticMotion
 from vcodec.train.loop import TrainConfig, load_training_state
 from vcodec.zoo import prepare_for_shipping, save_checkpoint
 
@@ -30,7 +30,9 @@ DESCRIPTIONS = {"mean-scale-checkerboard": "Variable-rate mean-scale hyperprior 
                                   "tokens decodes.",
                 "conv-2d": "2D convolutional VQ tokenizer (VQGAN-style): one token per cell of its grid.",
                 "temporal-checkerboard": "Learned video codec: intra frames from the image codec, predicted frames "
-                                         "under a temporal entropy model with block skipping."}
+                                         "under a temporal entropy model with block skipping.",
+                "causal-3d": "Causal video tokenizer (MAGVIT-v2 / Cosmos style): the first frame alone, then every "
+                             "4 frames, to an 8×-downsampled grid of FSQ tokens."}
 
 
 def load_run(run_dir: Path, name: str, token_prior: str | None = None):
@@ -89,8 +91,12 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
     tokenizer = is_tokenizer(config.model)
     description = description or DESCRIPTIONS.get(config.model.architecture, config.model.architecture)
     hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    if is_video_codec(config.model):
-        dev, card = _video_results(model, name, description, config, ckpt["step"], hardware)
+    if is_video_codec(config.model) or is_video_tokenizer(config.model):
+        if is_video_tokenizer(config.model):  # tokens of the rounded weights, then the prior as shipped
+            fit_video_token_prior(model, config)
+            prepare_for_shipping(model)
+        results = _video_results if is_video_codec(config.model) else _video_tokenizer_results
+        dev, card = results(model, name, description, config, ckpt["step"], hardware)
         save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev), card, force)
         return dev
     if tokenizer:  # tokens of the rounded weights; then the prior's own weights are rounded as shipped
@@ -153,6 +159,57 @@ intra period {LearnedVideoMethod.gop}, whole-stream bpp, mean per-frame PSNR on 
 {{rows}}
 """.replace("{rows}", rows)
     return dev, card
+
+
+def _video_tokenizer_results(tokenizer, name: str, description: str, config: TrainConfig, steps: int, hardware: str):
+    """PSNR and coded bits of the video tokenizer on the synthetic development clips (17 frames each)."""
+    clips = development_clips(VIDEO_TOKEN_CHUNK)
+    (dev,), _ = evaluate_videos([VideoTokenizerMethod(name, tokenizer)], clips, strict=True)
+    dev = dev["results"]
+    c = tokenizer.config
+    per_clip = (1 + (VIDEO_TOKEN_CHUNK - 1) // c.temporal_factor) * np.prod(
+        [-(-side // c.spatial_factor) for side in next(iter(clips.values())).size])
+    dev["bits_per_token"] = [bpp * VIDEO_TOKEN_CHUNK * np.prod(next(iter(clips.values())).size) / per_clip
+                             for bpp in dev["bpp"]]
+    model = config.model
+    card = f"""# {name}
+
+{description}
+
+- Architecture: `{model.architecture}`: {model.summary()}; a vocabulary of {tokenizer.vocab_sizes[0]}.
+  A clip of 1 + 4k frames of H×W gives 1 + k token frames of (H/8)×(W/8); the first frame is tokenized
+  alone and a clip's first tokens do not change when frames are appended.
+- Training data: clips of {config.frames} frames with known motion (pans, zooms, static shots, moving patches,
+  per-frame noise) cut from {DATA_NOTE}.
+- Training: {steps} steps of batch {config.batch} ({config.frames}×{config.crop}² clips), Adam lr {config.lr} (cosine to
+  {config.final_lr}), loss MSE (FSQ has no codebook loss).
+- Token prior: one categorical over the vocabulary (counts of the tokens of {PRIOR_CLIPS} training clips).
+- Hardware: {hardware}.
+- Rebuild: `vcodec train RUN --data data/photos.npz --architecture {model.architecture} --n {model.channels}
+  --crop {config.crop} --frames {config.frames} --batch {config.batch} --steps {config.steps}` and
+  `vcodec export RUN checkpoints/{name}`.
+
+## Measured on the synthetic development clips
+
+{", ".join(f"{n} ({c.frames} frames, {c.size[1]}×{c.size[0]}, shift {c.shift}, noise σ {c.noise})" for n, c in clips.items())};
+one token container per clip (every byte counted), mean per-frame PSNR on uint8 RGB.
+
+| bpp | bits/token | PSNR-RGB (dB) |
+|---|---|---|
+| {dev["bpp"][0]:.4f} | {dev["bits_per_token"][0]:.2f} | {dev["psnr-rgb"][0]:.2f} |
+"""
+    return dev, card
+
+
+PRIOR_CLIPS = 512
+
+
+def fit_video_token_prior(tokenizer, config: TrainConfig, clips: int = PRIOR_CLIPS, batch: int = 8) -> None:
+    """Fit the video tokenizer's categorical prior to the tokens of ``clips`` training clips (fixed seed)."""
+    source = SyntheticMotion.from_npz(Path(config.data), config.crop, seed=12345, frames=config.frames,
+                                      channels_first=True)
+    with torch.no_grad():
+        tokenizer.fit_prior(torch.cat([tokenizer.encode(source.batch(batch)) for _ in range(max(1, clips // batch))]))
 
 
 PRIOR_CROPS = 4096

@@ -1,7 +1,7 @@
 """A minimal, resumable training loop for the learned image and video codecs and the tokenizers.
 
 The objective depends on the model (:mod:`vcodec.train.objectives`): rate–distortion with one quality
-per sample for variable-rate codecs, the rate of a predicted frame for video codecs, reconstruction through a random token prefix for tokenizers.
+per sample for variable-rate codecs, the rate of a predicted frame for video codecs, reconstruction (through a random token prefix for 1D tokenizers) for tokenizers.
 Checkpoints are written atomically and hold the optimizers, the step and the RNG states, so a killed
 run resumes where it stopped.
 """
@@ -21,8 +21,8 @@ from tqdm import tqdm
 
 from torch import nn
 
-from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, is_video_codec
-from vcodec.tokenizers import LearnedTokenizer
+from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, is_video_codec, is_video_tokenizer
+from vcodec.tokenizers import TokenModel
 from vcodec.train.data import RandomCrops, SyntheticMotion
 from vcodec.train.objectives import RateDistortion, Reconstruction, TemporalRate
 
@@ -36,6 +36,7 @@ class TrainConfig:
     steps: int = 30_000
     batch: int = 8
     crop: int = 128
+    frames: int = 9  # frames per training clip of a video tokenizer (1 + k·its temporal factor)
     lr: float = 5e-4
     final_lr: float = 2e-5  # cosine decay towards this over ``steps``
     aux_lr: float = 1e-3
@@ -83,7 +84,7 @@ def load_training_state(model: nn.Module, state: dict) -> None:
     training, so its weights may be absent or of another kind of prior (a video codec's temporal
     prior, also called ``prior``, is trained and always loaded); anything else missing is an error.
     """
-    fitted_later = "prior." if isinstance(model, LearnedTokenizer) else "\0"
+    fitted_later = "prior." if isinstance(model, TokenModel) else "\0"
     state = {k: v for k, v in state.items() if k != "context.mask" and not k.startswith(fitted_later)}
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS and not k.startswith(fitted_later)]
@@ -104,6 +105,12 @@ def _normalised(model_config) -> str:
 
 
 def _check_crop(config: TrainConfig, model) -> None:
+    if is_video_tokenizer(config.model):
+        space, time = model.config.spatial_factor, model.config.temporal_factor
+        if config.crop % space or config.frames < 1 + time or (config.frames - 1) % time:
+            raise ValueError(f"a {config.model.architecture} tokenizer trains on crops that are a multiple of {space} "
+                             f"and clips of 1 + k·{time} frames (k ≥ 1), got --crop {config.crop} --frames {config.frames}")
+        return
     if is_tokenizer(config.model):
         if config.crop != config.model.image_size:
             raise ValueError(f"crop must equal the tokenizer's image size ({config.model.image_size})")
@@ -111,6 +118,16 @@ def _check_crop(config: TrainConfig, model) -> None:
     alignment = model.intra.alignment if is_video_codec(config.model) else model.alignment
     if config.crop % alignment:
         raise ValueError(f"crop must be a multiple of {alignment} for {config.model.architecture}")
+
+
+def _training_data(config: TrainConfig) -> RandomCrops | SyntheticMotion:
+    """Random crops for image models, frame pairs for video codecs, B×3×T×H×W clips for video tokenizers."""
+    data = Path(config.data)
+    if is_video_codec(config.model):
+        return SyntheticMotion.from_npz(data, config.crop, config.seed)
+    if is_video_tokenizer(config.model):
+        return SyntheticMotion.from_npz(data, config.crop, config.seed, frames=config.frames, channels_first=True)
+    return RandomCrops.from_npz(data, config.crop, config.seed)
 
 
 class Trainer:
@@ -127,12 +144,11 @@ class Trainer:
             raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
         self.model = build_model(config.model, name).to(self.device)
         _check_crop(config, self.model)
-        objective = Reconstruction if is_tokenizer(config.model) else \
+        objective = Reconstruction if isinstance(self.model, TokenModel) else \
             TemporalRate if is_video_codec(config.model) else RateDistortion
         self.objective = objective(self.model, config.aux_lr, config.seed)
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
-        source = SyntheticMotion if is_video_codec(config.model) else RandomCrops
-        self.crops = source.from_npz(Path(config.data), config.crop, config.seed)
+        self.crops = _training_data(config)
         self.state = RunState()
 
     @property

@@ -3,8 +3,8 @@
 - :class:`RateDistortion` (image codecs): each sample draws a quality; λ·255²·MSE + bpp, as CompressAI
   trains, plus the quantile (aux) loss of factorized entropy models under its own optimizer.
 - :class:`TemporalRate` (video codecs): the bits of a predicted frame under the temporal prior.
-- :class:`Reconstruction` (tokenizers): MSE + the quantizer's own loss (commitment, entropy or
-  disentanglement), with the tail of the 1D sequence dropped at a random length by the model.
+- :class:`Reconstruction` (image and video tokenizers): MSE + the quantizer's own loss (commitment,
+  entropy or disentanglement); 1D tokenizers drop the tail of their sequence at a random length.
 """
 
 from __future__ import annotations
@@ -76,8 +76,10 @@ class Reconstruction:
         mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
         q = out["quantizer"]
         loss = mse.mean() + q.loss
-        return loss, {"psnr": _psnr(mse.detach()), "tokens": float(out["lengths"].float().mean()),
-                      "perplexity": float(q.perplexity.mean()), "usage": float(q.usage.mean())}
+        metrics = {"psnr": _psnr(mse.detach()), "perplexity": float(q.perplexity.mean()), "usage": float(q.usage.mean())}
+        if "lengths" in out:  # 1D tokenizers: how many tokens the step kept
+            metrics["tokens"] = float(out["lengths"].float().mean())
+        return loss, metrics
 
     def after_step(self, model: nn.Module) -> dict[str, float]:
         return {}
