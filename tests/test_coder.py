@@ -70,3 +70,20 @@ def test_decoded_values_feed_a_model_as_tensors(gaussian_tables):
     assert torch.equal(model.decompress(data, scales, means), y_hat)
     y, means = y.double(), means.double()
     assert torch.equal(y_hat - means, torch.round(y - means))
+
+
+def test_rd_quantization_trades_bits_for_squared_error():
+    model = GaussianModel()
+    model.update()
+    torch.manual_seed(0)
+    y, scales, means = torch.randn(1, 8, 500) * 3, torch.rand(1, 8, 500) * 4 + 0.2, torch.randn(1, 8, 500)
+    nearest = torch.round(y.double() - means) + means
+    assert torch.equal(model.rd_values(y, scales, means, 1e9), nearest)  # distortion dominates: plain rounding
+    chosen = model.rd_values(y, scales, means, 0.5)
+    moved = chosen != nearest
+    assert moved.any() and ((chosen - means).abs() <= (nearest - means).abs()).all()  # only ever towards the mean
+    bits = lambda v: float(model.bits(v, scales, means).sum())
+    error = lambda v: float((y - v).pow(2).sum())
+    assert bits(chosen) < bits(nearest) and 0.5 * error(chosen) + bits(chosen) < 0.5 * error(nearest) + bits(nearest)
+    data, values = model.compress(chosen, scales, means)
+    assert torch.equal(values, chosen) and torch.equal(model.decompress(data, scales, means), chosen)

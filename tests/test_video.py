@@ -313,3 +313,14 @@ def test_a_video_checkpoint_names_its_shipped_image_codec_instead_of_copying_it(
     save_checkpoint(tiny_codec(name="base", seed=3), root / "base", {}, "# another base\n")
     with pytest.raises(VcodecError, match="built on base with weights"):
         zoo.load("on-base")
+
+
+def test_rd_quantization_of_predicted_frames_saves_bits(codec, monkeypatch):
+    import vcodec.codecs.video as video
+
+    frames = as_tensors(moving_pattern(3, 96, 128))
+    sizes = {}
+    for weight in (0.0, 1.0):
+        monkeypatch.setattr(video, "RDOQ_WEIGHT", weight)
+        sizes[weight] = sum(len(p.to_bytes()) for p in codec.encode(frames, 3, 3, skip_weight=math.inf))
+    assert sizes[1.0] < sizes[0.0]

@@ -12,7 +12,9 @@ On top of that, a 4×4-latent block (64×64 pixels) can be skipped: one flag, no
 the decoder copies ŷ_{t−1} there, which is what makes static backgrounds nearly free. The encoder
 decides per block by rate–distortion cost with the image codec's own λ: it skips a block when the
 bits its symbols would cost are worth more than the distortion that copying adds (estimated in the
-latent domain, scaled by the synthesis transform's measured gain).
+latent domain, scaled by the synthesis transform's measured gain). The same exchange rate drives
+rate–distortion-optimised quantization of the coded symbols: each may round one step towards its
+predicted mean when the bits saved outweigh the error added (an encoder choice; decoders never see it).
 
 ::
 
@@ -51,6 +53,7 @@ from vcodec.weights import resize_table_buffers, weights_hash
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
 DEFAULT_INTRA_PERIOD = 32
+RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in the skip decision, relative to λ
 
 
@@ -215,7 +218,7 @@ class LearnedVideoCodec(nn.Module):
         if intra_period < 1:
             raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
         q = torch.tensor([quality - 1])
-        reference, size, cost = None, None, 0.0
+        reference, size, cost = None, None, 0.0  # cost: bits per unit of latent squared error, from λ
         for index, frame in enumerate(frames):
             x, _ = _as_rgb(frame, False)
             if size is None:
@@ -224,12 +227,12 @@ class LearnedVideoCodec(nn.Module):
                 raise VcodecError(f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}")
             if index % intra_period == 0:
                 sections, reference = self.intra._encode(x, quality)
-                if intra_period > 1:  # bits per unit of latent squared error, for this GOP's skip decisions
+                if intra_period > 1:  # bits per unit of latent squared error: this GOP's RD decisions
                     lam = self.intra.config.lambdas[quality - 1]
-                    cost = skip_weight * lam * 255**2 * self._synthesis_gain(reference, q) / 3 if skip_weight else 0.0
+                    cost = lam * 255**2 * self._synthesis_gain(reference, q) / 3
                 yield Packet(FrameType.INTRA, index, sections), reference, size
             else:
-                sections, reference = self._encode_predicted(x, reference, q, cost)
+                sections, reference = self._encode_predicted(x, reference, q, cost, skip_weight)
                 yield Packet(FrameType.PREDICTED, index, sections), reference, size
 
     @torch.inference_mode()
@@ -323,21 +326,28 @@ class LearnedVideoCodec(nn.Module):
         change = self.intra.g_s(latent + delta) - self.intra.g_s(latent)
         return float(change.pow(2).sum() / delta.pow(2).sum())
 
-    def _encode_predicted(self, x: Tensor, reference: Tensor, q: Tensor, cost: float) -> tuple[list[bytes], Tensor]:
-        """A P-frame's sections and its ŷ; ``cost`` converts latent squared error into bits (λ·255²·gain/3)."""
+    def _encode_predicted(self, x: Tensor, reference: Tensor, q: Tensor, cost: float,
+                          skip_weight: float) -> tuple[list[bytes], Tensor]:
+        """A P-frame's sections and its ŷ; ``cost`` converts latent squared error into bits (λ·255²·gain/3),
+        weighted by ``skip_weight`` in the skip decision and by :data:`RDOQ_WEIGHT` in quantization."""
         gain = self.intra.y_gain.coding_gain(q)
         y = self.intra.g_a(self.intra._pad(x))
         y_gained = y.double() * gain
         z_gained = self.intra.h_a(y).double() * self.intra.z_gain.coding_gain(q)
         temporal = self._temporal_features(reference)  # shared by the dry run and the coding pass
-        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, temporal, q, cost)
+        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, temporal, q, skip_weight * cost)
         z_hat = self._skipped_z(blocks)
         z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
         z_hat[..., blocks] = z_values.squeeze(-1)
         sections = [encode_flags(blocks), z_data]
 
+        weight = RDOQ_WEIGHT * cost / gain.reshape(1, -1, 1).pow(2)  # bits per unit of gained latent squared error
+
         def code_half(i: int, half: Tensor, kept: Tensor, scales: Tensor, means: Tensor) -> Tensor:
-            data, values = self.intra.y_model.compress(y_gained[..., half][..., kept], scales, means)
+            target = y_gained[..., half][..., kept]
+            if RDOQ_WEIGHT:
+                target = self.intra.y_model.rd_values(target, scales, means, weight)
+            data, values = self.intra.y_model.compress(target, scales, means)
             sections.append(data)
             return values
 

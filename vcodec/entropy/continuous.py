@@ -138,6 +138,20 @@ class GaussianModel(_TabulatedModel):
         likelihood = self.conditional._likelihood(values.float(), scales.float(), means.float())
         return -torch.log2(self.conditional.likelihood_lower_bound(likelihood))
 
+    def rd_values(self, y: Tensor, scales: Tensor, means: Tensor, weight: Tensor | float) -> Tensor:
+        """Rate–distortion-optimised quantization (an encoder's choice; any values decode): per element,
+        the symbol round(y − mean) or the one next to it towards zero, whichever costs less in
+        ``weight``·(y − ŷ)² + bits. Returns the chosen ŷ (float64), to be passed to :meth:`compress`."""
+        means = means.double()
+        residual = y.double() - means
+        nearest = _round_symbols(residual)
+        smaller = nearest - torch.sign(nearest)
+
+        def cost(symbols: Tensor) -> Tensor:
+            return weight * (residual - symbols).pow(2) + self.bits(symbols, scales, torch.zeros_like(scales)).double()
+
+        return torch.where(cost(smaller) < cost(nearest), smaller, nearest) + means
+
     def compress(self, y: Tensor, scales: Tensor, means: Tensor) -> tuple[bytes, Tensor]:
         """Code ``y`` given its entropy parameters; returns the bytes and ŷ = symbols + means (float64)."""
         means = means.double()
