@@ -324,3 +324,16 @@ def test_rd_quantization_of_predicted_frames_saves_bits(codec, monkeypatch):
         monkeypatch.setattr(video, "RDOQ_WEIGHT", weight)
         sizes[weight] = sum(len(p.to_bytes()) for p in codec.encode(frames, 3, 3, skip_weight=math.inf))
     assert sizes[1.0] < sizes[0.0]
+
+
+def test_a_fabricated_frame_count_cannot_make_keep_going_emit_millions_of_frames(codec):
+    from vcodec.codecs.video import decode_stream, stream_header
+    from vcodec.entropy.container import MAX_FRAMES
+
+    frames = as_tensors(moving_pattern(2, 32, 32))
+    packets = list(codec.encode(frames, 1, 2))
+    data = stream_header(codec, 32, 32, Fraction(24), 1, 2, MAX_FRAMES) + packets[0].to_bytes() + b"\x00" * 20
+    stray = Packet(packets[1].frame_type, MAX_FRAMES - 1, packets[1].sections).to_bytes()
+    for tail in (b"", stray):
+        _, info, decoded = decode_stream(codec, io.BytesIO(data + tail), keep_going=True)
+        assert info.frame_count == MAX_FRAMES and sum(1 for _ in decoded) <= 1 + 20 + 1 + len(tail)

@@ -13,8 +13,8 @@ import torch
 from tqdm import tqdm
 
 from vcodec import zoo
-from vcodec.codecs.video import LearnedVideoCodec, read_packets, stream_header
-from vcodec.entropy.container import MAGIC, Container, Kind, read_video_header
+from vcodec.codecs.video import LearnedVideoCodec, decode_stream, read_packets, stream_header
+from vcodec.entropy.container import MAGIC, Kind, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import atomic_path, save_image, to_uint8
 from vcodec.io.video import VideoReader, VideoWriter
@@ -94,41 +94,36 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
     if dst is None and frames_dir is None:
         raise VcodecError("give an output video file, or --frames-dir for PNG frames")
     with open(src, "rb") as stream:
-        header, info = read_video_header(stream)
-        codec = _stream_codec(header, model)
-        fps = Fraction(info.fps_num, info.fps_den)
+        header, _ = read_video_header(stream)
+        codec = load_video_codec(stream_model_name(header.model, model))
+        stream.seek(0)
         problems: list[str] = []
-        packets = read_packets(stream, header, info, keep_going, problems)
-        frames = codec.decode(packets, header.width, header.height, header.quality, keep_going)
+        header, info, frames = decode_stream(codec, stream, keep_going, problems)
+        fps = Fraction(info.fps_num, info.fps_den)
         frames = tqdm(frames, total=info.frame_count, unit="frame", desc="decode")
         if dst is not None:
             with VideoWriter(dst, fps, header.width, header.height, crf=crf, force=force) as writer:
-                _write_frames(frames, writer, frames_dir, force)
+                written = _write_frames(frames, writer, frames_dir, force)
         else:
-            _write_frames(frames, None, frames_dir, force)
+            written = _write_frames(frames, None, frames_dir, force)
     where = ", ".join(str(p) for p in (dst, frames_dir) if p is not None)
-    click.echo(f"{where}: {info.frame_count} frames, {header.width}×{header.height} at {float(fps):g} fps")
+    missing = f" (the stream declares {info.frame_count})" if written != info.frame_count else ""
+    click.echo(f"{where}: {written} frames{missing}, {header.width}×{header.height} at {float(fps):g} fps")
     for problem in problems:
         click.echo(f"warning: {problem}; the last good frame stands in until the next intra frame", err=True)
 
 
-def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, force: bool) -> None:
+def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, force: bool) -> int:
+    """Every frame to the video writer and/or as numbered PNGs; returns how many there were."""
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
-    for index, frame in enumerate(frames):
+    count = 0
+    for count, frame in enumerate(frames, start=1):
         if writer is not None:
             writer.write(to_uint8(frame))
         if frames_dir is not None:
-            save_image(frame, frames_dir / PNG_NAME.format(index + 1), force=force)
-
-
-def _stream_codec(header: Container, model: str | None) -> LearnedVideoCodec:
-    """The video codec a stream names (``--model`` for a checkpoint folder), checked against its hash."""
-    codec = load_video_codec(stream_model_name(header.model, model))
-    if codec.name != header.model or codec.weights_hash != header.weights_hash:
-        raise BitstreamError(f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
-                             f"not by '{codec.name}' ({codec.weights_hash.hex()})")
-    return codec
+            save_image(frame, frames_dir / PNG_NAME.format(count), force=force)
+    return count
 
 
 def video_info(src: Path) -> None:

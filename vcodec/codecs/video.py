@@ -44,7 +44,8 @@ from torch import Tensor, nn
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
 from vcodec.codecs.hyperprior import CheckerboardCodec, checkerboard_code, checkerboard_forward
-from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, find_packet, read_packet
+from vcodec.entropy.container import (Container, FrameType, Kind, Packet, VideoInfo, find_packet, read_packet,
+                                      read_video_header)
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
@@ -438,6 +439,23 @@ def stream_header(codec: LearnedVideoCodec, width: int, height: int, fps: Fracti
                      quality=quality, sections=[info.to_bytes()]).to_bytes()
 
 
+def check_stream_model(codec: LearnedVideoCodec, header: Container) -> None:
+    """BitstreamError unless the stream header names exactly this codec's weights."""
+    if codec.name != header.model or codec.weights_hash != header.weights_hash:
+        raise BitstreamError(f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
+                             f"not by '{codec.name}' ({codec.weights_hash.hex()})")
+
+
+def decode_stream(codec: LearnedVideoCodec, stream: BinaryIO, keep_going: bool = False,
+                  problems: list[str] | None = None) -> tuple[Container, VideoInfo, Iterator[Tensor]]:
+    """A whole video stream through ``codec``: its header, what the header says, and the decoded frames
+    (a generator: frames come out as packets are read)."""
+    header, info = read_video_header(stream)
+    check_stream_model(codec, header)
+    packets = read_packets(stream, header, info, keep_going, problems)
+    return header, info, codec.decode(packets, header.width, header.height, header.quality, keep_going)
+
+
 def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_going: bool = False,
                  problems: list[str] | None = None) -> Iterator[Packet | None]:
     """The packets after a video header, in frame order, each checked. A damaged or missing one raises
@@ -458,8 +476,11 @@ def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_goin
             if not keep_going:
                 raise BitstreamError(message) from None
             stream.seek(position + 1)
-            packet = _next_packet(stream, limit, index, info.frame_count)
-            found = info.frame_count if packet is None else packet.index
+            packet = _next_packet(stream, limit, index, info.frame_count, position)
+            if packet is None:  # no more frames lost than bytes left: damage, not a fabricated frame count
+                found = min(info.frame_count, index + max(1, stream.seek(0, 2) - position))
+            else:
+                found = packet.index
             if problems is not None:
                 lost = f"frame {index}" if found == index + 1 else f"frames {index}–{found - 1}"
                 problems.append(f"{message} ({lost} lost)")
@@ -473,9 +494,12 @@ def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_goin
         raise BitstreamError(f"unexpected bytes after the last of {info.frame_count} frames")
 
 
-def _next_packet(stream: BinaryIO, limit: int, after: int, count: int) -> Packet | None:
-    """The next whole packet of a later frame than ``after`` (None when the stream has none)."""
+def _next_packet(stream: BinaryIO, limit: int, after: int, count: int, damaged_from: int) -> Packet | None:
+    """The next whole packet of a later frame than ``after`` (None when the stream has none) whose frame
+    number is plausible: at least one damaged byte per lost frame, so a stray packet cannot make the
+    decoder emit millions of stand-in frames from a few bytes."""
     while (packet := find_packet(stream, limit)) is not None:
-        if after < packet.index < count:
+        start = stream.tell() - len(packet.to_bytes())
+        if after < packet.index < count and packet.index - after <= start - damaged_from:
             return packet
     return None

@@ -1,0 +1,68 @@
+"""The long fuzz run (issue 7): every decoder on mutated, truncated, spliced, random and format-aware
+damaged streams; target ≥ 1,000,000 cases per decoder with 0 crashes and 0 hangs (> 2 s).
+
+Case i of a seed is a function of (seed, i) alone, so a run can be split across sessions with
+``--first`` and merged into the same results file (``--append``); failing inputs are written to
+``--failures`` for replay with ``vcodec.fuzz.case``.
+
+    python benchmarks/fuzz.py --cases 1000000 --seed 0 [--targets video,image/mean-scale-checkerboard]
+    python benchmarks/fuzz.py --cases 200000 --first 200000 --append          # the next slice
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+import torch  # noqa: E402
+
+from vcodec import fuzz  # noqa: E402
+from _common import RESULTS, write_json  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000, help="cases per decoder")
+    parser.add_argument("--first", type=int, default=0, help="index of the first case (to continue a run)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--targets", default="all", help="comma-separated decoder names, or all")
+    parser.add_argument("--append", action="store_true", help="add to benchmarks/results/fuzz.json")
+    parser.add_argument("--failures", type=Path, default=Path("fuzz-failures"), help="where failing inputs go")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    targets = fuzz.targets()
+    names = sorted(targets) if args.targets == "all" else args.targets.split(",")
+    unknown = [n for n in names if n not in targets]
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(sorted(targets))}")
+    previous = json.loads((RESULTS / "fuzz.json").read_text())["runs"] if args.append and (RESULTS / "fuzz.json").exists() else []
+    runs = list(previous)
+    for name in names:
+        report = fuzz.run(targets[name], args.cases, args.seed, progress=True, first=args.first)
+        summary = {**report.summary(), "seed": args.seed, "first": args.first}
+        runs.append(summary)
+        print(json.dumps(summary))
+        for kind, failures in (("crash", report.crashes), ("hang", report.hangs)):
+            for number, (data, _) in enumerate(failures):
+                args.failures.mkdir(parents=True, exist_ok=True)
+                (args.failures / f"{name.replace('/', '_')}-{kind}-{number}.bin").write_bytes(data)
+        write_json("fuzz", {"runs": runs, "totals": totals(runs)})
+
+
+def totals(runs: list[dict]) -> dict:
+    """Cases, crashes and hangs per decoder over every recorded slice."""
+    out: dict[str, dict] = {}
+    for run in runs:
+        entry = out.setdefault(run["target"], {"cases": 0, "crashes": 0, "hangs": 0, "slowest_seconds": 0.0})
+        for key in ("cases", "crashes", "hangs"):
+            entry[key] += run[key]
+        entry["slowest_seconds"] = max(entry["slowest_seconds"], run["slowest_seconds"])
+    return out
+
+
+if __name__ == "__main__":
+    main()
