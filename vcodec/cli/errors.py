@@ -1,27 +1,45 @@
-"""One-line errors for every command: VcodecError and Ctrl-C become a message and an exit status."""
+"""One-line errors for every command: VcodecError, Ctrl-C and ``kill`` become a message and an exit status,
+and messages print file names of any encoding."""
 
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 
 import click
 
 from vcodec.errors import VcodecError
 
 
+def echo(message: str = "", err: bool = False) -> None:
+    """``click.echo`` that prints file names as their bytes, as ``ls`` does, whatever their encoding (a
+    name that is not UTF-8 reaches Python with surrogates, which no text stream can encode)."""
+    click.echo(message.encode("utf-8", "surrogateescape"), err=err)
+
+
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C, so temporary outputs are removed on the way out
+
+
 def friendly_errors(command):
-    """Turn VcodecError (and Ctrl-C) into a one-line message and a non-zero exit."""
+    """Turn VcodecError, Ctrl-C and SIGTERM into a one-line message and a non-zero exit."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
         try:
             return command(*args, **kwargs)
         except VcodecError as err:
-            click.echo(f"error: {err}", err=True)
+            echo(f"error: {err}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
-            click.echo("interrupted; no partial output was left", err=True)
+            echo("interrupted; no partial output was left", err=True)
             sys.exit(130)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper

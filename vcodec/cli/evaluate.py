@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from vcodec.cli.errors import friendly_errors
+from vcodec.cli.errors import echo, friendly_errors
 from vcodec.errors import VcodecError
 from vcodec.eval.baselines import DEFAULT_GOP, VIDEO_BASELINES
 from vcodec.eval.methods import DEFAULT_IMAGE_METHODS, DEFAULT_VIDEO_METHODS
@@ -30,7 +30,7 @@ def _sweeps(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
 
 
 def _warn(message: str) -> None:
-    click.echo(f"warning: {message}", err=True)
+    echo(f"warning: {message}", err=True)
 
 
 def _usable(methods: list, strict: bool) -> list:
@@ -71,8 +71,8 @@ def _finish(out: Path, summaries: list[dict], problems: list[str], kind: str, he
     baselines = VIDEO_BASELINES if kind == "video" else IMAGE_BASELINES
     anchors = [s["name"] for s in summaries if s["name"] in baselines]
     written = write_report(out, summaries, anchors, kind, header, per_item, force)
-    click.echo(markdown_report(summaries, anchors, kind, header))
-    click.echo("wrote " + ", ".join(str(p) for p in written))
+    echo(markdown_report(summaries, anchors, kind, header))
+    echo("wrote " + ", ".join(str(p) for p in written))
 
 
 def _header(kind: str, count: int, source: str) -> str:

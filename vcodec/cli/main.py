@@ -12,7 +12,7 @@ import click
 from tqdm import tqdm
 
 from vcodec import zoo
-from vcodec.cli.errors import friendly_errors
+from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.evaluate import evaluate
 from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import export, prepare_data, train
@@ -124,7 +124,7 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
         data, pixels, what = compress(image_path)
         write_atomic(out, data, force=force)
         if len(pairs) == 1:
-            click.echo(f"{out}: {len(data):,} bytes, {len(data) * 8 / pixels:.4f} bpp ({what})")
+            echo(f"{out}: {len(data):,} bytes, {len(data) * 8 / pixels:.4f} bpp ({what})")
 
     _run_batch(pairs, job, "encode")
 
@@ -208,7 +208,7 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
             raise BitstreamError(f"{stream_path}: {err}") from None
         save_image(image, out, force=force)
         if len(pairs) == 1:
-            click.echo(f"{out}: {container.width}×{container.height}")
+            echo(f"{out}: {container.width}×{container.height}")
 
     _run_batch(pairs, job, "decode")
 
@@ -239,16 +239,16 @@ def info(src: Path) -> None:
     except BitstreamError as err:
         raise BitstreamError(f"{src}: {err}") from None
     pixels = c.width * c.height
-    click.echo(f"file:     {src}")
-    click.echo(f"kind:     {c.kind.name.lower()}{' (greyscale source)' if c.grey else ''}")
-    click.echo(f"model:    {c.model} (weights {c.weights_hash.hex()})")
-    click.echo(f"size:     {c.width}×{c.height}")
+    echo(f"file:     {src}")
+    echo(f"kind:     {c.kind.name.lower()}{' (greyscale source)' if c.grey else ''}")
+    echo(f"model:    {c.model} (weights {c.weights_hash.hex()})")
+    echo(f"size:     {c.width}×{c.height}")
     if c.kind == Kind.TOKENS and c.sections and len(c.sections[0]) == 2:
-        click.echo(f"tokens:   {int.from_bytes(c.sections[0], 'big')}")
+        echo(f"tokens:   {int.from_bytes(c.sections[0], 'big')}")
     else:
-        click.echo(f"quality:  {c.quality}")
-    click.echo(f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)")
-    click.echo(f"bpp:      {len(data) * 8 / pixels:.4f} (payload only {c.payload_bytes * 8 / pixels:.4f})")
+        echo(f"quality:  {c.quality}")
+    echo(f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)")
+    echo(f"bpp:      {len(data) * 8 / pixels:.4f} (payload only {c.payload_bytes * 8 / pixels:.4f})")
 
 
 @main.command()
@@ -261,15 +261,15 @@ def models() -> None:
     for info_ in infos:
         default = " (default)" if info_.name == zoo.DEFAULT_MODEL else ""
         span = "tokens" if info_.kind == "tokenizer" else "qualities"
-        click.echo(f"{info_.name}{default}: {info_.kind}" + (f", {span} 1–{info_.qualities}" if info_.qualities else ""))
+        echo(f"{info_.name}{default}: {info_.kind}" + (f", {span} 1–{info_.qualities}" if info_.qualities else ""))
         if info_.description:
-            click.echo(f"  {info_.description}")
+            echo(f"  {info_.description}")
         dev = info_.results.get("dev") if isinstance(info_.results.get("dev"), dict) else {}
         point = next((p for p in ("tokens", "chunk") if p in dev), "quality")
         if dev and info_.kind in ("video-codec", "video-tokenizer"):
-            click.echo("  on the synthetic development clips (real clips: benchmarks/RESULTS.md):")
+            echo("  on the synthetic development clips (real clips: benchmarks/RESULTS.md):")
         for p, bpp, psnr in zip(dev.get(point, []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
-            click.echo(f"  {point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
+            echo(f"  {point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
 
 
 main.add_command(evaluate)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vcodec.cli.errors import friendly_errors
+from vcodec.cli.errors import echo, friendly_errors
 from vcodec.errors import VcodecError
 from vcodec.io.images import FITS, IMAGE_SUFFIXES, load_square, write_atomic
 
@@ -108,10 +108,10 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
         return
     ids = tokenizer.encode(load_square(src, tokenizer.image_size, fit), num_tokens)[0].numpy()
     if out is None:
-        click.echo(" ".join(map(str, ids.reshape(-1).tolist())) if ids.ndim == 1 else str(ids.tolist()))
+        echo(" ".join(map(str, ids.reshape(-1).tolist())) if ids.ndim == 1 else str(ids.tolist()))
         return
     _save_ids(ids, out, force)
-    click.echo(f"{out}: {'×'.join(map(str, ids.shape[:len(tokenizer.token_grid)]))} tokens")  # k, or h×w
+    echo(f"{out}: {'×'.join(map(str, ids.shape[:len(tokenizer.token_grid)]))} tokens")  # k, or h×w
 
 
 def _save_ids(ids: np.ndarray, out: Path, force: bool) -> None:
@@ -142,10 +142,10 @@ def _tokenize_video(tokenizer, src: Path, out: Path | None, chunk: int, max_fram
     ids = torch.cat(parts).numpy()
     shape = "×".join(map(str, ids.shape))
     if out is None:
-        click.echo(str(ids.tolist()))
+        echo(str(ids.tolist()))
         return
     _save_ids(ids, out, force)
-    click.echo(f"{out}: {shape} tokens ({len(parts)} chunk{'s' * (len(parts) > 1)} of up to {chunk} frames)")
+    echo(f"{out}: {shape} tokens ({len(parts)} chunk{'s' * (len(parts) > 1)} of up to {chunk} frames)")
 
 
 def _tokenize_folder(tokenizer, src: Path, out: Path, num_tokens: int | None, fit: str, shard_size: int) -> None:
@@ -170,5 +170,5 @@ def _tokenize_folder(tokenizer, src: Path, out: Path, num_tokens: int | None, fi
             tokens, names, shard_index = [], [], shard_index + 1
     if tokens:
         _write_shard(out / f"shard-r{rank:03d}-{shard_index:05d}.npz", tokens, names)
-    click.echo(f"{out}: {len(todo) - len(failures)} images tokenized, {len(done)} already there"
+    echo(f"{out}: {len(todo) - len(failures)} images tokenized, {len(done)} already there"
                + (f"; skipped {len(failures)}: " + "; ".join(failures) if failures else ""))

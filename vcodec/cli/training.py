@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vcodec.cli.errors import friendly_errors
+from vcodec.cli.errors import echo, friendly_errors
 from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
 from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES, VIDEO_TOKENIZER_ARCHITECTURES
@@ -87,7 +87,7 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
         if not photos:
             raise VcodecError(f"{source}: no images found")
     prepare_photos(out, photos, downscale)
-    click.echo(f"{out}: written")
+    echo(f"{out}: written")
 
 
 @click.command()
@@ -159,19 +159,19 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
     except ValueError as err:
         raise VcodecError(str(err)) from None
     if resumed:
-        click.echo(f"resuming at step {trainer.state.step} in {run_dir}")
+        echo(f"resuming at step {trainer.state.step} in {run_dir}")
     elif intra is not None:
         trainer.model.intra.load_state_dict(intra.state_dict())
         trainer.model.prior.start_from(intra)
-        click.echo(f"starting in {run_dir} on the transforms of {init_from}")
+        echo(f"starting in {run_dir} on the transforms of {init_from}")
     elif init_from:
         source = zoo.load(init_from)
         if _comparable(source.config) != _comparable(config.model):
             raise VcodecError(f"{init_from} is {source.config}, not the requested {config.model}")
         load_training_state(trainer.model, source.state_dict())
-        click.echo(f"starting in {run_dir} from the weights of {init_from}")
+        echo(f"starting in {run_dir} from the weights of {init_from}")
     else:
-        click.echo(f"starting in {run_dir}")
+        echo(f"starting in {run_dir}")
     trainer.run()
 
 
@@ -195,4 +195,4 @@ def export(run_dir: Path, out_dir: Path, name: str | None, description: str, tok
     dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)
     point = next((p for p in ("tokens", "chunk") if p in dev), "quality")
     for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
-        click.echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")
+        echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")

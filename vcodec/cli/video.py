@@ -8,11 +8,11 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import click
 import torch
 from tqdm import tqdm
 
 from vcodec import zoo
+from vcodec.cli.errors import echo
 from vcodec.codecs.video import LearnedVideoCodec, decode_stream, read_packets, stream_header
 from vcodec.entropy.container import MAGIC, Kind, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
@@ -75,9 +75,9 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
         out.write(header(count))
     seconds = count / float(info.fps)
     if video.variable_rate:
-        click.echo(f"warning: {src} has a variable frame rate; it was coded at a constant {float(info.fps):g} fps "
+        echo(f"warning: {src} has a variable frame rate; it was coded at a constant {float(info.fps):g} fps "
                    f"(its timestamps are not kept)", err=True)
-    click.echo(f"{dst}: {count} frames, {info.width}×{info.height} at {float(info.fps):g} fps, {size:,} bytes, "
+    echo(f"{dst}: {count} frames, {info.width}×{info.height} at {float(info.fps):g} fps, {size:,} bytes, "
                f"{size * 8 / seconds / 1000:.1f} kbps (quality {quality}, intra period {intra_period}; "
                f"{count / max(time.time() - started, 1e-9):.1f} frames/s)")
 
@@ -108,9 +108,9 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
             written = _write_frames(frames, None, frames_dir, force)
     where = ", ".join(str(p) for p in (dst, frames_dir) if p is not None)
     missing = f" (the stream declares {info.frame_count})" if written != info.frame_count else ""
-    click.echo(f"{where}: {written} frames{missing}, {header.width}×{header.height} at {float(fps):g} fps")
+    echo(f"{where}: {written} frames{missing}, {header.width}×{header.height} at {float(fps):g} fps")
     for problem in problems:
-        click.echo(f"warning: {problem}; the last good frame stands in until the next intra frame", err=True)
+        echo(f"warning: {problem}; the last good frame stands in until the next intra frame", err=True)
 
 
 def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, force: bool) -> int:
@@ -136,17 +136,17 @@ def video_info(src: Path) -> None:
             start = stream.tell()
     total = src.stat().st_size
     seconds = info.frame_count / Fraction(info.fps_num, info.fps_den)
-    click.echo(f"file:     {src}")
-    click.echo(f"kind:     video")
-    click.echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
-    click.echo(f"size:     {header.width}×{header.height}")
-    click.echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
+    echo(f"file:     {src}")
+    echo(f"kind:     video")
+    echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
+    echo(f"size:     {header.width}×{header.height}")
+    echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
                f"intra period {info.intra_period}")
-    click.echo(f"quality:  {header.quality}")
+    echo(f"quality:  {header.quality}")
     intra = [s for k, s in zip(kinds, sizes) if k == "I"]
     predicted = [s for k, s in zip(kinds, sizes) if k == "P"]
-    click.echo(f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
+    echo(f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
                f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)")
     if seconds:
-        click.echo(f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
+        echo(f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
                    f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")

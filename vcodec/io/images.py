@@ -49,7 +49,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB for every mode: greyscale is replicated, alpha is composited on white, 16-bit is scaled."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
+        sixteen_bit = image.mode.startswith("I;16") or image.format == "PNG"  # PNG has no 32-bit integers
+        peak = 65535.0 if sixteen_bit or array.max() > 255 else 255.0
         image = Image.fromarray(np.clip(np.round(array / peak * 255.0), 0, 255).astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
