@@ -32,9 +32,10 @@ def main() -> None:
     parser.add_argument("--targets", default="all", help="comma-separated decoder names, or all")
     parser.add_argument("--append", action="store_true", help="add to benchmarks/results/fuzz.json")
     parser.add_argument("--failures", type=Path, default=Path("fuzz-failures"), help="where failing inputs go")
+    parser.add_argument("--shipped", action="store_true", help="also the shipped checkpoints' decoders (slower)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    targets = fuzz.targets()
+    targets = {**fuzz.targets(), **(fuzz.shipped_targets() if args.shipped else {})}
     names = sorted(targets) if args.targets == "all" else args.targets.split(",")
     unknown = [n for n in names if n not in targets]
     if unknown:

@@ -29,3 +29,13 @@ def test_fuzz_cases_replay_and_reach_past_the_crc_checks():
         except fuzz.BitstreamError as err:
             messages.add(str(err).split(" (")[0][:30])
     assert len(messages) > 5  # rejected for many different reasons, not only by the CRC
+
+
+SHIPPED = fuzz.shipped_targets()
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_no_fuzz_case_crashes_a_shipped_decoder(name):
+    report = fuzz.run(SHIPPED[name], 60, seed=7)
+    assert not report.crashes, report.crashes[0][1]
+    assert not report.hangs and report.rejected > 0

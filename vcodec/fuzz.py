@@ -339,6 +339,45 @@ def token_targets() -> dict[str, Target]:
     return targets
 
 
+def shipped_targets() -> dict[str, Target]:
+    """The decoders of the shipped checkpoints (the real networks and tables), on small seed streams."""
+    from fractions import Fraction
+
+    from vcodec import zoo
+    from vcodec.codecs.video import decode_stream, stream_header
+    from vcodec.models import model_kind
+
+    g = torch.Generator().manual_seed(0)
+    targets = {}
+    for name in zoo.list_models():
+        model = zoo.load(name)
+        kind = model_kind(model.config)
+        if kind == "image-codec":
+            seeds = [model.compress(x, quality=q) for x in (_images()[0], torch.rand(1, 3, 24, 70, generator=g))
+                     for q in (1, model.num_qualities)]
+            decode = model.decompress
+        elif kind == "video-codec":
+            base = _images()[0][..., :32, :48]
+            frames = [torch.roll(base, shifts=t, dims=-1) for t in range(4)]
+            seeds = [stream_header(model, 48, 32, Fraction(25), q, 2, 4) + b"".join(p.to_bytes() for p in
+                                                                                 model.encode(frames, q, 2))
+                     for q in (1, model.num_qualities)]
+
+            def decode(data: bytes, codec=model) -> int:
+                return sum(1 for _ in decode_stream(codec, io.BytesIO(data), keep_going=True)[2])
+        elif kind == "video-tokenizer":
+            seeds = model.compress(torch.rand(2, 3, 5, 32, 32, generator=g))
+            decode = model.decompress
+        else:
+            size = model.image_size
+            seeds = model.compress(torch.rand(2, 3, size, size, generator=g))
+            if len(model.token_grid) == 1:
+                seeds += model.compress(torch.rand(1, 3, size, size, generator=g), num_tokens=4)
+            decode = model.decompress
+        targets[f"shipped/{name}"] = Target(f"shipped/{name}", seeds, decode, video=kind == "video-codec")
+    return targets
+
+
 def container_target() -> Target:
     """The container parser alone, on the seeds of every other target."""
     seeds = [s for t in image_targets().values() for s in t.seeds]
