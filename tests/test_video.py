@@ -337,3 +337,20 @@ def test_a_fabricated_frame_count_cannot_make_keep_going_emit_millions_of_frames
     for tail in (b"", stray):
         _, info, decoded = decode_stream(codec, io.BytesIO(data + tail), keep_going=True)
         assert info.frame_count == MAX_FRAMES and sum(1 for _ in decoded) <= 1 + 20 + 1 + len(tail)
+
+
+def test_intra_frames_are_coded_a_quality_higher_and_say_so(codec):
+    frames = as_tensors(moving_pattern(3, 48, 64))
+    for boost, expected in ((0, 2), (1, 3), (5, 3)):  # capped at the model's best quality
+        packets = list(codec.encode(frames, quality=2, intra_period=2, intra_boost=boost))
+        assert [p.sections[0] for p in packets if p.frame_type == FrameType.INTRA] == [bytes([expected])] * 2
+        decoded = list(codec.decode(packets, 64, 48, 2))
+        assert all(torch.equal(a, b) for a, (_, b) in zip(decoded, codec.encode_and_reconstruct(frames, 2, 2, intra_boost=boost)))
+    bigger = sum(len(p.to_bytes()) for p in codec.encode(frames, 2, 2, intra_boost=1))
+    assert bigger > sum(len(p.to_bytes()) for p in codec.encode(frames, 2, 2, intra_boost=0))
+    for bad in (b"", b"\x00", b"\x04", b"\x02\x02"):
+        packets[0].sections[0] = bad
+        with pytest.raises(BitstreamError, match="intra frame declares quality"):
+            list(codec.decode(packets, 64, 48, 2))
+    with pytest.raises(VcodecError, match="intra boost"):
+        list(codec.encode(frames, 2, 2, intra_boost=-1))

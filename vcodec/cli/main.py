@@ -17,7 +17,7 @@ from vcodec.cli.evaluate import evaluate
 from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import export, prepare_data, train
 from vcodec.cli.video import decode_video, encode_video, is_video_stream, stream_model_name, video_info
-from vcodec.codecs.video import DEFAULT_INTRA_PERIOD, LearnedVideoCodec
+from vcodec.codecs.video import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD, LearnedVideoCodec
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import IMAGE_SUFFIXES, load_image, load_square, save_image, write_atomic
@@ -92,12 +92,14 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
 @click.option("--num-tokens", "-k", type=int, default=None, help="Tokenizers: keep the first K tokens (default: all).")
 @click.option("--gop", type=int, default=DEFAULT_INTRA_PERIOD, show_default=True,
               help="Video: an intra frame every N frames (decoding can start at any of them).")
+@click.option("--intra-boost", type=click.IntRange(0, 8), default=DEFAULT_INTRA_BOOST, show_default=True,
+              help="Video: code intra frames this many qualities above the others (what static areas inherit).")
 @click.option("--start", type=float, default=0.0, help="Video: skip to this time (seconds) first.")
 @click.option("--frames", "max_frames", type=click.IntRange(min=1), default=None, help="Video: code at most N frames.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 @friendly_errors
 def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tokens: int | None, gop: int,
-           start: float, max_frames: int | None, force: bool) -> None:
+           intra_boost: int, start: float, max_frames: int | None, force: bool) -> None:
     """Compress a video, an image (PNG/JPEG/WebP/TIFF) or a folder of images into vcodec streams.
 
     \b
@@ -109,7 +111,7 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     fixed input size: other images are scaled and centre-cropped to it.
     """
     if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
-        encode_video(src, dst, model or zoo.DEFAULT_VIDEO_MODEL, quality, gop, start, max_frames, force)
+        encode_video(src, dst, model or zoo.DEFAULT_VIDEO_MODEL, quality, gop, start, max_frames, force, intra_boost)
         return
     loaded = zoo.load(model or zoo.DEFAULT_MODEL)
     if isinstance(loaded, LearnedVideoCodec):

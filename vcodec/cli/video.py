@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from vcodec import zoo
 from vcodec.cli.errors import echo
-from vcodec.codecs.video import LearnedVideoCodec, decode_stream, read_packets, stream_header
-from vcodec.entropy.container import MAGIC, Kind, read_video_header
+from vcodec.codecs.video import DEFAULT_INTRA_BOOST, LearnedVideoCodec, decode_stream, read_packets, stream_header
+from vcodec.entropy.container import MAGIC, FrameType, Kind, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import atomic_path, save_image, to_uint8
 from vcodec.io.video import VideoReader, VideoWriter
@@ -53,7 +53,7 @@ def video_models() -> list[str]:
 
 
 def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_period: int, start: float,
-                 max_frames: int | None, force: bool) -> None:
+                 max_frames: int | None, force: bool, intra_boost: int = DEFAULT_INTRA_BOOST) -> None:
     codec = load_video_codec(model)
     quality = codec.check_quality(codec.default_quality if quality is None else quality)
     if intra_period < 1:
@@ -67,7 +67,8 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
         frames = (torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0) for f in video.frames(start, max_frames))
         total = _expected_frames(info.frame_count, info.fps, start, max_frames)
         count, started = 0, time.time()
-        for packet in tqdm(codec.encode(frames, quality, intra_period), total=total, unit="frame", desc="encode"):
+        packets = codec.encode(frames, quality, intra_period, intra_boost=intra_boost)
+        for packet in tqdm(packets, total=total, unit="frame", desc="encode"):
             out.write(packet.to_bytes())
             count += 1
         size = out.tell()
@@ -76,10 +77,10 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
     seconds = count / float(info.fps)
     if video.variable_rate:
         echo(f"warning: {src} has a variable frame rate; it was coded at a constant {float(info.fps):g} fps "
-                   f"(its timestamps are not kept)", err=True)
+             f"(its timestamps are not kept)", err=True)
     echo(f"{dst}: {count} frames, {info.width}×{info.height} at {float(info.fps):g} fps, {size:,} bytes, "
-               f"{size * 8 / seconds / 1000:.1f} kbps (quality {quality}, intra period {intra_period}; "
-               f"{count / max(time.time() - started, 1e-9):.1f} frames/s)")
+         f"{size * 8 / seconds / 1000:.1f} kbps (quality {quality}, intra period {intra_period}; "
+         f"{count / max(time.time() - started, 1e-9):.1f} frames/s)")
 
 
 def _expected_frames(declared: int | None, fps, start: float, max_frames: int | None) -> int | None:
@@ -129,9 +130,11 @@ def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, f
 def video_info(src: Path) -> None:
     with open(src, "rb") as stream:
         header, info = read_video_header(stream)
-        kinds, sizes, start = [], [], stream.tell()
+        kinds, sizes, intra_qualities, start = [], [], set(), stream.tell()
         for packet in read_packets(stream, header, info):
             kinds.append(packet.frame_type.name[0])
+            if packet.frame_type == FrameType.INTRA and packet.sections and len(packet.sections[0]) == 1:
+                intra_qualities.add(packet.sections[0][0])
             sizes.append(stream.tell() - start)  # as stored, without writing the packet out again
             start = stream.tell()
     total = src.stat().st_size
@@ -141,12 +144,13 @@ def video_info(src: Path) -> None:
     echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
     echo(f"size:     {header.width}×{header.height}")
     echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
-               f"intra period {info.intra_period}")
-    echo(f"quality:  {header.quality}")
+         f"intra period {info.intra_period}")
+    intra_quality = ", ".join(map(str, sorted(intra_qualities))) or "?"
+    echo(f"quality:  {header.quality} (intra frames {intra_quality})")
     intra = [s for k, s in zip(kinds, sizes) if k == "I"]
     predicted = [s for k, s in zip(kinds, sizes) if k == "P"]
     echo(f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
-               f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)")
+         f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)")
     if seconds:
         echo(f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
-                   f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")
+             f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")

@@ -15,10 +15,12 @@ bits its symbols would cost are worth more than the distortion that copying adds
 latent domain, scaled by the synthesis transform's measured gain). The same exchange rate drives
 rate–distortion-optimised quantization of the coded symbols: each may round one step towards its
 predicted mean when the bits saved outweigh the error added (an encoder choice; decoders never see it).
+Intra frames are coded one quality above the predicted frames (their packet says which): every block a
+later frame copies inherits that quality, as the I/P quality ratio of classical encoders intends.
 
 ::
 
-    I:  x_t ─▶ image codec ─▶ packet [z, anchors, non-anchors]                  ŷ_t ─▶ g_s ─▶ x̂_t
+    I:  x_t ─▶ image codec ─▶ packet [quality, z, anchors, non-anchors]         ŷ_t ─▶ g_s ─▶ x̂_t
     P:  x_t ─▶ g_a ─▶ y_t ─▶ skip flags ─▶ z_t of the coded blocks ─▶ hyper features ─┐
         [Gaussian(μ, σ) ◀─ hyper features + temporal(ŷ_{t−1}) + context] ◀──────────┘
         packet [flags, z, anchors, non-anchors]
@@ -56,6 +58,7 @@ PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
 DEFAULT_INTRA_PERIOD = 32
 RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in the skip decision, relative to λ
+DEFAULT_INTRA_BOOST = 1  # intra frames are coded this many qualities above the predicted frames
 
 
 @dataclass
@@ -198,26 +201,32 @@ class LearnedVideoCodec(nn.Module):
 
     # --- streaming coding ---------------------------------------------------------------------------
     def encode(self, frames: Iterable[Tensor], quality: int | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
-               skip_weight: float = DEFAULT_SKIP_WEIGHT) -> Iterator[Packet]:
+               skip_weight: float = DEFAULT_SKIP_WEIGHT, intra_boost: int = DEFAULT_INTRA_BOOST) -> Iterator[Packet]:
         """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
         every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the distortion
-        side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always."""
-        for packet, _, _ in self._encode_latents(frames, quality, intra_period, skip_weight):
+        side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always.
+        Intra frames are coded ``intra_boost`` qualities higher (at most the model's best): the blocks
+        later frames copy inherit their quality, as in classical codecs' I/P quality ratio."""
+        for packet, _, _ in self._encode_latents(frames, quality, intra_period, skip_weight, intra_boost):
             yield packet
 
     def encode_and_reconstruct(self, frames: Iterable[Tensor], quality: int | None = None,
-                               intra_period: int = DEFAULT_INTRA_PERIOD,
-                               skip_weight: float = DEFAULT_SKIP_WEIGHT) -> Iterator[tuple[Packet, Tensor]]:
+                               intra_period: int = DEFAULT_INTRA_PERIOD, skip_weight: float = DEFAULT_SKIP_WEIGHT,
+                               intra_boost: int = DEFAULT_INTRA_BOOST) -> Iterator[tuple[Packet, Tensor]]:
         """Like :meth:`encode`, with each frame as the decoder will output it (costs a synthesis per frame)."""
-        for packet, latent, size in self._encode_latents(frames, quality, intra_period, skip_weight):
+        for packet, latent, size in self._encode_latents(frames, quality, intra_period, skip_weight, intra_boost):
             yield packet, self._synthesize(latent, *size)
 
     @torch.inference_mode()
     def _encode_latents(self, frames: Iterable[Tensor], quality: int | None, intra_period: int,
-                        skip_weight: float) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
+                        skip_weight: float, intra_boost: int = DEFAULT_INTRA_BOOST
+                        ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
         quality = self.check_quality(self.default_quality if quality is None else quality)
         if intra_period < 1:
             raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
+        if intra_boost < 0:
+            raise VcodecError(f"the intra boost must be 0 or more qualities, got {intra_boost}")
+        intra_quality = min(quality + intra_boost, self.num_qualities)
         q = torch.tensor([quality - 1])
         reference, size, cost = None, None, 0.0  # cost: bits per unit of latent squared error, from λ
         for index, frame in enumerate(frames):
@@ -227,7 +236,8 @@ class LearnedVideoCodec(nn.Module):
             elif tuple(x.shape[-2:]) != size:
                 raise VcodecError(f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}")
             if index % intra_period == 0:
-                sections, reference = self.intra._encode(x, quality)
+                sections, reference = self.intra._encode(x, intra_quality)
+                sections = [bytes([intra_quality]), *sections]
                 if intra_period > 1:  # bits per unit of latent squared error: this GOP's RD decisions
                     lam = self.intra.config.lambdas[quality - 1]
                     cost = lam * 255**2 * self._synthesis_gain(reference, q) / 3
@@ -267,17 +277,24 @@ class LearnedVideoCodec(nn.Module):
                        shape: tuple[int, int]) -> Tensor:
         if packet is None:
             raise BitstreamError(f"frame {index}: packet lost")
-        expected = self.intra.sections if packet.frame_type == FrameType.INTRA else PREDICTED_SECTIONS
+        expected = self.intra.sections + 1 if packet.frame_type == FrameType.INTRA else PREDICTED_SECTIONS
         if len(packet.sections) != expected:
             raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}")
         try:
             if packet.frame_type == FrameType.INTRA:
-                return self.intra._decompress_latent(packet.sections, q, shape)
+                return self.intra._decompress_latent(packet.sections[1:], self._intra_q(packet.sections[0]), shape)
             if reference is None:
                 raise BitstreamError("a predicted frame with no intra frame before it")
             return self._decode_predicted(packet.sections, reference, q)
         except BitstreamError as err:
             raise BitstreamError(f"frame {index}: {err}") from None
+
+    def _intra_q(self, section: bytes) -> Tensor:
+        """The 0-based quality index an intra packet's first section declares."""
+        if len(section) != 1 or not 1 <= section[0] <= self.num_qualities:
+            raise BitstreamError(f"intra frame declares quality {section.hex() or 'nothing'}, model has "
+                                 f"1–{self.num_qualities}")
+        return torch.tensor([section[0] - 1])
 
     # --- predicted frames ---------------------------------------------------------------------------
     def _coding_params(self, inputs: tuple[Tensor, Tensor], reference: Tensor, context: Tensor | None, half: Tensor,
