@@ -86,6 +86,16 @@ def test_the_video_tokenizer_trains_ships_and_tokenizes_a_video(tmp_path, monkey
         assert result.exit_code == 1 and message in result.output, result.output
     result = CliRunner().invoke(main, ["tokenize", str(tmp_path), "-m", "vtok"])
     assert result.exit_code == 1 and "one video file" in result.output
+    (tmp_path / "tokens.vcd").write_bytes(stream)
+    from PIL import Image
+
+    Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(tmp_path / "still.png")
+    for args in (["encode", str(tmp_path / "still.png"), str(tmp_path / "o.vcd"), "-m", "vtok"],
+                 ["decode", str(tmp_path / "tokens.vcd"), str(tmp_path / "o.png")],
+                 ["encode", str(clip), str(tmp_path / "o.vcd"), "-m", "vtok"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and "vcodec tokenize CLIP -m vtok" in result.output, result.output
+        assert not (tmp_path / "o.vcd").exists() and not (tmp_path / "o.png").exists()
 
     result = CliRunner().invoke(main, ["eval", "video", str(clip), "--methods", "vtok", "--per-video",
                                        "--out", str(tmp_path / "rd")])

@@ -22,7 +22,8 @@ from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import IMAGE_SUFFIXES, load_image, load_square, save_image, write_atomic
 from vcodec.io.video import VIDEO_SUFFIXES
-from vcodec.tokenizers import LearnedTokenizer
+from vcodec.codecs import LearnedImageCodec
+from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 
 STREAM_SUFFIX = ".vcd"
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -116,6 +117,7 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     loaded = zoo.load(model or zoo.DEFAULT_MODEL)
     if isinstance(loaded, LearnedVideoCodec):
         raise VcodecError(f"{model} is a video codec: give it a video (suffix {', '.join(sorted(VIDEO_SUFFIXES))})")
+    _check_image_model(loaded, model)
     compress = _tokenizer_compress(loaded, num_tokens) if isinstance(loaded, LearnedTokenizer) else \
         _codec_compress(loaded, quality)
     pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
@@ -129,6 +131,15 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
             echo(f"{out}: {len(data):,} bytes, {len(data) * 8 / pixels:.4f} bpp ({what})")
 
     _run_batch(pairs, job, "encode")
+
+
+def _check_image_model(loaded, name: str) -> None:
+    """A one-line error unless ``loaded`` codes images (an image codec or an image tokenizer)."""
+    if isinstance(loaded, CausalVideoTokenizer):
+        raise VcodecError(f"{name} is a video tokenizer: `vcodec tokenize CLIP -m {name}` gives its token ids, "
+                          f"and its token streams decode in Python (tok.decompress)")
+    if not isinstance(loaded, (LearnedImageCodec, LearnedTokenizer)):
+        raise VcodecError(f"{name} does not code images (see `vcodec models`)")
 
 
 def _codec_compress(codec, quality: int | None):
@@ -201,6 +212,7 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
         stream = _read_stream(stream_path)
         try:
             codec = _decoder(stream, model, cache)
+            _check_image_model(codec, codec.name)
             if isinstance(codec, LearnedTokenizer):
                 container, image = Container.from_bytes(stream), codec.decompress(stream)
             else:

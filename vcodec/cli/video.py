@@ -18,6 +18,7 @@ from vcodec.entropy.container import MAGIC, FrameType, Kind, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import atomic_path, save_image, to_uint8
 from vcodec.io.video import VideoReader, VideoWriter
+from vcodec.tokenizers import TokenModel
 
 PNG_NAME = "frame_{:06d}.png"
 
@@ -44,7 +45,9 @@ def stream_model_name(stream_model: str, model: str | None) -> str:
 def load_video_codec(name: str) -> LearnedVideoCodec:
     model = zoo.load(name)
     if not isinstance(model, LearnedVideoCodec):
-        raise VcodecError(f"{name} is not a video codec (video models: {', '.join(video_models()) or 'none installed'})")
+        hint = f"; for token ids: vcodec tokenize CLIP -m {name}" if isinstance(model, TokenModel) else ""
+        raise VcodecError(f"{name} is not a video codec (video models: {', '.join(video_models()) or 'none installed'})"
+                          + hint)
     return model
 
 
