@@ -110,7 +110,8 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
               help="Tokenizer: drop the token tail at a random length per batch (slice, One-D-Piece), mask it "
                    "per sample (mask, FlexTok), or always use all tokens (none: a fixed-K baseline).")
 @click.option("--codebook-size", type=click.IntRange(2, 1 << 14), default=1024, show_default=True,
-              help="Tokenizer: vocabulary (per sub-codebook for factorized-vq; FSQ picks levels near it).")
+              help="Tokenizer: vocabulary (per sub-codebook for factorized-vq; FSQ, and causal-3d, pick levels "
+                   "near it).")
 @click.option("--steps", default=30_000, show_default=True)
 @click.option("--batch", default=8, show_default=True)
 @click.option("--crop", default=128, show_default=True, help="Crop side; a multiple of 64 for hyperprior models.")
@@ -143,8 +144,9 @@ def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: 
         model = _tokenizer_config(architecture, crop, tokens, quantizer, codebook_size, nested_dropout)
     elif architecture in VIDEO_ARCHITECTURES:
         model, intra = _video_config(init_from, run_dir)
-    elif architecture in VIDEO_TOKENIZER_ARCHITECTURES:
-        model = VIDEO_TOKENIZER_ARCHITECTURES[architecture][0](channels=n)
+    elif architecture in VIDEO_TOKENIZER_ARCHITECTURES:  # FSQ levels near --codebook-size
+        levels = FSQ_LEVELS[min(FSQ_LEVELS, key=lambda v: abs(v - codebook_size))]
+        model = VIDEO_TOKENIZER_ARCHITECTURES[architecture][0](channels=n, levels=levels)
     else:
         model = CodecConfig(architecture, n=n, m=m)
     import torch
