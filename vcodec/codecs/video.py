@@ -277,10 +277,14 @@ class LearnedVideoCodec(nn.Module):
                        shape: tuple[int, int]) -> Tensor:
         if packet is None:
             raise BitstreamError(f"frame {index}: packet lost")
-        expected = self.intra.sections + 1 if packet.frame_type == FrameType.INTRA else PREDICTED_SECTIONS
-        if len(packet.sections) != expected:
-            raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}")
+        # intra packets lead with their quality; those of streams from before it was added do not
+        expected = (self.intra.sections + 1, self.intra.sections) if packet.frame_type == FrameType.INTRA else \
+            (PREDICTED_SECTIONS,)
+        if len(packet.sections) not in expected:
+            raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected[0]}")
         try:
+            if packet.frame_type == FrameType.INTRA and len(packet.sections) == self.intra.sections:
+                return self.intra._decompress_latent(packet.sections, q, shape)
             if packet.frame_type == FrameType.INTRA:
                 return self.intra._decompress_latent(packet.sections[1:], self._intra_q(packet.sections[0]), shape)
             if reference is None:
