@@ -15,13 +15,14 @@ from tqdm import tqdm
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.errors import VcodecError
 from vcodec.io.images import FITS, IMAGE_SUFFIXES, load_square, write_atomic
+from vcodec.tokenizers import LearnedTokenizer
 
 SHARD_SIZE = 1024
 
 
 def _tokenizer(model: str, num_tokens: int | None):
     from vcodec import zoo
-    from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
+    from vcodec.tokenizers import CausalVideoTokenizer
 
     tokenizer = zoo.load(model)
     if isinstance(tokenizer, CausalVideoTokenizer):
@@ -98,7 +99,7 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
     tokenizer = _tokenizer(model, num_tokens)
     if not src.exists():
         raise VcodecError(f"{src}: no such file or folder")
-    if not hasattr(tokenizer, "image_size"):
+    if not isinstance(tokenizer, LearnedTokenizer):  # the video tokenizer
         _tokenize_video(tokenizer, src, out, chunk, max_frames, force)
         return
     if src.is_dir():
