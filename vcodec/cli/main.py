@@ -15,7 +15,7 @@ from vcodec import zoo
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.evaluate import evaluate
 from vcodec.cli.tokenize import tokenize
-from vcodec.cli.training import export, prepare_data, train
+from vcodec.cli.training import data, export, prepare_data, train
 from vcodec.cli.video import decode_video, encode_video, is_video_stream, stream_model_name, video_info
 from vcodec.codecs.video import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD, LearnedVideoCodec
 from vcodec.entropy.container import Container, Kind
@@ -288,6 +288,7 @@ def models() -> None:
 
 main.add_command(evaluate)
 main.add_command(tokenize)
+main.add_command(data)
 main.add_command(prepare_data)
 main.add_command(train)
 main.add_command(export)

@@ -15,15 +15,6 @@ from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITEC
 FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
 
 
-def _comparable(config) -> dict:
-    """A model config as JSON would store it (tuples as lists), without the token prior (fitted later)."""
-    import json
-
-    data = json.loads(json.dumps(config.to_dict()))
-    data.pop("prior", None)
-    return data
-
-
 def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer: str, codebook_size: int,
                       nested_dropout: str):
     """A tokenizer config from the command line's few knobs (the rest are the architecture's defaults)."""
@@ -48,55 +39,155 @@ def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer
 
 
 def _video_config(init_from: str | None, run_dir: Path):
-    """A video codec config around the image codec ``--init`` names (None when resuming a run)."""
+    """A video codec config around the image codec ``--init`` names (a started run keeps its own)."""
     from vcodec import zoo
     from vcodec.codecs import CheckerboardCodec
     from vcodec.codecs.video import VideoCodecConfig
-    from vcodec.train.loop import TrainConfig
 
-    if (run_dir / "last.pt").is_file():
+    if init_from is None and (run_dir / "last.pt").is_file():
         import torch
 
-        return TrainConfig.from_dict(torch.load(run_dir / "last.pt", map_location="cpu", weights_only=False)["config"]).model, None
+        from vcodec.train.loop import TrainConfig
+
+        return TrainConfig.from_dict(torch.load(run_dir / "last.pt", map_location="cpu", weights_only=False)["config"]).model
     if init_from is None:
         raise VcodecError("a video codec trains on an image codec's transforms: give --init IMAGE_CODEC")
     intra = zoo.load(init_from)
     if not isinstance(intra, CheckerboardCodec):
         raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
     c = intra.config
-    return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas), intra
+    return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas)
 
 
-@click.command("prepare-data")
-@click.argument("out", type=click.Path(path_type=Path))
-@click.option("--from", "source", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              help="Use your own folder of images instead of the Debian photo packages.")
-@click.option("--downscale", default=2.0, show_default=True, help="Shrink photos by this factor (hides JPEG artefacts).")
-@click.option("--force", "-f", is_flag=True, help="Overwrite OUT if it exists.")
-@friendly_errors
-def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) -> None:
-    """Build the training-photo cache OUT (.npz): the Debian photos of DESIGN.md, or --from FOLDER."""
-    from vcodec.io.images import IMAGE_SUFFIXES
-    from vcodec.train.data import prepare_photos
+def _prepare(out: Path, source: Path | None, downscale: float, frame_step: int, force: bool) -> None:
+    from vcodec.train.data import folder_media, prepare_photos, write_cache
 
     if out.exists() and not force:
         raise VcodecError(f"{out}: exists (use --force to overwrite)")
-    photos = None
-    if source is not None:
-        photos = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not photos:
-            raise VcodecError(f"{source}: no images found")
-    prepare_photos(out, photos, downscale)
+    if out.suffix != ".npz":
+        raise VcodecError(f"{out}: a training cache is an .npz file")
+    if source is None:
+        prepare_photos(out, None, downscale)
+        echo(f"{out}: written from the Debian photo packages (sources and licences in {out.with_suffix('.json')})")
+        return
+    skipped: list[str] = []
+    unreadable: list[str] = []
+
+    def photos():
+        for name, image in folder_media(source, frame_step):
+            if image is None:
+                unreadable.append(name)
+            else:
+                yield name, image, f"user-supplied ({source.name})"
+
+    try:
+        write_cache(out, photos(), downscale, skipped)
+    except VcodecError as err:
+        raise VcodecError(f"{source}: {err}") from None
+    for name in unreadable:
+        echo(f"warning: {name}: not a readable image or video, left out", err=True)
+    if skipped:
+        echo(f"warning: {len(skipped)} image(s) smaller than 64² after downscaling left out", err=True)
     echo(f"{out}: written")
 
 
-@click.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
-              help="Training-photo cache from `vcodec prepare-data`.")
+_PREPARE_OPTIONS = [
+    click.option("--from", "source", type=click.Path(path_type=Path, exists=True, file_okay=False),
+                 help="Use your own folder of images and videos (CLIC, DIV2K, Vimeo-90k style) instead of the "
+                      "Debian photo packages."),
+    click.option("--downscale", default=2.0, show_default=True, type=click.FloatRange(1.0),
+                 help="Shrink photos by this factor (hides JPEG artefacts)."),
+    click.option("--frame-step", default=30, show_default=True, type=click.IntRange(1),
+                 help="From videos in --from, keep every N-th frame."),
+    click.option("--force", "-f", is_flag=True, help="Overwrite OUT if it exists."),
+]
+
+
+def _with_prepare_options(command):
+    for option in reversed(_PREPARE_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.group()
+def data() -> None:
+    """Training data: build the photo cache that training configs read."""
+
+
+@data.command("prepare")
+@click.argument("out", type=click.Path(path_type=Path), default=Path("data/photos.npz"))
+@_with_prepare_options
+@friendly_errors
+def data_prepare(out: Path, source: Path | None, downscale: float, frame_step: int, force: bool) -> None:
+    """Build the training cache OUT (default data/photos.npz): the Debian photos of DESIGN.md (fetched with
+    apt-get, allow-listed, licences recorded in OUT's .json), or every image and video of --from FOLDER."""
+    _prepare(out, source, downscale, frame_step, force)
+
+
+@click.command("prepare-data", hidden=True)
+@click.argument("out", type=click.Path(path_type=Path))
+@_with_prepare_options
+@friendly_errors
+def prepare_data(out: Path, source: Path | None, downscale: float, frame_step: int, force: bool) -> None:
+    """Same as `vcodec data prepare` (kept for older scripts)."""
+    _prepare(out, source, downscale, frame_step, force)
+
+
+FLAG_FORM = ("data", "architecture", "n", "m", "tokens", "quantizer", "nested_dropout", "codebook_size", "batch",
+             "crop", "frames", "lr", "seed", "init_from")  # what a config file says instead
+
+
+def _given(ctx: click.Context, names) -> list[str]:
+    """The options among ``names`` typed on the command line (not defaults)."""
+    return [n for n in names if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE]
+
+
+def _recipe_from_flags(p: dict, run_dir: Path):
+    """The flag form (`vcodec train RUN --data … --architecture …`) as a recipe; resuming RUN takes the
+    same options (a change is refused, naming it, except a larger --steps)."""
+    from vcodec.train.config import RunRecipe
+    from vcodec.train.loop import TrainConfig
+
+    if p["data"] is None:
+        raise VcodecError("give a config file, or --data (and the model's options) for a run folder")
+    architecture = p["architecture"]
+    if architecture in TOKENIZER_ARCHITECTURES:
+        model = _tokenizer_config(architecture, p["crop"], p["tokens"], p["quantizer"], p["codebook_size"],
+                                  p["nested_dropout"])
+    elif architecture in VIDEO_ARCHITECTURES:
+        model = _video_config(p["init_from"], run_dir)
+    elif architecture in VIDEO_TOKENIZER_ARCHITECTURES:  # FSQ levels near --codebook-size
+        levels = FSQ_LEVELS[min(FSQ_LEVELS, key=lambda v: abs(v - p["codebook_size"]))]
+        model = VIDEO_TOKENIZER_ARCHITECTURES[architecture][0](channels=p["n"], levels=levels)
+    else:
+        model = CodecConfig(architecture, n=p["n"], m=p["m"])
+    config = TrainConfig(model, data=str(p["data"]), steps=p["steps"], batch=p["batch"], crop=p["crop"],
+                         frames=p["frames"], lr=p["lr"], seed=p["seed"], device=p["device"], amp=p["amp"])
+    return RunRecipe(config, init=p["init_from"])
+
+
+def _is_config_file(target: Path) -> bool:
+    return target.suffix.lower() in (".toml", ".yaml", ".yml") or target.is_file()
+
+
+@click.command(context_settings={"max_content_width": 100})
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--run", "run_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Config form: the run folder (default: runs/<config name>).")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None,
+              help="When training ends, evaluate and write the checkpoint folder EXPORT (as `vcodec export`).")
+@click.option("--force", "-f", is_flag=True, help="With --export: replace EXPORT if it exists.")
+@click.option("--steps", default=30_000, show_default=True, help="Total steps (a resumed run may raise it: the "
+              "schedule stretches).")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto (CUDA when torch sees one).")
+@click.option("--threads", default=0, type=click.IntRange(0), help="CPU threads for torch (0: its default).")
+@click.option("--amp", is_flag=True, help="bf16 autocast on CUDA (tokenizers; codecs train best in float32).")
+@click.option("--compile", "use_compile", is_flag=True, help="torch.compile the training forward pass.")
+@click.option("--data", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="Flag form: the training cache from `vcodec data prepare`.")
 @click.option("--architecture", type=click.Choice(ARCHITECTURES), default="mean-scale-checkerboard", show_default=True,
-              help="An image codec; temporal-checkerboard (the video codec: give --init an image codec, whose "
-                   "transforms it keeps); a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
+              help="Flag form: an image codec; temporal-checkerboard (the video codec: give --init an image codec, "
+                   "whose transforms it keeps); a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
                    "(VQGAN-style), for which --crop is the input size; or causal-3d, the causal video tokenizer "
                    "(FSQ, 8× in space, 4× in time), trained on --frames-long synthetic clips.")
 @click.option("--n", default=64, show_default=True,
@@ -112,69 +203,65 @@ def prepare_data(out: Path, source: Path | None, downscale: float, force: bool) 
 @click.option("--codebook-size", type=click.IntRange(2, 1 << 14), default=1024, show_default=True,
               help="Tokenizer: vocabulary (per sub-codebook for factorized-vq; FSQ, and causal-3d, pick levels "
                    "near it).")
-@click.option("--steps", default=30_000, show_default=True)
-@click.option("--batch", default=8, show_default=True)
+@click.option("--batch", default=8, show_default=True, help="Global batch (split over torchrun's processes).")
 @click.option("--crop", default=128, show_default=True, help="Crop side; a multiple of 64 for hyperprior models.")
 @click.option("--frames", default=9, show_default=True, help="causal-3d: frames per training clip (1 + 4k).")
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N, or auto (CUDA when torch sees one).")
-@click.option("--amp", is_flag=True, help="bf16 autocast on CUDA (tokenizers; codecs train best in float32).")
 @click.option("--init", "init_from", default=None,
               help="Start a new run from a checkpoint's weights (a shipped name or folder), e.g. to keep training the default.")
+@click.pass_context
 @friendly_errors
-def train(run_dir: Path, data: Path, architecture: str, n: int, m: int, tokens: int, quantizer: str,
-          nested_dropout: str, codebook_size: int, steps: int, batch: int, crop: int, frames: int, lr: float, seed: int,
-          device: str, amp: bool, init_from: str | None) -> None:
-    """Train a variable-rate image codec, a video codec or a tokenizer in RUN_DIR, resuming from
-    RUN_DIR/last.pt if it exists.
+def train(ctx: click.Context, target: Path, run_dir: Path | None, export_dir: Path | None, force: bool,
+          **options) -> None:
+    """Train a model from the config file TARGET (TOML), or in the run folder TARGET from options.
+    A run resumes from its last checkpoint; configs of the shipped models are in configs/.
 
     \b
-    vcodec train runs/codec --data photos.npz                       image codec from scratch
-    vcodec train runs/video --data photos.npz --architecture temporal-checkerboard \\
-        --init checkerboard-small --steps 4000                      video codec on the default's transforms
-    vcodec train runs/tok --data photos.npz --architecture transformer-1d --quantizer fsq
-    vcodec train runs/vtok --data photos.npz --architecture causal-3d --n 32 --crop 64 --frames 9
+    vcodec train configs/checkerboard-small.toml --export checkpoints/checkerboard-small
+    vcodec train configs/tok1d-64.toml --steps 20000 --device cuda      override a few settings
+    torchrun --nproc_per_node 2 -m vcodec train configs/x.toml           data parallel (DDP)
+    vcodec train runs/codec --data data/photos.npz                     flag form: image codec
+    vcodec train runs/tok --data data/photos.npz --architecture transformer-1d --quantizer fsq
     """
-    from vcodec import zoo
-    from vcodec.train.loop import TrainConfig, Trainer, load_training_state
-
-    intra = None
-    if architecture in TOKENIZER_ARCHITECTURES:
-        model = _tokenizer_config(architecture, crop, tokens, quantizer, codebook_size, nested_dropout)
-    elif architecture in VIDEO_ARCHITECTURES:
-        model, intra = _video_config(init_from, run_dir)
-    elif architecture in VIDEO_TOKENIZER_ARCHITECTURES:  # FSQ levels near --codebook-size
-        levels = FSQ_LEVELS[min(FSQ_LEVELS, key=lambda v: abs(v - codebook_size))]
-        model = VIDEO_TOKENIZER_ARCHITECTURES[architecture][0](channels=n, levels=levels)
-    else:
-        model = CodecConfig(architecture, n=n, m=m)
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    config = TrainConfig(model, data=str(data), steps=steps, batch=batch, crop=crop, frames=frames, lr=lr, seed=seed,
-                         device=device, amp=amp)
-    try:
-        trainer = Trainer(config, run_dir)
-        resumed = trainer.resume()
-    except ValueError as err:
-        raise VcodecError(str(err)) from None
-    if resumed:
-        echo(f"resuming at step {trainer.state.step} in {run_dir}")
-    elif intra is not None:
-        trainer.model.intra.load_state_dict(intra.state_dict())
-        trainer.model.prior.start_from(intra)
-        echo(f"starting in {run_dir} on the transforms of {init_from}")
-    elif init_from:
-        source = zoo.load(init_from)
-        if _comparable(source.config) != _comparable(config.model):
-            raise VcodecError(f"{init_from} is {source.config}, not the requested {config.model}")
-        load_training_state(trainer.model, source.state_dict())
-        echo(f"starting in {run_dir} from the weights of {init_from}")
+    from vcodec.train.launch import train_recipe
+
+    if options["device"] == "auto":  # the machine decides, not the config
+        options["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+    if export_dir is not None and export_dir.exists() and not force:
+        raise VcodecError(f"{export_dir}: exists (use --force to replace it)")
+    if _is_config_file(target):
+        flags = _given(ctx, FLAG_FORM)
+        if flags:
+            raise VcodecError(f"--{flags[0].replace('_', '-').replace('init-from', 'init')} belongs in the config "
+                              f"file when training from one")
+        from vcodec.train.config import load_config
+
+        recipe = load_config(target)
+        run_dir = run_dir or recipe.default_run_dir
     else:
-        echo(f"starting in {run_dir}")
-    trainer.run()
+        if run_dir is not None:
+            raise VcodecError("--run goes with a config file; here TARGET is the run folder")
+        recipe, run_dir = _recipe_from_flags(options, target), target
+    for option, key in (("steps", "steps"), ("threads", "threads"), ("amp", "amp"), ("use_compile", "compile")):
+        if _given(ctx, (option,)):
+            setattr(recipe.train, key, options[option])
+    recipe.train.device = options["device"]  # chosen here, not in config files
+    trainer = train_recipe(recipe, run_dir, echo)
+    if export_dir is not None and trainer.shard.is_main:
+        _export(run_dir, export_dir, recipe.export.name, recipe.export.description, recipe.export.token_prior, force)
+
+
+def _export(run_dir: Path, out_dir: Path, name: str | None, description: str | None, token_prior: str | None,
+            force: bool) -> None:
+    from vcodec.train.export import export_run
+
+    dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)
+    point = next((p for p in ("tokens", "chunk") if p in dev), "quality")
+    for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
+        echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")
 
 
 @click.command()
@@ -190,11 +277,6 @@ def export(run_dir: Path, out_dir: Path, name: str | None, description: str, tok
            force: bool) -> None:
     """Evaluate RUN_DIR's model on the development images (clips, for video models) and write a checkpoint
     folder OUT_DIR."""
-    from vcodec.train.export import export_run
-
     if not (run_dir / "last.pt").is_file():
         raise VcodecError(f"{run_dir}: no last.pt (is it a training run folder?)")
-    dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)
-    point = next((p for p in ("tokens", "chunk") if p in dev), "quality")
-    for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
-        echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")
+    _export(run_dir, out_dir, name, description, token_prior, force)

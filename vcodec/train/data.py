@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -60,22 +62,55 @@ def _source_files(root: Path, source: PhotoSource) -> list[Path]:
     )
 
 
-def download_photos(work_dir: Path) -> list[Path]:
-    """Fetch the Debian packages of DESIGN.md with apt-get and return the training photo paths."""
+def download_photos(work_dir: Path) -> list[tuple[Path, str]]:
+    """Fetch the Debian packages of DESIGN.md with apt-get; the training photos with their sources
+    (package and licence)."""
     debs, tree = work_dir / "debs", work_dir / "tree"
     debs.mkdir(parents=True, exist_ok=True)
     tree.mkdir(parents=True, exist_ok=True)
-    photos: list[Path] = []
+    photos: list[tuple[Path, str]] = []
     for source in PHOTO_SOURCES:
         if not list(debs.glob(f"{source.package}_*.deb")):
-            subprocess.run(["apt-get", "download", source.package], cwd=debs, check=True, capture_output=True)
+            try:
+                subprocess.run(["apt-get", "download", source.package], cwd=debs, check=True, capture_output=True)
+            except (OSError, subprocess.CalledProcessError) as err:
+                raise VcodecError(f"cannot download the Debian package {source.package} ({_reason(err)}); "
+                                  f"give your own photos with --from FOLDER") from None
         for deb in debs.glob(f"{source.package}_*.deb"):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
-        photos += _source_files(tree, source)
-    missing = [p for p in photos if not p.is_file()]
+        photos += [(p, f"Debian package {source.package}, {source.licence}") for p in _source_files(tree, source)]
+    missing = [p for p, _ in photos if not p.is_file()]
     if missing:
         raise VcodecError(f"training photos missing after extraction: {', '.join(map(str, missing[:3]))}")
     return photos
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, subprocess.CalledProcessError):
+        return (err.stderr or b"").decode(errors="replace").strip().splitlines()[-1:][0] if err.stderr else f"exit {err.returncode}"
+    return str(err)
+
+
+def folder_media(folder: Path, frame_step: int = 30) -> Iterator[tuple[str, np.ndarray | None]]:
+    """Every image of a folder (recursively), and every ``frame_step``-th frame of its videos, as
+    (name, H×W×3 uint8), or (name, None) for a file that cannot be read."""
+    from vcodec.io.video import VIDEO_SUFFIXES, VideoReader
+
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        suffix, name = path.suffix.lower(), str(path.relative_to(folder))
+        if suffix in IMAGE_SUFFIXES:
+            try:
+                yield name, load_rgb_uint8(path)
+            except (VcodecError, OSError, ValueError):
+                yield name, None
+        elif suffix in VIDEO_SUFFIXES:
+            try:
+                with VideoReader(path) as reader:
+                    for i, frame in enumerate(reader.frames()):
+                        if i % frame_step == 0:
+                            yield f"{name}#{i}", frame
+            except (VcodecError, OSError, ValueError):
+                yield name, None
 
 
 def downscale(image: np.ndarray, factor: float) -> np.ndarray:
@@ -91,18 +126,41 @@ def _png(image: np.ndarray) -> np.ndarray:
     return np.frombuffer(buffer.getvalue(), dtype=np.uint8)
 
 
-def prepare_photos(out_file: Path, photos: list[Path] | None = None, factor: float = 2.0) -> Path:
+def prepare_photos(out_file: Path, photos: list[Path | tuple[Path, str]] | None = None, factor: float = 2.0) -> Path:
     """Write the downscaled training photos to one ``.npz`` cache, each photo as lossless PNG bytes
-    (keys ``png0``, ``png1``…): a third of the raw size, small enough to carry to a lent GPU machine."""
+    (keys ``png0``, ``png1``…): a third of the raw size, small enough to carry to a lent GPU machine.
+    ``photos`` are files or (file, source) pairs; by default the Debian photos of DESIGN.md."""
     if photos is None:
         with tempfile.TemporaryDirectory() as tmp:
             return prepare_photos(out_file, download_photos(Path(tmp)), factor)
-    arrays = {f"png{i}": _png(downscale(load_rgb_uint8(p), factor)) for i, p in enumerate(photos)}
+    pairs = [item if isinstance(item, tuple) else (item, "user-supplied") for item in photos]
+    return write_cache(out_file, ((p.name, load_rgb_uint8(p), source) for p, source in pairs), factor)
+
+
+MIN_SIDE = 64  # smaller photos cannot give a training crop
+
+
+def write_cache(out_file: Path, photos: Iterable[tuple[str, np.ndarray, str]], factor: float = 1.0,
+                skipped: list[str] | None = None) -> Path:
+    """The training cache of (name, image, source) triples, downscaled by ``factor``, written atomically;
+    a JSON sidecar lists every photo with its source and licence. Photos that end up smaller than
+    64² are left out (and named in ``skipped``)."""
+    arrays, records = {}, []
+    for name, image, source in photos:
+        small = downscale(image, factor) if factor != 1 else image
+        if min(small.shape[:2]) < MIN_SIDE:
+            if skipped is not None:
+                skipped.append(name)
+            continue
+        arrays[f"png{len(arrays)}"] = _png(small)
+        records.append({"file": name, "source": source, "size": [small.shape[1], small.shape[0]]})
+    if not arrays:
+        raise VcodecError(f"no usable training images (each must be at least {MIN_SIDE}×{MIN_SIDE} after downscaling)")
     out_file.parent.mkdir(parents=True, exist_ok=True)
     tmp_file = out_file.with_suffix(".tmp.npz")
     np.savez(tmp_file, **arrays)
     tmp_file.replace(out_file)
-    out_file.with_suffix(".json").write_text(json.dumps({"photos": [p.name for p in photos], "factor": factor}))
+    out_file.with_suffix(".json").write_text(json.dumps({"photos": records, "factor": factor}, indent=1))
     return out_file
 
 
@@ -117,28 +175,47 @@ def load_photos(path: Path) -> list[np.ndarray]:
 
 
 class RandomCrops:
-    """Endless random crops (with flips) from a set of images held in memory as uint8."""
+    """Endless random crops (with flips) from a set of images held in memory as uint8.
 
-    def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0):
+    With ``scales=(lo, hi)`` each crop first takes a window ``s`` times larger (``s`` log-uniform in
+    [lo, hi]) and shrinks it to the crop size: the same photos then show the dense detail of small
+    photos (the development images are 300–740 px wide), which a codec trained only at one scale
+    never learns to code.
+    """
+
+    def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0, scales: tuple[float, float] = (1.0, 1.0)):
+        if not 1.0 <= scales[0] <= scales[1]:
+            raise VcodecError(f"crop scales must satisfy 1 ≤ low ≤ high, got {tuple(scales)}")
         usable = [im for im in images if min(im.shape[:2]) >= crop]
         if not usable:
             raise VcodecError(f"no training image is at least {crop}×{crop} pixels")
-        self.images, self.crop = usable, crop
+        self.images, self.crop, self.scales = usable, crop, (float(scales[0]), float(scales[1]))
         self.rng = np.random.default_rng(seed)
 
     @classmethod
-    def from_npz(cls, path: Path, crop: int, seed: int = 0) -> "RandomCrops":
+    def from_npz(cls, path: Path, crop: int, seed: int = 0, scales: tuple[float, float] = (1.0, 1.0)) -> "RandomCrops":
         """Crops from a cache of :func:`prepare_photos` (PNG-encoded photos, or raw arrays ``img*``)."""
-        return cls(load_photos(path), crop, seed)
+        return cls(load_photos(path), crop, seed, scales)
+
+    def _window(self, image: np.ndarray) -> int:
+        """The side of the window to cut (the crop itself unless scales are drawn)."""
+        low, high = self.scales
+        if high == 1.0:  # draws nothing, so runs without scales keep their crop sequence
+            return self.crop
+        scale = math.exp(self.rng.uniform(math.log(low), math.log(high)))
+        return max(self.crop, min(round(self.crop * scale), *image.shape[:2]))
 
     def batch(self, size: int) -> torch.Tensor:
         """A B×3×crop×crop float batch in [0, 1]."""
         out = np.empty((size, self.crop, self.crop, 3), dtype=np.uint8)
         for i in range(size):
             image = self.images[self.rng.integers(len(self.images))]
-            y = self.rng.integers(image.shape[0] - self.crop + 1)
-            x = self.rng.integers(image.shape[1] - self.crop + 1)
-            patch = image[y : y + self.crop, x : x + self.crop]
+            side = self._window(image)
+            y = self.rng.integers(image.shape[0] - side + 1)
+            x = self.rng.integers(image.shape[1] - side + 1)
+            patch = image[y : y + side, x : x + side]
+            if side != self.crop:
+                patch = np.asarray(Image.fromarray(patch).resize((self.crop, self.crop), Image.Resampling.LANCZOS))
             if self.rng.random() < 0.5:
                 patch = patch[:, ::-1]
             out[i] = patch

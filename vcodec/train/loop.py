@@ -12,7 +12,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from torch import nn
 
 from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, is_video_codec, is_video_tokenizer
 from vcodec.tokenizers import TokenModel
+from vcodec.train import distributed
 from vcodec.train.data import RandomCrops, SyntheticMotion
 from vcodec.train.objectives import RateDistortion, Reconstruction, TemporalRate
 
@@ -36,6 +37,7 @@ class TrainConfig:
     steps: int = 30_000
     batch: int = 8
     crop: int = 128
+    crop_scales: tuple[float, float] = (1.0, 1.0)  # image models: crops cut s× larger, then shrunk (s in range)
     frames: int = 9  # frames per training clip of a video tokenizer (1 + k·its temporal factor)
     lr: float = 5e-4
     final_lr: float = 2e-5  # cosine decay towards this over ``steps``
@@ -46,6 +48,9 @@ class TrainConfig:
     threads: int = 0  # 0: leave torch's default
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", …
     amp: bool = False  # bf16 autocast of the forward pass (on CUDA; meant for tokenizers)
+    compile: bool = False  # torch.compile the model's training forward pass
+    log_every: int = 50  # steps averaged into one history entry
+    dev_every: int = 0  # evaluate on the development images every this many steps (0: never)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -56,7 +61,9 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         data = dict(data)
         data["model"] = config_from_dict(data["model"])
-        return cls(**data)
+        data["crop_scales"] = tuple(data.get("crop_scales", (1.0, 1.0)))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -104,6 +111,23 @@ def _normalised(model_config) -> str:
     return json.dumps(model_config.to_dict(), sort_keys=True)
 
 
+RESUMABLE_CHANGES = ("steps", "data", "checkpoint_every", "threads", "device", "amp", "compile", "log_every",
+                     "dev_every")  # what a resumed run may change; the rest would make it another run
+
+
+def changed_settings(saved: "TrainConfig", new: "TrainConfig") -> list[str]:
+    """The settings a resume would change that make it a different run (``name: old → new``)."""
+    if _normalised(saved.model) != _normalised(new.model):
+        return [f"model: {saved.model} → {new.model}"]
+    old, now = saved.to_dict(), new.to_dict()
+    return [f"{k}: {old[k]!r} → {now[k]!r}" for k in now
+            if k != "model" and k not in RESUMABLE_CHANGES and _plain(old.get(k)) != _plain(now[k])]
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
 def _check_crop(config: TrainConfig, model) -> None:
     if is_video_tokenizer(config.model):
         space, time = model.config.spatial_factor, model.config.temporal_factor
@@ -127,35 +151,45 @@ def _training_data(config: TrainConfig) -> RandomCrops | SyntheticMotion:
         return SyntheticMotion.from_npz(data, config.crop, config.seed)
     if is_video_tokenizer(config.model):
         return SyntheticMotion.from_npz(data, config.crop, config.seed, frames=config.frames, channels_first=True)
-    return RandomCrops.from_npz(data, config.crop, config.seed)
+    return RandomCrops.from_npz(data, config.crop, config.seed, config.crop_scales)
 
 
 class Trainer:
-    """Owns a model, its optimizers and the run folder; ``run()`` trains until ``config.steps``."""
+    """Owns a model, its optimizers and the run folder; ``run()`` trains until ``config.steps``.
+
+    Under ``torchrun`` each process trains on its slice of every global batch (``config.batch``) and
+    only the first writes checkpoints and logs (:mod:`vcodec.train.distributed`).
+    """
 
     def __init__(self, config: TrainConfig, run_dir: Path, name: str = "codec"):
         self.config, self.run_dir = config, Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         if config.threads:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        self.device = torch.device(config.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
+        if torch.device(config.device).type == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
+        self.shard, self.device = distributed.start(config.device)
+        if config.batch % self.shard.world:
+            raise ValueError(f"the batch ({config.batch}) must split evenly over {self.shard.world} processes")
+        if self.shard.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self.model = build_model(config.model, name).to(self.device)
         _check_crop(config, self.model)
         objective = Reconstruction if isinstance(self.model, TokenModel) else \
             TemporalRate if is_video_codec(config.model) else RateDistortion
-        self.objective = objective(self.model, config.aux_lr, config.seed)
+        self.objective = objective(self.model, config.aux_lr, config.seed, self.shard)
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
         self.crops = _training_data(config)
         self.state = RunState()
+        self._forward: nn.Module | None = None  # the model as the training step calls it (DDP, compiled)
 
     @property
     def checkpoint_path(self) -> Path:
         return self.run_dir / "last.pt"
 
     def save(self) -> None:
+        if not self.shard.is_main:
+            return
         save_atomic({
             "config": self.config.to_dict(), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "step": self.state.step, "history": self.state.history,
@@ -164,13 +198,21 @@ class Trainer:
             **self.objective.state_dict(),
         }, self.checkpoint_path)
 
+    def saved_config(self) -> TrainConfig | None:
+        """The config ``last.pt`` was trained with (None when the run has not started)."""
+        if not self.checkpoint_path.exists():
+            return None
+        return TrainConfig.from_dict(torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)["config"])
+
     def resume(self) -> bool:
-        """Load ``last.pt`` if there is one; the model architecture must match."""
+        """Load ``last.pt`` if there is one; the run's settings must be the same (``steps`` may grow)."""
         if not self.checkpoint_path.exists():
             return False
         ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)  # then copied to the device
-        if _normalised(config_from_dict(ckpt["config"]["model"])) != _normalised(self.config.model):
-            raise ValueError(f"{self.checkpoint_path} holds a different architecture; use a new run folder")
+        changes = changed_settings(TrainConfig.from_dict(ckpt["config"]), self.config)
+        if changes:
+            raise ValueError(f"{self.checkpoint_path} was trained with other settings ({'; '.join(changes)}); "
+                             f"use a new run folder")
         load_training_state(self.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.objective.load_state_dict(ckpt)
@@ -181,37 +223,61 @@ class Trainer:
         self.crops.rng.bit_generator.state = ckpt["crop_rng"]
         return True
 
+    def _training_forward(self) -> nn.Module:
+        if self._forward is None:
+            forward = distributed.replicate(self.model, self.shard, self.device)
+            self._forward = torch.compile(forward) if self.config.compile else forward
+        return self._forward
+
     def step(self) -> dict[str, float]:
         config, model = self.config, self.model
-        x = self.crops.batch(config.batch).to(self.device, non_blocking=True)
+        x = self.shard.part(self.crops.batch(config.batch)).to(self.device, non_blocking=True)
         for group in self.optimizer.param_groups:
             group["lr"] = _lr_at(config, self.state.step)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.amp):
-            loss, metrics = self.objective.loss(model, x)
+            loss, metrics = self.objective.loss(self._training_forward(), x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         self.optimizer.step()
-        return {"loss": loss.item(), **metrics, **self.objective.after_step(model)}
+        return distributed.mean_over_processes({"loss": loss.item(), **metrics, **self.objective.after_step(model)},
+                                               self.shard)
 
-    def run(self, log_every: int = 50, stop_at: int | None = None) -> None:
+    def run(self, stop_at: int | None = None) -> None:
         """Train until ``config.steps`` (or until step ``stop_at``, leaving the schedule unchanged)."""
-        stop_at = self.config.steps if stop_at is None else min(stop_at, self.config.steps)
+        config = self.config
+        stop_at = config.steps if stop_at is None else min(stop_at, config.steps)
         self.model.train()
         window: list[dict[str, float]] = []
-        bar = tqdm(total=self.config.steps, initial=self.state.step, desc="train", dynamic_ncols=True)
+        bar = tqdm(total=config.steps, initial=self.state.step, desc="train", dynamic_ncols=True,
+                   disable=not self.shard.is_main)
         started = time.time()
         while self.state.step < stop_at:
             window.append(self.step())
             self.state.step += 1
             bar.update(1)
-            if len(window) == log_every:
+            if len(window) == config.log_every:
                 mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
                 mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
                 self.state.history.append(mean)
                 bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens") if k in mean})
                 window = []
-            if self.state.step % self.config.checkpoint_every == 0 or self.state.step == stop_at:
+            if config.dev_every and self.state.step % config.dev_every == 0 and self.shard.is_main:
+                self._evaluate(bar)
+            if self.state.step % config.checkpoint_every == 0 or self.state.step == stop_at:
                 self.save()
         bar.close()
-        (self.run_dir / "history.json").write_text(json.dumps(self.state.history))
+        distributed.barrier(self.shard)
+        if self.shard.is_main:
+            (self.run_dir / "history.json").write_text(json.dumps(self.state.history))
+
+    def _evaluate(self, bar: tqdm) -> None:
+        """Development-set metrics of the current weights, logged and kept in the history."""
+        from vcodec.train.dev import development_metrics
+
+        self.model.eval()
+        dev = development_metrics(self.model)
+        self.model.train()
+        if dev is not None:
+            self.state.history.append({"step": self.state.step, "dev": dev})
+            bar.write(f"step {self.state.step}: development images " + dev["summary"])

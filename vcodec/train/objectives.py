@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vcodec.train.distributed import Shard
+
 
 def _psnr(mse: Tensor) -> float:
     return float((-10 * torch.log10(mse.clamp_min(1e-10))).mean())
@@ -21,8 +23,8 @@ def _psnr(mse: Tensor) -> float:
 class RateDistortion:
     """The variable-rate RD objective of the image codecs."""
 
-    def __init__(self, model: nn.Module, aux_lr: float, seed: int):
-        self.quality_rng = np.random.default_rng(seed + 1)
+    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard()):
+        self.quality_rng, self.shard = np.random.default_rng(seed + 1), shard
         aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
         self.aux_optimizer = torch.optim.Adam(aux, lr=aux_lr)
 
@@ -31,7 +33,7 @@ class RateDistortion:
         return [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
 
     def loss(self, model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        quality = torch.from_numpy(self.quality_rng.integers(1, model.num_qualities + 1, x.shape[0])).to(x.device)
+        quality = _draw_qualities(self.quality_rng, model.num_qualities, x.shape[0], self.shard).to(x.device)
         out = rd_loss(model, x, quality)
         return out["loss"], {"bpp": out["bpp"].mean().item(), "psnr": _psnr(out["mse"])}
 
@@ -64,7 +66,7 @@ def rd_loss(model: nn.Module, x: Tensor, quality: Tensor) -> dict[str, Tensor]:
 class Reconstruction:
     """The tokenizer objective: pixels back from (a random prefix of) the tokens."""
 
-    def __init__(self, model: nn.Module, aux_lr: float, seed: int):
+    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard()):
         pass
 
     @staticmethod
@@ -97,8 +99,8 @@ class TemporalRate:
     there is to lower. Each sample draws a quality; the intra bits of the reference frame are logged for
     comparison."""
 
-    def __init__(self, model: nn.Module, aux_lr: float, seed: int):
-        self.quality_rng = np.random.default_rng(seed + 1)
+    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard()):
+        self.quality_rng, self.shard = np.random.default_rng(seed + 1), shard
         model.intra.requires_grad_(False)
 
     @staticmethod
@@ -106,7 +108,7 @@ class TemporalRate:
         return list(model.prior.parameters())
 
     def loss(self, model: nn.Module, frames: Tensor) -> tuple[Tensor, dict[str, float]]:
-        quality = torch.from_numpy(self.quality_rng.integers(1, model.num_qualities + 1, frames.shape[0]))
+        quality = _draw_qualities(self.quality_rng, model.num_qualities, frames.shape[0], self.shard)
         out = model(frames, quality.to(frames.device))
         pixels = frames.shape[-2] * frames.shape[-1]
         bpp = _bits(out["likelihoods"]) / pixels
@@ -121,6 +123,11 @@ class TemporalRate:
 
     def load_state_dict(self, state: dict) -> None:
         self.quality_rng.bit_generator.state = state["quality_rng"]
+
+
+def _draw_qualities(rng: np.random.Generator, qualities: int, local_batch: int, shard: Shard) -> Tensor:
+    """One quality per sample of the global batch (same draw in every process), this process's slice."""
+    return shard.part(torch.from_numpy(rng.integers(1, qualities + 1, local_batch * shard.world)))
 
 
 def _bits(likelihoods: dict[str, Tensor]) -> Tensor:

@@ -1,0 +1,73 @@
+"""Development-set metrics while a run trains: a cheap look at where its weights stand.
+
+Image codecs: the model's own rate estimate (−log2 of its likelihoods, per pixel) and PSNR of the
+rounded reconstruction, per quality, averaged over the development images. Image tokenizers: PSNR of
+the centre crop reconstructed from all tokens. `vcodec export` measures real bitstreams afterwards.
+Video models are evaluated at export only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vcodec.eval.datasets import development_images
+from vcodec.tokenizers import TokenModel
+
+_IMAGES: list[Tensor] | None = None
+
+
+def _images() -> list[Tensor]:
+    global _IMAGES
+    if _IMAGES is None:
+        _IMAGES = [torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255 for im in development_images().values()]
+    return _IMAGES
+
+
+def _psnr(a: Tensor, b: Tensor) -> float:
+    mse = (torch.round(a.clamp(0, 1) * 255) / 255 - b).pow(2).mean()
+    return float(-10 * torch.log10(mse.clamp_min(1e-10)))
+
+
+@torch.no_grad()
+def _codec_metrics(codec: nn.Module) -> dict:
+    device = next(codec.parameters()).device
+    align = codec.alignment
+    bpp, psnr = [], []
+    for quality in range(1, codec.num_qualities + 1):
+        rates, scores = [], []
+        for image in _images():
+            h, w = image.shape[-2:]
+            x = F.pad(image, (0, -w % align, 0, -h % align), mode="replicate").to(device)
+            out = codec(x, torch.tensor([quality], device=device))
+            bits = sum(-torch.log2(lik).sum() for lik in out["likelihoods"].values())
+            rates.append(float(bits) / (h * w))
+            scores.append(_psnr(out["x_hat"][..., :h, :w].cpu(), image))
+        bpp.append(sum(rates) / len(rates))
+        psnr.append(sum(scores) / len(scores))
+    summary = ", ".join(f"q{q + 1} {b:.3f} bpp {p:.2f} dB" for q, (b, p) in enumerate(zip(bpp, psnr)))
+    return {"bpp": bpp, "psnr": psnr, "summary": summary}
+
+
+@torch.no_grad()
+def _tokenizer_metrics(tokenizer: TokenModel) -> dict:
+    device = next(tokenizer.parameters()).device
+    side = tokenizer.config.image_size
+    scores = []
+    for image in _images():
+        h, w = image.shape[-2:]
+        top, left = (h - side) // 2, (w - side) // 2
+        crop = image[..., top : top + side, left : left + side]
+        scores.append(_psnr(tokenizer(crop.to(device))["x_hat"].cpu(), crop))
+    psnr = sum(scores) / len(scores)
+    return {"psnr": psnr, "summary": f"{psnr:.2f} dB (centre {side}² crops, all tokens)"}
+
+
+def development_metrics(model: nn.Module) -> dict | None:
+    """Estimated bpp and PSNR per quality (codecs), reconstruction PSNR (image tokenizers), else None."""
+    if isinstance(model, TokenModel):
+        return _tokenizer_metrics(model) if hasattr(model.config, "image_size") else None
+    if hasattr(model, "num_qualities") and hasattr(model, "alignment"):
+        return _codec_metrics(model)
+    return None

@@ -1,0 +1,97 @@
+"""Run a training recipe: check it, resume or start (from the weights it names), train, export.
+
+This is what `vcodec train CONFIG` does; the command line only parses its options. A recipe whose
+``init`` is another config file trains that one first (in its own run folder) when it has not finished,
+so a chain of runs is rebuilt by one command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from vcodec.errors import VcodecError
+from vcodec.models import is_video_codec
+from vcodec.train.config import RunRecipe, config_text, load_config
+from vcodec.train.loop import Trainer, load_training_state
+
+Log = Callable[[str], None]
+
+
+def check_ready(recipe: RunRecipe) -> None:
+    """Refuse, before any compute, a recipe whose data is missing or whose weights cannot be found."""
+    data = Path(recipe.train.data)
+    if not data.is_file():
+        raise VcodecError(f"{data}: no such training cache (build it with `vcodec data prepare {data}`)")
+    if recipe.init and not _is_config(recipe.init):
+        from vcodec import zoo
+
+        if recipe.init not in zoo.list_models() and not Path(recipe.init).is_dir():
+            raise VcodecError(f"init {recipe.init!r} is neither a shipped model ({', '.join(zoo.list_models())}), "
+                              f"a checkpoint folder nor a config file")
+
+
+def _is_config(init: str) -> bool:
+    return init.lower().endswith(".toml")
+
+
+def _parent_recipe(recipe: RunRecipe) -> RunRecipe:
+    """The config ``init`` names, found from the current folder or from the config's own folder."""
+    path = Path(recipe.init)
+    if not path.is_file() and recipe.source is not None and (recipe.source.parent / path).is_file():
+        path = recipe.source.parent / path
+    if not path.is_file():
+        raise VcodecError(f"init {recipe.init}: no such config file")
+    return load_config(path)
+
+
+def _start_weights(recipe: RunRecipe, log: Log) -> dict | None:
+    """The state dict a new run starts from (None: from scratch)."""
+    if recipe.init is None:
+        return None
+    if _is_config(recipe.init):
+        parent = _parent_recipe(recipe)
+        trainer = train_recipe(parent, parent.default_run_dir, log)
+        return trainer.model.state_dict()
+    from vcodec import zoo
+
+    return zoo.load(recipe.init).state_dict()
+
+
+def _initialise(trainer: Trainer, recipe: RunRecipe, state: dict) -> None:
+    """Copy ``state`` into a new run's model: the whole model, or a video codec's image codec."""
+    video = is_video_codec(recipe.train.model)
+    try:
+        load_training_state(trainer.model.intra if video else trainer.model, state)
+    except (ValueError, RuntimeError) as err:
+        what = "this video codec's image codec" if video else "the model [model] describes"
+        raise VcodecError(f"init {recipe.init} does not fit {what} ({err})") from None
+    if video:
+        trainer.model.prior.start_from(trainer.model.intra)
+
+
+def train_recipe(recipe: RunRecipe, run_dir: Path, log: Log = print) -> Trainer:
+    """Train ``recipe`` in ``run_dir`` to its last step (resuming there when it has started)."""
+    check_ready(recipe)
+    try:
+        trainer = Trainer(recipe.train, run_dir)
+        resumed = trainer.resume()
+    except ValueError as err:
+        raise VcodecError(str(err)) from None
+    if resumed:
+        if trainer.state.step >= recipe.train.steps:
+            log(f"{run_dir}: finished ({trainer.state.step} steps)")
+            return trainer
+        log(f"resuming {run_dir} at step {trainer.state.step} of {recipe.train.steps}")
+    else:
+        state = _start_weights(recipe, log)
+        if state is not None:
+            _initialise(trainer, recipe, state)
+        if trainer.shard.is_main:
+            (Path(run_dir) / "config.toml").write_text(config_text(recipe))
+        log(f"starting {run_dir}" + (f" from {recipe.init}" if recipe.init else ""))
+    trainer.run()
+    return trainer
+
