@@ -172,7 +172,7 @@ def _is_config_file(target: Path) -> bool:
 
 @click.command(context_settings={"max_content_width": 100})
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--run", "run_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--run-dir", "run_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Config form: the run folder (default: runs/<config name>).")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None,
               help="When training ends, evaluate and write the checkpoint folder EXPORT (as `vcodec export`).")
@@ -243,7 +243,7 @@ def train(ctx: click.Context, target: Path, run_dir: Path | None, export_dir: Pa
         run_dir = run_dir or recipe.default_run_dir
     else:
         if run_dir is not None:
-            raise VcodecError("--run goes with a config file; here TARGET is the run folder")
+            raise VcodecError("--run-dir goes with a config file; here TARGET is the run folder")
         recipe, run_dir = _recipe_from_flags(options, target), target
     for option, key in (("steps", "steps"), ("threads", "threads"), ("amp", "amp"), ("use_compile", "compile")):
         if _given(ctx, (option,)):

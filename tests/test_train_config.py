@@ -1,0 +1,180 @@
+"""`vcodec train CONFIG`: config files are checked before compute, train every family, resume, export;
+`vcodec data prepare` builds caches from folders; the shipped configs all parse."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from vcodec.cli.main import main
+from vcodec.errors import VcodecError
+from vcodec.train.config import config_text, load_config, parse_config
+from vcodec.train.data import load_photos
+
+from test_train import tiny_data
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+TINY_CODEC = """
+[model]
+architecture = "mean-scale-checkerboard"
+n = 8
+m = 8
+lambdas = [0.0035, 0.013]
+
+[data]
+path = "{data}"
+crop = 64
+crop_scales = [1.0, 1.5]
+
+[train]
+steps = {steps}
+batch = 2
+lr = 0.001
+log_every = 1
+checkpoint_every = 2
+"""
+
+
+def write_config(tmp_path: Path, text: str, name: str = "tiny.toml", **values) -> Path:
+    path = tmp_path / name
+    path.write_text(text.format(**values))
+    return path
+
+
+@pytest.mark.parametrize("section, typo, closest", [
+    ("train", "stpes = 10", "steps"), ("model", "lamdbas = [0.01]", "lambdas"), ("data", "crop_scale = [1, 2]", "crop_scales"),
+])
+def test_a_typo_names_the_key_and_the_closest_valid_one(tmp_path, section, typo, closest):
+    text = TINY_CODEC.format(data="x.npz", steps=3).replace(f"[{section}]\n", f"[{section}]\n{typo}\n")
+    with pytest.raises(VcodecError, match=f"unknown key '{typo.split()[0]}' \\(did you mean '{closest}'\\?\\)"):
+        parse_config(text)
+
+
+@pytest.mark.parametrize("change, message", [
+    (("[train]", "[trian]"), "unknown key 'trian' \\(did you mean 'train'\\?\\)"),
+    (('"mean-scale-checkerboard"', '"mean-scale-checkerbord"'), "did you mean 'mean-scale-checkerboard'"),
+    (("steps = 3", 'steps = "3k"'), "steps must be an integer, got '3k'"),
+    (("lr = 0.001", "lr = true"), "lr must be a number"),
+    (("n = 8", "n = 8.5"), "n must be an integer"),
+    (("[data]\n", "[data]\ncrop = 64\n"), "not valid TOML"),
+    (('path = "x.npz"\n', ""), "\\[data\\] needs a path"),
+])
+def test_bad_configs_are_refused_with_the_reason(change, message):
+    text = TINY_CODEC.format(data="x.npz", steps=3).replace(*change)
+    with pytest.raises(VcodecError, match=message):
+        parse_config(text)
+
+
+def test_a_yaml_config_is_refused(tmp_path):
+    (tmp_path / "x.yaml").write_text("model: {}\n")
+    with pytest.raises(VcodecError, match="TOML"):
+        load_config(tmp_path / "x.yaml")
+
+
+def test_a_config_round_trips_through_its_text():
+    recipe = parse_config(TINY_CODEC.format(data="x.npz", steps=3))
+    again = parse_config(config_text(recipe))
+    assert again.train == recipe.train and recipe.train.crop_scales == (1.0, 1.5)
+
+
+def test_every_shipped_checkpoint_has_a_config_that_rebuilds_its_architecture():
+    shipped = sorted(p.parent for p in (CONFIGS.parent / "checkpoints").glob("*/config.json"))
+    assert shipped
+    for folder in shipped:
+        recipe = load_config(CONFIGS / f"{folder.name}.toml")
+        model = json.loads((folder / "config.json").read_text())["model"]
+        expected = json.loads(json.dumps(recipe.train.model.to_dict()))
+        expected.pop("prior", None), model.pop("prior", None)  # a token prior is chosen at export
+        assert expected == model, folder.name
+        assert recipe.export.name == folder.name and recipe.train.data == "data/photos.npz"
+
+
+def test_the_cli_trains_resumes_and_exports_a_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, TINY_CODEC, data=tiny_data(tmp_path), steps=3)
+    result = CliRunner().invoke(main, ["train", str(config)])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "tiny"
+    assert torch.load(run / "last.pt", weights_only=False)["step"] == 3
+    assert load_config(run / "config.toml").train == load_config(config).train  # the run records its recipe
+    more = write_config(tmp_path, TINY_CODEC, data=tiny_data(tmp_path), steps=4)
+    result = CliRunner().invoke(main, ["train", str(more), "--run-dir", str(run), "--export", str(tmp_path / "out")])
+    assert result.exit_code == 0 and "at step 3 of 4" in result.output, result.output
+    assert (tmp_path / "out" / "model.safetensors").is_file() and "quality 2:" in result.output
+
+
+def test_resuming_with_changed_settings_is_refused_before_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tiny_data(tmp_path)
+    CliRunner().invoke(main, ["train", str(write_config(tmp_path, TINY_CODEC, data=data, steps=2))])
+    changed = write_config(tmp_path, TINY_CODEC.replace("lr = 0.001", "lr = 0.002"), data=data, steps=2)
+    result = CliRunner().invoke(main, ["train", str(changed)])
+    assert result.exit_code == 1 and "lr: 0.001 → 0.002" in result.output and "new run folder" in result.output
+
+
+def test_missing_data_and_foreign_init_fail_before_compute(tmp_path, monkeypatch, tiny_zoo):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["train", str(write_config(tmp_path, TINY_CODEC, data="nope.npz", steps=2))])
+    assert result.exit_code == 1 and "vcodec data prepare" in result.output
+    text = TINY_CODEC.replace("log_every = 1", 'init = "tiny-video"')
+    result = CliRunner().invoke(main, ["train", str(write_config(tmp_path, text, data=tiny_data(tmp_path), steps=2))])
+    assert result.exit_code == 1 and "does not fit" in result.output and not (tmp_path / "runs" / "tiny" / "last.pt").exists()
+
+
+def test_a_config_can_start_from_another_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tiny_data(tmp_path)
+    write_config(tmp_path, TINY_CODEC, name="base.toml", data=data, steps=2)
+    child = write_config(tmp_path, TINY_CODEC.replace("log_every = 1", 'init = "base.toml"'), name="child.toml",
+                         data=data, steps=1)
+    result = CliRunner().invoke(main, ["train", str(child)])
+    assert result.exit_code == 0, result.output
+    assert torch.load(tmp_path / "runs" / "base" / "last.pt", weights_only=False)["step"] == 2  # trained first
+    assert torch.load(tmp_path / "runs" / "child" / "last.pt", weights_only=False)["step"] == 1
+
+
+def test_the_flag_form_refuses_config_options_with_a_config(tmp_path):
+    config = write_config(tmp_path, TINY_CODEC, data="x.npz", steps=2)
+    result = CliRunner().invoke(main, ["train", str(config), "--lr", "0.1"])
+    assert result.exit_code == 1 and "--lr belongs in the config file" in result.output
+
+
+def test_data_prepare_takes_a_folder_of_images_and_videos(tmp_path):
+    from vcodec.io.video import VideoWriter
+
+    folder = tmp_path / "mine"
+    (folder / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (100, 120, 3), dtype=np.uint8)).save(folder / "a.png")
+    Image.fromarray(rng.integers(0, 256, (30, 30, 3), dtype=np.uint8)).save(folder / "sub" / "tiny.png")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    from fractions import Fraction
+
+    with VideoWriter(folder / "sub" / "clip.mkv", Fraction(25), 96, 80) as writer:
+        for _ in range(5):
+            writer.write(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8))
+    out = tmp_path / "cache.npz"
+    result = CliRunner().invoke(main, ["data", "prepare", str(out), "--from", str(folder), "--downscale", "1",
+                                       "--frame-step", "2"])
+    assert result.exit_code == 0, result.output
+    assert "broken.jpg: not a readable image" in result.output and "1 image(s) smaller than 64²" in result.output
+    photos = load_photos(out)
+    assert [p.shape for p in photos] == [(100, 120, 3), (80, 96, 3), (80, 96, 3), (80, 96, 3)]
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert [r["file"] for r in record["photos"]] == ["a.png", "sub/clip.mkv#0", "sub/clip.mkv#2", "sub/clip.mkv#4"]
+    assert all(r["source"].startswith("user-supplied") for r in record["photos"])
+    result = CliRunner().invoke(main, ["data", "prepare", str(out), "--from", str(folder)])
+    assert result.exit_code == 1 and "exists" in result.output
+
+
+def test_data_prepare_refuses_a_folder_with_nothing_usable(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("hello")
+    result = CliRunner().invoke(main, ["data", "prepare", str(tmp_path / "c.npz"), "--from", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "no usable training images" in result.output
+    assert not (tmp_path / "c.npz").exists()
