@@ -178,3 +178,42 @@ def test_data_prepare_refuses_a_folder_with_nothing_usable(tmp_path):
     result = CliRunner().invoke(main, ["data", "prepare", str(tmp_path / "c.npz"), "--from", str(tmp_path / "empty")])
     assert result.exit_code == 1 and "no usable training images" in result.output
     assert not (tmp_path / "c.npz").exists()
+
+
+FAMILIES = {
+    "image-codec": ('architecture = "mean-scale-checkerboard"\nn = 8\nm = 8\nlambdas = [0.013]', 64, "lr = 0.003"),
+    "tokenizer-1d": ('architecture = "transformer-1d"\nimage_size = 32\npatch_size = 8\nwidth = 32\ndepth = 1\n'
+                     'heads = 2\nnum_tokens = 8\ntoken_dim = 3\nquantizer = "fsq"\n'
+                     'quantizer_options = { levels = [5, 5, 5] }\nnested_dropout = "none"', 32, "lr = 0.003"),
+    "tokenizer-2d": ('architecture = "conv-2d"\nimage_size = 32\nfactor = 4\nchannels = 8\ntoken_dim = 3\n'
+                     'quantizer = "fsq"\nquantizer_options = { levels = [5, 5, 5] }', 32, "lr = 0.003"),
+    "video-codec": ('architecture = "temporal-checkerboard"\nn = 16\nm = 24\nlambdas = [0.0035, 0.013, 0.0483]\n'
+                    'temporal_width = 8', 64, 'lr = 0.003\ninit = "tiny"'),
+    "video-tokenizer": ('architecture = "causal-3d"\nchannels = 8\nlevels = [5, 5, 5]', 32, "lr = 0.01"),
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_few_cpu_steps_of_each_family_lower_its_loss(tmp_path, monkeypatch, tiny_zoo, family):
+    from test_train import smooth_photos
+
+    monkeypatch.chdir(tmp_path)
+    model, crop, train = FAMILIES[family]
+    frames = "frames = 5" if family == "video-tokenizer" else ""
+    text = (f"[model]\n{model}\n\n[data]\npath = \"{smooth_photos(tmp_path, count=1)}\"\ncrop = {crop}\n{frames}\n\n"
+            f"[train]\nsteps = 40\nbatch = 2\nlog_every = 5\nseed = 1\n{train}\n")
+    (tmp_path / f"{family}.toml").write_text(text)
+    result = CliRunner().invoke(main, ["train", str(tmp_path / f"{family}.toml")])
+    assert result.exit_code == 0, result.output
+    history = torch.load(tmp_path / "runs" / family / "last.pt", weights_only=False)["history"]
+    assert history[-1]["loss"] < 0.9 * history[0]["loss"], [h["loss"] for h in history]
+
+
+def test_periodic_evaluation_logs_development_metrics(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, TINY_CODEC.replace("log_every = 1", "dev_every = 2"), data=tiny_data(tmp_path),
+                          steps=2)
+    result = CliRunner().invoke(main, ["train", str(config)])
+    assert result.exit_code == 0 and "step 2: development images q1" in result.output, result.output
+    dev = [h["dev"] for h in torch.load(tmp_path / "runs" / "tiny" / "last.pt", weights_only=False)["history"] if "dev" in h]
+    assert len(dev) == 1 and len(dev[0]["bpp"]) == len(dev[0]["psnr"]) == 2 and all(b > 0 for b in dev[0]["bpp"])
