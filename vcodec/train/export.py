@@ -21,8 +21,15 @@ from vcodec.zoo import prepare_for_shipping, save_checkpoint
 
 DATA_NOTE = (
     "36 photos from the Debian packages mate-backgrounds (nature/), lomiri-wallpapers-16.04 and "
-    "plasma-workspace-wallpapers (10 named 2560x1600 wallpapers), downscaled 2x; random 128x128 crops"
+    "plasma-workspace-wallpapers (10 named 2560x1600 wallpapers), downscaled 2x"
 )
+
+
+def data_note(config: TrainConfig) -> str:
+    """The training data of a run in one line: the photos and how crops were cut from them."""
+    low, high = config.crop_scales
+    scales = f", each cut from a window {low:g}–{high:g}× larger and shrunk" if high > 1 else ""
+    return f"{DATA_NOTE}; random {config.crop}x{config.crop} crops{scales}"
 
 
 DESCRIPTIONS = {"mean-scale-checkerboard": "Variable-rate mean-scale hyperprior with checkerboard context.",
@@ -62,13 +69,12 @@ def _card(name: str, description: str, config: TrainConfig, steps: int, hardware
 
 - Architecture: `{config.model.architecture}`, N={config.model.n}, M={config.model.m}; one variable-rate
   model (gain units), {len(config.model.lambdas)} qualities.
-- Training data: {DATA_NOTE}.
+- Training data: {data_note(config)}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}),
   loss λ·255²·MSE + bpp with λ drawn per sample from the quality levels.
 - Hardware: {hardware}.
-- Rebuild: `vcodec prepare-data data/photos.npz`, then
-  `vcodec train RUN --data data/photos.npz --steps {config.steps} --n {config.model.n} --m {config.model.m} --lr {config.lr}`
-  and `vcodec export RUN checkpoints/{name}`.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
 
 ## Measured rate–distortion (development images, whole-container bpp, PSNR on uint8 RGB)
 
@@ -118,7 +124,7 @@ def _record(description: str, config: TrainConfig, ckpt: dict, hardware: str, de
     """What config.json says besides the architecture: the training run and the measured results."""
     return {"description": description,
             "training": {"steps": ckpt["step"], "batch": config.batch, "crop": config.crop, "lr": config.lr,
-                         "data": DATA_NOTE, "hardware": hardware},
+                         "data": data_note(config), "hardware": hardware},
             "results": {"dev": dev}}
 
 
@@ -145,8 +151,8 @@ def _video_results(codec, name: str, description: str, config: TrainConfig, step
 - Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
   P-frame (the image codec stays fixed, so distortion does not change).
 - Hardware: {hardware}.
-- Rebuild: `vcodec train RUN --data data/photos.npz --architecture {config.model.architecture} --init IMAGE_CODEC
-  --steps {config.steps} --batch {config.batch} --crop {config.crop}` and `vcodec export RUN checkpoints/{name}`.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
 
 ## Measured on the synthetic development clips
 
@@ -185,9 +191,8 @@ def _video_tokenizer_results(tokenizer, name: str, description: str, config: Tra
   {config.final_lr}), loss MSE (FSQ has no codebook loss).
 - Token prior: one categorical over the vocabulary (counts of the tokens of {PRIOR_CLIPS} training clips).
 - Hardware: {hardware}.
-- Rebuild: `vcodec train RUN --data data/photos.npz --architecture {model.architecture} --n {model.channels}
-  --crop {config.crop} --frames {config.frames} --batch {config.batch} --steps {config.steps}` and
-  `vcodec export RUN checkpoints/{name}`.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
 
 ## Measured on the synthetic development clips
 
@@ -231,8 +236,6 @@ def _tokenizer_card(name: str, description: str, config: TrainConfig, steps: int
                     vocab_sizes: tuple[int, ...]) -> str:
     model = config.model
     vocab_bits = float(np.log2(np.prod(vocab_sizes)))
-    tokens = dev["tokens"][-1]
-    dropout = f" --nested-dropout {model.nested_dropout}" if hasattr(model, "nested_dropout") else ""
     rows = "\n".join(
         f"| {k} | {bpp:.4f} | {bits:.2f} | {psnr:.2f} | {msssim:.4f} |"
         for k, bpp, bits, psnr, msssim in zip(dev["tokens"], dev["bpp"], dev["bits_per_token"], dev["psnr-rgb"],
@@ -242,14 +245,13 @@ def _tokenizer_card(name: str, description: str, config: TrainConfig, steps: int
 {description}
 
 - Architecture: `{model.architecture}`: {model.summary()}.
-- Training data: {DATA_NOTE}.
+- Training data: {data_note(config)}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss MSE
   + quantizer loss (1D tokenizers: the token tail dropped at a random length).
 - Token prior: {PRIOR_NOTES[model.prior]}, fitted on the tokens of {PRIOR_CROPS} training crops.
 - Hardware: {hardware}.
-- Rebuild: `vcodec prepare-data data/photos.npz`, then `vcodec train RUN --data data/photos.npz
-  --architecture {model.architecture} --crop {model.image_size} --tokens {tokens} --quantizer {model.quantizer}{dropout}
-  --steps {config.steps} --lr {config.lr}` and `vcodec export RUN checkpoints/{name}`.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
 
 ## Measured on the development images (every {model.image_size}² tile coded with its first k tokens)
 
