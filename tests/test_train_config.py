@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import vcodec
 from click.testing import CliRunner
 from PIL import Image
 
@@ -106,6 +107,10 @@ def test_the_cli_trains_resumes_and_exports_a_config(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["train", str(more), "--run-dir", str(run), "--export", str(tmp_path / "out")])
     assert result.exit_code == 0 and "at step 3 of 4" in result.output, result.output
     assert (tmp_path / "out" / "model.safetensors").is_file() and "quality 2:" in result.output
+    codec = vcodec.load(tmp_path / "out")
+    image = torch.rand(1, 3, 40, 56)
+    assert codec.decompress(codec.compress(image, quality=2)).shape == image.shape
+    assert len(json.loads((run / "history.json").read_text())) == 4  # one entry per step, kept up to date
 
 
 def test_resuming_with_changed_settings_is_refused_before_training(tmp_path, monkeypatch):

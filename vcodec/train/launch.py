@@ -47,7 +47,7 @@ def _parent_recipe(recipe: RunRecipe) -> RunRecipe:
     return load_config(path)
 
 
-def _start_weights(recipe: RunRecipe, log: Log) -> dict | None:
+def start_weights(recipe: RunRecipe, log: Log) -> dict | None:
     """The state dict a new run starts from (None: from scratch)."""
     if recipe.init is None:
         return None
@@ -60,7 +60,7 @@ def _start_weights(recipe: RunRecipe, log: Log) -> dict | None:
     return zoo.load(recipe.init).state_dict()
 
 
-def _initialise(trainer: Trainer, recipe: RunRecipe, state: dict) -> None:
+def initialise(trainer: Trainer, recipe: RunRecipe, state: dict) -> None:
     """Copy ``state`` into a new run's model: the whole model, or a video codec's image codec."""
     video = is_video_codec(recipe.train.model)
     try:
@@ -86,9 +86,9 @@ def train_recipe(recipe: RunRecipe, run_dir: Path, log: Log = print) -> Trainer:
             return trainer
         log(f"resuming {run_dir} at step {trainer.state.step} of {recipe.train.steps}")
     else:
-        state = _start_weights(recipe, log)
+        state = start_weights(recipe, log)
         if state is not None:
-            _initialise(trainer, recipe, state)
+            initialise(trainer, recipe, state)
         if trainer.shard.is_main:
             (Path(run_dir) / "config.toml").write_text(config_text(recipe))
         log(f"starting {run_dir}" + (f" from {recipe.init}" if recipe.init else ""))

@@ -197,6 +197,9 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
             **self.objective.state_dict(),
         }, self.checkpoint_path)
+        history = self.run_dir / "history.json"  # readable while the run goes on
+        history.with_suffix(".part").write_text(json.dumps(self.state.history))
+        os.replace(history.with_suffix(".part"), history)
 
     def saved_config(self) -> TrainConfig | None:
         """The config ``last.pt`` was trained with (None when the run has not started)."""
@@ -268,8 +271,6 @@ class Trainer:
                 self.save()
         bar.close()
         distributed.barrier(self.shard)
-        if self.shard.is_main:
-            (self.run_dir / "history.json").write_text(json.dumps(self.state.history))
 
     def _evaluate(self, bar: tqdm) -> None:
         """Development-set metrics of the current weights, logged and kept in the history."""
