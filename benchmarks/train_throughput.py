@@ -5,7 +5,7 @@ and crop, from scratch; the first steps (allocation, warm-up) are not timed. Vid
 frame pairs, the video tokenizer on clips of ``frames`` frames: both are counted in clips and in frames.
 
     python benchmarks/train_throughput.py [--steps 20] [--warmup 3] [--device cpu] [--threads 2]
-        [--configs checkerboard-small,tok1d-64] [--data data/photos.npz]
+        [--configs checkerboard-small,tok1d-64] [--data data/photos.npz] [--amp] [--compile]
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from vcodec.train.loop import Trainer
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-def measure(path: Path, data: Path, steps: int, warmup: int, device: str, threads: int) -> dict:
+def measure(path: Path, data: Path, steps: int, warmup: int, device: str, threads: int, amp: bool = False,
+            compile: bool = False) -> dict:
     recipe = load_config(path)
     recipe.train = replace(recipe.train, data=str(data), device=device, threads=threads, steps=warmup + steps,
-                           checkpoint_every=10**9, dev_every=0)
+                           checkpoint_every=10**9, dev_every=0, amp=amp, compile=compile)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(recipe.train, Path(tmp))
         if is_video_codec(recipe.train.model):  # its image codec must be the real one
@@ -62,20 +63,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--configs", default=None, help="Comma-separated config names (default: all of configs/).")
     parser.add_argument("--data", type=Path, default=Path("data/photos.npz"))
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"{args.data}: no training cache (run `vcodec data prepare {args.data}`)")
     names = args.configs.split(",") if args.configs else sorted(p.stem for p in CONFIGS.glob("*.toml"))
     results = {}
     for name in names:
-        results[name] = measure(CONFIGS / f"{name}.toml", args.data, args.steps, args.warmup, args.device, args.threads)
+        results[name] = measure(CONFIGS / f"{name}.toml", args.data, args.steps, args.warmup, args.device, args.threads,
+                                args.amp, args.compile)
         r = results[name]
         print(f"{name:20s} {r['architecture']:24s} batch {r['batch']:2d} crop {r['crop']:3d}: "
               f"{r['steps_per_s']:6.2f} steps/s, {r['samples_per_s']:7.2f} samples/s, {r['frames_per_s']:7.2f} frames/s",
               flush=True)
-    suffix = "" if args.device == "cpu" else f"-{args.device.split(':')[0]}"
+    suffix = ("" if args.device == "cpu" else f"-{args.device.split(':')[0]}") + ("-compiled" if args.compile else "")
     write_json(f"train_throughput{suffix}", {"device": args.device, "threads": args.threads, "steps": args.steps,
-                                             "data": args.data.name, "results": results})
+                                             "amp": args.amp, "compile": args.compile, "data": args.data.name,
+                                             "results": results})
 
 
 if __name__ == "__main__":
