@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from test_train import tiny_data
-from test_train_config import write_config
+from test_train_config import TINY_CODEC, write_config
 
 # FSQ and a convolutional tokenizer: no sampling anywhere, so the two runs must agree to rounding.
 DETERMINISTIC = """
@@ -33,23 +33,7 @@ lr = 0.003
 log_every = 1
 """
 
-CODEC = """
-[model]
-architecture = "mean-scale-checkerboard"
-n = 8
-m = 8
-lambdas = [0.0035, 0.013]
-
-[data]
-path = "{data}"
-crop = 64
-
-[train]
-steps = {steps}
-batch = 4
-lr = 0.001
-log_every = 1
-"""
+CODEC = TINY_CODEC.replace("batch = 2", "batch = 4")
 
 
 def train(config, run, processes: int) -> list[dict]:
