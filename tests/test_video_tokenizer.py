@@ -104,3 +104,17 @@ def test_the_video_tokenizer_trains_ships_and_tokenizes_a_video(tmp_path, monkey
     assert row["frames"] == 7 and row["chunk"] == 17 and row["bytes"] > 0
     result = CliRunner().invoke(main, ["eval", "images", str(tmp_path), "--methods", "vtok"])
     assert result.exit_code == 1 and "video tokenizer" in result.output
+
+
+def test_info_counts_a_video_token_stream_in_frames(tmp_path):
+    import vcodec
+
+    tokenizer = vcodec.load("vtok-f8t4")
+    clip = torch.rand(1, 3, 5, 32, 48)
+    stream = tmp_path / "clip.vcd"
+    stream.write_bytes(tokenizer.compress(clip)[0])
+    result = CliRunner().invoke(main, ["info", str(stream)])
+    assert result.exit_code == 0, result.output
+    assert "2 token frames (5 video frames)" in result.output
+    bpp = float(result.output.split("bpp:")[1].split()[0])
+    assert bpp == pytest.approx(stream.stat().st_size * 8 / (5 * 32 * 48), abs=1e-4)

@@ -49,6 +49,7 @@ class ModelInfo:
     description: str
     qualities: int  # rate points: qualities, or a 1D tokenizer's tokens (0: none, a video tokenizer)
     results: dict
+    config: ModelConfig | None = None  # the architecture
 
 
 def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
@@ -72,6 +73,7 @@ def _info(folder: Path) -> ModelInfo:
         description=str(config.get("description", "")),
         qualities=qualities[kind] if kind in qualities else len(model_config.lambdas),
         results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
+        config=model_config,
     )
 
 
@@ -84,6 +86,12 @@ def list_models() -> list[str]:
 
 def model_infos() -> list[ModelInfo]:
     return [_info(checkpoint_root() / name) for name in list_models()]
+
+
+def shipped_info(name: str) -> ModelInfo | None:
+    """The record of the shipped checkpoint called ``name`` (None if there is none)."""
+    folder = checkpoint_root() / name
+    return _info(folder) if name and (folder / CONFIG_FILE).is_file() else None
 
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:

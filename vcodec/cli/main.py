@@ -258,7 +258,14 @@ def info(src: Path) -> None:
     echo(f"model:    {c.model} (weights {c.weights_hash.hex()})")
     echo(f"size:     {c.width}×{c.height}")
     if c.kind == Kind.TOKENS and c.sections and len(c.sections[0]) == 2:
-        echo(f"tokens:   {int.from_bytes(c.sections[0], 'big')}")
+        count = int.from_bytes(c.sections[0], "big")
+        shipped = zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
+        if shipped is not None and shipped.kind == "video-tokenizer":  # token frames of a clip
+            frames = 1 + shipped.config.temporal_factor * (count - 1)
+            echo(f"tokens:   {count} token frames ({frames} video frames)")
+            pixels *= frames
+        else:
+            echo(f"tokens:   {count}")
     else:
         echo(f"quality:  {c.quality}")
     echo(f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)")
