@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import torch
 
 from vcodec.errors import VcodecError
 from vcodec.models import is_video_codec
