@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-
 from vcodec.errors import VcodecError
 from vcodec.models import is_video_codec
 from vcodec.train.config import RunRecipe, config_text, load_config
