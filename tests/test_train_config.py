@@ -222,3 +222,41 @@ def test_periodic_evaluation_logs_development_metrics(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "step 2: development images q1" in result.output, result.output
     dev = [h["dev"] for h in torch.load(tmp_path / "runs" / "tiny" / "last.pt", weights_only=False)["history"] if "dev" in h]
     assert len(dev) == 1 and len(dev[0]["bpp"]) == len(dev[0]["psnr"]) == 2 and all(b > 0 for b in dev[0]["bpp"])
+
+
+def test_loss_settings_are_checked():
+    text = TINY_CODEC.format(data="x.npz", steps=3)
+    with pytest.raises(VcodecError, match="distortion must be one of mse, ms-ssim"):
+        parse_config(text + '\n[loss]\ndistortion = "psnr"\n')
+    with pytest.raises(VcodecError, match="did you mean 'adversarial'"):
+        parse_config(text + "\n[loss]\nadversarail = 0.1\n")
+    assert parse_config(text + '\n[loss]\ndistortion = "ms-ssim"\n').train.loss.distortion == "ms-ssim"
+
+
+def test_an_ms_ssim_codec_and_an_adversarial_tokenizer_train_and_resume_exactly(tmp_path):
+    from test_train import train_straight_and_interrupted
+
+    from vcodec.tokenizers import Conv2DConfig
+    from dataclasses import replace
+
+    from vcodec.train.loop import TrainConfig, Trainer
+    from vcodec.train.objectives import MS_SSIM_LAMBDA_SCALE, LossConfig, ms_ssim_loss, rd_loss
+
+    data = tiny_data(tmp_path)
+    codec = parse_config(TINY_CODEC.format(data=data, steps=4) + '\n[loss]\ndistortion = "ms-ssim"\n').train
+    model = train_straight_and_interrupted(codec, tmp_path / "codec").model.eval()  # eval: no sampled noise
+    x, quality = torch.rand(2, 3, 64, 64), torch.tensor([1, 2])
+    out = rd_loss(model, x, quality, "ms-ssim")
+    lam = torch.tensor(codec.model.lambdas)[quality - 1]
+    distortion = ms_ssim_loss(model(x, quality)["x_hat"], x)
+    assert out["loss"].item() == pytest.approx((lam * MS_SSIM_LAMBDA_SCALE * distortion + out["bpp"]).mean().item())
+    tokenizer = TrainConfig(Conv2DConfig(image_size=64, factor=8, channels=8, token_dim=3, quantizer="fsq",
+                                         quantizer_options={"levels": (5, 5, 5)}),
+                            data=str(data), steps=4, batch=2, crop=64, checkpoint_every=2, log_every=1,
+                            loss=LossConfig(ms_ssim=0.5, adversarial=0.1, adversarial_start=1))
+    trainer = train_straight_and_interrupted(tokenizer, tmp_path / "tok")  # discriminator state resumes too
+    history = trainer.state.history
+    assert "g_loss" not in history[0] and {"g_loss", "d_loss", "ms_ssim"} <= set(history[-1])
+    assert "discriminator" in torch.load(tmp_path / "tok" / "a" / "last.pt", weights_only=False)
+    with pytest.raises(ValueError, match="MS-SSIM loss needs crops of at least 33 px"):
+        Trainer(replace(codec, crop=32, loss=LossConfig(distortion="ms-ssim")), tmp_path / "small")

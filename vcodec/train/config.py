@@ -1,10 +1,11 @@
 """Training configs as TOML files, one per shipped checkpoint, checked before any compute is spent.
 
-A config has four sections::
+A config has up to five sections::
 
     [model]   architecture = "mean-scale-checkerboard", then that architecture's fields (n, m, lambdas…)
     [data]    path (from `vcodec data prepare`), crop, crop_scales, frames
-    [train]   steps, batch, lr, final_lr, seed, device, init (a checkpoint or another config to start from)…
+    [train]   steps, batch, lr, final_lr, seed, init (a checkpoint or another config to start from)…
+    [loss]    distortion (codecs: mse or ms-ssim), ms_ssim and adversarial weights (tokenizers)…
     [export]  name, description, token_prior
 
 Every key is checked: a misspelt one is refused with the closest valid key named, a value of the
@@ -23,6 +24,7 @@ from typing import Any
 from vcodec.errors import VcodecError
 from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES, VIDEO_TOKENIZER_ARCHITECTURES
 from vcodec.train.loop import TrainConfig
+from vcodec.train.objectives import LossConfig
 
 DATA_KEYS = {"path": "data", "crop": "crop", "crop_scales": "crop_scales", "frames": "frames"}  # → TrainConfig
 TRAIN_ONLY = ("init",)  # [train] keys that are not TrainConfig fields
@@ -127,6 +129,15 @@ def _model_config(where: str, table: dict):
         raise VcodecError(f"{where} [model]: {err}") from None
 
 
+def _loss_config(where: str, table: dict) -> LossConfig:
+    defaults = _defaults(LossConfig)
+    _check_keys(f"{where} [loss]", table, defaults)
+    try:
+        return LossConfig(**{k: _checked(f"{where} [loss]", k, v, defaults[k]) for k, v in table.items()})
+    except ValueError as err:
+        raise VcodecError(f"{where} [loss]: {err}") from None
+
+
 def parse_config(text: str, source: Path | None = None) -> RunRecipe:
     """A :class:`RunRecipe` from TOML text; every section and key checked."""
     where = str(source) if source else "config"
@@ -134,7 +145,7 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise VcodecError(f"{where}: not valid TOML ({err})") from None
-    _check_keys(where, {k: None for k in document}, ("model", "data", "train", "export"))
+    _check_keys(where, {k: None for k in document}, ("model", "data", "train", "loss", "export"))
     for section in ("model", "data"):
         if not isinstance(document.get(section), dict):
             raise VcodecError(f"{where}: a [{section}] section is required")
@@ -143,7 +154,7 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
     data, train = document["data"], document.get("train", {})
     export = document.get("export", {})
     _check_keys(f"{where} [data]", data, DATA_KEYS)
-    valid_train = [k for k in train_defaults if k not in ("model", *DATA_KEYS.values(), *MACHINE_KEYS)]
+    valid_train = [k for k in train_defaults if k not in ("model", "loss", *DATA_KEYS.values(), *MACHINE_KEYS)]
     valid_train += list(TRAIN_ONLY)
     _check_keys(f"{where} [train]", train, valid_train)
     _check_keys(f"{where} [export]", export, _defaults(ExportSettings))
@@ -151,6 +162,7 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
         raise VcodecError(f"{where}: [data] needs a path (a training cache from `vcodec data prepare`)")
     values = {DATA_KEYS[k]: _checked(f"{where} [data]", k, v, train_defaults[DATA_KEYS[k]]) for k, v in data.items()}
     values.update({k: _checked(f"{where} [train]", k, v, train_defaults[k]) for k, v in train.items() if k not in TRAIN_ONLY})
+    values["loss"] = _loss_config(where, document.get("loss", {}))
     init = train.get("init")
     if init is not None and not isinstance(init, str):
         raise VcodecError(f"{where} [train]: init must be a string, got {init!r}")
@@ -191,12 +203,13 @@ def _toml_value(value: Any) -> str:
 def config_text(recipe: RunRecipe) -> str:
     """The TOML a :class:`RunRecipe` was (or could have been) read from: every field written out."""
     config = recipe.train.to_dict()
-    model = config.pop("model")
+    model, loss = config.pop("model"), config.pop("loss")
     data = {k: config.pop(v) for k, v in DATA_KEYS.items()}
     train = {k: v for k, v in config.items() if k not in MACHINE_KEYS}
     train.update({"init": recipe.init} if recipe.init else {})
     export = {k: v for k, v in dataclasses.asdict(recipe.export).items() if v is not None}
-    sections = [("model", model), ("data", data), ("train", train)] + ([("export", export)] if export else [])
+    sections = [("model", model), ("data", data), ("train", train), ("loss", loss)]
+    sections += [("export", export)] if export else []
     lines = []
     for name, table in sections:
         lines.append(f"[{name}]")

@@ -86,6 +86,17 @@ def mean_over_processes(metrics: dict[str, float], shard: Shard) -> dict[str, fl
     return dict(zip(keys, (values / shard.world).tolist()))
 
 
+def average_gradients(module: nn.Module, shard: Shard) -> None:
+    """Average ``module``'s gradients over the processes (for a network trained outside DDP's wrapper,
+    such as a tokenizer's discriminator)."""
+    if shard.world == 1:
+        return
+    for p in module.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= shard.world
+
+
 def barrier(shard: Shard) -> None:
     if shard.world > 1:
         dist.barrier()

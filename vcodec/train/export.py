@@ -42,6 +42,15 @@ DESCRIPTIONS = {"mean-scale-checkerboard": "Variable-rate mean-scale hyperprior 
                              "4 frames, to an 8×-downsampled grid of FSQ tokens."}
 
 
+def extra_terms(config: TrainConfig) -> str:
+    """A tokenizer's loss terms besides MSE and the quantizer's, as the card lists them."""
+    loss = config.loss
+    terms = [f" + {loss.ms_ssim:g}·(1 − MS-SSIM)"] if loss.ms_ssim else []
+    if loss.adversarial:
+        terms.append(f" + {loss.adversarial:g}·PatchGAN hinge loss from step {loss.adversarial_start}")
+    return "".join(terms)
+
+
 def load_run(run_dir: Path, name: str, token_prior: str | None = None):
     """The model of ``run_dir/last.pt`` and the run's config and step count (a tokenizer with the
     ``token_prior`` kind of prior, when given)."""
@@ -71,7 +80,8 @@ def _card(name: str, description: str, config: TrainConfig, steps: int, hardware
   model (gain units), {len(config.model.lambdas)} qualities.
 - Training data: {data_note(config)}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}),
-  loss λ·255²·MSE + bpp with λ drawn per sample from the quality levels.
+  loss {"λ·1250·(1 − MS-SSIM)" if config.loss.distortion == "ms-ssim" else "λ·255²·MSE"} + bpp with λ drawn per sample
+  from the quality levels.
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
   run's own config is `RUN/config.toml`).
@@ -188,7 +198,7 @@ def _video_tokenizer_results(tokenizer, name: str, description: str, config: Tra
 - Training data: clips of {config.frames} frames with known motion (pans, zooms, static shots, moving patches,
   per-frame noise) cut from {DATA_NOTE}.
 - Training: {steps} steps of batch {config.batch} ({config.frames}×{config.crop}² clips), Adam lr {config.lr} (cosine to
-  {config.final_lr}), loss MSE (FSQ has no codebook loss).
+  {config.final_lr}), loss MSE{extra_terms(config)} (FSQ has no codebook loss).
 - Token prior: one categorical over the vocabulary (counts of the tokens of {PRIOR_CLIPS} training clips).
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
@@ -247,7 +257,7 @@ def _tokenizer_card(name: str, description: str, config: TrainConfig, steps: int
 - Architecture: `{model.architecture}`: {model.summary()}.
 - Training data: {data_note(config)}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss MSE
-  + quantizer loss (1D tokenizers: the token tail dropped at a random length).
+  + quantizer loss{extra_terms(config)} (1D tokenizers: the token tail dropped at a random length).
 - Token prior: {PRIOR_NOTES[model.prior]}, fitted on the tokens of {PRIOR_CROPS} training crops.
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the

@@ -25,7 +25,7 @@ from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokeniz
 from vcodec.tokenizers import TokenModel
 from vcodec.train import distributed
 from vcodec.train.data import RandomCrops, SyntheticMotion
-from vcodec.train.objectives import RateDistortion, Reconstruction, TemporalRate
+from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LossConfig, RateDistortion, Reconstruction, TemporalRate
 
 
 @dataclass
@@ -51,6 +51,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the model's training forward pass
     log_every: int = 50  # steps averaged into one history entry
     dev_every: int = 0  # evaluate on the development images every this many steps (0: never)
+    loss: LossConfig = field(default_factory=LossConfig)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -62,6 +63,7 @@ class TrainConfig:
         data = dict(data)
         data["model"] = config_from_dict(data["model"])
         data["crop_scales"] = tuple(data.get("crop_scales", (1.0, 1.0)))
+        data["loss"] = LossConfig(**data.get("loss", {}))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -129,6 +131,8 @@ def _plain(value):
 
 
 def _check_crop(config: TrainConfig, model) -> None:
+    if config.loss.uses_ms_ssim and config.crop < MS_SSIM_MIN_SIDE:
+        raise ValueError(f"an MS-SSIM loss needs crops of at least {MS_SSIM_MIN_SIDE} px, got {config.crop}")
     if is_video_tokenizer(config.model):
         space, time = model.config.spatial_factor, model.config.temporal_factor
         if config.crop % space or config.frames < 1 + time or (config.frames - 1) % time:
@@ -177,7 +181,7 @@ class Trainer:
         _check_crop(config, self.model)
         objective = Reconstruction if isinstance(self.model, TokenModel) else \
             TemporalRate if is_video_codec(config.model) else RateDistortion
-        self.objective = objective(self.model, config.aux_lr, config.seed, self.shard)
+        self.objective = objective(self.model, config.aux_lr, config.seed, self.shard, config.loss)
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
         self.crops = _training_data(config)
         self.state = RunState()
@@ -238,7 +242,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = _lr_at(config, self.state.step)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.amp):
-            loss, metrics = self.objective.loss(self._training_forward(), x)
+            loss, metrics = self.objective.loss(self._training_forward(), x, self.state.step)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
