@@ -14,6 +14,7 @@ from tqdm import tqdm
 from vcodec import zoo
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.evaluate import evaluate
+from vcodec.cli.generate import complete, sample
 from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import data, export, prepare_data, train
 from vcodec.cli.video import decode_video, encode_video, is_video_stream, stream_model_name, video_info
@@ -295,6 +296,8 @@ def models() -> None:
 
 main.add_command(evaluate)
 main.add_command(tokenize)
+main.add_command(sample)
+main.add_command(complete)
 main.add_command(data)
 main.add_command(prepare_data)
 main.add_command(train)

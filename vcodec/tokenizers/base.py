@@ -148,6 +148,20 @@ class LearnedTokenizer(TokenModel):
         """Code vectors (B×N×D) of token ids, what a downstream generator consumes."""
         return self.quantizer.embed(self.as_indices(tokens))
 
+    def sample(self, count: int, num_tokens: int | None = None, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, seed: int | None = None) -> Tensor:
+        """``count`` token sequences drawn from the token prior (decode them with :meth:`decode`)."""
+        from vcodec.tokenizers.sampling import sample_tokens
+
+        return sample_tokens(self, count, num_tokens, temperature, top_k, top_p, seed)
+
+    def complete(self, images: Tensor, keep: int, count: int = 1, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None) -> Tensor:
+        """Token ids of ``images`` with all but the first ``keep`` tokens drawn again, ``count`` per image."""
+        from vcodec.tokenizers.sampling import complete_tokens
+
+        return complete_tokens(self, images, keep, count, temperature, top_k, top_p, seed)
+
     def compress(self, images: Tensor, num_tokens: int | None = None) -> list[bytes]:
         """One VCDC token container per image: the first ``num_tokens`` ids, range-coded with the prior."""
         tokens = self.as_indices(self.encode(images, num_tokens))
