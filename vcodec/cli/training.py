@@ -250,6 +250,9 @@ def train(ctx: click.Context, target: Path, run_dir: Path | None, export_dir: Pa
             setattr(recipe.train, key, options[option])
     recipe.train.device = options["device"]  # chosen here, not in config files
     trainer = train_recipe(recipe, run_dir, echo)
+    from vcodec.train import distributed
+
+    distributed.stop()  # leave the process group (torchrun) before the first process exports alone
     if export_dir is not None and trainer.shard.is_main:
         _export(run_dir, export_dir, recipe.export.name, recipe.export.description, recipe.export.token_prior, force)
 
