@@ -46,7 +46,7 @@ def train(config, run, processes: int) -> list[dict]:
     return torch.load(run / "last.pt", weights_only=False)
 
 
-@pytest.mark.parametrize("recipe, tolerance", [(DETERMINISTIC, 1e-4), (CODEC, 0.05)], ids=["tokenizer", "codec"])
+@pytest.mark.parametrize("recipe, tolerance", [(DETERMINISTIC, 1e-6), (CODEC, 1e-3)], ids=["tokenizer", "codec"])
 def test_two_processes_take_the_steps_of_one(tmp_path, recipe, tolerance):
     """The codec quantizes its hyperlatent with uniform noise during training, which the two processes
     draw for their halves of the batch differently; the tokenizer draws nothing."""
@@ -56,7 +56,7 @@ def test_two_processes_take_the_steps_of_one(tmp_path, recipe, tolerance):
     assert len(losses[0]) == len(losses[1]) == 3
     assert losses[1] == pytest.approx(losses[0], rel=tolerance)
     assert losses[0][-1] != losses[0][0]  # it trained
-    if tolerance < 1e-3:  # the same steps, so the same weights
+    if tolerance < 1e-5:  # the same steps, so the same weights
         for key, value in one["model"].items():
             assert torch.allclose(value, two["model"][key], atol=1e-5), key
 
