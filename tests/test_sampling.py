@@ -100,3 +100,46 @@ def test_the_cli_refuses_bad_requests(tmp_path, args, message):
     result = CliRunner().invoke(main, ["sample", *args, "--out", str(tmp_path / "s")])
     assert result.exit_code != 0 and message in result.output, result.output
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_a_standalone_token_prior_trains_exports_and_samples(tmp_path, monkeypatch):
+    from test_train import smooth_photos
+
+    from vcodec.train import export
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(export, "HELD_IN_CROPS", 128)
+    photos = smooth_photos(tmp_path, count=2, side=160)  # 128² crops
+    (tmp_path / "prior.toml").write_text(f"""
+[model]
+architecture = "token-prior"
+tokenizer = "tok1d-64"
+width = 16
+depth = 1
+heads = 2
+
+[data]
+path = "{photos}"
+crop = 128
+
+[train]
+steps = 20
+batch = 4
+lr = 0.003
+log_every = 5
+""")
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "prior.toml"), "--export", str(tmp_path / "my-prior")])
+    assert result.exit_code == 0, result.output
+    history = [h["loss"] for h in torch.load(tmp_path / "runs" / "prior" / "last.pt", weights_only=False)["history"]]
+    assert history[-1] < history[0] and history[0] < np.log2(1000) + 1  # bits per token, falling
+    card = (tmp_path / "my-prior" / "MODEL_CARD.md").read_text()
+    assert "held out" in card and "static per-position prior" in card
+    prior = vcodec.load(tmp_path / "my-prior")
+    assert prior.tokenizer.name == "tok1d-64" and (tmp_path / "my-prior" / "model.safetensors").stat().st_size < 200_000
+    out = tmp_path / "samples"
+    result = CliRunner().invoke(main, ["sample", "-n", "2", "-k", "4", "--prior", str(tmp_path / "my-prior"),
+                                       "--out", str(out)])
+    assert result.exit_code == 0 and (out / "sample-001.png").is_file(), result.output
+    result = CliRunner().invoke(main, ["sample", "-m", "vq2d-f8", "--prior", str(tmp_path / "my-prior"),
+                                       "--out", str(tmp_path / "s2")])
+    assert result.exit_code == 1 and "models the ids of tok1d-64, not of vq2d-f8" in result.output

@@ -8,10 +8,13 @@ import hashlib
 from torch import nn
 
 
-def weights_hash(module: nn.Module) -> bytes:
-    """First 8 bytes of the SHA-256 of the state dict (names and raw tensor bytes, sorted by name)."""
+def weights_hash(module: nn.Module, skip: str | None = None) -> bytes:
+    """First 8 bytes of the SHA-256 of the state dict (names and raw tensor bytes, sorted by name),
+    leaving out the entries whose names start with ``skip``."""
     digest = hashlib.sha256()
     for key, tensor in sorted(module.state_dict().items()):
+        if skip is not None and key.startswith(skip):
+            continue
         digest.update(key.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.digest()[:8]

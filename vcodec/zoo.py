@@ -67,7 +67,7 @@ def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
 def _info(folder: Path) -> ModelInfo:
     config, model_config = _read_config(folder)
     kind = model_kind(model_config)
-    qualities = {"tokenizer": getattr(model_config, "num_tokens", 0), "video-tokenizer": 0}
+    qualities = {"tokenizer": getattr(model_config, "num_tokens", 0), "video-tokenizer": 0, "token-prior": 0}
     return ModelInfo(
         name=str(config.get("name", folder.name)), folder=folder, kind=kind,
         description=str(config.get("description", "")),
@@ -119,6 +119,8 @@ def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
         if isinstance(config.get("intra"), dict):  # a video codec on a shipped image codec's weights
             weights = {**_intra_weights(folder, config["intra"]), **weights}
         model.load_state_dict(weights)
+        if isinstance(config.get("tokenizer"), dict):  # a token prior over a named tokenizer's ids
+            _check_tokenizer(folder, model, config["tokenizer"])
     except (OSError, SafetensorError, RuntimeError) as err:
         raise VcodecError(f"{folder}: weights do not load ({str(err).splitlines()[0]})") from None
     return model.to(device).eval()
@@ -132,6 +134,14 @@ def _intra_weights(folder: Path, reference: dict) -> dict:
         raise VcodecError(f"{folder}: built on {reference.get('name')} with weights {reference.get('weights_hash')}, "
                           f"but the installed {reference.get('name')} has {intra.weights_hash.hex()}")
     return {f"intra.{k}": v for k, v in intra.state_dict().items()}
+
+
+def _check_tokenizer(folder: Path, prior, reference: dict) -> None:
+    """A standalone token prior is only valid over the very tokenizer it was trained on."""
+    if prior.tokenizer.tokens_hash != reference.get("tokens_hash"):
+        raise VcodecError(f"{folder}: a prior over the ids of {reference.get('name')} ({reference.get('tokens_hash')}), "
+                          f"but the installed {reference.get('name')} is another tokenizer "
+                          f"({prior.tokenizer.tokens_hash})")
 
 
 def _shipped_twin(codec: LearnedImageCodec) -> str | None:

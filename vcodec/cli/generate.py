@@ -35,12 +35,13 @@ def _tokenizer_and_prior(tokenizer_name: str, prior_name: str | None):
     if not isinstance(tokenizer, LearnedTokenizer):
         raise VcodecError(f"{tokenizer_name} is not an image tokenizer (see `vcodec models`)")
     if prior_name is not None:
+        from vcodec.tokenizers.prior import TokenPriorModel
+
         source = zoo.load(prior_name)
-        if not isinstance(source, LearnedTokenizer) or source.weights_hash != tokenizer.weights_hash:
-            # the hash covers the tokenizer's networks and codebooks, not its prior
-            sizes = f"vocabulary {tokenizer.vocab_sizes} against {getattr(source, 'vocab_sizes', '?')}"
-            raise VcodecError(f"the prior of {prior_name} was fitted to the tokens of {source.name}, not of "
-                              f"{tokenizer.name} ({sizes}; the ids of two tokenizers mean different things)")
+        owner = source.tokenizer if isinstance(source, TokenPriorModel) else source
+        if not isinstance(owner, LearnedTokenizer) or owner.tokens_hash != tokenizer.tokens_hash:
+            raise VcodecError(f"the prior of {prior_name} models the ids of {owner.name}, not of {tokenizer.name} "
+                              f"(the ids of two tokenizers mean different things)")
         tokenizer.prior = source.prior
     return tokenizer
 

@@ -292,6 +292,9 @@ def models() -> None:
             echo("  on the synthetic development clips (real clips: benchmarks/RESULTS.md):")
         for p, bpp, psnr in zip(dev.get(point, []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
             echo(f"  {point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
+        if "bits_held_out" in dev:
+            echo(f"  {dev['bits_held_out']:.2f} bits/token on held-out ids ({dev['bits_held_in']:.2f} held in, "
+                 f"log2 V {dev['log2_vocabulary']:.2f})")
 
 
 main.add_command(evaluate)

@@ -10,7 +10,8 @@ import click
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
-from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES, VIDEO_TOKENIZER_ARCHITECTURES
+from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES,
+                           VIDEO_TOKENIZER_ARCHITECTURES)
 
 FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
 
@@ -151,6 +152,9 @@ def _recipe_from_flags(p: dict, run_dir: Path):
     if p["data"] is None:
         raise VcodecError("give a config file, or --data (and the model's options) for a run folder")
     architecture = p["architecture"]
+    if architecture in PRIOR_ARCHITECTURES:
+        raise VcodecError('a token prior trains from a config file ([model] architecture = "token-prior", '
+                          'tokenizer = NAME); see configs/')
     if architecture in TOKENIZER_ARCHITECTURES:
         model = _tokenizer_config(architecture, p["crop"], p["tokens"], p["quantizer"], p["codebook_size"],
                                   p["nested_dropout"])
@@ -262,6 +266,10 @@ def _export(run_dir: Path, out_dir: Path, name: str | None, description: str | N
     from vcodec.train.export import export_run
 
     dev = export_run(run_dir, out_dir, name or out_dir.name, description, force=force, token_prior=token_prior)
+    if "bits_held_out" in dev:  # a token prior
+        echo(f"{dev['bits_held_in']:.3f} bits/token held in, {dev['bits_held_out']:.3f} held out "
+             f"(static prior {dev['static_bits_held_out']:.3f}, log2 V {dev['log2_vocabulary']:.2f})")
+        return
     point = next((p for p in ("tokens", "chunk") if p in dev), "quality")
     for p, bpp, psnr in zip(dev[point], dev["bpp"], dev["psnr-rgb"]):
         echo(f"{point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB")

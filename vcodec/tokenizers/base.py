@@ -53,6 +53,12 @@ class TokenModel(nn.Module):
             self._weights_hash = weights_hash(self)
         return self._weights_hash
 
+    @property
+    def tokens_hash(self) -> str:
+        """What this tokenizer's ids mean: the hash of its weights without its prior (hex). Two
+        checkpoints that differ only in their token prior share it."""
+        return weights_hash(self, skip="prior.").hex()
+
     def update(self) -> None:
         """Rebuild the prior's coding tables (or fixed-point network) from its current weights."""
         self.prior.update()

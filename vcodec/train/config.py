@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from vcodec.errors import VcodecError
-from vcodec.models import ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES, VIDEO_TOKENIZER_ARCHITECTURES
+from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES,
+                           VIDEO_TOKENIZER_ARCHITECTURES)
 from vcodec.train.loop import TrainConfig
 from vcodec.train.objectives import LossConfig
 
@@ -118,8 +119,8 @@ def _model_config(where: str, table: dict):
         raise VcodecError(f"{where}: [model] needs an architecture (one of {', '.join(ARCHITECTURES)})")
     if architecture not in ARCHITECTURES:
         raise VcodecError(f"{where}: unknown architecture {architecture!r}{_closest(str(architecture), ARCHITECTURES)}")
-    config_type = ({**TOKENIZER_ARCHITECTURES, **VIDEO_ARCHITECTURES, **VIDEO_TOKENIZER_ARCHITECTURES}
-                   .get(architecture, (CodecConfig,))[0])
+    config_type = ({**TOKENIZER_ARCHITECTURES, **VIDEO_ARCHITECTURES, **VIDEO_TOKENIZER_ARCHITECTURES,
+                    **PRIOR_ARCHITECTURES}.get(architecture, (CodecConfig,))[0])
     defaults = _defaults(config_type)
     _check_keys(f"{where} [model]", table, defaults)
     values = {k: _checked(f"{where} [model]", k, v, defaults[k]) for k, v in table.items()}

@@ -14,7 +14,7 @@ from vcodec.eval.datasets import development_clips, development_images
 from vcodec.eval.methods import (VIDEO_TOKEN_CHUNK, LearnedImageMethod, LearnedIntraVideoMethod, LearnedVideoMethod,
                                  TokenizerMethod, VideoTokenizerMethod, token_bytes)
 from vcodec.eval.rd import evaluate_images, evaluate_videos
-from vcodec.models import build_model, is_tokenizer, is_video_codec, is_video_tokenizer
+from vcodec.models import build_model, is_token_prior, is_tokenizer, is_video_codec, is_video_tokenizer
 from vcodec.train.data import RandomCrops, SyntheticMotion
 from vcodec.train.loop import TrainConfig, load_training_state
 from vcodec.zoo import prepare_for_shipping, save_checkpoint
@@ -38,6 +38,8 @@ DESCRIPTIONS = {"mean-scale-checkerboard": "Variable-rate mean-scale hyperprior 
                 "conv-2d": "2D convolutional VQ tokenizer (VQGAN-style): one token per cell of its grid.",
                 "temporal-checkerboard": "Learned video codec: intra frames from the image codec, predicted frames "
                                          "under a temporal entropy model with block skipping.",
+                "token-prior": "Autoregressive transformer over a tokenizer's ids: a generator (vcodec sample "
+                               "--prior) and a likelihood model.",
                 "causal-3d": "Causal video tokenizer (MAGVIT-v2 / Cosmos style): the first frame alone, then every "
                              "4 frames, to an 8×-downsampled grid of FSQ tokens."}
 
@@ -107,6 +109,12 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
     tokenizer = is_tokenizer(config.model)
     description = description or DESCRIPTIONS.get(config.model.architecture, config.model.architecture)
     hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    if is_token_prior(config.model):
+        dev, card = _token_prior_results(model, name, description, config, ckpt["step"], hardware)
+        record = {**_record(description, config, ckpt, hardware, dev),
+                  "tokenizer": {"name": model.tokenizer.name, "tokens_hash": model.tokenizer.tokens_hash}}
+        save_checkpoint(model, Path(out_dir), record, card, force)
+        return dev
     if is_video_codec(config.model) or is_video_tokenizer(config.model):
         if is_video_tokenizer(config.model):  # tokens of the rounded weights, then the prior as shipped
             fit_video_token_prior(model, config)
@@ -217,6 +225,56 @@ one token container per clip (every byte counted), mean per-frame PSNR on uint8 
 
 
 PRIOR_CLIPS = 512
+
+
+HELD_IN_CROPS = 1024
+
+
+@torch.no_grad()
+def token_prior_bits(model, config: TrainConfig) -> dict:
+    """Bits per token of a standalone prior on held-in ids (training crops, a fixed draw) and held-out
+    ids (128² tiles of the development images), next to log2 V and a static per-position prior fitted
+    on the held-in ids."""
+    from vcodec.entropy import StaticTokenPrior
+    from vcodec.eval.methods import tiles
+
+    tokenizer, size = model.tokenizer, model.tokenizer.image_size
+    source = RandomCrops.from_npz(Path(config.data), size, seed=12345)
+    held_in = torch.cat([model.token_ids(source.batch(64)) for _ in range(HELD_IN_CROPS // 64)])
+    held_out = torch.cat([model.token_ids(tiles(im, size)[0]) for im in development_images().values()])
+    static = StaticTokenPrior(tokenizer.vocab_sizes, held_in.shape[1])
+    static.fit(held_in)
+    return {"bits_held_in": float(model.prior.bits(held_in).mean()), "bits_held_out": float(model.prior.bits(held_out).mean()),
+            "static_bits_held_in": float(static.bits(held_in).mean()),
+            "static_bits_held_out": float(static.bits(held_out).mean()),
+            "log2_vocabulary": float(sum(np.log2(v) for v in tokenizer.vocab_sizes)),
+            "held_in_sequences": held_in.shape[0], "held_out_sequences": held_out.shape[0]}
+
+
+def _token_prior_results(model, name: str, description: str, config: TrainConfig, steps: int, hardware: str):
+    dev = token_prior_bits(model, config)
+    c = config.model
+    card = f"""# {name}
+
+{description}
+
+- Architecture: causal transformer, width {c.width}, {c.depth} layers, {c.heads} heads, over the
+  {model.tokenizer.max_tokens} ids of `{model.tokenizer.name}` (vocabulary {list(model.tokenizer.vocab_sizes)}); the
+  tokenizer is named with the hash of its weights (its prior aside), not stored.
+- Training data: the tokenizer's ids of {data_note(config)}.
+- Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss: bits
+  per token.
+- Hardware: {hardware}.
+- Use: `vcodec sample --tokenizer {model.tokenizer.name} --prior {name} -n 8 --out samples/`.
+
+## Bits per token (log2 V = {dev['log2_vocabulary']:.2f})
+
+| ids | this prior | static per-position prior |
+|---|---|---|
+| held in ({dev['held_in_sequences']} training crops) | {dev['bits_held_in']:.3f} | {dev['static_bits_held_in']:.3f} |
+| held out ({dev['held_out_sequences']} tiles of the development images) | {dev['bits_held_out']:.3f} | {dev['static_bits_held_out']:.3f} |
+"""
+    return dev, card
 
 
 def fit_video_token_prior(tokenizer, config: TrainConfig, clips: int = PRIOR_CLIPS, batch: int = 8) -> None:

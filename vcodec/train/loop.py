@@ -21,11 +21,13 @@ from tqdm import tqdm
 
 from torch import nn
 
-from vcodec.models import ModelConfig, build_model, config_from_dict, is_tokenizer, is_video_codec, is_video_tokenizer
+from vcodec.models import (ModelConfig, build_model, config_from_dict, is_token_prior, is_tokenizer, is_video_codec,
+                           is_video_tokenizer)
 from vcodec.tokenizers import TokenModel
 from vcodec.train import distributed
 from vcodec.train.data import RandomCrops, SyntheticMotion
-from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LossConfig, RateDistortion, Reconstruction, TemporalRate
+from vcodec.train.objectives import (MS_SSIM_MIN_SIDE, LossConfig, RateDistortion, Reconstruction, TemporalRate,
+                                     TokenLikelihood)
 
 
 @dataclass
@@ -139,9 +141,10 @@ def _check_crop(config: TrainConfig, model) -> None:
             raise ValueError(f"a {config.model.architecture} tokenizer trains on crops that are a multiple of {space} "
                              f"and clips of 1 + k·{time} frames (k ≥ 1), got --crop {config.crop} --frames {config.frames}")
         return
-    if is_tokenizer(config.model):
-        if config.crop != config.model.image_size:
-            raise ValueError(f"crop must equal the tokenizer's image size ({config.model.image_size})")
+    if is_tokenizer(config.model) or is_token_prior(config.model):
+        size = model.tokenizer.image_size if is_token_prior(config.model) else config.model.image_size
+        if config.crop != size:
+            raise ValueError(f"crop must equal the tokenizer's image size ({size})")
         return
     alignment = model.intra.alignment if is_video_codec(config.model) else model.alignment
     if config.crop % alignment:
@@ -179,8 +182,9 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.model = build_model(config.model, name).to(self.device)
         _check_crop(config, self.model)
-        objective = Reconstruction if isinstance(self.model, TokenModel) else \
-            TemporalRate if is_video_codec(config.model) else RateDistortion
+        objective = (Reconstruction if isinstance(self.model, TokenModel) else
+                     TokenLikelihood if is_token_prior(config.model) else
+                     TemporalRate if is_video_codec(config.model) else RateDistortion)
         self.objective = objective(self.model, config.aux_lr, config.seed, self.shard, config.loss)
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
         self.crops = _training_data(config)

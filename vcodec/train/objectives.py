@@ -197,6 +197,31 @@ class Reconstruction:
             self.d_optimizer.load_state_dict(state["discriminator_optimizer"])
 
 
+class TokenLikelihood:
+    """A standalone token prior's objective: bits per token of the (frozen) tokenizer's ids of each crop."""
+
+    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard(),
+                 loss: LossConfig = LossConfig()):
+        pass
+
+    @staticmethod
+    def main_parameters(model: nn.Module) -> list:
+        return list(model.prior.parameters())
+
+    def loss(self, model: nn.Module, x: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
+        bits = model(x).mean()
+        return bits, {"bits": bits.item()}
+
+    def after_step(self, model: nn.Module) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 class TemporalRate:
     """The video codec objective: bits of a P-frame latent under the temporal prior, with the image codec
     (transforms, hyperprior, gains) frozen — its distortion does not depend on the prior, so rate is all
