@@ -131,7 +131,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (adds CPU ↔ GPU cells)")
     parser.add_argument("--models", default="all", help="comma-separated shipped names, or all")
     args = parser.parse_args()
-    names = zoo.list_models() if args.models == "all" else args.models.split(",")
+    names = ([n for n in zoo.list_models() if zoo.shipped_info(n).kind != "token-prior"]  # priors code no streams
+             if args.models == "all" else args.models.split(","))
     devices = ["cpu"] + ([args.device] if args.device != "cpu" else [])
     results = {}
     for name in names:
