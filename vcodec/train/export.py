@@ -16,7 +16,7 @@ from vcodec.eval.methods import (VIDEO_TOKEN_CHUNK, LearnedImageMethod, LearnedI
 from vcodec.eval.rd import evaluate_images, evaluate_videos
 from vcodec.models import build_model, is_token_prior, is_tokenizer, is_video_codec, is_video_tokenizer
 from vcodec.train.data import RandomCrops, SyntheticMotion
-from vcodec.train.loop import TrainConfig, load_training_state
+from vcodec.train.loop import TrainConfig, load_training_state, wall_seconds
 from vcodec.zoo import prepare_for_shipping, save_checkpoint
 
 DATA_NOTE = (
@@ -109,6 +109,8 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
     tokenizer = is_tokenizer(config.model)
     description = description or DESCRIPTIONS.get(config.model.architecture, config.model.architecture)
     hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    if wall_seconds(ckpt):
+        hardware += f"; {_duration(wall_seconds(ckpt))} of training"
     if is_token_prior(config.model):
         dev, card = _token_prior_results(model, name, description, config, ckpt["step"], hardware)
         record = {**_record(description, config, ckpt, hardware, dev),
@@ -138,11 +140,19 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
     return dev["results"]
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
 def _record(description: str, config: TrainConfig, ckpt: dict, hardware: str, dev: dict) -> dict:
     """What config.json says besides the architecture: the training run and the measured results."""
     return {"description": description,
             "training": {"steps": ckpt["step"], "batch": config.batch, "crop": config.crop, "lr": config.lr,
-                         "data": data_note(config), "hardware": hardware},
+                         "data": data_note(config), "hardware": hardware,
+                         "wall_seconds": round(wall_seconds(ckpt))},
             "results": {"dev": dev}}
 
 

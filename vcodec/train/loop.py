@@ -74,6 +74,7 @@ class TrainConfig:
 class RunState:
     step: int = 0
     history: list = field(default_factory=list)
+    elapsed: float = 0.0  # seconds of training over every session of the run
 
 
 def _lr_at(config: TrainConfig, step: int) -> float:
@@ -102,6 +103,14 @@ def load_training_state(model: nn.Module, state: dict) -> None:
     bad += list(unexpected)
     if bad:
         raise ValueError(f"checkpoint does not fit the model: {', '.join(bad[:5])}")
+
+
+def wall_seconds(ckpt: dict) -> float:
+    """Training seconds of a checkpoint: recorded since runs kept them, else the longest stretch its
+    history shows (runs from before: a lower bound when they were resumed)."""
+    if "elapsed" in ckpt:
+        return float(ckpt["elapsed"])
+    return max((h.get("seconds", 0.0) for h in ckpt.get("history", [])), default=0.0)
 
 
 def save_atomic(obj: dict, path: Path) -> None:
@@ -201,6 +210,7 @@ class Trainer:
         save_atomic({
             "config": self.config.to_dict(), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "step": self.state.step, "history": self.state.history,
+            "elapsed": self.state.elapsed,
             "torch_rng": torch.get_rng_state(), "crop_rng": self.crops.rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
             **self.objective.state_dict(),
@@ -227,7 +237,7 @@ class Trainer:
         load_training_state(self.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.objective.load_state_dict(ckpt)
-        self.state = RunState(ckpt["step"], ckpt["history"])
+        self.state = RunState(ckpt["step"], ckpt["history"], ckpt.get("elapsed", wall_seconds(ckpt)))
         torch.set_rng_state(ckpt["torch_rng"])
         if self.device.type == "cuda" and ckpt.get("cuda_rng"):
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
@@ -262,7 +272,7 @@ class Trainer:
         window: list[dict[str, float]] = []
         bar = tqdm(total=config.steps, initial=self.state.step, desc="train", dynamic_ncols=True,
                    disable=not self.shard.is_main)
-        started = time.time()
+        started, before = time.time(), self.state.elapsed
         while self.state.step < stop_at:
             window.append(self.step())
             self.state.step += 1
@@ -270,12 +280,14 @@ class Trainer:
             if len(window) == config.log_every:
                 mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
                 mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
+                self.state.elapsed = before + time.time() - started
                 self.state.history.append(mean)
                 bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens") if k in mean})
                 window = []
             if config.dev_every and self.state.step % config.dev_every == 0 and self.shard.is_main:
                 self._evaluate(bar)
             if self.state.step % config.checkpoint_every == 0 or self.state.step == stop_at:
+                self.state.elapsed = before + time.time() - started
                 self.save()
         bar.close()
         distributed.barrier(self.shard)
