@@ -145,8 +145,10 @@ def write_cache(out_file: Path, photos: Iterable[tuple[str, np.ndarray, str]], f
     """The training cache of (name, image, source) triples, downscaled by ``factor``, written atomically;
     a JSON sidecar lists every photo with its source and licence. Photos that end up smaller than
     64² are left out (and named in ``skipped``)."""
+    from tqdm import tqdm
+
     arrays, records = {}, []
-    for name, image, source in photos:
+    for name, image, source in tqdm(photos, desc="photos", unit="photo", leave=False):
         small = downscale(image, factor) if factor != 1 else image
         if min(small.shape[:2]) < MIN_SIDE:
             if skipped is not None:
