@@ -193,6 +193,8 @@ def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: 
         config = {"name": model.name, "kind": model_kind(model.config), "model": model.config.to_dict(), **record}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
         (staging / CARD_FILE).write_text(card)
+        for path in staging.iterdir():  # safetensors writes owner-only files; a checkpoint is for sharing
+            path.chmod(0o644)
         staging.chmod(0o755)
         if folder.exists():
             shutil.rmtree(folder)
