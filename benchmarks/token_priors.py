@@ -6,7 +6,8 @@
   prior fitted by counting on the same held-in tokens;
 - sampling speed, images per second (sampling + decoding, batch 16), at several token counts.
 
-    python benchmarks/token_priors.py [--data data/photos.npz] [--crops 2048] [--models tok1d-64,vq2d-f8]
+    python benchmarks/token_priors.py [--data data/photos.npz] [--crops 2048]
+        [--models tok1d-64,vq2d-f8,prior-tok1d-64]   (a token-prior name: its tokenizer with that prior)
 """
 
 from __future__ import annotations
@@ -47,7 +48,11 @@ def sampling_speed(tokenizer, tokens: int, batch: int = 16, repeats: int = 2) ->
 
 
 def measure(name: str, data: Path, crops: int) -> dict:
+    from vcodec.tokenizers.prior import TokenPriorModel
+
     tokenizer = vcodec.load(name)
+    if isinstance(tokenizer, TokenPriorModel):  # a standalone prior: its tokenizer, sampling from it
+        tokenizer.tokenizer.prior, tokenizer = tokenizer.prior, tokenizer.tokenizer
     size = tokenizer.image_size
     held_in = ids_of(tokenizer, RandomCrops.from_npz(data, size, seed=12345).batch(crops))
     held_out = ids_of(tokenizer, torch.cat([tiles(im, size)[0] for im in development_images().values()]))
@@ -74,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/photos.npz"))
     parser.add_argument("--crops", type=int, default=2048)
-    parser.add_argument("--models", default="tok1d-64,vq2d-f8")
+    parser.add_argument("--models", default="tok1d-64,vq2d-f8,prior-tok1d-64")
     args = parser.parse_args()
     if not args.data.is_file():
         sys.exit(f"{args.data}: no training cache (run `vcodec data prepare {args.data}`)")
