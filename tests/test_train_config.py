@@ -64,6 +64,7 @@ def test_a_typo_names_the_key_and_the_closest_valid_one(tmp_path, section, typo,
     (("n = 8", "n = 8.5"), "n must be an integer"),
     (("[data]\n", "[data]\ncrop = 64\n"), "not valid TOML"),
     (('path = "x.npz"\n', ""), "\\[data\\] needs a path"),
+    (("[model]\n", "export = 3\n[model]\n"), "export must be a \\[export\\] section"),
 ])
 def test_bad_configs_are_refused_with_the_reason(change, message):
     text = TINY_CODEC.format(data="x.npz", steps=3).replace(*change)

@@ -148,8 +148,11 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
         raise VcodecError(f"{where}: not valid TOML ({err})") from None
     _check_keys(where, {k: None for k in document}, ("model", "data", "train", "loss", "export"))
     for section in ("model", "data"):
-        if not isinstance(document.get(section), dict):
+        if section not in document:
             raise VcodecError(f"{where}: a [{section}] section is required")
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise VcodecError(f"{where}: {section} must be a [{section}] section, not a value")
     train_defaults = _defaults(TrainConfig)
     model = _model_config(where, document["model"])
     data, train = document["data"], document.get("train", {})
