@@ -138,8 +138,9 @@ def test_a_config_can_start_from_another_config(tmp_path, monkeypatch):
     write_config(tmp_path, TINY_CODEC, name="base.toml", data=data, steps=2)
     child = write_config(tmp_path, TINY_CODEC.replace("log_every = 1", 'init = "base.toml"'), name="child.toml",
                          data=data, steps=1)
-    result = CliRunner().invoke(main, ["train", str(child)])
+    result = CliRunner().invoke(main, ["train", str(child), "--export", str(tmp_path / "child-out")])
     assert result.exit_code == 0, result.output
+    assert "- Started from: `base.toml`." in (tmp_path / "child-out" / "MODEL_CARD.md").read_text()
     assert torch.load(tmp_path / "runs" / "base" / "last.pt", weights_only=False)["step"] == 2  # trained first
     assert torch.load(tmp_path / "runs" / "child" / "last.pt", weights_only=False)["step"] == 1
 

@@ -115,7 +115,7 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
         dev, card = _token_prior_results(model, name, description, config, ckpt["step"], hardware)
         record = {**_record(description, config, ckpt, hardware, dev),
                   "tokenizer": {"name": model.tokenizer.name, "tokens_hash": model.tokenizer.tokens_hash}}
-        save_checkpoint(model, Path(out_dir), record, card, force)
+        save_checkpoint(model, Path(out_dir), record, _with_lineage(card, run_dir), force)
         return dev
     if is_video_codec(config.model) or is_video_tokenizer(config.model):
         if is_video_tokenizer(config.model):  # tokens of the rounded weights, then the prior as shipped
@@ -123,7 +123,8 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
             prepare_for_shipping(model)
         results = _video_results if is_video_codec(config.model) else _video_tokenizer_results
         dev, card = results(model, name, description, config, ckpt["step"], hardware)
-        save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev), card, force)
+        save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev),
+                        _with_lineage(card, run_dir), force)
         return dev
     if tokenizer:  # tokens of the rounded weights; then the prior's own weights are rounded as shipped
         fit_token_prior(model, Path(config.data))
@@ -136,8 +137,26 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
         card = _tokenizer_card(name, description, config, ckpt["step"], hardware, dev["results"], model.vocab_sizes)
     else:
         card = _card(name, description, config, ckpt["step"], hardware, dev["results"])
-    save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev["results"]), card, force)
+    save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev["results"]),
+                    _with_lineage(card, run_dir), force)
     return dev["results"]
+
+
+def _started_from(run_dir: Path) -> str | None:
+    """The ``init`` of the run's recorded config (None: from scratch, or a run without config.toml)."""
+    from vcodec.train.config import load_config
+
+    path = Path(run_dir) / "config.toml"
+    try:
+        return load_config(path).init if path.is_file() else None
+    except VcodecError:
+        return None
+
+
+def _with_lineage(card: str, run_dir: Path) -> str:
+    """The card, saying which weights the run started from, when it did not start from scratch."""
+    init = _started_from(run_dir)
+    return card.replace("\n- Hardware:", f"\n- Started from: `{init}`.\n- Hardware:", 1) if init else card
 
 
 def _duration(seconds: float) -> str:
