@@ -27,7 +27,7 @@ from vcodec.codecs.video import LearnedVideoCodec
 from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 from vcodec.errors import VcodecError
 
-DEFAULT_MODEL = "checkerboard-small"
+DEFAULT_MODEL = "checkerboard-small-v2"
 DEFAULT_VIDEO_MODEL = "temporal-small"
 Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
