@@ -118,3 +118,20 @@ def test_info_counts_a_video_token_stream_in_frames(tmp_path):
     assert "2 token frames (5 video frames)" in result.output
     bpp = float(result.output.split("bpp:")[1].split()[0])
     assert bpp == pytest.approx(stream.stat().st_size * 8 / (5 * 32 * 48), abs=1e-4)
+
+
+def test_decompress_refuses_a_stream_declaring_a_clip_too_large_to_decode_at_once():
+    """Found by the shipped-model fuzzer: a few bytes declaring 65,535 token frames made the decoder
+    allocate tens of GB."""
+    import time
+
+    import vcodec
+    from vcodec.errors import BitstreamError
+    from vcodec.tokenizers.base import read_token_container, token_container
+
+    tokenizer = vcodec.load("vtok-f8t4")
+    payload = read_token_container(tokenizer.compress(torch.rand(1, 3, 5, 32, 32))[0], tokenizer)[0].sections[1]
+    start = time.process_time()
+    with pytest.raises(BitstreamError, match="more than decompress decodes in one pass"):
+        tokenizer.decompress(token_container(tokenizer, 32, 32, 60_000, payload))
+    assert time.process_time() - start < 5

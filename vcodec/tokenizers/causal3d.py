@@ -25,6 +25,8 @@ from vcodec.quantizers import build_quantizer
 from vcodec.tokenizers.base import TokenModel, read_token_container, token_container
 
 MAX_CLIP_TOKENS = 1 << 24  # what a stream may declare before anything is allocated
+MAX_DECODED_VOXELS = 1 << 23  # frames × pixels decompress() decodes in one pass (e.g. 17 frames of 700²):
+# the decoder's full-resolution activations take about 256 bytes per voxel
 VIDEO_TOKEN_CHUNK = 17  # frames per independently tokenized chunk: 1 + 4·4 for a temporal factor of 4
 VIDEO_TOKEN_TILE = 256  # pixels per tile side: bounds the 3D convolutions' memory on large frames
 
@@ -182,8 +184,15 @@ class CausalVideoTokenizer(TokenModel):
         return torch.from_numpy(ids.astype(np.int64)).reshape(shape)
 
     def decompress(self, data: bytes) -> Tensor:
-        """The decoded clip, 1×3×T×H×W."""
-        return self.decode(self.decompress_tokens(data))
+        """The decoded clip, 1×3×T×H×W (decoded in one pass, so its size is bounded; decode longer or
+        larger token grids chunk by chunk with :meth:`decode`)."""
+        tokens = self.decompress_tokens(data)
+        frames = 1 + self.config.temporal_factor * (tokens.shape[1] - 1)
+        s = self.config.spatial_factor
+        if frames * tokens.shape[2] * tokens.shape[3] * s * s > MAX_DECODED_VOXELS:
+            raise BitstreamError(f"stream declares a clip of {frames} frames of {tokens.shape[3] * s}×{tokens.shape[2] * s}, "
+                                 f"more than decompress decodes in one pass ({MAX_DECODED_VOXELS:,} voxels)")
+        return self.decode(tokens)
 
 
 @torch.no_grad()
