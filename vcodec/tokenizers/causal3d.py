@@ -22,6 +22,7 @@ from vcodec.entropy.categorical import StaticTokenPrior
 from vcodec.errors import BitstreamError
 from vcodec.layers.causal import CausalConv3d, CausalResBlock, CausalTimeUpsample, SpaceUpsample
 from vcodec.quantizers import build_quantizer
+from vcodec.entropy.container import Container
 from vcodec.tokenizers.base import TokenModel, read_token_container, token_container
 
 MAX_CLIP_TOKENS = 1 << 24  # what a stream may declare before anything is allocated
@@ -169,8 +170,8 @@ class CausalVideoTokenizer(TokenModel):
                                 coder.encode(t.numpy().reshape(-1), np.zeros(t.numel(), dtype=np.intp), tables))
                 for t in self.encode(video)]
 
-    def decompress_tokens(self, data: bytes) -> Tensor:
-        """The 1×T'×h×w ids of a container made by :meth:`compress` of this model."""
+    def _declared_shape(self, data: bytes) -> tuple[Container, tuple[int, int, int, int]]:
+        """The container of a token stream of this model and the 1×T'×h×w id grid it declares, checked."""
         container, frames = read_token_container(data, self)
         s = self.config.spatial_factor
         if container.width % s or container.height % s:
@@ -178,6 +179,11 @@ class CausalVideoTokenizer(TokenModel):
         shape = (1, frames, container.height // s, container.width // s)
         if not 1 <= frames or int(np.prod(shape)) > MAX_CLIP_TOKENS:
             raise BitstreamError(f"stream declares {frames} token frames of {shape[2]}×{shape[3]}, beyond the limits")
+        return container, shape
+
+    def decompress_tokens(self, data: bytes) -> Tensor:
+        """The 1×T'×h×w ids of a container made by :meth:`compress` of this model."""
+        container, shape = self._declared_shape(data)
         ids = coder.decode(container.sections[1], np.zeros(int(np.prod(shape)), dtype=np.intp), self.prior._coder_tables())
         if ids.min() < 0 or ids.max() >= self.vocab_sizes[0]:
             raise BitstreamError("token data decodes to ids outside the vocabulary")
@@ -186,13 +192,12 @@ class CausalVideoTokenizer(TokenModel):
     def decompress(self, data: bytes) -> Tensor:
         """The decoded clip, 1×3×T×H×W (decoded in one pass, so its size is bounded; decode longer or
         larger token grids chunk by chunk with :meth:`decode`)."""
-        tokens = self.decompress_tokens(data)
-        frames = 1 + self.config.temporal_factor * (tokens.shape[1] - 1)
-        s = self.config.spatial_factor
-        if frames * tokens.shape[2] * tokens.shape[3] * s * s > MAX_DECODED_VOXELS:
-            raise BitstreamError(f"stream declares a clip of {frames} frames of {tokens.shape[3] * s}×{tokens.shape[2] * s}, "
+        _, (_, count, height, width) = self._declared_shape(data)
+        frames, s = 1 + self.config.temporal_factor * (count - 1), self.config.spatial_factor
+        if frames * height * width * s * s > MAX_DECODED_VOXELS:
+            raise BitstreamError(f"stream declares a clip of {frames} frames of {width * s}×{height * s}, "
                                  f"more than decompress decodes in one pass ({MAX_DECODED_VOXELS:,} voxels)")
-        return self.decode(tokens)
+        return self.decode(self.decompress_tokens(data))
 
 
 @torch.no_grad()
