@@ -8,6 +8,7 @@ import click
 import torch
 
 from vcodec.cli.errors import echo, friendly_errors
+from vcodec.cli.options import shared_options
 from vcodec.errors import VcodecError
 
 DEFAULT_TOKENIZER = "tok1d-64"
@@ -80,10 +81,7 @@ _SAMPLING_OPTIONS = [
 ]
 
 
-def _with_sampling_options(command):
-    for option in reversed(_SAMPLING_OPTIONS):
-        command = option(command)
-    return command
+_with_sampling_options = shared_options(_SAMPLING_OPTIONS)
 
 
 @click.command()

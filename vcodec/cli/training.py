@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from vcodec.cli.errors import echo, friendly_errors
+from vcodec.cli.options import shared_options
 from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
 from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES,
@@ -104,10 +105,7 @@ _PREPARE_OPTIONS = [
 ]
 
 
-def _with_prepare_options(command):
-    for option in reversed(_PREPARE_OPTIONS):
-        command = option(command)
-    return command
+_with_prepare_options = shared_options(_PREPARE_OPTIONS)
 
 
 @click.group()
