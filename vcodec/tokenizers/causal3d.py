@@ -26,8 +26,8 @@ from vcodec.entropy.container import Container
 from vcodec.tokenizers.base import TokenModel, read_token_container, token_container
 
 MAX_CLIP_TOKENS = 1 << 24  # what a stream may declare before anything is allocated
-MAX_DECODED_VOXELS = 1 << 23  # frames × pixels decompress() decodes in one pass (e.g. 17 frames of 700²):
-# the decoder's full-resolution activations take about 256 bytes per voxel
+MAX_DECODED_VOXELS = 1 << 21  # frames × pixels decompress() decodes in one pass: 17 frames of 350², or one
+# 17-frame 256² tile of tokenize_frames with room; the decoder's activations take ~256 bytes per voxel
 VIDEO_TOKEN_CHUNK = 17  # frames per independently tokenized chunk: 1 + 4·4 for a temporal factor of 4
 VIDEO_TOKEN_TILE = 256  # pixels per tile side: bounds the 3D convolutions' memory on large frames
 
