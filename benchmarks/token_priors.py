@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -22,21 +21,7 @@ import torch
 
 import vcodec
 from _common import write_json
-from vcodec.entropy import StaticTokenPrior
-from vcodec.eval.datasets import development_images
-from vcodec.eval.methods import tiles
-from vcodec.train.data import RandomCrops
-
-
-@torch.no_grad()
-def ids_of(tokenizer, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
-    return torch.cat([tokenizer.as_indices(tokenizer.encode(images[i : i + batch]))
-                      for i in range(0, len(images), batch)])
-
-
-@torch.no_grad()
-def bits_per_token(prior, ids: torch.Tensor) -> float:
-    return float(torch.cat([prior.bits(ids[i : i + 256]) for i in range(0, len(ids), 256)]).mean())
+from vcodec.train.export import prior_bits
 
 
 def sampling_speed(tokenizer, tokens: int, batch: int = 16, repeats: int = 2) -> float:
@@ -53,19 +38,14 @@ def measure(name: str, data: Path, crops: int) -> dict:
     tokenizer = vcodec.load(name)
     if isinstance(tokenizer, TokenPriorModel):  # a standalone prior: its tokenizer, sampling from it
         tokenizer.tokenizer.prior, tokenizer = tokenizer.prior, tokenizer.tokenizer
-    size = tokenizer.image_size
-    held_in = ids_of(tokenizer, RandomCrops.from_npz(data, size, seed=12345).batch(crops))
-    held_out = ids_of(tokenizer, torch.cat([tiles(im, size)[0] for im in development_images().values()]))
-    static = StaticTokenPrior(tokenizer.vocab_sizes, held_in.shape[1])
-    static.fit(held_in)
+    bits = prior_bits(tokenizer, tokenizer.prior, data, crops)
     counts = (1, 4, 16, tokenizer.max_tokens) if len(tokenizer.token_grid) == 1 else (tokenizer.max_tokens,)
     result = {
-        "vocabulary": list(tokenizer.vocab_sizes), "log2_vocabulary": sum(math.log2(v) for v in tokenizer.vocab_sizes),
-        "held_in_tokens": list(held_in.shape), "held_out_tokens": list(held_out.shape),
-        "prior_bits_held_in": bits_per_token(tokenizer.prior, held_in),
-        "prior_bits_held_out": bits_per_token(tokenizer.prior, held_out),
-        "static_bits_held_in": bits_per_token(static, held_in),
-        "static_bits_held_out": bits_per_token(static, held_out),
+        "vocabulary": list(tokenizer.vocab_sizes), "log2_vocabulary": bits["log2_vocabulary"],
+        "held_in_tokens": [bits["held_in_sequences"], tokenizer.max_tokens, len(tokenizer.vocab_sizes)],
+        "held_out_tokens": [bits["held_out_sequences"], tokenizer.max_tokens, len(tokenizer.vocab_sizes)],
+        "prior_bits_held_in": bits["bits_held_in"], "prior_bits_held_out": bits["bits_held_out"],
+        "static_bits_held_in": bits["static_bits_held_in"], "static_bits_held_out": bits["static_bits_held_out"],
         "images_per_s": {str(k): round(sampling_speed(tokenizer, k), 2) for k in counts},
     }
     print(f"{name}: log2 V {result['log2_vocabulary']:.2f}; autoregressive prior {result['prior_bits_held_in']:.2f} "

@@ -46,12 +46,11 @@ def _video_config(init_from: str | None, run_dir: Path):
     from vcodec.codecs import CheckerboardCodec
     from vcodec.codecs.video import VideoCodecConfig
 
-    if init_from is None and (run_dir / "last.pt").is_file():
-        import torch
+    from vcodec.train.loop import saved_config
 
-        from vcodec.train.loop import TrainConfig
-
-        return TrainConfig.from_dict(torch.load(run_dir / "last.pt", map_location="cpu", weights_only=False)["config"]).model
+    started = saved_config(run_dir) if init_from is None else None
+    if started is not None:
+        return started.model
     if init_from is None:
         raise VcodecError("a video codec trains on an image codec's transforms: give --init IMAGE_CODEC")
     intra = zoo.load(init_from)

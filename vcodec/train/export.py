@@ -260,20 +260,24 @@ HELD_IN_CROPS = 1024
 
 
 @torch.no_grad()
-def token_prior_bits(model, config: TrainConfig) -> dict:
-    """Bits per token of a standalone prior on held-in ids (training crops, a fixed draw) and held-out
-    ids (128² tiles of the development images), next to log2 V and a static per-position prior fitted
-    on the held-in ids."""
+def prior_bits(tokenizer, prior, data: Path, crops: int = HELD_IN_CROPS) -> dict:
+    """Bits per token of ``prior`` over ``tokenizer``'s ids: held in (``crops`` training crops, the
+    export's fixed draw) and held out (every tile of the development images), next to log2 V and a
+    static per-position prior fitted on the held-in ids."""
     from vcodec.entropy import StaticTokenPrior
     from vcodec.eval.methods import tiles
 
-    tokenizer, size = model.tokenizer, model.tokenizer.image_size
-    source = RandomCrops.from_npz(Path(config.data), size, seed=12345)
-    held_in = torch.cat([model.token_ids(source.batch(64)) for _ in range(HELD_IN_CROPS // 64)])
-    held_out = torch.cat([model.token_ids(tiles(im, size)[0]) for im in development_images().values()])
+    size = tokenizer.image_size
+
+    def ids(images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([tokenizer.as_indices(tokenizer.encode(images[i : i + 64])).clone()
+                          for i in range(0, len(images), 64)])
+
+    held_in = ids(RandomCrops.from_npz(Path(data), size, seed=12345).batch(crops))
+    held_out = ids(torch.cat([tiles(im, size)[0] for im in development_images().values()]))
     static = StaticTokenPrior(tokenizer.vocab_sizes, held_in.shape[1])
     static.fit(held_in)
-    return {"bits_held_in": float(model.prior.bits(held_in).mean()), "bits_held_out": float(model.prior.bits(held_out).mean()),
+    return {"bits_held_in": float(prior.bits(held_in).mean()), "bits_held_out": float(prior.bits(held_out).mean()),
             "static_bits_held_in": float(static.bits(held_in).mean()),
             "static_bits_held_out": float(static.bits(held_out).mean()),
             "log2_vocabulary": float(sum(np.log2(v) for v in tokenizer.vocab_sizes)),
@@ -281,7 +285,7 @@ def token_prior_bits(model, config: TrainConfig) -> dict:
 
 
 def _token_prior_results(model, name: str, description: str, config: TrainConfig, steps: int, hardware: str):
-    dev = token_prior_bits(model, config)
+    dev = prior_bits(model.tokenizer, model.prior, Path(config.data))
     c = config.model
     card = f"""# {name}
 

@@ -105,6 +105,14 @@ def load_training_state(model: nn.Module, state: dict) -> None:
         raise ValueError(f"checkpoint does not fit the model: {', '.join(bad[:5])}")
 
 
+def saved_config(run_dir: Path) -> TrainConfig | None:
+    """The config a run folder's ``last.pt`` was trained with (None when the run has not started)."""
+    path = Path(run_dir) / "last.pt"
+    if not path.is_file():
+        return None
+    return TrainConfig.from_dict(torch.load(path, map_location="cpu", weights_only=False)["config"])
+
+
 def wall_seconds(ckpt: dict) -> float:
     """Training seconds of a checkpoint: recorded since runs kept them, else the longest stretch its
     history shows (runs from before: a lower bound when they were resumed)."""
@@ -219,12 +227,6 @@ class Trainer:
         history.with_suffix(".part").write_text(json.dumps(self.state.history))
         os.replace(history.with_suffix(".part"), history)
 
-    def saved_config(self) -> TrainConfig | None:
-        """The config ``last.pt`` was trained with (None when the run has not started)."""
-        if not self.checkpoint_path.exists():
-            return None
-        return TrainConfig.from_dict(torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)["config"])
-
     def resume(self) -> bool:
         """Load ``last.pt`` if there is one; the run's settings must be the same (``steps`` may grow)."""
         if not self.checkpoint_path.exists():
@@ -280,7 +282,6 @@ class Trainer:
             if len(window) == config.log_every:
                 mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
                 mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
-                self.state.elapsed = before + time.time() - started
                 self.state.history.append(mean)
                 bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens") if k in mean})
                 window = []
