@@ -180,6 +180,30 @@ def test_video_writer_is_lossless_and_atomic(tmp_path, suffix):
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"clip{suffix}"]
 
 
+def clip_with_key_frames(path: Path, frames: list[np.ndarray], gop: int) -> Path:
+    """An H.264 clip with a key frame every ``gop`` frames (what a seek can land on)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24, options={"g": str(gop), "keyint_min": str(gop)})
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("start", [0.0, 0.5, 17 / 24, 1.5])
+def test_a_later_start_seeks_and_gives_the_same_frames_as_decoding_from_the_beginning(tmp_path, start):
+    clip = clip_with_key_frames(tmp_path / "keyed.mp4", moving_pattern(48, 32, 48), gop=8)
+    with VideoReader(clip) as video:
+        everything = list(video.frames())
+    with VideoReader(clip) as video:
+        sliced = list(video.frames(start=start, max_frames=5))
+        seeked_to = video.seeked_to
+    first = round(start * 24)
+    assert len(sliced) == 5 and all(np.array_equal(a, b) for a, b in zip(sliced, everything[first:]))
+    assert seeked_to == (None if start == 0 else first)
+
+
 def test_video_reader_errors(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a video")
     with pytest.raises(VcodecError, match="not a readable video"):

@@ -57,8 +57,9 @@ def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
     try:
         config = json.loads((folder / CONFIG_FILE).read_text())
         model_config = config_from_dict(config["model"])
-        if isinstance(model_config, CodecConfig) and min(model_config.n, model_config.m, len(model_config.lambdas)) < 1:
-            raise ValueError("n, m and lambdas must be positive")
+        if isinstance(model_config, CodecConfig) and min(
+                model_config.n, model_config.m, model_config.side_channels, len(model_config.lambdas)) < 1:
+            raise ValueError("n, m, hyper_n and lambdas must be positive")
     except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {err})") from None
     return config, model_config

@@ -57,7 +57,7 @@ def _video_config(init_from: str | None, run_dir: Path):
     if not isinstance(intra, CheckerboardCodec):
         raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
     c = intra.config
-    return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas)
+    return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas, hyper_n=c.hyper_n)
 
 
 def _prepare(out: Path, source: Path | None, downscale: float, frame_step: int, force: bool) -> None:

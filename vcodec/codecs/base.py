@@ -42,13 +42,22 @@ class CodecConfig:
     n: int = 64  # transform width
     m: int = 128  # latent channels of y
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
+    hyper_n: int | None = None  # width of the hyper transforms and channels of z (None: n)
+
+    @property
+    def side_channels(self) -> int:
+        """Width of the hyper path (h_a, h_s) and channels of z."""
+        return self.n if self.hyper_n is None else self.hyper_n
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.hyper_n is None:  # configs written before the field existed stay the same
+            del out["hyper_n"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "CodecConfig":
-        known = {k: data[k] for k in ("architecture", "n", "m", "lambdas") if k in data}
+        known = {k: data[k] for k in ("architecture", "n", "m", "lambdas", "hyper_n") if k in data}
         known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
         return cls(**known)
 

@@ -37,10 +37,11 @@ class HyperpriorCodec(LearnedImageCodec):
 
     def __init__(self, config: CodecConfig):
         super().__init__(config)
-        self.h_a = hyper_analysis(config.n, config.m)
-        self.h_s = hyper_synthesis(config.n, self.hyper_out(config))
-        self.z_gain = GainUnit(config.lambdas, config.n)
-        self.z_model = FactorizedModel(config.n)
+        side = config.side_channels
+        self.h_a = hyper_analysis(side, config.m)
+        self.h_s = hyper_synthesis(side, self.hyper_out(config))
+        self.z_gain = GainUnit(config.lambdas, side)
+        self.z_model = FactorizedModel(side)
         self.y_model = GaussianModel()
 
     def hyper_out(self, config: CodecConfig) -> int:
@@ -67,7 +68,7 @@ class HyperpriorCodec(LearnedImageCodec):
         return [z_data, *y_sections], y_hat
 
     def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
-        z_shape = (1, self.config.n, shape[0] // 4, shape[1] // 4)
+        z_shape = (1, self.config.side_channels, shape[0] // 4, shape[1] // 4)
         z_hat = self.z_model.decompress(sections[0], z_shape)
         return self._decompress_y(sections[1:], self._coding_features(z_hat, q), q)
 

@@ -70,16 +70,20 @@ class VideoCodecConfig:
     m: int = 128
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
     temporal_width: int = 96
+    hyper_n: int | None = None  # the image codec's hyper path width (None: n)
 
     def intra_config(self) -> CodecConfig:
-        return CodecConfig("mean-scale-checkerboard", self.n, self.m, self.lambdas)
+        return CodecConfig("mean-scale-checkerboard", self.n, self.m, self.lambdas, self.hyper_n)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.hyper_n is None:  # configs written before the field existed stay the same
+            del out["hyper_n"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "VideoCodecConfig":
-        known = {k: data[k] for k in ("architecture", "n", "m", "lambdas", "temporal_width") if k in data}
+        known = {k: data[k] for k in ("architecture", "n", "m", "lambdas", "temporal_width", "hyper_n") if k in data}
         known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
         return cls(**known)
 

@@ -79,6 +79,7 @@ class VideoReader:
         fps = self._stream.average_rate or self._stream.guessed_rate or DEFAULT_FPS
         self.info = VideoInfo(context.width, context.height, Fraction(fps), self._stream.frames or None)
         self.variable_rate = False  # set by frames() when the timestamps are not evenly spaced
+        self.seeked_to: int | None = None  # set by frames(): the frame a seek let decoding begin at
 
     def __enter__(self) -> "VideoReader":
         return self
@@ -90,13 +91,16 @@ class VideoReader:
         self._container.close()
 
     def frames(self, start: float = 0.0, max_frames: int | None = None) -> Iterator[np.ndarray]:
-        """H×W×3 uint8 RGB frames from ``start`` seconds on (at most ``max_frames``)."""
+        """H×W×3 uint8 RGB frames from ``start`` seconds on (at most ``max_frames``).
+
+        A later start seeks to the key frame before it, so frames before that are not decoded.
+        """
         import av
 
         produced, previous, gaps = 0, None, set()
         first = round(start * self.info.fps)
         try:
-            for index, frame in enumerate(self._container.decode(self._stream)):
+            for index, frame in self._indexed_frames(first):
                 if frame.pts is not None:
                     if previous is not None:
                         gaps.add(frame.pts - previous)
@@ -115,6 +119,65 @@ class VideoReader:
             raise VcodecError(f"{self.path}: decoding stopped at frame {first + produced} ({_reason(err)})") from None
         if produced == 0:
             raise VcodecError(f"{self.path}: no decodable frames" + (f" after {start:g} s" if start else ""))
+
+    def _indexed_frames(self, first: int) -> Iterator[tuple[int, "av.VideoFrame"]]:
+        """(frame number, frame), skipping what comes before frame ``first`` by a seek where it can.
+
+        A seek lands on the key frame before ``first``; the timestamps then say where frame ``first``
+        is, and frames are counted from there. Without usable timestamps (none, or out of order up to
+        ``first``) the stream is decoded from its beginning and every frame counted.
+        """
+        if first > 0 and self._seek_before(first):
+            located = self._locate(first)
+            if located is not None:
+                index, frame, rest = located
+                self.seeked_to = index
+                yield index, frame
+                yield from enumerate(rest, start=index + 1)
+                return
+            self._reopen()
+        yield from enumerate(self._container.decode(self._stream))
+
+    def _locate(self, first: int):
+        """After a seek: (number, frame, the decoder) of the first frame at or after ``first``, or None."""
+        decoded = self._container.decode(self._stream)
+        last = None
+        for frame in decoded:
+            index = self._timestamp_index(frame)
+            if index is None or (last is None and index > first) or (last is not None and index <= last):
+                return None
+            if index >= first:
+                return index, frame, decoded
+            last = index
+        return None
+
+    def _seek_before(self, first: int) -> bool:
+        import av
+
+        base = self._stream.time_base
+        if not base:
+            return False
+        target = (self._stream.start_time or 0) + int(Fraction(first) / self.info.fps / base)
+        try:
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        except av.error.FFmpegError:
+            self._reopen()
+            return False
+        return True
+
+    def _timestamp_index(self, frame) -> int | None:
+        """The frame's number from its presentation time (None without a timestamp)."""
+        if frame.pts is None:
+            return None
+        seconds = (frame.pts - (self._stream.start_time or 0)) * self._stream.time_base
+        return round(seconds * self.info.fps)
+
+    def _reopen(self) -> None:
+        import av
+
+        self._container.close()
+        self._container = av.open(str(self.path))
+        self._stream = self._container.streams.video[0]
 
 
 def read_video(path: str | os.PathLike, max_frames: int | None = None) -> VideoClip:

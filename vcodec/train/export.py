@@ -67,6 +67,12 @@ def load_run(run_dir: Path, name: str, token_prior: str | None = None):
     return model.eval(), config, ckpt
 
 
+def _hyper_width(model) -> str:
+    """", hyper path N=…" when the hyper transforms are narrower or wider than the image transforms."""
+    hyper_n = getattr(model, "hyper_n", None)
+    return "" if hyper_n is None or hyper_n == model.n else f", hyper path N={hyper_n}"
+
+
 def _card(name: str, description: str, config: TrainConfig, steps: int, hardware: str, dev: dict) -> str:
     rows = "\n".join(
         f"| {q} | {lam} | {bpp:.3f} | {psnr:.2f} | {msssim:.4f} |"
@@ -78,7 +84,7 @@ def _card(name: str, description: str, config: TrainConfig, steps: int, hardware
 
 {description}
 
-- Architecture: `{config.model.architecture}`, N={config.model.n}, M={config.model.m}; one variable-rate
+- Architecture: `{config.model.architecture}`, N={config.model.n}, M={config.model.m}{_hyper_width(config.model)}; one variable-rate
   model (gain units), {len(config.model.lambdas)} qualities.
 - Training data: {data_note(config)}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}),

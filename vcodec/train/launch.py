@@ -58,9 +58,14 @@ def start_weights(recipe: RunRecipe, log: Log) -> dict | None:
     return zoo.load(recipe.init).state_dict()
 
 
-def initialise(trainer: Trainer, recipe: RunRecipe, state: dict) -> None:
-    """Copy ``state`` into a new run's model: the whole model, or a video codec's image codec."""
+def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = print) -> None:
+    """Copy ``state`` into a new run's model: the whole model, or a video codec's image codec.
+
+    An image codec whose [model] n is larger than the init's starts from the init widened without
+    changing what it computes (:mod:`vcodec.codecs.widen`).
+    """
     video = is_video_codec(recipe.train.model)
+    state = _widened(state, recipe, log) if not video else state
     try:
         load_training_state(trainer.model.intra if video else trainer.model, state)
     except (ValueError, RuntimeError) as err:
@@ -68,6 +73,17 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict) -> None:
         raise VcodecError(f"init {recipe.init} does not fit {what} ({err})") from None
     if video:
         trainer.model.prior.start_from(trainer.model.intra)
+
+
+def _widened(state: dict, recipe: RunRecipe, log: Log) -> dict:
+    from vcodec.codecs import CodecConfig
+    from vcodec.codecs.widen import transform_width, widen_state
+
+    model, width = recipe.train.model, transform_width(state)
+    if not isinstance(model, CodecConfig) or width is None or width >= model.n:
+        return state
+    log(f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)")
+    return widen_state(state, model.n, seed=recipe.train.seed)
 
 
 def train_recipe(recipe: RunRecipe, run_dir: Path, log: Log = print) -> Trainer:
@@ -86,7 +102,7 @@ def train_recipe(recipe: RunRecipe, run_dir: Path, log: Log = print) -> Trainer:
     else:
         state = start_weights(recipe, log)
         if state is not None:
-            initialise(trainer, recipe, state)
+            initialise(trainer, recipe, state, log)
         if trainer.shard.is_main:
             (Path(run_dir) / "config.toml").write_text(config_text(recipe))
         log(f"starting {run_dir}" + (f" from {recipe.init}" if recipe.init else ""))

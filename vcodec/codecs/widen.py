@@ -1,0 +1,79 @@
+"""Function-preserving widening of a codec's image transforms (Net2WiderNet, Chen et al., ICLR 2016).
+
+A trained codec of width N becomes one of width N' > N that computes the same function: every new
+hidden channel copies an existing one, the layer after it divides that channel's outgoing weights by
+the number of copies, and GDN divides its γ the same way so each norm still sums to the old value.
+Training then starts from the small model's rate–distortion point with room to improve, which costs
+far fewer steps than training the wide model from scratch (what a CPU can afford).
+
+Only g_a and g_s are widened; y (M channels) and the hyper path (z) keep their shapes, so the entropy
+model is copied unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# Hidden stages of g_a and g_s (vcodec.layers.transforms): (producing conv, GDN, consuming conv).
+_STAGES = {prefix: [(f"{prefix}.{i}", f"{prefix}.{i + 1}", f"{prefix}.{i + 2}") for i in (0, 2, 4)]
+           for prefix in ("g_a", "g_s")}
+_PEDESTAL = 2.0**-36  # compressai's NonNegativeParametrizer: reparam_offset² with offset 2**-18
+
+
+def _effective(stored: Tensor, minimum: float = 0.0) -> Tensor:
+    """A GDN parameter's value (compressai stores √(value + pedestal), bounded below)."""
+    bound = (minimum + _PEDESTAL) ** 0.5
+    return stored.clamp(min=bound).pow(2) - _PEDESTAL
+
+
+def _stored(value: Tensor) -> Tensor:
+    return torch.sqrt(torch.clamp(value + _PEDESTAL, min=_PEDESTAL))
+
+
+def copy_map(old: int, new: int, generator: torch.Generator) -> Tensor:
+    """Which old channel each new channel copies: the first ``old`` are themselves, the rest drawn at random."""
+    extra = torch.randint(0, old, (new - old,), generator=generator)
+    return torch.cat((torch.arange(old), extra))
+
+
+def _widen_stage(state: dict, names: tuple[str, str, str], source: Tensor, transposed: bool,
+                 noise: float, generator: torch.Generator) -> None:
+    producer, gdn, consumer = names
+    counts = torch.bincount(source, minlength=int(source.max()) + 1).to(state[f"{producer}.weight"].dtype)
+    share = (1.0 / counts)[source]
+    out_dim = 1 if transposed else 0  # ConvTranspose2d weights are in×out×k×k, Conv2d out×in×k×k
+    weight = state[f"{producer}.weight"].index_select(out_dim, source)
+    # Break the symmetry of the new copies (identical copies would get identical gradients forever).
+    is_copy = (torch.arange(len(source)) >= int(source.max()) + 1).to(weight.dtype)
+    copy_shape = [1] * 4
+    copy_shape[out_dim] = -1
+    jitter = noise * weight.std() * torch.randn(weight.shape, generator=generator)
+    state[f"{producer}.weight"] = weight + jitter * is_copy.reshape(copy_shape)
+    state[f"{producer}.bias"] = state[f"{producer}.bias"][source]
+    beta = _effective(state[f"{gdn}.beta"], 1e-6)[source]
+    gamma = _effective(state[f"{gdn}.gamma"])[source][:, source] * share.reshape(1, -1)
+    state[f"{gdn}.beta"], state[f"{gdn}.gamma"] = _stored(beta), _stored(gamma)
+    in_dim = 0 if transposed else 1
+    shape = [1] * 4
+    shape[in_dim] = -1
+    state[f"{consumer}.weight"] = state[f"{consumer}.weight"].index_select(in_dim, source) * share.reshape(shape)
+
+
+def widen_state(state: dict, new_n: int, noise: float = 1e-4, seed: int = 0) -> dict:
+    """A copy of a codec state dict with g_a and g_s widened to ``new_n`` hidden channels."""
+    old_n = state["g_a.0.weight"].shape[0]
+    if new_n < old_n:
+        raise ValueError(f"cannot narrow a codec (N={old_n} → {new_n})")
+    state = dict(state)
+    generator = torch.Generator().manual_seed(seed)
+    for prefix, stages in _STAGES.items():
+        for names in stages:
+            _widen_stage(state, names, copy_map(old_n, new_n, generator), prefix == "g_s", noise, generator)
+    return state
+
+
+def transform_width(state: dict) -> int | None:
+    """N of a codec state dict's image transforms (None if it has none)."""
+    weight = state.get("g_a.0.weight")
+    return None if weight is None else int(weight.shape[0])
