@@ -2,6 +2,8 @@ import pytest
 import torch
 
 from conftest import tiny_codec
+from vcodec import zoo
+from vcodec.zoo import save_checkpoint
 from vcodec.codecs import ARCHITECTURES, CodecConfig, build_codec
 from vcodec.errors import BitstreamError, VcodecError
 
@@ -165,3 +167,20 @@ def test_loading_other_weights_refreshes_every_derived_table(image):
     model.load_state_dict(other.state_dict())
     assert model.weights_hash == other.weights_hash
     assert torch.equal(model.decompress(other.compress(image)), other.reconstruction(image))
+
+
+def test_a_checkpoint_stores_only_the_taps_a_masked_convolution_uses(tmp_path, image):
+    from safetensors.torch import load_file, save_file
+
+    codec = tiny_codec(name="packed")
+    save_checkpoint(codec, tmp_path / "packed", {}, "# test\n")  # rounds codec's weights as it ships them
+    before = codec.compress(image, quality=2)
+    stored = load_file(tmp_path / "packed" / "model.safetensors")
+    assert "context.weight" not in stored and stored["context.weight.taps"].shape[-1] == 12  # 12 of 5×5
+    loaded = zoo.load(tmp_path / "packed")
+    assert loaded.weights_hash == codec.weights_hash and loaded.compress(image, quality=2) == before
+    # a checkpoint written before packing (full kernels, unused taps not zero) loads with its own hash
+    old = tiny_codec(name="packed", seed=3)
+    full = {k: v.contiguous() for k, v in old.state_dict().items()}
+    save_file(full, str(tmp_path / "packed" / "model.safetensors"))
+    assert zoo.load(tmp_path / "packed").weights_hash == old.weights_hash

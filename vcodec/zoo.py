@@ -26,6 +26,7 @@ from vcodec.models import ModelConfig, build_model, config_from_dict, model_kind
 from vcodec.codecs.video import LearnedVideoCodec
 from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 from vcodec.errors import VcodecError
+from vcodec.weights import clear_unused_taps, pack_masked_weights, unpack_masked_weights
 
 DEFAULT_MODEL = "checkerboard-small-v2"
 DEFAULT_VIDEO_MODEL = "temporal-small"
@@ -116,7 +117,7 @@ def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
     config, model_config = _read_config(folder)
     model = build_model(model_config, str(config.get("name", folder.name)))
     try:
-        weights = load_file(folder / WEIGHTS_FILE)
+        weights = unpack_masked_weights(model, load_file(folder / WEIGHTS_FILE))
         if isinstance(config.get("intra"), dict):  # a video codec on a shipped image codec's weights
             weights = {**_intra_weights(folder, config["intra"]), **weights}
         model.load_state_dict(weights)
@@ -165,6 +166,7 @@ def _storage_dtype(key: str, tensor: torch.Tensor) -> torch.dtype:
 
 def prepare_for_shipping(model: Model) -> Model:
     """Round weights to their storage precision and tabulate the CDFs: the model users will load."""
+    clear_unused_taps(model, skip="intra.")
     state = model.state_dict()
     model.load_state_dict({k: v.to(_storage_dtype(k, v)).to(v.dtype) for k, v in state.items()})
     model.update()
@@ -190,6 +192,7 @@ def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: 
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in state.items()}
+        state = pack_masked_weights(model, state)
         save_file(state, str(staging / WEIGHTS_FILE))
         config = {"name": model.name, "kind": model_kind(model.config), "model": model.config.to_dict(), **record}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
