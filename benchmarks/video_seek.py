@@ -4,7 +4,7 @@ decoding every frame from the beginning and dropping them (what `VideoReader` di
 The clip is 60 s of a pan over sklearn's china.jpg at 640×360, 24 fps, written as H.264 (x264
 "veryfast", yuv420p) with x264's default key frame interval (at most 250 frames).
 
-    python benchmarks/video_seek.py [--seconds 60] [--starts 0,30,55] [--out benchmarks/results/video_seek.json]
+    python benchmarks/video_seek.py [--seconds 60] [--starts 0,30,55]    (writes benchmarks/results/video_seek.json)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from vcodec.io.video import VideoReader
-from _common import RESULTS, write_json
+from _common import write_json
 from video_speed import pan_frames
 
 FPS = 24
@@ -55,7 +55,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--starts", default="0,30,55")
-    parser.add_argument("--out", type=Path, default=RESULTS / "video_seek.json")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -67,7 +66,7 @@ def main() -> None:
             rows.append({"start_s": start, "seek_s": round(seek_s, 3), "decode_and_drop_s": round(drop_s, 3),
                          "same_frame": same})
             print(f"start {start:5.1f} s: seek {seek_s:6.3f} s, decode and drop {drop_s:6.3f} s, same frame: {same}")
-    write_json(args.out, {"clip": f"{args.seconds} s, 640×360, {FPS} fps, H.264 veryfast", "results": rows})
+    write_json("video_seek", {"clip": f"{args.seconds} s, 640×360, {FPS} fps, H.264 veryfast", "results": rows})
 
 
 if __name__ == "__main__":
