@@ -47,14 +47,14 @@ def test_narrowing_is_refused():
         widen_state(tiny_codec().state_dict(), TINY["n"] - 1)
 
 
-def test_a_config_with_a_larger_n_starts_from_the_widened_init(tmp_path, tiny_zoo):
+def wide_config(tmp_path, hyper: str) -> str:
     data = tiny_data(tmp_path)
     config = tmp_path / "wide.toml"
     config.write_text(f'''[model]
 architecture = "mean-scale-checkerboard"
 n = {2 * TINY["n"]}
 m = {TINY["m"]}
-hyper_n = {TINY["n"]}
+{hyper}
 lambdas = {list(TINY["lambdas"])}
 
 [data]
@@ -66,6 +66,22 @@ steps = 1
 batch = 2
 init = "tiny"
 ''')
-    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
+    return str(config)
+
+
+def test_a_config_with_a_larger_n_starts_from_the_widened_init(tmp_path, tiny_zoo):
+    config = wide_config(tmp_path, f"hyper_n = {TINY['n']}")
+    result = CliRunner().invoke(main, ["train", config, "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert f"widening tiny from N={TINY['n']} to N={2 * TINY['n']}" in result.output
+
+
+def test_widening_without_hyper_n_says_what_to_set(tmp_path, tiny_zoo):
+    result = CliRunner().invoke(main, ["train", wide_config(tmp_path, ""), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1 and f"set [model] hyper_n = {TINY['n']}" in result.output, result.output
+
+
+def test_hyper_n_equal_to_n_is_the_same_config_as_leaving_it_out():
+    assert CodecConfig("mean-scale-checkerboard", 16, 24, hyper_n=16) == CodecConfig("mean-scale-checkerboard", 16, 24)
+    with pytest.raises(ValueError, match="hyper_n must be an integer"):
+        CodecConfig("mean-scale-checkerboard", 16, 24, hyper_n="16")

@@ -44,6 +44,12 @@ class CodecConfig:
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
     hyper_n: int | None = None  # width of the hyper transforms and channels of z (None: n)
 
+    def __post_init__(self) -> None:
+        if self.hyper_n is not None and (isinstance(self.hyper_n, bool) or not isinstance(self.hyper_n, int)):
+            raise ValueError(f"hyper_n must be an integer, got {self.hyper_n!r}")
+        if self.hyper_n == self.n:
+            self.hyper_n = None  # the same model as leaving it out (configs compare equal)
+
     @property
     def side_channels(self) -> int:
         """Width of the hyper path (h_a, h_s) and channels of z."""

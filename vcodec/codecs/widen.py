@@ -65,7 +65,7 @@ def widen_state(state: dict, new_n: int, noise: float = 1e-4, seed: int = 0) -> 
     old_n = state["g_a.0.weight"].shape[0]
     if new_n < old_n:
         raise ValueError(f"cannot narrow a codec (N={old_n} → {new_n})")
-    state = dict(state)
+    state = {k: v.detach().cpu() for k, v in state.items()}  # the init may come from a run on a GPU
     generator = torch.Generator().manual_seed(seed)
     for prefix, stages in _STAGES.items():
         for names in stages:

@@ -127,6 +127,7 @@ class VideoReader:
         is, and frames are counted from there. Without usable timestamps (none, or out of order up to
         ``first``) the stream is decoded from its beginning and every frame counted.
         """
+        self.seeked_to = None
         if first > 0 and self._seek_before(first):
             located = self._locate(first)
             if located is not None:
@@ -145,6 +146,7 @@ class VideoReader:
         for frame in decoded:
             index = self._timestamp_index(frame)
             if index is None or (last is None and index > first) or (last is not None and index <= last):
+                decoded.close()
                 return None
             if index >= first:
                 return index, frame, decoded

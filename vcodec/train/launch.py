@@ -65,8 +65,8 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
     changing what it computes (:mod:`vcodec.codecs.widen`).
     """
     video = is_video_codec(recipe.train.model)
-    state = _widened(state, recipe, log) if not video else state
     try:
+        state = state if video else _widened(state, recipe, log)
         load_training_state(trainer.model.intra if video else trainer.model, state)
     except (ValueError, RuntimeError) as err:
         what = "this video codec's image codec" if video else "the model [model] describes"
@@ -82,6 +82,10 @@ def _widened(state: dict, recipe: RunRecipe, log: Log) -> dict:
     model, width = recipe.train.model, transform_width(state)
     if not isinstance(model, CodecConfig) or width is None or width >= model.n:
         return state
+    side = state.get("h_a.0.weight")
+    if side is not None and side.shape[0] != model.side_channels:
+        raise VcodecError(f"init {recipe.init} has a hyper path of width {side.shape[0]}: set [model] "
+                          f"hyper_n = {side.shape[0]} to widen only its image transforms")
     log(f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)")
     return widen_state(state, model.n, seed=recipe.train.seed)
 
