@@ -40,12 +40,12 @@ def copy_map(old: int, new: int, generator: torch.Generator) -> Tensor:
 def _widen_stage(state: dict, names: tuple[str, str, str], source: Tensor, transposed: bool,
                  noise: float, generator: torch.Generator) -> None:
     producer, gdn, consumer = names
-    counts = torch.bincount(source, minlength=int(source.max()) + 1).to(state[f"{producer}.weight"].dtype)
-    share = (1.0 / counts)[source]
+    old = int(source.max()) + 1  # copy_map keeps the old channels first, in order
+    share = (1.0 / torch.bincount(source, minlength=old).to(state[f"{producer}.weight"].dtype))[source]
     out_dim = 1 if transposed else 0  # ConvTranspose2d weights are in×out×k×k, Conv2d out×in×k×k
     weight = state[f"{producer}.weight"].index_select(out_dim, source)
     # Break the symmetry of the new copies (identical copies would get identical gradients forever).
-    is_copy = (torch.arange(len(source)) >= int(source.max()) + 1).to(weight.dtype)
+    is_copy = (torch.arange(len(source)) >= old).to(weight.dtype)
     copy_shape = [1] * 4
     copy_shape[out_dim] = -1
     jitter = noise * weight.std() * torch.randn(weight.shape, generator=generator)
@@ -62,7 +62,7 @@ def _widen_stage(state: dict, names: tuple[str, str, str], source: Tensor, trans
 
 def widen_state(state: dict, new_n: int, noise: float = 1e-4, seed: int = 0) -> dict:
     """A copy of a codec state dict with g_a and g_s widened to ``new_n`` hidden channels."""
-    old_n = state["g_a.0.weight"].shape[0]
+    old_n = transform_width(state)
     if new_n < old_n:
         raise ValueError(f"cannot narrow a codec (N={old_n} → {new_n})")
     state = {k: v.detach().cpu() for k, v in state.items()}  # the init may come from a run on a GPU
@@ -76,4 +76,10 @@ def widen_state(state: dict, new_n: int, noise: float = 1e-4, seed: int = 0) -> 
 def transform_width(state: dict) -> int | None:
     """N of a codec state dict's image transforms (None if it has none)."""
     weight = state.get("g_a.0.weight")
+    return None if weight is None else int(weight.shape[0])
+
+
+def hyper_width(state: dict) -> int | None:
+    """Width of a codec state dict's hyper path (None if it has none)."""
+    weight = state.get("h_a.0.weight")
     return None if weight is None else int(weight.shape[0])

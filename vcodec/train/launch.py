@@ -77,15 +77,15 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
 
 def _widened(state: dict, recipe: RunRecipe, log: Log) -> dict:
     from vcodec.codecs import CodecConfig
-    from vcodec.codecs.widen import transform_width, widen_state
+    from vcodec.codecs.widen import hyper_width, transform_width, widen_state
 
     model, width = recipe.train.model, transform_width(state)
     if not isinstance(model, CodecConfig) or width is None or width >= model.n:
         return state
-    side = state.get("h_a.0.weight")
-    if side is not None and side.shape[0] != model.side_channels:
-        raise VcodecError(f"init {recipe.init} has a hyper path of width {side.shape[0]}: set [model] "
-                          f"hyper_n = {side.shape[0]} to widen only its image transforms")
+    side = hyper_width(state)
+    if side is not None and side != model.side_channels:
+        raise VcodecError(f"init {recipe.init} has a hyper path of width {side}: set [model] "
+                          f"hyper_n = {side} to widen only its image transforms")
     log(f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)")
     return widen_state(state, model.n, seed=recipe.train.seed)
 
