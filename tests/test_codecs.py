@@ -184,3 +184,14 @@ def test_a_checkpoint_stores_only_the_taps_a_masked_convolution_uses(tmp_path, i
     full = {k: v.contiguous() for k, v in old.state_dict().items()}
     save_file(full, str(tmp_path / "packed" / "model.safetensors"))
     assert zoo.load(tmp_path / "packed").weights_hash == old.weights_hash
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_synthesis_in_channels_last_layout_matches_the_default_layout(architecture):
+    model = tiny_codec(architecture).eval()
+    y_hat = torch.randn(1, model.config.m, 3, 5, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        fast = model.synthesize(y_hat, 45, 70)
+        plain = model.g_s(y_hat)[..., :45, :70].clamp(0, 1)
+    assert fast.shape == (1, 3, 45, 70) and fast.is_contiguous()
+    assert torch.allclose(fast, plain, atol=1e-5)

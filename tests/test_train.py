@@ -200,3 +200,23 @@ def test_a_video_run_resumes_with_its_temporal_prior(tmp_path):
                          batch=2, crop=64, checkpoint_every=2)
     straight = train_straight_and_interrupted(config, tmp_path)
     assert straight.model.prior.temporal[0].weight.abs().sum() > 0
+
+
+def test_non_finite_gradients_skip_the_update_and_a_diverged_run_stops(tmp_path, monkeypatch):
+    import pytest
+    from vcodec.errors import VcodecError
+    from vcodec.train import loop
+
+    data = tiny_data(tmp_path)
+    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=10, batch=2, crop=64)
+    trainer = Trainer(config, tmp_path / "nan")
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    batch = trainer.crops.batch
+    monkeypatch.setattr(trainer.crops, "batch", lambda size: batch(size) * float("nan"))
+    assert trainer.step() is None and trainer.skipped_in_a_row == 1
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items())
+    monkeypatch.setattr(loop, "MAX_SKIPPED_STEPS", 3)
+    with pytest.raises(VcodecError, match="3 steps in a row"):
+        trainer.run()
+    monkeypatch.setattr(trainer.crops, "batch", batch)
+    assert trainer.step() is not None and trainer.skipped_in_a_row == 0

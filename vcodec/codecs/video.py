@@ -252,7 +252,7 @@ class LearnedVideoCodec(nn.Module):
 
     @torch.inference_mode()
     def _synthesize(self, latent: Tensor, height: int, width: int) -> Tensor:
-        return self.intra.g_s(latent)[..., :height, :width].clamp_(0, 1)
+        return self.intra.synthesize(latent, height, width)
 
     @torch.inference_mode()
     def decode(self, packets: Iterable[Packet | None], width: int, height: int, quality: int,

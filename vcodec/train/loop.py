@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from torch import nn
 
+from vcodec.errors import VcodecError
 from vcodec.models import (ModelConfig, build_model, config_from_dict, is_token_prior, is_tokenizer, is_video_codec,
                            is_video_tokenizer)
 from vcodec.tokenizers import TokenModel
@@ -85,6 +86,7 @@ def _lr_at(config: TrainConfig, step: int) -> float:
     return config.final_lr + 0.5 * (config.lr - config.final_lr) * (1 + math.cos(math.pi * progress))
 
 
+MAX_SKIPPED_STEPS = 20  # consecutive steps with non-finite gradients after which a run stops
 DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update(), absent from early runs
 
 
@@ -206,6 +208,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
         self.crops = _training_data(config)
         self.state = RunState()
+        self.skipped_in_a_row = 0  # steps whose gradients were NaN or infinite, since the last good one
         self._forward: nn.Module | None = None  # the model as the training step calls it (DDP, compiled)
 
     @property
@@ -252,7 +255,8 @@ class Trainer:
             self._forward = torch.compile(forward) if self.config.compile else forward
         return self._forward
 
-    def step(self) -> dict[str, float]:
+    def step(self) -> dict[str, float] | None:
+        """One optimizer step; None when it was skipped because the gradients were not finite."""
         config, model = self.config, self.model
         x = self.shard.part(self.crops.batch(config.batch)).to(self.device, non_blocking=True)
         for group in self.optimizer.param_groups:
@@ -261,10 +265,24 @@ class Trainer:
             loss, metrics = self.objective.loss(self._training_forward(), x, self.state.step)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        if not torch.isfinite(norm):  # every process sees the same averaged gradients, so all skip together
+            self._skip_update()
+            return None
+        self.skipped_in_a_row = 0
         self.optimizer.step()
         return distributed.mean_over_processes({"loss": loss.item(), **metrics, **self.objective.after_step(model)},
                                                self.shard)
+
+    def _skip_update(self) -> None:
+        """Drop a step's NaN or infinite gradients instead of writing them into the weights; stop the run
+        once that happens :data:`MAX_SKIPPED_STEPS` times in a row (the weights are then past saving)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.skipped_in_a_row += 1
+        if self.skipped_in_a_row >= MAX_SKIPPED_STEPS:
+            raise VcodecError(f"the loss has had no finite gradient for {MAX_SKIPPED_STEPS} steps in a row (step "
+                              f"{self.state.step}): the run diverged; start a new run with a lower lr, its init an "
+                              f"earlier checkpoint")
 
     def run(self, stop_at: int | None = None) -> None:
         """Train until ``config.steps`` (or until step ``stop_at``, leaving the schedule unchanged)."""
@@ -276,7 +294,11 @@ class Trainer:
                    disable=not self.shard.is_main)
         started, before = time.time(), self.state.elapsed
         while self.state.step < stop_at:
-            window.append(self.step())
+            metrics = self.step()
+            if metrics is None:
+                bar.write(f"step {self.state.step}: gradients not finite, update skipped")
+            else:
+                window.append(metrics)
             self.state.step += 1
             bar.update(1)
             if len(window) == config.log_every:
