@@ -7,7 +7,7 @@ to show that memory does not grow with the length of the video.
 The clip is a slow pan over sklearn's china.jpg (640×427) cut to 640×360 and looped, with per-frame
 noise (σ = 1 in 8-bit steps), written losslessly with FFV1.
 
-    python benchmarks/video_speed.py [--model temporal-small] [--quality 4] [--frames 60]
+    python benchmarks/video_speed.py [--model NAME (default: the default video codec)] [--quality 4] [--frames 60]
         [--lengths 10,60] [--fps 10] [--out benchmarks/results/video_speed.json]
 """
 
@@ -83,7 +83,7 @@ def peak_memory(model: str, quality: int, seconds: int, fps: int, folder: Path) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="temporal-small")
+    parser.add_argument("--model", default=vcodec.zoo.DEFAULT_VIDEO_MODEL)
     parser.add_argument("--quality", type=int, default=4)
     parser.add_argument("--frames", type=int, default=60, help="frames for the speed measurement")
     parser.add_argument("--lengths", default="10,60", help="clip lengths (seconds) for the memory measurement")

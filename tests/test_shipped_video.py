@@ -1,4 +1,4 @@
-"""The shipped video codec on a real moving picture: the CLI round trip keeps frames, size and rate,
+"""The shipped default video codec on a real moving picture: the CLI round trip keeps frames, size and rate,
 reaches a PSNR floor, and a static scene's predicted frames cost far less than its intra frame."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from vcodec.cli.main import main
 from vcodec.eval.metrics import psnr_rgb
 from vcodec.io.video import VideoReader, VideoWriter
 
-pytestmark = pytest.mark.skipif("temporal-small" not in vcodec.list_models(), reason="temporal-small is not installed")
+VIDEO_MODEL = vcodec.zoo.DEFAULT_VIDEO_MODEL
+pytestmark = pytest.mark.skipif(VIDEO_MODEL not in vcodec.list_models(), reason=f"{VIDEO_MODEL} is not installed")
 
 
 def pan(frames: int, static: bool = False) -> list[np.ndarray]:
@@ -47,7 +48,7 @@ def test_cli_round_trip_with_the_shipped_video_codec(tmp_path):
 def test_a_static_scene_costs_little_after_its_intra_frame():
     import torch
 
-    codec = vcodec.load("temporal-small")
+    codec = vcodec.load(VIDEO_MODEL)
     frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in pan(4, static=True)]
     sizes = [len(p.to_bytes()) for p in codec.encode(frames, quality=3)]
     assert max(sizes[1:]) * 20 < sizes[0]

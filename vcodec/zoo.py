@@ -28,8 +28,8 @@ from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 from vcodec.errors import VcodecError
 from vcodec.weights import clear_unused_taps, pack_masked_weights, unpack_masked_weights
 
-DEFAULT_MODEL = "checkerboard-small-v2"
-DEFAULT_VIDEO_MODEL = "temporal-small"
+DEFAULT_MODEL = "checkerboard-medium"
+DEFAULT_VIDEO_MODEL = "temporal-small-v2"
 Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 

@@ -143,7 +143,8 @@ def images(source: Path | None, methods: str, per_image: bool, out: Path, jobs: 
 @evaluate.command(short_help="RD curves over video clips: kbps, PSNR-RGB and PSNR-Y per codec.")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--methods", "-m", default=",".join(DEFAULT_VIDEO_METHODS), show_default=True,
-              help="Comma-separated: default (all-intra until a video model ships), x264, x265, av1; or all.")
+              help="Comma-separated: default (the default video codec), any shipped model or checkpoint folder, "
+                   "x264, x265, av1; or all.")
 @click.option("--frames", "max_frames", type=click.IntRange(1), default=96, show_default=True,
               help="Evaluate the first N frames of each clip.")
 @click.option("--gop", type=click.IntRange(1), default=DEFAULT_GOP, show_default=True,
