@@ -196,6 +196,9 @@ FAMILIES = {
                      'quantizer = "fsq"\nquantizer_options = { levels = [5, 5, 5] }', 32, "lr = 0.003"),
     "video-codec": ('architecture = "temporal-checkerboard"\nn = 16\nm = 24\nlambdas = [0.0035, 0.013, 0.0483]\n'
                     'temporal_width = 8', 64, 'lr = 0.003\ninit = "tiny"'),
+    "video-codec-motion": ('architecture = "temporal-checkerboard"\nn = 16\nm = 24\nlambdas = [0.0035, 0.013, 0.0483]\n'
+                           'temporal_width = 8\nmotion_search = 4\nmotion_width = 8', 64,
+                           'lr = 0.003\ninit = "tiny-video"'),
     "video-tokenizer": ('architecture = "causal-3d"\nchannels = 8\nlevels = [5, 5, 5]', 32, "lr = 0.01"),
 }
 

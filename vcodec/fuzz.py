@@ -272,36 +272,50 @@ def image_targets() -> dict[str, Target]:
 
 
 def video_targets() -> dict[str, Target]:
+    """Streams of a tiny video codec without and with motion vectors, decoded strictly and with --keep-going."""
+    targets = {}
+    for name, motion in (("video", 0), ("video/motion", 4)):
+        codec, seeds = _video_codec_and_seeds(motion)
+        targets[name] = Target(name, seeds, _video_decoder(codec, False), video=True)
+        targets[f"{name}/keep-going"] = Target(f"{name}/keep-going", seeds, _video_decoder(codec, True), video=True)
+    return targets
+
+
+def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[bytes]]:
     from fractions import Fraction
 
-    from vcodec.codecs.video import VideoCodecConfig, decode_stream, stream_header
+    from vcodec.codecs.video import VideoCodecConfig, stream_header
     from vcodec.models import build_model
 
     torch.manual_seed(0)
-    codec = build_model(VideoCodecConfig(n=16, m=24, lambdas=(0.0035, 0.013, 0.0483), temporal_width=8), "fuzz-video")
+    config = VideoCodecConfig(n=16, m=24, lambdas=(0.0035, 0.013, 0.0483), temporal_width=8,
+                              motion_search=motion_search, motion_width=8)
+    codec = build_model(config, "fuzz-video")
     _strengthen(codec.intra.g_a)
     with torch.no_grad():
         codec.prior.start_from(codec.intra)
-        for p in codec.prior.temporal.parameters():
+        for p in codec.prior.parameters() if motion_search else codec.prior.temporal.parameters():
             p.add_(0.05 * torch.randn_like(p))
     codec.eval().update()
     g = torch.Generator().manual_seed(1)
     base = torch.rand(1, 3, 40, 72, generator=g)
     frames = [torch.roll(base, shifts=2 * t, dims=-1) for t in range(3)]
     seeds = []
+    skip_weight = 1000 if motion_search else 1  # with motion, code blocks (and so vectors) in every P-frame
     for quality, period in ((1, 3), (3, 2)):
-        packets = list(codec.encode(frames, quality, period))
+        packets = list(codec.encode(frames, quality, period, skip_weight=skip_weight))
         seeds.append(stream_header(codec, 72, 40, Fraction(25), quality, period, len(packets))
                      + b"".join(p.to_bytes() for p in packets))
+    return codec, seeds
 
-    def decoder(keep_going: bool) -> Callable[[bytes], object]:
-        def decode(data: bytes) -> int:
-            _, _, decoded = decode_stream(codec, io.BytesIO(data), keep_going)
-            return sum(1 for _ in decoded)
-        return decode
 
-    return {name: Target(name, seeds, decoder(keep), video=True)
-            for name, keep in (("video", False), ("video/keep-going", True))}
+def _video_decoder(codec: torch.nn.Module, keep_going: bool) -> Callable[[bytes], object]:
+    from vcodec.codecs.video import decode_stream
+
+    def decode(data: bytes) -> int:
+        _, _, decoded = decode_stream(codec, io.BytesIO(data), keep_going)
+        return sum(1 for _ in decoded)
+    return decode
 
 
 def token_targets() -> dict[str, Target]:

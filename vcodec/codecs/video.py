@@ -17,13 +17,17 @@ rate–distortion-optimised quantization of the coded symbols: each may round on
 predicted mean when the bits saved outweigh the error added (an encoder choice; decoders never see it).
 Intra frames are coded one quality above the predicted frames (their packet says which): every block a
 later frame copies inherits that quality, as the I/P quality ratio of classical encoders intends.
+A codec with ``motion_search`` (:mod:`vcodec.codecs.motion`) also sends an integer motion vector per
+32×32 pixels of every coded block, and the prior conditions on ŷ_{t−1} moved by them (a learned,
+exact latent predictor) instead of on ŷ_{t−1} itself; skipped blocks still copy ŷ_{t−1}.
 
 ::
 
     I:  x_t ─▶ image codec ─▶ packet [quality, z, anchors, non-anchors]         ŷ_t ─▶ g_s ─▶ x̂_t
     P:  x_t ─▶ g_a ─▶ y_t ─▶ skip flags ─▶ z_t of the coded blocks ─▶ hyper features ─┐
-        [Gaussian(μ, σ) ◀─ hyper features + temporal(ŷ_{t−1}) + context] ◀──────────┘
-        packet [flags, z, anchors, non-anchors]
+        [Gaussian(μ, σ) ◀─ hyper features + temporal(ỹ) + context] ◀─────────────────┘
+        ỹ = ŷ_{t−1}, or with motion: ỹ = motion(ŷ_{t−1}, vectors of x_t against x_{t−1})
+        packet [flags, (vectors,) z, anchors, non-anchors]
 
 Everything the coder sees is computed in fixed point (see :mod:`vcodec.layers.exact`), so the decoder
 rebuilds every probability bit for bit; the state between frames is one latent, so memory does not
@@ -50,6 +54,7 @@ from vcodec.entropy.container import (Container, FrameType, Kind, Packet, VideoI
                                       read_video_header)
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
+from vcodec.codecs.motion import MOTION_BLOCK, LatentMotion, decode_motion, encode_motion, estimate_motion
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 from vcodec.weights import resize_table_buffers, weights_hash
 
@@ -59,6 +64,7 @@ DEFAULT_INTRA_PERIOD = 32
 RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in the skip decision, relative to λ
 DEFAULT_INTRA_BOOST = 1  # intra frames are coded this many qualities above the predicted frames
+MAX_MOTION_SEARCH = 32  # pixels; a search of ±R compares (2R+1)² displacements per block
 
 
 @dataclass
@@ -71,6 +77,14 @@ class VideoCodecConfig:
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
     temporal_width: int = 96
     hyper_n: int | None = None  # the image codec's hyper path width (None: n)
+    motion_search: int = 0  # block motion search range in pixels (0: no motion vectors)
+    motion_width: int = 128  # the latent motion predictor's width (with motion_search)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.motion_search <= MAX_MOTION_SEARCH:
+            raise ValueError(f"motion_search must be 0 (no motion) to {MAX_MOTION_SEARCH} pixels, got {self.motion_search}")
+        if self.motion_search and self.motion_width < 1:
+            raise ValueError(f"motion_width must be at least 1, got {self.motion_width}")
 
     def intra_config(self) -> CodecConfig:
         return CodecConfig("mean-scale-checkerboard", self.n, self.m, self.lambdas, self.hyper_n)
@@ -79,21 +93,26 @@ class VideoCodecConfig:
         out = asdict(self)
         if self.hyper_n is None:  # configs written before the field existed stay the same
             del out["hyper_n"]
+        if not self.motion_search:
+            del out["motion_search"], out["motion_width"]
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "VideoCodecConfig":
-        known = {k: data[k] for k in ("architecture", "n", "m", "lambdas", "temporal_width", "hyper_n") if k in data}
+        names = ("architecture", "n", "m", "lambdas", "temporal_width", "hyper_n", "motion_search", "motion_width")
+        known = {k: data[k] for k in names if k in data}
         known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
         return cls(**known)
 
 
 class TemporalPrior(nn.Module):
-    """Entropy parameters of a P-frame latent from its hyper features, ŷ_{t−1} and the checkerboard context."""
+    """Entropy parameters of a P-frame latent from its hyper features, ŷ_{t−1} (moved by the motion vectors
+    when the codec has them) and the checkerboard context."""
 
-    def __init__(self, m: int, width: int):
+    def __init__(self, m: int, width: int, motion_width: int = 0):
         super().__init__()
         self.m = m
+        self.motion = LatentMotion(m, motion_width) if motion_width else None
         self.temporal = nn.Sequential(
             nn.Conv2d(m, width, 3, padding=1), nn.LeakyReLU(inplace=True),
             nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(inplace=True),
@@ -139,7 +158,7 @@ class LearnedVideoCodec(nn.Module):
         super().__init__()
         self.config = config
         self.intra = CheckerboardCodec(config.intra_config())
-        self.prior = TemporalPrior(config.m, config.temporal_width)
+        self.prior = TemporalPrior(config.m, config.temporal_width, config.motion_width if config.motion_search else 0)
         self._exact: dict | None = None
         self._weights_hash: bytes | None = None
 
@@ -158,7 +177,8 @@ class LearnedVideoCodec(nn.Module):
     # --- training ---------------------------------------------------------------------------------
     def forward(self, frames: Tensor, quality: Tensor) -> dict:
         """Training pass on B×2×3×H×W frame pairs: likelihoods of frame 1's latent coded as a P-frame after
-        frame 0 is intra-coded (``quality`` 1-based per sample), and frame 0's intra likelihoods."""
+        frame 0 is intra-coded (``quality`` 1-based per sample), and frame 0's intra likelihoods; with
+        motion, also ``prediction_bits``, a rate proxy for the motion predictor's error."""
         q = quality.long().reshape(-1) - 1
         with torch.no_grad():
             y0, y1 = self.intra.g_a(frames[:, 0]), self.intra.g_a(frames[:, 1])
@@ -166,6 +186,13 @@ class LearnedVideoCodec(nn.Module):
             z_hat, z_likelihoods = self.intra.z_model(self.intra.h_a(y1) * self.intra.z_gain.gain(q))
             hyper = self.intra._hyper_features(z_hat, q)
         gain, inverse = self.intra.y_gain.gain(q), self.intra.y_gain.inverse_gain(q)
+        out = {}
+        if self.prior.motion is not None:
+            reference = self.prior.motion(reference, estimate_motion(frames[:, 1], frames[:, 0], self.config.motion_search))
+            # what a unit-scale Gaussian centred on the prediction would spend on the error, in bits per
+            # pixel: a direct signal for the predictor, which the rate alone reaches only through the prior
+            error = ((y1 - reference) * gain).pow(2).flatten(1).sum(1)
+            out["prediction_bits"] = error / (2 * math.log(2) * frames.shape[-2] * frames.shape[-1])
         temporal = self.prior.temporal(reference)
 
         def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -174,7 +201,7 @@ class LearnedVideoCodec(nn.Module):
             return scales * gain, means * gain
 
         _, likelihoods = checkerboard_forward(y1 * gain, params, self.prior.context, inverse, self.intra.y_model)
-        return {"likelihoods": {"y": likelihoods, "z": z_likelihoods}, "intra_likelihoods": intra_likelihoods}
+        return {"likelihoods": {"y": likelihoods, "z": z_likelihoods}, "intra_likelihoods": intra_likelihoods, **out}
 
     # --- coding state -------------------------------------------------------------------------------
     def update(self) -> None:
@@ -188,6 +215,8 @@ class LearnedVideoCodec(nn.Module):
         if self._exact is None:
             self._exact = {"temporal": ExactStack(self.prior.temporal), "context": ExactStack(self.prior.context),
                            "entropy_parameters": ExactStack(self.prior.entropy_parameters)}
+            if self.prior.motion is not None:
+                self._exact["motion"] = self.prior.motion.exact()
         return self._exact
 
     @property
@@ -233,6 +262,7 @@ class LearnedVideoCodec(nn.Module):
         intra_quality = min(quality + intra_boost, self.num_qualities)
         q = torch.tensor([quality - 1])
         reference, size, cost = None, None, 0.0  # cost: bits per unit of latent squared error, from λ
+        previous = None  # the previous source frame, for motion estimation
         for index, frame in enumerate(frames):
             x, _ = _as_rgb(frame, False)
             if size is None:
@@ -247,8 +277,9 @@ class LearnedVideoCodec(nn.Module):
                     cost = lam * 255**2 * self._synthesis_gain(reference, q) / 3
                 yield Packet(FrameType.INTRA, index, sections), reference, size
             else:
-                sections, reference = self._encode_predicted(x, reference, q, cost, skip_weight)
+                sections, reference = self._encode_predicted(x, previous, reference, q, cost, skip_weight)
                 yield Packet(FrameType.PREDICTED, index, sections), reference, size
+            previous = x
 
     @torch.inference_mode()
     def _synthesize(self, latent: Tensor, height: int, width: int) -> Tensor:
@@ -283,7 +314,7 @@ class LearnedVideoCodec(nn.Module):
             raise BitstreamError(f"frame {index}: packet lost")
         # intra packets lead with their quality; those of streams from before it was added do not
         expected = (self.intra.sections + 1, self.intra.sections) if packet.frame_type == FrameType.INTRA else \
-            (PREDICTED_SECTIONS,)
+            (self._predicted_sections,)
         if len(packet.sections) not in expected:
             raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected[0]}")
         try:
@@ -297,6 +328,10 @@ class LearnedVideoCodec(nn.Module):
         except BitstreamError as err:
             raise BitstreamError(f"frame {index}: {err}") from None
 
+    @property
+    def _predicted_sections(self) -> int:
+        return PREDICTED_SECTIONS + (self.prior.motion is not None)
+
     def _intra_q(self, section: bytes) -> Tensor:
         """The 0-based quality index an intra packet's first section declares."""
         if len(section) != 1 or not 1 <= section[0] <= self.num_qualities:
@@ -305,7 +340,7 @@ class LearnedVideoCodec(nn.Module):
         return torch.tensor([section[0] - 1])
 
     # --- predicted frames ---------------------------------------------------------------------------
-    def _coding_params(self, inputs: tuple[Tensor, Tensor], reference: Tensor, context: Tensor | None, half: Tensor,
+    def _coding_params(self, inputs: tuple[Tensor, Tensor], prediction: Tensor, context: Tensor | None, half: Tensor,
                        gain: Tensor) -> tuple[Tensor, Tensor]:
         """(scales, means) of the gained latent at one checkerboard half, in exact arithmetic."""
         hyper, temporal = (features[..., half] for features in inputs)
@@ -313,20 +348,22 @@ class LearnedVideoCodec(nn.Module):
         stacked = torch.cat((hyper, temporal, context), dim=1).unsqueeze(-1)
         scales, means, alpha = from_fixed(self.exact["entropy_parameters"](stacked).squeeze(-1)).chunk(3, dim=1)
         gain = gain.reshape(1, -1, 1)
-        return scales * gain, (means + alpha * reference[..., half]) * gain
+        return scales * gain, (means + alpha * prediction[..., half]) * gain
 
-    def _temporal_features(self, reference: Tensor) -> Tensor:
-        """The temporal prior's features of ŷ_{t−1}, in exact fixed point."""
-        return self.exact["temporal"](to_fixed(reference.double()))
+    def _prediction(self, reference: Tensor, vectors: Tensor | None) -> tuple[Tensor, Tensor]:
+        """What the temporal prior conditions on: ŷ_{t−1} moved by the motion vectors (float64, exact), and
+        its temporal features (fixed point)."""
+        prediction = reference.double() if vectors is None else self.exact["motion"](reference, vectors)
+        return prediction, self.exact["temporal"](to_fixed(prediction))
 
-    def _code_predicted(self, z_hat: Tensor, reference: Tensor, temporal: Tensor, keep: Tensor, q: Tensor,
-                        code_half) -> Tensor:
+    def _code_predicted(self, z_hat: Tensor, reference: Tensor, predicted: tuple[Tensor, Tensor], keep: Tensor,
+                        q: Tensor, code_half) -> Tensor:
         """Both checkerboard passes of a P-frame's y; skipped positions take the reference's values.
-        ``temporal`` is :meth:`_temporal_features` of the reference."""
+        ``predicted`` is :meth:`_prediction` of the reference."""
         gain, inverse = self.intra.y_gain.coding_gain(q), self.intra.y_gain.coding_inverse_gain(q)
-        reference64 = reference.double()
+        prediction, temporal = predicted
         inputs = (self.intra._coding_features(z_hat, q), temporal)
-        reference_gained = reference64 * gain
+        reference_gained = reference.double() * gain
 
         def code_kept(i: int, half: Tensor, scales: Tensor, means: Tensor) -> Tensor:
             values = reference_gained[..., half].clone()
@@ -335,7 +372,7 @@ class LearnedVideoCodec(nn.Module):
             return values
 
         y_hat = checkerboard_code(
-            tuple(reference.shape[1:]), lambda context, half: self._coding_params(inputs, reference64, context, half, gain),
+            tuple(reference.shape[1:]), lambda context, half: self._coding_params(inputs, prediction, context, half, gain),
             self.exact["context"], inverse, code_kept, reference.device)
         return torch.where(keep, self.intra.y_gain.ungain(y_hat, q), reference)
 
@@ -352,20 +389,31 @@ class LearnedVideoCodec(nn.Module):
         change = self.intra.g_s(latent + delta) - self.intra.g_s(latent)
         return float(change.pow(2).sum() / delta.pow(2).sum())
 
-    def _encode_predicted(self, x: Tensor, reference: Tensor, q: Tensor, cost: float,
+    def _encode_predicted(self, x: Tensor, previous: Tensor, reference: Tensor, q: Tensor, cost: float,
                           skip_weight: float) -> tuple[list[bytes], Tensor]:
         """A P-frame's sections and its ŷ; ``cost`` converts latent squared error into bits (λ·255²·gain/3),
-        weighted by ``skip_weight`` in the skip decision and by :data:`RDOQ_WEIGHT` in quantization."""
+        weighted by ``skip_weight`` in the skip decision and by :data:`RDOQ_WEIGHT` in quantization.
+        ``previous`` is the source frame before ``x``, for motion estimation."""
         gain = self.intra.y_gain.coding_gain(q)
-        y = self.intra.g_a(self.intra._pad(x))
+        x = self.intra._pad(x)
+        y = self.intra.g_a(x)
         y_gained = y.double() * gain
         z_gained = self.intra.h_a(y).double() * self.intra.z_gain.coding_gain(q)
-        temporal = self._temporal_features(reference)  # shared by the dry run and the coding pass
-        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, temporal, q, skip_weight * cost)
+        vectors = None
+        if self.prior.motion is not None:
+            vectors = estimate_motion(x, self.intra._pad(previous), self.config.motion_search)
+        predicted = self._prediction(reference, vectors)  # shared by the dry run and the coding pass
+        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, predicted, q, skip_weight * cost)
         z_hat = self._skipped_z(blocks)
         z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
         z_hat[..., blocks] = z_values.squeeze(-1)
-        sections = [encode_flags(blocks), z_data]
+        sections = [encode_flags(blocks)]
+        if vectors is not None:  # only coded blocks carry vectors; the others' do not matter enough to pay for
+            moving = motion_blocks(blocks)
+            vectors = vectors * moving
+            sections.append(encode_motion(vectors[0].permute(1, 2, 0)[moving], self.config.motion_search))
+            predicted = self._prediction(reference, vectors)
+        sections.append(z_data)
 
         weight = RDOQ_WEIGHT * cost / gain.reshape(1, -1, 1).pow(2)  # bits per unit of gained latent squared error
 
@@ -377,11 +425,11 @@ class LearnedVideoCodec(nn.Module):
             sections.append(data)
             return values
 
-        y_hat = self._code_predicted(z_hat, reference, temporal, expand_blocks(blocks), q, code_half)
+        y_hat = self._code_predicted(z_hat, reference, predicted, expand_blocks(blocks), q, code_half)
         return sections, y_hat
 
-    def _blocks_worth_coding(self, y: Tensor, y_gained: Tensor, z_gained: Tensor, reference: Tensor, temporal: Tensor,
-                             q: Tensor, cost: float) -> Tensor:
+    def _blocks_worth_coding(self, y: Tensor, y_gained: Tensor, z_gained: Tensor, reference: Tensor,
+                             predicted: tuple[Tensor, Tensor], q: Tensor, cost: float) -> Tensor:
         """The rate–distortion skip decision: a dry run codes every block to learn its bits and its
         latent error, then a block is coded when the distortion that copying would add costs more."""
         height, width = reference.shape[-2:]
@@ -398,19 +446,32 @@ class LearnedVideoCodec(nn.Module):
             bits[half] = self.intra.y_model.bits(values, scales, means).sum(dim=1)[0].double()
             return values
 
-        coded = self._code_predicted(z_values, reference, temporal, expand_blocks(every), q, estimate_half)
+        coded = self._code_predicted(z_values, reference, predicted, expand_blocks(every), q, estimate_half)
         extra = ((y - reference).pow(2) - (y - coded).pow(2)).sum(dim=1)[0].double()
         return F.avg_pool2d((cost * extra - bits)[None, None], BLOCK, divisor_override=1)[0, 0] > 0
 
     def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
         height, width = reference.shape[-2:]
         blocks = decode_flags(sections[0], (height // BLOCK, width // BLOCK))
+        vectors, first_y = None, 2
+        if self.prior.motion is not None:
+            moving = motion_blocks(blocks)
+            coded = decode_motion(sections[1], int(moving.sum()), self.config.motion_search)
+            vectors = torch.zeros((1, *moving.shape, 2), dtype=torch.long)
+            vectors[0][moving] = coded
+            vectors, first_y = vectors.permute(0, 3, 1, 2), 3
         z_hat = self._skipped_z(blocks)
-        z_values = self.intra.z_model.decompress(sections[1], (1, z_hat.shape[1], int(blocks.sum()), 1))
+        z_values = self.intra.z_model.decompress(sections[first_y - 1], (1, z_hat.shape[1], int(blocks.sum()), 1))
         z_hat[..., blocks] = z_values.squeeze(-1)
         return self._code_predicted(
-            z_hat, reference, self._temporal_features(reference), expand_blocks(blocks), q,
-            lambda i, half, kept, scales, means: self.intra.y_model.decompress(sections[i + 2], scales, means))
+            z_hat, reference, self._prediction(reference, vectors), expand_blocks(blocks), q,
+            lambda i, half, kept, scales, means: self.intra.y_model.decompress(sections[i + first_y], scales, means))
+
+
+def motion_blocks(blocks: Tensor) -> Tensor:
+    """Skip-block flags (h/BLOCK × w/BLOCK) as flags of the motion-vector grid inside them."""
+    factor = BLOCK // MOTION_BLOCK
+    return blocks.repeat_interleave(factor, 0).repeat_interleave(factor, 1)
 
 
 def expand_blocks(blocks: Tensor) -> Tensor:

@@ -73,6 +73,14 @@ def _hyper_width(model) -> str:
     return "" if hyper_n is None or hyper_n == model.n else f", hyper path N={hyper_n}"
 
 
+def _motion_note(model) -> str:
+    if not model.motion_search:
+        return ""
+    return (f"\n  Coded blocks carry integer motion vectors (±{model.motion_search} pixels per 32×32), and a latent "
+            f"motion\n  predictor of width {model.motion_width} moves the previous latent by them before the prior "
+            f"sees it.")
+
+
 def _card(name: str, description: str, config: TrainConfig, steps: int, hardware: str, dev: dict) -> str:
     rows = "\n".join(
         f"| {q} | {lam} | {bpp:.3f} | {psnr:.2f} | {msssim:.4f} |"
@@ -198,7 +206,7 @@ def _video_results(codec, name: str, description: str, config: TrainConfig, step
 - Architecture: `{config.model.architecture}` on the image codec's transforms (N={config.model.n},
   M={config.model.m}, {len(config.model.lambdas)} qualities, frozen); temporal prior width
   {config.model.temporal_width}. I-frames are the image codec's streams; P-frames code the latent under a
-  prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.
+  prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.{_motion_note(config.model)}
 - Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
   noise) cut from {DATA_NOTE}.
 - Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the

@@ -65,14 +65,31 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
     changing what it computes (:mod:`vcodec.codecs.widen`).
     """
     video = is_video_codec(recipe.train.model)
+    prior = _part(state, "prior.") if video else {}
     try:
-        state = state if video else _widened(state, recipe, log)
+        state = (_part(state, "intra.") if prior else state) if video else _widened(state, recipe, log)
         load_training_state(trainer.model.intra if video else trainer.model, state)
+        if prior:
+            _load_prior(trainer.model.prior, prior)
     except (ValueError, RuntimeError) as err:
-        what = "this video codec's image codec" if video else "the model [model] describes"
+        what = "this video codec" if prior else "this video codec's image codec" if video else \
+            "the model [model] describes"
         raise VcodecError(f"init {recipe.init} does not fit {what} ({err})") from None
-    if video:
+    if video and not prior:
         trainer.model.prior.start_from(trainer.model.intra)
+
+
+def _part(state: dict, prefix: str) -> dict:
+    """The entries of a state dict under ``prefix``, with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _load_prior(prior, state: dict) -> None:
+    """A video codec's temporal prior from another one's: a motion predictor the init lacks keeps its
+    identity start, so the new codec starts exactly where the init stands."""
+    missing, unexpected = prior.load_state_dict(state, strict=False)
+    if unexpected or any(not key.startswith("motion.") for key in missing):
+        raise ValueError(f"temporal priors differ (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
 def _widened(state: dict, recipe: RunRecipe, log: Log) -> dict:

@@ -226,7 +226,7 @@ class TemporalRate:
     """The video codec objective: bits of a P-frame latent under the temporal prior, with the image codec
     (transforms, hyperprior, gains) frozen — its distortion does not depend on the prior, so rate is all
     there is to lower. Each sample draws a quality; the intra bits of the reference frame are logged for
-    comparison."""
+    comparison. A codec with motion adds its predictor's rate proxy (``prediction_bits``)."""
 
     def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard(),
                  loss: LossConfig = LossConfig()):
@@ -243,7 +243,11 @@ class TemporalRate:
         pixels = frames.shape[-2] * frames.shape[-1]
         bpp = _bits(out["likelihoods"]) / pixels
         intra_bpp = _bits(out["intra_likelihoods"]) / pixels
-        return bpp.mean(), {"bpp": bpp.mean().item(), "intra_bpp": intra_bpp.mean().item()}
+        metrics = {"bpp": bpp.mean().item(), "intra_bpp": intra_bpp.mean().item()}
+        if "prediction_bits" not in out:
+            return bpp.mean(), metrics
+        prediction = out["prediction_bits"].mean()
+        return bpp.mean() + prediction, {**metrics, "prediction_bpp": prediction.item()}
 
     def after_step(self, model: nn.Module) -> dict[str, float]:
         return {}
