@@ -118,3 +118,20 @@ def test_a_codec_without_motion_keeps_its_config_and_a_prior_gains_motion_from_o
     assert not target.prior.motion.net[-1].weight.any()  # the predictor starts as the identity
     with pytest.raises(ValueError, match="differ"):
         _load_prior(source.prior, target.prior.state_dict())
+
+
+def test_deforming_clips_add_change_that_motion_does_not_explain_and_cost_nothing_when_off():
+    from vcodec.train.data import SyntheticMotion
+
+    rng = np.random.default_rng(0)
+    photos = [np.asarray(torch.nn.functional.avg_pool2d(torch.from_numpy(rng.random((3, 160, 160))), 9, 1, 4)
+                         .mul(255).round().byte().permute(1, 2, 0)) for _ in range(3)]
+    plain = SyntheticMotion(photos, crop=64, seed=2).batch(16)
+    assert torch.equal(SyntheticMotion(photos, crop=64, seed=2, deform=0.0).batch(16), plain)
+    turning = SyntheticMotion(photos, crop=64, seed=2, deform=1.0).batch(16)
+    assert turning.shape == plain.shape and 0 <= turning.min() and turning.max() <= 1
+
+    def change(pairs: torch.Tensor) -> float:
+        return (pairs[:, 1] - pairs[:, 0]).abs().mean().item()
+
+    assert change(turning) > 1.2 * change(plain)

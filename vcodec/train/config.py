@@ -3,7 +3,7 @@
 A config has up to five sections::
 
     [model]   architecture = "mean-scale-checkerboard", then that architecture's fields (n, m, lambdas…)
-    [data]    path (from `vcodec data prepare`), crop, crop_scales, frames
+    [data]    path (from `vcodec data prepare`), crop, crop_scales, frames, deform
     [train]   steps, batch, lr, final_lr, seed, init (a checkpoint or another config to start from)…
     [loss]    distortion (codecs: mse or ms-ssim), ms_ssim and adversarial weights (tokenizers)…
     [export]  name, description, token_prior
@@ -27,7 +27,7 @@ from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITE
 from vcodec.train.loop import TrainConfig
 from vcodec.train.objectives import LossConfig
 
-DATA_KEYS = {"path": "data", "crop": "crop", "crop_scales": "crop_scales", "frames": "frames"}  # → TrainConfig
+DATA_KEYS = {"path": "data", "crop": "crop", "crop_scales": "crop_scales", "frames": "frames", "deform": "deform"}  # → TrainConfig
 TRAIN_ONLY = ("init",)  # [train] keys that are not TrainConfig fields
 MACHINE_KEYS = ("device",)  # chosen on the command line, not in a config file
 

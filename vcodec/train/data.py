@@ -233,10 +233,13 @@ class SyntheticMotion:
     static background with an object (a patch of another photo) moving across it; every frame gets its
     own sensor-like noise and is rounded to 8 bits, as real video is. Pairs pan by up to ``max_shift``
     pixels, longer clips by up to half of that per frame (so a 17-frame clip can travel 64 pixels).
+    A ``deform`` share of the clips also turns (up to 2° per frame, 4° in all) and changes brightness
+    (up to 6 % per frame): change that block motion does not explain, as in real video, so that a
+    prior conditioned on motion vectors does not learn to trust them blindly.
     """
 
     def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0, max_shift: int = 8,
-                 max_noise: float = 2.5, frames: int = 2, channels_first: bool = False):
+                 max_noise: float = 2.5, frames: int = 2, channels_first: bool = False, deform: float = 0.0):
         if frames < 2:
             raise VcodecError(f"a clip needs at least 2 frames, got {frames}")
         steps = frames - 1
@@ -247,21 +250,31 @@ class SyntheticMotion:
         if not usable:
             raise VcodecError(f"no training image is at least {crop + margin}×{crop + margin} pixels")
         self.images, self.crop, self.max_noise = usable, crop, max_noise
-        self.frames, self.channels_first = frames, channels_first
+        self.frames, self.channels_first, self.deform = frames, channels_first, deform
+        self.max_turn = min(2.0, 4.0 / steps)  # degrees per frame
+        self.turn_margin = int(np.ceil(crop * 2 * np.sin(np.radians(self.max_turn * steps) / 2))) + 2
+        if deform and not any(min(im.shape[:2]) >= crop + margin + 2 * self.turn_margin for im in usable):
+            raise VcodecError(f"no training image is large enough for turning {crop}×{crop} clips")
         self.rng = np.random.default_rng(seed)
 
     @classmethod
     def from_npz(cls, path: Path, crop: int, seed: int = 0, frames: int = 2,
-                 channels_first: bool = False) -> "SyntheticMotion":
-        return cls(load_photos(path), crop, seed, frames=frames, channels_first=channels_first)
+                 channels_first: bool = False, deform: float = 0.0) -> "SyntheticMotion":
+        return cls(load_photos(path), crop, seed, frames=frames, channels_first=channels_first, deform=deform)
 
     def batch(self, size: int) -> torch.Tensor:
         """A B×T×3×crop×crop float batch in [0, 1] (B×3×T×… with ``channels_first``), frames in order."""
         clips = torch.from_numpy(np.stack([self._clip() for _ in range(size)])).permute(0, 1, 4, 2, 3)
         return (clips.transpose(1, 2) if self.channels_first else clips).float().div_(255.0)
 
-    def _window(self, image: np.ndarray, top: int, left: int, side: int) -> np.ndarray:
-        patch = image[top : top + side, left : left + side]
+    def _window(self, image: np.ndarray, top: int, left: int, side: int, turn: float = 0.0) -> np.ndarray:
+        if turn:  # cut a larger window, turn it about its centre, keep the middle (no empty corners)
+            m = self.turn_margin
+            turned = Image.fromarray(image[top - m : top + side + m, left - m : left + side + m]).rotate(
+                turn, resample=Image.BICUBIC)
+            patch = np.asarray(turned)[m : m + side, m : m + side]
+        else:
+            patch = image[top : top + side, left : left + side]
         if side != self.crop:
             patch = np.asarray(Image.fromarray(patch).resize((self.crop, self.crop), Image.BICUBIC))
         return patch.astype(np.float32)
@@ -272,10 +285,16 @@ class SyntheticMotion:
         kind = rng.choice(4, p=(0.3, 0.35, 0.1, 0.25))
         dy, dx = (int(v) for v in rng.integers(-self.max_shift, self.max_shift + 1, 2)) if kind == 1 else (0, 0)
         grow = int(rng.integers(1, self.max_grow + 1)) if kind == 2 else 0
-        reach = max(abs(dy), abs(dx), grow) * steps  # how far the last window lies from the first
+        deforming = self.deform and rng.random() < self.deform  # (no draw at all without deform)
+        if deforming and min(image.shape[:2]) < crop + 2 * (max(self.max_shift, self.max_grow) * steps + self.turn_margin):
+            deforming = False
+        turn = float(rng.uniform(-self.max_turn, self.max_turn)) if deforming else 0.0
+        brightness = float(rng.uniform(0.94, 1.06)) if deforming else 1.0
+        reach = max(abs(dy), abs(dx), grow) * steps + (self.turn_margin if deforming else 0)  # the last window's distance
         top = int(rng.integers(reach, image.shape[0] - crop - reach + 1))
         left = int(rng.integers(reach, image.shape[1] - crop - reach + 1))
-        clip = np.stack([self._window(image, top + t * dy - t * grow // 2, left + t * dx - t * grow // 2, crop + t * grow)
+        clip = np.stack([self._window(image, top + t * dy - t * grow // 2, left + t * dx - t * grow // 2, crop + t * grow,
+                                      t * turn) * brightness**t
                          for t in range(self.frames)])
         if kind == 3:  # an object moves over a static background
             self._moving_object(clip)
