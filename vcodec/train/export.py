@@ -81,6 +81,14 @@ def _motion_note(model) -> str:
             f"sees it.")
 
 
+def _deform_note(config: TrainConfig) -> str:
+    return f" {config.deform:.0%} of the clips also turn and change brightness." if config.deform else ""
+
+
+def _proxy_note(model) -> str:
+    return ", plus a rate proxy for the motion predictor's error" if model.motion_search else ""
+
+
 def _card(name: str, description: str, config: TrainConfig, steps: int, hardware: str, dev: dict) -> str:
     rows = "\n".join(
         f"| {q} | {lam} | {bpp:.3f} | {psnr:.2f} | {msssim:.4f} |"
@@ -208,9 +216,9 @@ def _video_results(codec, name: str, description: str, config: TrainConfig, step
   {config.model.temporal_width}. I-frames are the image codec's streams; P-frames code the latent under a
   prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.{_motion_note(config.model)}
 - Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
-  noise) cut from {DATA_NOTE}.
+  noise) cut from {DATA_NOTE}.{_deform_note(config)}
 - Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
-  P-frame (the image codec stays fixed, so distortion does not change).
+  P-frame (the image codec stays fixed, so distortion does not change){_proxy_note(config.model)}.
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
   run's own config is `RUN/config.toml`).
