@@ -1,11 +1,12 @@
 """Block motion for the video codec: estimation, the coded motion field, and the latent predictor it drives.
 
 A latent of the frame autoencoder covers 16×16 pixels, and the latents of a picture moved by a few
-pixels are not a shifted copy of the old ones (g_a is not shift-equivariant below its stride): on
-skimage's astronaut through ``checkerboard-small-v2`` at quality 1, a 4-pixel shift leaves 58 % of the
-latent variance unexplained by ŷ_{t−1}, and bilinear interpolation between latents only brings that to
-48 %. Re-analysing the shifted decoded frame, g_a(shift(g_s(ŷ_{t−1}))), leaves 12 %, but it needs the
-synthesis and analysis transforms in exact arithmetic at every frame. So the codec learns that function in the latent domain instead: the
+pixels are not a shifted copy of the old ones (g_a is not shift-equivariant below its stride). On
+skimage's astronaut through ``checkerboard-small-v2`` at quality 1 (``benchmarks/latent_motion.py``), a
+4-pixel shift leaves 58 % of the latent variance unexplained by ŷ_{t−1}, and bilinear interpolation
+between latents only brings that to 48 %. Re-analysing the shifted decoded frame, g_a(shift(g_s(ŷ_{t−1}))),
+leaves 9 %, but it needs the synthesis and analysis transforms in exact arithmetic at every frame.
+So the codec learns that function in the latent domain instead: the
 encoder sends one integer motion vector per block of pixels, ŷ_{t−1} moves by whole latents where the
 vector reaches that far, and a small network (:class:`LatentMotion`) turns the latent and the
 remaining sub-latent motion into the prediction the temporal prior conditions on. Everything the
@@ -126,10 +127,14 @@ def _scales() -> np.ndarray:
     return 0.15 * 1.2 ** np.arange(32)  # Laplace scales a frame may choose from (one byte)
 
 
+def _laplace_probabilities(scale: float, reach: int) -> np.ndarray:
+    """A discrete Laplace distribution over −reach…reach (index 0 is −reach)."""
+    weights = np.exp(-np.abs(np.arange(-reach, reach + 1)) / scale)
+    return weights / weights.sum()
+
+
 def _laplace(scale: float, reach: int):
-    values = np.abs(np.arange(-reach, reach + 1))
-    weights = np.exp(-values / scale)
-    return constriction.stream.model.Categorical(weights / weights.sum(), perfect=False)
+    return constriction.stream.model.Categorical(_laplace_probabilities(scale, reach), perfect=False)
 
 
 def _differences(vectors: Tensor) -> np.ndarray:
@@ -152,8 +157,7 @@ def encode_motion(vectors: Tensor, search: int) -> bytes:
 
 
 def _bits(symbols: np.ndarray, scale: float, reach: int) -> float:
-    weights = np.exp(-np.abs(np.arange(-reach, reach + 1)) / scale)
-    return float(-np.log2(weights[symbols] / weights.sum()).sum())
+    return float(-np.log2(_laplace_probabilities(scale, reach)[symbols]).sum())
 
 
 def decode_motion(data: bytes, count: int, search: int) -> Tensor:

@@ -410,9 +410,10 @@ class LearnedVideoCodec(nn.Module):
         sections = [encode_flags(blocks)]
         if vectors is not None:  # only coded blocks carry vectors; the others' do not matter enough to pay for
             moving = motion_blocks(blocks)
-            vectors = vectors * moving
-            sections.append(encode_motion(vectors[0].permute(1, 2, 0)[moving], self.config.motion_search))
-            predicted = self._prediction(reference, vectors)
+            kept = vectors * moving
+            sections.append(encode_motion(kept[0].permute(1, 2, 0)[moving], self.config.motion_search))
+            if not torch.equal(kept, vectors):  # the prediction changes only where a dropped vector was not zero
+                predicted = self._prediction(reference, kept)
         sections.append(z_data)
 
         weight = RDOQ_WEIGHT * cost / gain.reshape(1, -1, 1).pow(2)  # bits per unit of gained latent squared error
