@@ -253,7 +253,8 @@ class SyntheticMotion:
         self.frames, self.channels_first, self.deform = frames, channels_first, deform
         self.max_turn = min(2.0, 4.0 / steps)  # degrees per frame
         self.turn_margin = int(np.ceil(crop * 2 * np.sin(np.radians(self.max_turn * steps) / 2))) + 2
-        if deform and not any(min(im.shape[:2]) >= crop + margin + 2 * self.turn_margin for im in usable):
+        self.turn_side = crop + margin + 2 * self.turn_margin  # the smallest photo a turning clip fits in
+        if deform and not any(min(im.shape[:2]) >= self.turn_side for im in usable):
             raise VcodecError(f"no training image is large enough for turning {crop}×{crop} clips")
         self.rng = np.random.default_rng(seed)
 
@@ -286,8 +287,7 @@ class SyntheticMotion:
         dy, dx = (int(v) for v in rng.integers(-self.max_shift, self.max_shift + 1, 2)) if kind == 1 else (0, 0)
         grow = int(rng.integers(1, self.max_grow + 1)) if kind == 2 else 0
         deforming = self.deform and rng.random() < self.deform  # (no draw at all without deform)
-        if deforming and min(image.shape[:2]) < crop + 2 * (max(self.max_shift, self.max_grow) * steps + self.turn_margin):
-            deforming = False
+        deforming = deforming and min(image.shape[:2]) >= self.turn_side
         turn = float(rng.uniform(-self.max_turn, self.max_turn)) if deforming else 0.0
         brightness = float(rng.uniform(0.94, 1.06)) if deforming else 1.0
         reach = max(abs(dy), abs(dx), grow) * steps + (self.turn_margin if deforming else 0)  # the last window's distance
