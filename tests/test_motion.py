@@ -120,14 +120,14 @@ def test_a_codec_without_motion_keeps_its_config_and_a_prior_gains_motion_from_o
         _load_prior(source.prior, target.prior.state_dict())
 
 
-def test_deforming_clips_add_change_that_motion_does_not_explain_and_cost_nothing_when_off():
+def test_deforming_and_changing_clips_add_change_that_motion_does_not_explain_and_cost_nothing_when_off():
     from vcodec.train.data import SyntheticMotion
 
     rng = np.random.default_rng(0)
     photos = [np.asarray(torch.nn.functional.avg_pool2d(torch.from_numpy(rng.random((3, 160, 160))), 9, 1, 4)
                          .mul(255).round().byte().permute(1, 2, 0)) for _ in range(3)]
     plain = SyntheticMotion(photos, crop=64, seed=2).batch(16)
-    assert torch.equal(SyntheticMotion(photos, crop=64, seed=2, deform=0.0).batch(16), plain)
+    assert torch.equal(SyntheticMotion(photos, crop=64, seed=2, deform=0.0, change=0.0).batch(16), plain)
     turning = SyntheticMotion(photos, crop=64, seed=2, deform=1.0).batch(16)
     assert turning.shape == plain.shape and 0 <= turning.min() and turning.max() <= 1
 
@@ -135,3 +135,15 @@ def test_deforming_clips_add_change_that_motion_does_not_explain_and_cost_nothin
         return (pairs[:, 1] - pairs[:, 0]).abs().mean().item()
 
     assert change(turning) > 1.2 * change(plain)
+    changing = SyntheticMotion(photos, crop=64, seed=2, change=1.0).batch(16)
+    assert changing.shape == plain.shape and change(changing) > 1.2 * change(plain)
+
+
+def test_data_shares_outside_zero_to_one_are_refused():
+    from vcodec.errors import VcodecError
+    from vcodec.train.config import parse_config
+
+    text = '[model]\narchitecture = "temporal-checkerboard"\n[data]\npath = "p.npz"\nchange = {}\n'
+    assert parse_config(text.format(0.5)).train.change == 0.5
+    with pytest.raises(VcodecError, match=r"\[data\]: change is a share of the clips, from 0 to 1; got 1.5"):
+        parse_config(text.format(1.5))

@@ -3,7 +3,7 @@
 A config has up to five sections::
 
     [model]   architecture = "mean-scale-checkerboard", then that architecture's fields (n, m, lambdas…)
-    [data]    path (from `vcodec data prepare`), crop, crop_scales, frames, deform
+    [data]    path (from `vcodec data prepare`), crop, crop_scales, frames, deform, change
     [train]   steps, batch, lr, final_lr, seed, init (a checkpoint or another config to start from)…
     [loss]    distortion (codecs: mse or ms-ssim), ms_ssim and adversarial weights (tokenizers)…
     [export]  name, description, token_prior
@@ -27,7 +27,8 @@ from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITE
 from vcodec.train.loop import TrainConfig
 from vcodec.train.objectives import LossConfig
 
-DATA_KEYS = {"path": "data", "crop": "crop", "crop_scales": "crop_scales", "frames": "frames", "deform": "deform"}  # → TrainConfig
+DATA_KEYS = {"path": "data", "crop": "crop", "crop_scales": "crop_scales", "frames": "frames", "deform": "deform",
+             "change": "change"}  # → TrainConfig
 TRAIN_ONLY = ("init",)  # [train] keys that are not TrainConfig fields
 MACHINE_KEYS = ("device",)  # chosen on the command line, not in a config file
 
@@ -166,6 +167,9 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
         raise VcodecError(f"{where}: [data] needs a path (a training cache from `vcodec data prepare`)")
     values = {DATA_KEYS[k]: _checked(f"{where} [data]", k, v, train_defaults[DATA_KEYS[k]]) for k, v in data.items()}
     values.update({k: _checked(f"{where} [train]", k, v, train_defaults[k]) for k, v in train.items() if k not in TRAIN_ONLY})
+    for share in ("deform", "change"):
+        if not 0.0 <= values.get(share, 0.0) <= 1.0:
+            raise VcodecError(f"{where} [data]: {share} is a share of the clips, from 0 to 1; got {values[share]}")
     values["loss"] = _loss_config(where, document.get("loss", {}))
     init = train.get("init")
     if init is not None and not isinstance(init, str):

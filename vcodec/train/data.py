@@ -235,11 +235,14 @@ class SyntheticMotion:
     pixels, longer clips by up to half of that per frame (so a 17-frame clip can travel 64 pixels).
     A ``deform`` share of the clips also turns (up to 2° per frame, 4° in all) and changes brightness
     (up to 6 % per frame): change that block motion does not explain, as in real video, so that a
-    prior conditioned on motion vectors does not learn to trust them blindly.
+    prior conditioned on motion vectors does not learn to trust them blindly. A ``change`` share of the
+    moving objects also changes what it shows (another patch from some frame on) or enters the shot
+    part-way: new content where the background stood still, which no vector predicts.
     """
 
     def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0, max_shift: int = 8,
-                 max_noise: float = 2.5, frames: int = 2, channels_first: bool = False, deform: float = 0.0):
+                 max_noise: float = 2.5, frames: int = 2, channels_first: bool = False, deform: float = 0.0,
+                 change: float = 0.0):
         if frames < 2:
             raise VcodecError(f"a clip needs at least 2 frames, got {frames}")
         steps = frames - 1
@@ -250,7 +253,7 @@ class SyntheticMotion:
         if not usable:
             raise VcodecError(f"no training image is at least {crop + margin}×{crop + margin} pixels")
         self.images, self.crop, self.max_noise = usable, crop, max_noise
-        self.frames, self.channels_first, self.deform = frames, channels_first, deform
+        self.frames, self.channels_first, self.deform, self.change = frames, channels_first, deform, change
         self.max_turn = min(2.0, 4.0 / steps)  # degrees per frame
         self.turn_margin = int(np.ceil(crop * 2 * np.sin(np.radians(self.max_turn * steps) / 2))) + 2
         self.turn_side = crop + margin + 2 * self.turn_margin  # the smallest photo a turning clip fits in
@@ -260,8 +263,9 @@ class SyntheticMotion:
 
     @classmethod
     def from_npz(cls, path: Path, crop: int, seed: int = 0, frames: int = 2,
-                 channels_first: bool = False, deform: float = 0.0) -> "SyntheticMotion":
-        return cls(load_photos(path), crop, seed, frames=frames, channels_first=channels_first, deform=deform)
+                 channels_first: bool = False, deform: float = 0.0, change: float = 0.0) -> "SyntheticMotion":
+        return cls(load_photos(path), crop, seed, frames=frames, channels_first=channels_first, deform=deform,
+                   change=change)
 
     def batch(self, size: int) -> torch.Tensor:
         """A B×T×3×crop×crop float batch in [0, 1] (B×3×T×… with ``channels_first``), frames in order."""
@@ -307,10 +311,20 @@ class SyntheticMotion:
         rng, crop = self.rng, self.crop
         source = self.images[rng.integers(len(self.images))]
         h, w = (int(v) for v in rng.integers(crop // 8, crop // 2, 2))
-        sy, sx = int(rng.integers(source.shape[0] - h + 1)), int(rng.integers(source.shape[1] - w + 1))
-        patch = source[sy : sy + h, sx : sx + w].astype(np.float32)
+        patch = self._patch(source, h, w)
         y, x = int(rng.integers(crop - h + 1)), int(rng.integers(crop - w + 1))
         dy, dx = (int(v) for v in rng.integers(-self.max_shift, self.max_shift + 1, 2))
-        for t, frame in enumerate(clip):
+        looks, first = [patch] * len(clip), 0
+        if self.change and rng.random() < self.change:  # (no draw at all without change)
+            switch = int(rng.integers(1, len(clip)))
+            if rng.random() < 0.5:  # the object enters the shot at frame `switch`
+                first = switch
+            else:  # it shows something else from frame `switch` on (it turns, opens, is replaced)
+                looks[switch:] = [self._patch(source, h, w)] * (len(clip) - switch)
+        for t in range(first, len(clip)):
             top, left = min(max(y + t * dy, 0), crop - h), min(max(x + t * dx, 0), crop - w)
-            frame[top : top + h, left : left + w] = patch
+            clip[t, top : top + h, left : left + w] = looks[t]
+
+    def _patch(self, source: np.ndarray, h: int, w: int) -> np.ndarray:
+        sy, sx = int(self.rng.integers(source.shape[0] - h + 1)), int(self.rng.integers(source.shape[1] - w + 1))
+        return source[sy : sy + h, sx : sx + w].astype(np.float32)

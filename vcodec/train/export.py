@@ -82,7 +82,10 @@ def _motion_note(model) -> str:
 
 
 def _deform_note(config: TrainConfig) -> str:
-    return f" {config.deform:.0%} of the clips also turn and change brightness." if config.deform else ""
+    turning = f" {config.deform:.0%} of the clips also turn and change brightness." if config.deform else ""
+    changing = (f" {config.change:.0%} of the moving objects change what they show or enter the shot part-way."
+                if config.change else "")
+    return turning + changing
 
 
 def _proxy_note(model) -> str:

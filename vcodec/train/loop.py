@@ -43,6 +43,7 @@ class TrainConfig:
     crop_scales: tuple[float, float] = (1.0, 1.0)  # image models: crops cut s× larger, then shrunk (s in range)
     frames: int = 9  # frames per training clip of a video tokenizer (1 + k·its temporal factor)
     deform: float = 0.0  # video models: share of synthetic clips that also turn and change brightness
+    change: float = 0.0  # video models: share of moving objects that change what they show or enter the shot
     lr: float = 5e-4
     final_lr: float = 2e-5  # cosine decay towards this over ``steps``
     aux_lr: float = 1e-3
@@ -175,10 +176,10 @@ def _training_data(config: TrainConfig) -> RandomCrops | SyntheticMotion:
     """Random crops for image models, frame pairs for video codecs, B×3×T×H×W clips for video tokenizers."""
     data = Path(config.data)
     if is_video_codec(config.model):
-        return SyntheticMotion.from_npz(data, config.crop, config.seed, deform=config.deform)
+        return SyntheticMotion.from_npz(data, config.crop, config.seed, deform=config.deform, change=config.change)
     if is_video_tokenizer(config.model):
         return SyntheticMotion.from_npz(data, config.crop, config.seed, frames=config.frames, channels_first=True,
-                                        deform=config.deform)
+                                        deform=config.deform, change=config.change)
     return RandomCrops.from_npz(data, config.crop, config.seed, config.crop_scales)
 
 
