@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
-from vcodec.codecs.hyperprior import CheckerboardCodec, checkerboard_code, checkerboard_forward
+from vcodec.codecs.hyperprior import CheckerboardCodec, anchor_mask, checkerboard_code, checkerboard_forward
 from vcodec.entropy.container import (Container, FrameType, Kind, Packet, VideoInfo, find_packet, read_packet,
                                       read_video_header)
 from vcodec.errors import BitstreamError, VcodecError
@@ -402,19 +402,17 @@ class LearnedVideoCodec(nn.Module):
         vectors = None
         if self.prior.motion is not None:
             vectors = estimate_motion(x, self.intra._pad(previous), self.config.motion_search)
-        predicted = self._prediction(reference, vectors)  # shared by the dry run and the coding pass
-        blocks = self._blocks_worth_coding(y, y_gained, z_gained, reference, predicted, q, skip_weight * cost)
+        blocks = self._blocks_worth_coding(y, z_gained, reference, vectors, q, skip_weight * cost)
         z_hat = self._skipped_z(blocks)
         z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
         z_hat[..., blocks] = z_values.squeeze(-1)
         sections = [encode_flags(blocks)]
         if vectors is not None:  # only coded blocks carry vectors; the others' do not matter enough to pay for
             moving = motion_blocks(blocks)
-            kept = vectors * moving
-            sections.append(encode_motion(kept[0].permute(1, 2, 0)[moving], self.config.motion_search))
-            if not torch.equal(kept, vectors):  # the prediction changes only where a dropped vector was not zero
-                predicted = self._prediction(reference, kept)
+            vectors = vectors * moving
+            sections.append(encode_motion(vectors[0].permute(1, 2, 0)[moving], self.config.motion_search))
         sections.append(z_data)
+        predicted = self._prediction(reference, vectors)
 
         weight = RDOQ_WEIGHT * cost / gain.reshape(1, -1, 1).pow(2)  # bits per unit of gained latent squared error
 
@@ -429,8 +427,8 @@ class LearnedVideoCodec(nn.Module):
         y_hat = self._code_predicted(z_hat, reference, predicted, expand_blocks(blocks), q, code_half)
         return sections, y_hat
 
-    def _blocks_worth_coding(self, y: Tensor, y_gained: Tensor, z_gained: Tensor, reference: Tensor,
-                             predicted: tuple[Tensor, Tensor], q: Tensor, cost: float) -> Tensor:
+    def _blocks_worth_coding(self, y: Tensor, z_gained: Tensor, reference: Tensor, vectors: Tensor | None,
+                             q: Tensor, cost: float) -> Tensor:
         """The rate–distortion skip decision: a dry run codes every block to learn its bits and its
         latent error, then a block is coded when the distortion that copying would add costs more."""
         height, width = reference.shape[-2:]
@@ -439,17 +437,35 @@ class LearnedVideoCodec(nn.Module):
             return ~every
         if math.isinf(cost):
             return every
-        _, z_values = self.intra.z_model.compress(z_gained)
-        bits = torch.zeros((height, width), dtype=torch.float64)
-
-        def estimate_half(i: int, half: Tensor, kept: Tensor, scales: Tensor, means: Tensor) -> Tensor:
-            values = torch.round(y_gained[..., half] - means) + means
-            bits[half] = self.intra.y_model.bits(values, scales, means).sum(dim=1)[0].double()
-            return values
-
-        coded = self._code_predicted(z_values, reference, predicted, expand_blocks(every), q, estimate_half)
+        bits, coded = self._dry_run(y, z_gained, reference, vectors, q)
         extra = ((y - reference).pow(2) - (y - coded).pow(2)).sum(dim=1)[0].double()
         return F.avg_pool2d((cost * extra - bits)[None, None], BLOCK, divisor_override=1)[0, 0] > 0
+
+    def _dry_run(self, y: Tensor, z_gained: Tensor, reference: Tensor, vectors: Tensor | None,
+                 q: Tensor) -> tuple[Tensor, Tensor]:
+        """Estimated bits per latent position (H×W, float64) and the ŷ (float32) of coding every block,
+        through the float prior: an encoder-only estimate, so it need not be exact, and in float32 it
+        costs a fraction of the exact pass the chosen blocks then take."""
+        gain, inverse = self.intra.y_gain.coding_gain(q).float(), self.intra.y_gain.coding_inverse_gain(q).float()
+        _, z_values = self.intra.z_model.compress(z_gained)
+        hyper = self.intra.h_s(z_values.float() * self.intra.z_gain.coding_inverse_gain(q).float())
+        reference = reference.float()
+        prediction = reference if vectors is None else self.prior.motion(reference, vectors)
+        temporal = self.prior.temporal(prediction)
+
+        def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
+            context = torch.zeros_like(hyper) if context is None else context
+            scales, means = self.prior.params(hyper, temporal, context, prediction)
+            return scales * gain, means * gain
+
+        y_gained = y * gain
+        mask = anchor_mask(*y.shape[-2:], device=y.device)
+        scales, means = params(None)
+        anchors = torch.round(y_gained - means) + means
+        scales_n, means_n = params(self.prior.context(anchors * mask * inverse))
+        scales, means = torch.where(mask, scales, scales_n), torch.where(mask, means, means_n)
+        coded = torch.round(y_gained - means) + means
+        return self.intra.y_model.bits(coded, scales, means).sum(dim=1)[0].double(), coded * inverse
 
     def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
         height, width = reference.shape[-2:]
