@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 from vcodec import zoo  # noqa: E402
 from vcodec.eval.datasets import development_clips, development_images  # noqa: E402
+from vcodec.layers.exact import torch_threads  # noqa: E402
 from vcodec.models import model_kind  # noqa: E402
 from _common import write_json  # noqa: E402
 
@@ -39,12 +40,8 @@ def images(size: int, count: int = 4) -> torch.Tensor:
 
 
 def on_threads(threads: int, fn, *args):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return fn(*args)
-    finally:
-        torch.set_num_threads(before)
 
 
 def image_codec(codec, batch: int):

@@ -6,6 +6,7 @@ from vcodec import zoo
 from vcodec.zoo import save_checkpoint
 from vcodec.codecs import ARCHITECTURES, CodecConfig, build_codec
 from vcodec.errors import BitstreamError, VcodecError
+from vcodec.layers.exact import torch_threads
 
 
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
@@ -108,17 +109,12 @@ def test_latents_decode_identically_with_one_or_two_threads(architecture):
     """Entropy parameters are integer-exact, so a stream made on 2 threads decodes the same ŷ on 1."""
     model = tiny_codec(architecture)
     x = torch.rand(1, 3, 96, 80, generator=torch.Generator().manual_seed(3))
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
+    with torch_threads(2):
         container = model.parse(model.compress(x, quality=3))
-        latents = {}
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            with torch.inference_mode():
-                latents[threads] = model._decompress_latent(container.sections, torch.tensor([2]), model._latent_shape(96, 80))
-    finally:
-        torch.set_num_threads(before)
+    latents = {}
+    for threads in (1, 2):
+        with torch_threads(threads), torch.inference_mode():
+            latents[threads] = model._decompress_latent(container.sections, torch.tensor([2]), model._latent_shape(96, 80))
     assert torch.equal(latents[1], latents[2])
     with torch.inference_mode():
         decoded = model.g_s(latents[1])[..., :96, :80].clamp(0, 1)

@@ -6,15 +6,12 @@ import pytest
 import torch
 
 from vcodec import fuzz
+from vcodec.layers.exact import torch_threads
 
 
-def on_threads(threads, fn, *args):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+def on_threads(threads: int, fn, *args):
+    with torch_threads(threads):
         return fn(*args)
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("name", ["tokens/transformer-1d", "tokens/transformer-1d-ar", "tokens/conv-2d"])

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from vcodec.layers import CheckerboardConv2d
-from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
+from vcodec.layers.exact import ExactStack, from_fixed, to_fixed, torch_threads
 
 
 def stack() -> nn.Sequential:
@@ -28,12 +28,8 @@ def test_result_does_not_depend_on_channel_order_batch_or_threads():
         permuted[0].weight.copy_(net[0].weight[permutation])
     assert torch.equal(ExactStack(permuted)(x[:, permutation]), reference)
     assert torch.equal(ExactStack(net)(x[1:2]), reference[1:2])
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
+    with torch_threads(1):
         assert torch.equal(ExactStack(net)(x), reference)
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_fixed_point_output_is_close_to_the_float_network():

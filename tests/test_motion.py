@@ -12,6 +12,7 @@ from vcodec.codecs.motion import (LatentMotion, decode_motion, encode_motion, es
 from vcodec.codecs.video import VideoCodecConfig
 from vcodec.entropy.container import FrameType
 from vcodec.errors import BitstreamError
+from vcodec.layers.exact import torch_threads
 from vcodec.models import build_model
 from vcodec.train.launch import _load_prior
 
@@ -70,11 +71,8 @@ def test_the_exact_predictor_matches_the_float_one():
     vectors = torch.randint(-20, 21, (1, 2, 4, 5))
     exact = motion.exact()(latent, vectors)
     assert torch.allclose(exact.float(), motion(latent, vectors).detach(), atol=2e-2)
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         assert torch.equal(exact, motion.exact()(latent, vectors))
-    finally:
-        torch.set_num_threads(2)
 
 
 def motion_codec():

@@ -8,6 +8,7 @@ import torch
 from vcodec.entropy import AutoregressiveTokenPrior, StaticTokenPrior, build_token_prior
 from vcodec.entropy.autoregressive import ARPriorConfig
 from vcodec.errors import BitstreamError
+from vcodec.layers.exact import torch_threads
 
 VOCAB, LENGTH = 64, 16
 
@@ -41,12 +42,8 @@ def test_frequencies_do_not_depend_on_batch_threads_or_prefix(trained):
     tokens = markov_tokens(3, seed=3)
     together = trained.exact.frequencies(tokens)[0]
     alone = trained.exact.frequencies(tokens[1:2])[0]
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         one_thread = trained.exact.frequencies(tokens)[0]
-    finally:
-        torch.set_num_threads(previous)
     prefix = trained.exact.frequencies(tokens[:, :5])[0]
     assert np.array_equal(together[1], alone[0]) and np.array_equal(together, one_thread)
     assert np.array_equal(prefix, together[:, :5])
