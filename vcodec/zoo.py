@@ -29,7 +29,7 @@ from vcodec.errors import VcodecError
 from vcodec.weights import clear_unused_taps, pack_masked_weights, unpack_masked_weights
 
 DEFAULT_MODEL = "checkerboard-medium"
-DEFAULT_VIDEO_MODEL = "temporal-small-v2"
+DEFAULT_VIDEO_MODEL = "temporal-mc-small"
 Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 
