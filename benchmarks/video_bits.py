@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +25,16 @@ from vcodec import zoo
 from vcodec.codecs.video import BLOCK, decode_flags
 from vcodec.entropy.container import FrameType
 from vcodec.eval.bdrate import bd_rate
-from vcodec.io.video import read_video
+from vcodec.eval.datasets import media_files
+from vcodec.eval.metrics import psnr_rgb
+from vcodec.io.video import VIDEO_SUFFIXES, read_video
 from _common import write_json
 
-LATENT_STRIDE = 16  # pixels per latent of the frame autoencoder
-CLIP_SUFFIXES = {".mp4", ".avi", ".mkv", ".webm", ".mov", ".y4m", ".mpg"}
 
-
-def clip_bits(codec, frames: torch.Tensor, fps: float, quality: int, gop: int) -> dict:
-    """One clip at one quality: rate, PSNR and the split of its bytes."""
-    height, width = frames.shape[-2:]
-    grid = (math.ceil(height / LATENT_STRIDE / BLOCK), math.ceil(width / LATENT_STRIDE / BLOCK))
+def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> dict:
+    """One clip (T×H×W×3 uint8) at one quality: rate, PSNR and the split of its bytes."""
+    grid = tuple(side // BLOCK for side in codec.intra._latent_shape(*clip.shape[1:3]))
+    frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255
     intra, predicted, coded_blocks, psnr = [], [], [], []
     for index, (packet, decoded) in enumerate(codec.encode_and_reconstruct([f[None] for f in frames], quality,
                                                                            intra_period=gop)):
@@ -46,8 +44,8 @@ def clip_bits(codec, frames: torch.Tensor, fps: float, quality: int, gop: int) -
         else:
             predicted.append(size)
             coded_blocks.append(int(decode_flags(packet.sections[0], grid).sum()))
-        decoded = (decoded.clamp(0, 1) * 255).round() / 255
-        psnr.append(10 * math.log10(1 / ((decoded - frames[index : index + 1]) ** 2).mean().item()))
+        decoded = decoded[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+        psnr.append(psnr_rgb(clip[index], decoded))
     seconds = len(frames) / fps
     blocks = grid[0] * grid[1]
     coded = sum(coded_blocks)
@@ -68,7 +66,7 @@ def x264_curve(path: Path, clip: str) -> tuple[list, list] | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("clips", type=Path, help="a folder of video clips (the RD evaluation's)")
+    parser.add_argument("clips", type=Path, help="a video clip or a folder of them (the RD evaluation's)")
     parser.add_argument("--model", default=None, help="a video codec (default: the default video codec)")
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--gop", type=int, default=32)
@@ -78,12 +76,11 @@ def main() -> None:
     model = args.model or zoo.DEFAULT_VIDEO_MODEL
     codec = vcodec.load(model)
     qualities = [int(q) for q in args.qualities.split(",")]
-    clips = sorted(p for p in args.clips.iterdir() if p.suffix.lower() in CLIP_SUFFIXES)
+    clips = media_files(args.clips, VIDEO_SUFFIXES, "video")
     results = {}
     for path in clips:
         clip = read_video(path, args.frames)
-        frames = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float() / 255
-        rows = [clip_bits(codec, frames, float(clip.fps), q, args.gop) for q in qualities]
+        rows = [clip_bits(codec, clip.frames, float(clip.fps), q, args.gop) for q in qualities]
         results[path.stem] = {"rows": rows}
         for r in rows:
             per_block = f"{r['bytes_per_coded_block']:.0f}" if r["bytes_per_coded_block"] else "–"

@@ -447,8 +447,7 @@ class LearnedVideoCodec(nn.Module):
         through the float prior: an encoder-only estimate, so it need not be exact, and in float32 it
         costs a fraction of the exact pass the chosen blocks then take."""
         gain, inverse = self.intra.y_gain.coding_gain(q).float(), self.intra.y_gain.coding_inverse_gain(q).float()
-        _, z_values = self.intra.z_model.compress(z_gained)
-        hyper = self.intra.h_s(z_values.float() * self.intra.z_gain.coding_inverse_gain(q).float())
+        hyper = self.intra.h_s(self.intra.z_model.quantize(z_gained).float() * self.intra.z_gain.coding_inverse_gain(q).float())
         reference = reference.float()
         prediction = reference if vectors is None else self.prior.motion(reference, vectors)
         temporal = self.prior.temporal(prediction)

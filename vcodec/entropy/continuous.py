@@ -94,10 +94,18 @@ class FactorizedModel(_TabulatedModel):
     def _channel_indexes(self, shape: torch.Size) -> np.ndarray:
         return np.broadcast_to(np.arange(shape[1]).reshape(1, -1, 1, 1), shape)
 
+    def _symbols(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        medians = self._medians()
+        return _round_symbols(x.double() - medians), medians
+
+    def quantize(self, x: Tensor) -> Tensor:
+        """x̂ (float64) as :meth:`compress` would code it, without coding it (an encoder's estimate)."""
+        symbols, medians = self._symbols(x)
+        return symbols + medians
+
     def compress(self, x: Tensor) -> tuple[bytes, Tensor]:
         """Code ``x`` (B×C×H×W); returns the bytes and x̂ (float64) exactly as the decoder rebuilds it."""
-        medians = self._medians()
-        symbols = _round_symbols(x.double() - medians)
+        symbols, medians = self._symbols(x)
         data = coder.encode(symbols.cpu().numpy(), self._channel_indexes(x.shape), self.tables)
         return data, symbols + medians
 

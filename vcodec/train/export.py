@@ -81,7 +81,7 @@ def _motion_note(model) -> str:
             f"sees it.")
 
 
-def _deform_note(config: TrainConfig) -> str:
+def _data_note(config: TrainConfig) -> str:
     turning = f" {config.deform:.0%} of the clips also turn and change brightness." if config.deform else ""
     changing = (f" {config.change:.0%} of the moving objects change what they show or enter the shot part-way."
                 if config.change else "")
@@ -219,7 +219,7 @@ def _video_results(codec, name: str, description: str, config: TrainConfig, step
   {config.model.temporal_width}. I-frames are the image codec's streams; P-frames code the latent under a
   prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.{_motion_note(config.model)}
 - Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
-  noise) cut from {DATA_NOTE}.{_deform_note(config)}
+  noise) cut from {DATA_NOTE}.{_data_note(config)}
 - Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
   P-frame (the image codec stays fixed, so distortion does not change){_proxy_note(config.model)}.
 - Hardware: {hardware}.
