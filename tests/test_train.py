@@ -220,3 +220,94 @@ def test_non_finite_gradients_skip_the_update_and_a_diverged_run_stops(tmp_path,
         trainer.run()
     monkeypatch.setattr(trainer.crops, "batch", batch)
     assert trainer.step() is not None and trainer.skipped_in_a_row == 0
+
+
+def signal_during_step(monkeypatch, target, at: int, signum) -> None:
+    """Make ``target``'s (a Trainer's, or the class's) step number ``at`` (from 0) receive ``signum`` as it
+    starts: that step must still be taken whole before the run stops."""
+    import signal
+
+    step = target.step
+
+    def signalled(*args):
+        trainer = args[0] if args else target
+        if trainer.state.step == at:
+            signal.raise_signal(signum)
+        return step(*args)
+
+    monkeypatch.setattr(target, "step", signalled)
+
+
+def test_a_signal_saves_the_last_step_and_the_run_resumes_exactly(tmp_path, monkeypatch):
+    import signal
+
+    import pytest
+    from vcodec.train.loop import TrainingInterrupted
+
+    data = tiny_data(tmp_path)
+    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=5, batch=2, crop=64,
+                         log_every=2)  # checkpoint_every 250: no checkpoint before the end but the interrupt's
+    straight = Trainer(config, tmp_path / "a")
+    straight.run()
+    interrupted = Trainer(config, tmp_path / "b")
+    signal_during_step(monkeypatch, interrupted, 2, signal.SIGTERM)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted) as stop:
+        interrupted.run()
+    assert (stop.value.step, stop.value.exit_status) == (3, 143)
+    assert stop.value.checkpoint == tmp_path / "b" / "last.pt"
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    saved = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
+    assert saved["step"] == 3 and len(saved["log_window"]) == 1  # step 3's metrics, half a history entry
+    resumed = Trainer(config, tmp_path / "b")
+    assert resumed.resume() and resumed.state.step == 3
+    resumed.run()
+    for key, value in straight.model.state_dict().items():
+        assert torch.allclose(value, resumed.model.state_dict()[key], atol=1e-6), key
+    assert [(h["step"], h["loss"]) for h in resumed.state.history] == \
+        [(h["step"], h["loss"]) for h in straight.state.history]
+
+
+def test_ctrl_c_in_the_cli_saves_resumably_and_exits_130(tmp_path, monkeypatch):
+    import signal
+
+    data = tiny_data(tmp_path)
+    args = ["train", str(tmp_path / "run"), "--data", str(data), "--n", "8", "--m", "8", "--crop", "64", "--batch", "2",
+            "--steps", "3"]
+    with monkeypatch.context() as patch:
+        signal_during_step(patch, Trainer, 1, signal.SIGINT)
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 130, result.output
+    assert f"interrupted at step 2 of 3: saved {tmp_path / 'run' / 'last.pt'}; run the same command" in result.output
+    assert "Traceback" not in result.output
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0 and "at step 2 of 3" in result.output, result.output
+
+
+def test_a_second_signal_during_the_save_leaves_the_last_checkpoint_whole(tmp_path, monkeypatch):
+    import signal
+
+    import pytest
+    from vcodec.train.loop import TrainingInterrupted
+
+    data = tiny_data(tmp_path)
+    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=4, batch=2, crop=64,
+                         checkpoint_every=2)
+    trainer = Trainer(config, tmp_path / "run")
+    signal_during_step(monkeypatch, trainer, 2, signal.SIGINT)
+    handler, save, saves = signal.getsignal(signal.SIGINT), torch.save, []
+
+    def interrupted_save(obj, path):  # the interrupt's save (the second) gets Ctrl-C again halfway
+        saves.append(obj["step"])
+        save(obj, path)
+        if len(saves) == 2:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(torch, "save", interrupted_save)
+    with pytest.raises(KeyboardInterrupt) as stop:
+        trainer.run()
+    assert not isinstance(stop.value, TrainingInterrupted) and saves == [2, 3]
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2
+    assert not list((tmp_path / "run").glob("*.part"))
+    assert signal.getsignal(signal.SIGINT) is handler

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import click
 
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.options import shared_options
-from vcodec.codecs import CodecConfig
 from vcodec.errors import VcodecError
-from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES,
-                           VIDEO_TOKENIZER_ARCHITECTURES)
 
 FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
 
@@ -26,6 +24,8 @@ def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer
     if quantizer == "fsq":
         size = min(FSQ_LEVELS, key=lambda v: abs(v - codebook_size))
         options["fsq"] = {"levels": FSQ_LEVELS[size]}
+    from vcodec.models import TOKENIZER_ARCHITECTURES
+
     config_type = TOKENIZER_ARCHITECTURES[architecture][0]
     try:
         if architecture == "conv-2d":  # --tokens is the grid: (image_size / factor)² cells
@@ -117,8 +117,9 @@ def data() -> None:
 @_with_prepare_options
 @friendly_errors
 def data_prepare(out: Path, source: Path | None, downscale: float, frame_step: int, force: bool) -> None:
-    """Build the training cache OUT (default data/photos.npz): the Debian photos of DESIGN.md (fetched with
-    apt-get, allow-listed, licences recorded in OUT's .json), or every image and video of --from FOLDER."""
+    """Build the training cache OUT (default data/photos.npz): 36 photos from the Debian packages
+    mate-backgrounds, lomiri-wallpapers-16.04 and plasma-workspace-wallpapers (fetched with apt-get,
+    allow-listed, licences recorded in OUT's .json), or every image and video of --from FOLDER."""
     _prepare(out, source, downscale, frame_step, force)
 
 
@@ -143,12 +144,17 @@ def _given(ctx: click.Context, names) -> list[str]:
 def _recipe_from_flags(p: dict, run_dir: Path):
     """The flag form (`vcodec train RUN --data … --architecture …`) as a recipe; resuming RUN takes the
     same options (a change is refused, naming it, except a larger --steps)."""
+    from vcodec.codecs import CodecConfig
+    from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES,
+                               VIDEO_TOKENIZER_ARCHITECTURES)
     from vcodec.train.config import RunRecipe
     from vcodec.train.loop import TrainConfig
 
     if p["data"] is None:
         raise VcodecError("give a config file, or --data (and the model's options) for a run folder")
     architecture = p["architecture"]
+    if architecture not in ARCHITECTURES:
+        raise VcodecError(f"--architecture {architecture!r} is not one of {', '.join(ARCHITECTURES)}")
     if architecture in PRIOR_ARCHITECTURES:
         raise VcodecError('a token prior trains from a config file ([model] architecture = "token-prior", '
                           'tokenizer = NAME); see configs/')
@@ -186,8 +192,8 @@ def _is_config_file(target: Path) -> bool:
 @click.option("--compile", "use_compile", is_flag=True, help="torch.compile the training forward pass.")
 @click.option("--data", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="Flag form: the training cache from `vcodec data prepare`.")
-@click.option("--architecture", type=click.Choice(ARCHITECTURES), default="mean-scale-checkerboard", show_default=True,
-              help="Flag form: an image codec; temporal-checkerboard (the video codec: give --init an image codec, "
+@click.option("--architecture", default="mean-scale-checkerboard", show_default=True,
+              help="Flag form: an image codec (factorized, scale-hyperprior, mean-scale-checkerboard); temporal-checkerboard (the video codec: give --init an image codec, "
                    "whose transforms it keeps); a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
                    "(VQGAN-style), for which --crop is the input size; or causal-3d, the causal video tokenizer "
                    "(FSQ, 8× in space, 4× in time), trained on --frames-long synthetic clips.")
@@ -250,9 +256,17 @@ def train(ctx: click.Context, target: Path, run_dir: Path | None, export_dir: Pa
         if _given(ctx, (option,)):
             setattr(recipe.train, key, options[option])
     recipe.train.device = options["device"]  # chosen here, not in config files
-    trainer = train_recipe(recipe, run_dir, echo)
     from vcodec.train import distributed
+    from vcodec.train.loop import TrainingInterrupted
 
+    try:
+        trainer = train_recipe(recipe, run_dir, echo)
+    except TrainingInterrupted as stop:  # Ctrl-C or SIGTERM: saved between two steps (by the main process)
+        distributed.stop()
+        if stop.checkpoint is not None:
+            echo(f"interrupted at step {stop.step} of {stop.steps}: saved {stop.checkpoint}; run the same "
+                 f"command again to resume from it", err=True)
+        sys.exit(stop.exit_status)
     distributed.stop()  # leave the process group (torchrun) before the first process exports alone
     if export_dir is not None and trainer.shard.is_main:
         _export(run_dir, export_dir, recipe.export.name, recipe.export.description, recipe.export.token_prior, force)

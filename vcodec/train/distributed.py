@@ -97,6 +97,15 @@ def average_gradients(module: nn.Module, shard: Shard) -> None:
             p.grad /= shard.world
 
 
+def largest(value: int, shard: Shard, device: torch.device) -> int:
+    """The largest of the processes' ``value`` (a collective: every process must ask, at the same point)."""
+    if shard.world == 1:
+        return value
+    values = torch.tensor([value], dtype=torch.int64, device=device)  # on the GPU for NCCL: no CPU tensors
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return int(values.item())
+
+
 def barrier(shard: Shard) -> None:
     if shard.world > 1:
         dist.barrier()

@@ -3,7 +3,8 @@
 The objective depends on the model (:mod:`vcodec.train.objectives`): rate–distortion with one quality
 per sample for variable-rate codecs, the rate of a predicted frame for video codecs, reconstruction (through a random token prefix for 1D tokenizers) for tokenizers.
 Checkpoints are written atomically and hold the optimizers, the step and the RNG states, so a killed
-run resumes where it stopped.
+run resumes where it stopped. Ctrl-C (SIGINT) or SIGTERM stops a run between two steps and saves it there
+(:class:`TrainingInterrupted`); a second one stops it at once, leaving the last checkpoint as it was.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -126,9 +129,39 @@ def wall_seconds(ckpt: dict) -> float:
 
 
 def save_atomic(obj: dict, path: Path) -> None:
+    """``torch.save`` to a temporary file renamed over ``path``: an interrupted save (a second Ctrl-C)
+    leaves ``path`` as it was, and no temporary file."""
+    _write_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def _write_atomic(path: Path, write) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT or SIGTERM between two steps, after saving ``checkpoint`` at ``step``.
+
+    Every process of a distributed run raises it at the same step; only the main one saved, so the
+    others' ``checkpoint`` is None. A KeyboardInterrupt, so callers that stop on Ctrl-C still do.
+    """
+
+    def __init__(self, signum: int, step: int, steps: int, checkpoint: Path | None):
+        self.signum, self.step, self.steps, self.checkpoint = signum, step, steps, checkpoint
+        super().__init__(f"{signal.Signals(signum).name} at step {step} of {steps}"
+                         + (f", saved {checkpoint}" if checkpoint else ""))
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _normalised(model_config) -> str:
@@ -212,7 +245,9 @@ class Trainer:
         self.crops = _training_data(config)
         self.state = RunState()
         self.skipped_in_a_row = 0  # steps whose gradients were NaN or infinite, since the last good one
+        self.window: list[dict[str, float]] = []  # metrics of the steps since the last history entry
         self._forward: nn.Module | None = None  # the model as the training step calls it (DDP, compiled)
+        self._signal: int | None = None  # the SIGINT or SIGTERM that asked the run to stop
 
     @property
     def checkpoint_path(self) -> Path:
@@ -227,11 +262,11 @@ class Trainer:
             "elapsed": self.state.elapsed,
             "torch_rng": torch.get_rng_state(), "crop_rng": self.crops.rng.bit_generator.state,
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "log_window": self.window, "skipped_in_a_row": self.skipped_in_a_row,
             **self.objective.state_dict(),
         }, self.checkpoint_path)
-        history = self.run_dir / "history.json"  # readable while the run goes on
-        history.with_suffix(".part").write_text(json.dumps(self.state.history))
-        os.replace(history.with_suffix(".part"), history)
+        history = json.dumps(self.state.history)  # history.json: readable while the run goes on
+        _write_atomic(self.run_dir / "history.json", lambda tmp: tmp.write_text(history))
 
     def resume(self) -> bool:
         """Load ``last.pt`` if there is one; the run's settings must be the same (``steps`` may grow)."""
@@ -250,6 +285,8 @@ class Trainer:
         if self.device.type == "cuda" and ckpt.get("cuda_rng"):
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.crops.rng.bit_generator.state = ckpt["crop_rng"]
+        self.window = list(ckpt.get("log_window", []))  # saved between two history entries (an interrupt)
+        self.skipped_in_a_row = ckpt.get("skipped_in_a_row", 0)
         return True
 
     def _training_forward(self) -> nn.Module:
@@ -288,35 +325,77 @@ class Trainer:
                               f"earlier checkpoint")
 
     def run(self, stop_at: int | None = None) -> None:
-        """Train until ``config.steps`` (or until step ``stop_at``, leaving the schedule unchanged)."""
+        """Train until ``config.steps`` (or until step ``stop_at``, leaving the schedule unchanged).
+
+        SIGINT (Ctrl-C) or SIGTERM lets the step under way finish, saves ``last.pt`` there (the main
+        process only) and raises :class:`TrainingInterrupted`; a second signal raises KeyboardInterrupt
+        at once. The previous signal handlers are back when this returns or raises.
+        """
         config = self.config
         stop_at = config.steps if stop_at is None else min(stop_at, config.steps)
         self.model.train()
-        window: list[dict[str, float]] = []
         bar = tqdm(total=config.steps, initial=self.state.step, desc="train", dynamic_ncols=True,
                    disable=not self.shard.is_main)
         started, before = time.time(), self.state.elapsed
-        while self.state.step < stop_at:
-            metrics = self.step()
-            if metrics is None:
-                bar.write(f"step {self.state.step}: gradients not finite, update skipped")
-            else:
-                window.append(metrics)
-            self.state.step += 1
-            bar.update(1)
-            if len(window) == config.log_every:
-                mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
-                mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
-                self.state.history.append(mean)
-                bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens") if k in mean})
-                window = []
-            if config.dev_every and self.state.step % config.dev_every == 0 and self.shard.is_main:
-                self._evaluate(bar)
-            if self.state.step % config.checkpoint_every == 0 or self.state.step == stop_at:
-                self.state.elapsed = before + time.time() - started
-                self.save()
-        bar.close()
-        distributed.barrier(self.shard)
+        self._signal, stopped, previous = None, 0, self._catch_stop_signals()
+        try:
+            while self.state.step < stop_at:
+                metrics = self.step()
+                if metrics is None:
+                    bar.write(f"step {self.state.step}: gradients not finite, update skipped")
+                else:
+                    self.window.append(metrics)
+                self.state.step += 1
+                bar.update(1)
+                if len(self.window) == config.log_every:
+                    mean = {k: float(np.mean([w[k] for w in self.window])) for k in self.window[0]}
+                    mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
+                    self.state.history.append(mean)
+                    bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens")
+                                     if k in mean})
+                    self.window = []
+                if config.dev_every and self.state.step % config.dev_every == 0 and self.shard.is_main:
+                    self._evaluate(bar)
+                stopped = self._stop_requested()  # every process stops after the same step
+                if self.state.step % config.checkpoint_every == 0 or self.state.step == stop_at or stopped:
+                    self.state.elapsed = before + time.time() - started
+                    self.save()
+                if stopped:
+                    break
+            distributed.barrier(self.shard)  # the others wait for the main process's save
+        finally:
+            bar.close()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        stopped = stopped or self._signal  # (also a signal after the last step, which is saved)
+        if stopped:
+            saved = self.checkpoint_path if self.shard.is_main else None
+            raise TrainingInterrupted(stopped, self.state.step, config.steps, saved)
+
+    def _catch_stop_signals(self) -> dict:
+        """Make SIGINT and SIGTERM ask the run to stop after the current step; the handlers replaced.
+
+        Only the main thread can set handlers; a signal the process ignores (``nohup``, a background
+        job's SIGINT) stays ignored.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for signum in STOP_SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler not in (signal.SIG_IGN, None):  # None: set outside Python, left alone
+                previous[signum] = signal.signal(signum, self._on_stop_signal)
+        return previous
+
+    def _on_stop_signal(self, signum, frame) -> None:
+        if self._signal is not None:  # a second one: stop now (an interrupted save leaves last.pt whole)
+            raise KeyboardInterrupt
+        self._signal = signum
+
+    def _stop_requested(self) -> int:
+        """The signal that reached this process, or any other of a distributed run, since the run
+        began (0: none); every process gets the same answer."""
+        return distributed.largest(self._signal or 0, self.shard, self.device)
 
     def _evaluate(self, bar: tqdm) -> None:
         """Development-set metrics of the current weights, logged and kept in the history."""
