@@ -17,6 +17,7 @@ Subclasses supply the entropy model of y: ``_forward_latent`` (training likeliho
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -32,6 +33,7 @@ from vcodec.weights import resize_table_buffers, weights_hash
 
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+DEFAULT_QUALITY_LAMBDA = 0.013
 
 
 @dataclass
@@ -136,8 +138,10 @@ class LearnedImageCodec(nn.Module):
 
     @property
     def default_quality(self) -> int:
-        """Two thirds of the way up (4 of 6), like CompressAI's usual middle-high choice."""
-        return max(1, round(self.num_qualities * 2 / 3))
+        """The quality whose λ is nearest CompressAI's usual middle-high choice, 0.013 (4 of its 6), so
+        adding higher rate points to a model does not make its default files larger."""
+        distance = [abs(math.log(lam / DEFAULT_QUALITY_LAMBDA)) for lam in self.config.lambdas]
+        return 1 + distance.index(min(distance))
 
     def check_quality(self, quality: int) -> int:
         if not 1 <= int(quality) <= self.num_qualities:

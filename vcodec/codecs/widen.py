@@ -83,3 +83,30 @@ def hyper_width(state: dict) -> int | None:
     """Width of a codec state dict's hyper path (None if it has none)."""
     weight = state.get("h_a.0.weight")
     return None if weight is None else int(weight.shape[0])
+
+
+_GAIN_KEYS = ("log_gain", "log_inverse_gain", "frozen_gain", "frozen_inverse_gain")
+
+
+def gain_rows(state: dict) -> int | None:
+    """How many quality levels a codec state dict's gain units hold (None if it has none)."""
+    gain = state.get("y_gain.log_gain")
+    return None if gain is None else int(gain.shape[0])
+
+
+def extend_rate_points(state: dict, lambdas: tuple[float, ...]) -> dict:
+    """A copy of a codec state dict with gain rows for every λ of ``lambdas`` (which extend the
+    init's own λ, in order): each new quality starts from the last trained one, its gain scaled by
+    √(λ_new / λ_last) (quantization step ∝ 1/√λ), so training begins at a finer, not a random, point."""
+    old = gain_rows(state)
+    if old is None or old >= len(lambdas):
+        return dict(state)
+    steps = 0.5 * torch.log(torch.tensor(lambdas[old:], dtype=torch.float64) / lambdas[old - 1])
+    state = dict(state)
+    for key in [k for k in state if k.rsplit(".", 1)[-1] in _GAIN_KEYS]:
+        rows, inverse, frozen = state[key], "inverse" in key, key.rsplit(".", 1)[-1].startswith("frozen")
+        last = rows[-1:].double()
+        sign = -1.0 if inverse else 1.0
+        new = last * torch.exp(sign * steps)[:, None] if frozen else last + sign * steps[:, None]
+        state[key] = torch.cat((rows, new.to(rows.dtype)))
+    return state

@@ -62,12 +62,14 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
     """Copy ``state`` into a new run's model: the whole model, or a video codec's image codec.
 
     An image codec whose [model] n is larger than the init's starts from the init widened without
-    changing what it computes (:mod:`vcodec.codecs.widen`).
+    changing what it computes (:mod:`vcodec.codecs.widen`); one whose [model] lambdas extend the
+    init's gets gain rows for the new qualities, extrapolated from the init's last one.
     """
     video = is_video_codec(recipe.train.model)
     prior = _part(state, "prior.") if video else {}
     try:
-        state = (_part(state, "intra.") if prior else state) if video else _widened(state, recipe, log)
+        state = (_part(state, "intra.") if prior else state) if video else \
+            _extended(_widened(state, recipe, log), recipe, log)
         load_training_state(trainer.model.intra if video else trainer.model, state)
         if prior:
             _load_prior(trainer.model.prior, prior)
@@ -105,6 +107,18 @@ def _widened(state: dict, recipe: RunRecipe, log: Log) -> dict:
                           f"hyper_n = {side} to widen only its image transforms")
     log(f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)")
     return widen_state(state, model.n, seed=recipe.train.seed)
+
+
+def _extended(state: dict, recipe: RunRecipe, log: Log) -> dict:
+    from vcodec.codecs import CodecConfig
+    from vcodec.codecs.widen import extend_rate_points, gain_rows
+
+    model, rows = recipe.train.model, gain_rows(state)
+    if not isinstance(model, CodecConfig) or rows is None or rows >= len(model.lambdas):
+        return state
+    log(f"adding qualities {rows + 1}–{len(model.lambdas)} to {recipe.init} "
+        f"(λ {', '.join(map(str, model.lambdas[rows:]))}; its first {rows} λ must be the init's own)")
+    return extend_rate_points(state, model.lambdas)
 
 
 def train_recipe(recipe: RunRecipe, run_dir: Path, log: Log = print) -> Trainer:
