@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from vcodec import zoo  # noqa: E402
 from vcodec.eval.datasets import development_clips, development_images  # noqa: E402
-from vcodec.layers.exact import torch_threads  # noqa: E402
+from vcodec.threads import torch_threads  # noqa: E402
 from vcodec.models import model_kind  # noqa: E402
 from _common import write_json  # noqa: E402
 

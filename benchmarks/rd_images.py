@@ -1,6 +1,6 @@
 """Rate–distortion of the default model and every image baseline on the development images.
 
-Runs the same code as ``vcodec eval images`` (the 8 development images of DESIGN.md: skimage and
+Runs the same code as ``vcodec eval images`` (the 8 development images: skimage and
 sklearn pictures, NOT Kodak) for the learned model and JPEG, WebP, AVIF, x265 (HEVC intra, 4:4:4) and
 SVT-AV1 (AV1 intra, 4:2:0); writes one JSON per method, bd-rate.md and the plots under
 benchmarks/results/rd_images/, and benchmarks/results/rd_images.json with the BD-rate table and the

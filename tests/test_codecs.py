@@ -6,7 +6,7 @@ from vcodec import zoo
 from vcodec.zoo import save_checkpoint
 from vcodec.codecs import ARCHITECTURES, CodecConfig, build_codec
 from vcodec.errors import BitstreamError, VcodecError
-from vcodec.layers.exact import torch_threads
+from vcodec.threads import torch_threads
 
 
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vcodec import fuzz
-from vcodec.layers.exact import torch_threads
+from vcodec.threads import torch_threads
 
 
 def on_threads(threads: int, fn, *args):

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from vcodec.layers import CheckerboardConv2d
-from vcodec.layers.exact import ExactStack, from_fixed, to_fixed, torch_threads
+from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
+from vcodec.threads import torch_threads
 
 
 def stack() -> nn.Sequential:

@@ -12,7 +12,7 @@ from vcodec.codecs.motion import (LatentMotion, decode_motion, encode_motion, es
 from vcodec.codecs.video import VideoCodecConfig
 from vcodec.entropy.container import FrameType
 from vcodec.errors import BitstreamError
-from vcodec.layers.exact import torch_threads
+from vcodec.threads import torch_threads
 from vcodec.models import build_model
 from vcodec.train.launch import _load_prior
 

@@ -8,7 +8,7 @@ import torch
 from vcodec.entropy import AutoregressiveTokenPrior, StaticTokenPrior, build_token_prior
 from vcodec.entropy.autoregressive import ARPriorConfig
 from vcodec.errors import BitstreamError
-from vcodec.layers.exact import torch_threads
+from vcodec.threads import torch_threads
 
 VOCAB, LENGTH = 64, 16
 

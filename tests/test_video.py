@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from conftest import tiny_video_codec
 from vcodec import zoo
 from vcodec.cli.main import main
-from vcodec.codecs.video import decode_flags, encode_flags, read_packets, stream_header
+from vcodec.codecs.video import decode_flags, encode_flags, stream_header
+from vcodec.entropy.container import read_packets
 from vcodec.entropy.container import FrameType, Packet, VideoInfo, read_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.video import VideoReader, VideoWriter

@@ -9,20 +9,23 @@
 >>> video = vcodec.load("temporal-mc-small")  # a video codec: one packet per frame, streaming
 >>> packets = list(video.encode(frames, quality=4))  # frames: iterable of 1×3×H×W
 >>> decoded = list(video.decode(packets, width, height, quality=4))
+
+``import vcodec`` is cheap: names that need torch import it on first use. It also makes idle OpenMP
+threads sleep instead of spin (see :mod:`vcodec.threads`), which must happen before torch loads.
 """
 
-import warnings
+from vcodec.threads import configure_openmp
 
-# compressai 1.2.8 calls torch.jit.script at import time, which torch 2.14 reports on every start.
-warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", category=FutureWarning)
+configure_openmp()
 
-from vcodec.codecs import LearnedImageCodec as ImageCodec
-from vcodec.codecs.video import LearnedVideoCodec as VideoCodec
-from vcodec.errors import BitstreamError, VcodecError
-from vcodec.tokenizers import Tokenizer
-from vcodec.zoo import DEFAULT_MODEL, list_models, load
+from vcodec._lazy import lazy_attributes  # noqa: E402
+from vcodec.errors import BitstreamError, VcodecError  # noqa: E402
 
 __version__ = "0.1.0"
+
+_LAZY = {"ImageCodec": "vcodec.codecs:LearnedImageCodec", "VideoCodec": "vcodec.codecs.video:LearnedVideoCodec", "Tokenizer": "vcodec.tokenizers",
+         "DEFAULT_MODEL": "vcodec.zoo", "list_models": "vcodec.zoo", "load": "vcodec.zoo"}
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = ["BitstreamError", "DEFAULT_MODEL", "ImageCodec", "Tokenizer", "VcodecError", "VideoCodec", "list_models",
            "load", "__version__"]

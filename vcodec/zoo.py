@@ -14,23 +14,26 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-from vcodec.codecs import CodecConfig, LearnedImageCodec
-from vcodec.models import ModelConfig, build_model, config_from_dict, model_kind
-from vcodec.codecs.video import LearnedVideoCodec
-from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
+from vcodec.defaults import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
 from vcodec.errors import VcodecError
-from vcodec.weights import clear_unused_taps, pack_masked_weights, unpack_masked_weights
 
-DEFAULT_MODEL = "checkerboard-medium"
-DEFAULT_VIDEO_MODEL = "temporal-mc-small"
-Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
+if TYPE_CHECKING:  # the catalog (names, kinds, measured results) needs no torch; loading imports it
+    import torch
+
+    from vcodec.codecs import LearnedImageCodec
+    from vcodec.codecs.video import LearnedVideoCodec
+    from vcodec.models import ModelConfig
+    from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
+
+    Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_VIDEO_MODEL", "ModelInfo", "checkpoint_root", "list_models", "load",
+           "model_infos", "save_checkpoint", "shipped_info"]
+KINDS = ("image-codec", "video-codec", "tokenizer", "video-tokenizer", "token-prior")
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 
 
@@ -50,33 +53,59 @@ class ModelInfo:
     description: str
     qualities: int  # rate points: qualities, or a 1D tokenizer's tokens (0: none, a video tokenizer)
     results: dict
-    config: ModelConfig | None = None  # the architecture
+    model: dict = field(default_factory=dict)  # the architecture, as config.json stores it
+
+
+def _read_json(folder: Path) -> dict:
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+            raise ValueError("no [model] record")
+    except (OSError, json.JSONDecodeError, ValueError) as err:
+        raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {err})") from None
+    return config
 
 
 def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
     """A checkpoint's config.json and the architecture it describes, or a one-line error."""
+    from vcodec.codecs import CodecConfig
+    from vcodec.models import config_from_dict
+
+    config = _read_json(folder)
     try:
-        config = json.loads((folder / CONFIG_FILE).read_text())
         model_config = config_from_dict(config["model"])
         if isinstance(model_config, CodecConfig) and min(
                 model_config.n, model_config.m, model_config.side_channels, len(model_config.lambdas)) < 1:
             raise ValueError("n, m, hyper_n and lambdas must be positive")
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {err})") from None
     return config, model_config
 
 
 def _info(folder: Path) -> ModelInfo:
-    config, model_config = _read_config(folder)
-    kind = model_kind(model_config)
-    qualities = {"tokenizer": getattr(model_config, "num_tokens", 0), "video-tokenizer": 0, "token-prior": 0}
+    """A checkpoint's record from its config.json alone (no weights, no torch)."""
+    config = _read_json(folder)
+    model, kind = config["model"], config.get("kind")
+    if kind not in KINDS:
+        raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: unknown kind {kind!r})")
     return ModelInfo(
         name=str(config.get("name", folder.name)), folder=folder, kind=kind,
-        description=str(config.get("description", "")),
-        qualities=qualities[kind] if kind in qualities else len(model_config.lambdas),
-        results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
-        config=model_config,
+        description=str(config.get("description", "")), qualities=_rate_points(kind, model),
+        results=config.get("results", {}) if isinstance(config.get("results"), dict) else {}, model=model,
     )
+
+
+def _rate_points(kind: str, model: dict) -> int:
+    """Qualities of a codec, tokens of an image tokenizer (a 2D grid's, as Conv2DConfig.num_tokens
+    counts them), 0 for the rest."""
+    try:
+        if kind in ("image-codec", "video-codec"):
+            return len(model["lambdas"])
+        if kind == "tokenizer":
+            return int(model["num_tokens"]) if "num_tokens" in model else (model["image_size"] // model["factor"]) ** 2
+    except (KeyError, TypeError, ZeroDivisionError):
+        pass
+    return 0
 
 
 def list_models() -> list[str]:
@@ -113,6 +142,12 @@ def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
          device: str | torch.device = "cpu") -> Model:
     """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder: an image codec, a
     video codec or a tokenizer, whichever the checkpoint holds."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from vcodec.models import build_model
+    from vcodec.weights import unpack_masked_weights
+
     folder = _resolve(name_or_path)
     config, model_config = _read_config(folder)
     model = build_model(model_config, str(config.get("name", folder.name)))
@@ -146,7 +181,7 @@ def _check_tokenizer(folder: Path, prior, reference: dict) -> None:
                           f"({prior.tokenizer.tokens_hash})")
 
 
-def _shipped_twin(codec: LearnedImageCodec) -> str | None:
+def _shipped_twin(codec: "LearnedImageCodec") -> str | None:
     """The shipped image codec with exactly these weights, if there is one."""
     for info in model_infos():
         if info.kind == "image-codec" and load(info.name).weights_hash == codec.weights_hash:
@@ -159,6 +194,8 @@ HALF_PRECISION_MIN_SIZE = 4096
 
 def _storage_dtype(key: str, tensor: torch.Tensor) -> torch.dtype:
     """Large convolution weights are stored as float16 (halves the file); everything else as is."""
+    import torch
+
     if tensor.dtype == torch.float32 and key.endswith("weight") and tensor.numel() >= HALF_PRECISION_MIN_SIZE:
         return torch.float16
     return tensor.dtype
@@ -166,6 +203,8 @@ def _storage_dtype(key: str, tensor: torch.Tensor) -> torch.dtype:
 
 def prepare_for_shipping(model: Model) -> Model:
     """Round weights to their storage precision and tabulate the CDFs: the model users will load."""
+    from vcodec.weights import clear_unused_taps
+
     clear_unused_taps(model, skip="intra.")
     state = model.state_dict()
     model.load_state_dict({k: v.to(_storage_dtype(k, v)).to(v.dtype) for k, v in state.items()})
@@ -179,6 +218,12 @@ def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: 
     The files are written into a temporary folder that then replaces ``folder`` (only with ``force``),
     so a checkpoint is never half-written.
     """
+    from safetensors.torch import save_file
+
+    from vcodec.codecs.video import LearnedVideoCodec
+    from vcodec.models import model_kind
+    from vcodec.weights import pack_masked_weights
+
     folder = Path(folder)
     if folder.exists() and not force:
         raise VcodecError(f"{folder}: exists (use --force to replace it)")

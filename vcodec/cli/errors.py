@@ -23,6 +23,12 @@ def _terminated(signum, frame) -> None:
     raise KeyboardInterrupt  # unwinds like Ctrl-C, so temporary outputs are removed on the way out
 
 
+def _interrupt_in_extension(err: BaseException) -> bool:
+    """Whether ``err`` is a Rust extension's panic (constriction, through pyo3) at a KeyboardInterrupt
+    that our signal handler raised while the extension was calling back into Python."""
+    return type(err).__name__ == "PanicException" and "KeyboardInterrupt" in str(err)
+
+
 def friendly_errors(command):
     """Turn VcodecError, Ctrl-C and SIGTERM into a one-line message and a non-zero exit."""
 
@@ -36,6 +42,11 @@ def friendly_errors(command):
             echo(f"error: {err}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
+            echo("interrupted; no partial output was left", err=True)
+            sys.exit(130)
+        except BaseException as err:
+            if not _interrupt_in_extension(err):
+                raise
             echo("interrupted; no partial output was left", err=True)
             sys.exit(130)
         finally:

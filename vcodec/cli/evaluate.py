@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from vcodec.cli.errors import echo, friendly_errors
+from vcodec.cli.options import shared_options, threads_option
 from vcodec.errors import VcodecError
-from vcodec.eval.baselines import DEFAULT_GOP, VIDEO_BASELINES
-from vcodec.eval.methods import DEFAULT_IMAGE_METHODS, DEFAULT_VIDEO_METHODS
+from vcodec.defaults import DEFAULT_GOP, DEFAULT_IMAGE_METHODS, DEFAULT_VIDEO_METHODS
+from vcodec.eval.baselines import VIDEO_BASELINES
 
 
 def _sweeps(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -89,13 +90,9 @@ _common_options = [
                  help="Replace a method's rate points (qualities, QPs or CRFs); repeatable."),
     click.option("--strict", is_flag=True, help="Stop at the first unreadable file, missing codec or failure."),
     click.option("--force", "-f", is_flag=True, help="Overwrite result files already in --out."),
+    threads_option,
 ]
-
-
-def _with_common(command):
-    for option in reversed(_common_options):
-        command = option(command)
-    return command
+_with_common = shared_options(_common_options)
 
 
 @click.group("eval")
@@ -120,7 +117,8 @@ def images(source: Path | None, methods: str, per_image: bool, out: Path, jobs: 
            strict: bool, force: bool) -> None:
     """RD curves of METHODS over the images in SOURCE (a folder or one file).
 
-    Without SOURCE, the development images of DESIGN.md (skimage/sklearn; these are not Kodak numbers).
+    Without SOURCE, the 8 development images bundled with scikit-image and scikit-learn (astronaut,
+    coffee, chelsea, rocket, motorcycle, a hubble crop, china, flower; these are not Kodak numbers).
     bpp counts every byte each codec wrote; PSNR and MS-SSIM are measured in RGB on the 8-bit output.
     """
     from vcodec.eval.datasets import development_images, load_images

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import torch
 
 from vcodec.cli.errors import echo, friendly_errors
-from vcodec.cli.options import shared_options
+from vcodec.cli.options import shared_options, threads_option
 from vcodec.errors import VcodecError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_TOKENIZER = "tok1d-64"
 
 
 def contact_sheet(images: torch.Tensor, columns: int = 8, gap: int = 2) -> torch.Tensor:
     """One image (3×H×W) with the B×3×S×S ``images`` in rows of ``columns``, on white."""
+    import torch
+
     count, _, side, _ = images.shape
     columns = min(columns, count)
     rows = -(-count // columns)
@@ -78,6 +83,7 @@ _SAMPLING_OPTIONS = [
     click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
                  help="Folder for the PNGs and contact-sheet.png."),
     click.option("--force", "-f", is_flag=True, help="Write into a folder that already has files."),
+    threads_option,
 ]
 
 
@@ -121,6 +127,8 @@ def complete(image: Path, keep: int, count: int, tokenizer_name: str, prior_name
              top_k: int | None, top_p: float | None, seed: int, out: Path, force: bool) -> None:
     """Keep an image's first K tokens and sample the rest: OUT/completion-000.png …, and a contact sheet
     that starts with the image as the tokenizer sees it and what its first K tokens alone decode to."""
+    import torch
+
     from vcodec.io.images import load_square
 
     tokenizer = _tokenizer_and_prior(tokenizer_name, prior_name)

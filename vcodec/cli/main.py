@@ -1,7 +1,8 @@
 """The ``vcodec`` command line: encode, decode, info, models, eval, train.
 
 Every user error becomes one line on stderr and exit status 1; outputs are written atomically, so an
-error or Ctrl-C never leaves a partial file.
+error or Ctrl-C never leaves a partial file. Modules imported here stay light (no torch): ``--help``,
+``info`` and ``models`` answer at once, and the models load when a command codes something.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from tqdm import tqdm
 
 from vcodec import zoo
 from vcodec.cli.errors import echo, friendly_errors
+from vcodec.cli.options import threads_option
 from vcodec.cli.evaluate import evaluate
 from vcodec.cli.generate import complete, sample
 from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import data, export, prepare_data, train
 from vcodec.cli.video import decode_video, encode_video, is_video_stream, stream_model_name, video_info
-from vcodec.codecs.video import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD, LearnedVideoCodec
+from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
-from vcodec.io.images import IMAGE_SUFFIXES, load_image, load_square, save_image, write_atomic
+from vcodec.io.images import (IMAGE_SUFFIXES, LOSSY_QUALITY, OUTPUT_FORMATS, load_image, load_square, save_image,
+                              write_atomic)
 from vcodec.io.video import VIDEO_SUFFIXES
-from vcodec.codecs import LearnedImageCodec
-from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 
 STREAM_SUFFIX = ".vcd"
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
@@ -78,8 +79,8 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
     for src, dst in tqdm(pairs, desc=what, unit="file"):
         try:
             job(src, dst)
-        except VcodecError as err:
-            failures.append(f"{src.name}: {err}")
+        except VcodecError as err:  # most messages name the file already
+            failures.append(str(err) if str(src) in str(err) else f"{src.name}: {err}")
     if failures:
         raise VcodecError(f"{len(failures)} of {len(pairs)} files failed: " + "; ".join(failures))
 
@@ -99,6 +100,7 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
 @click.option("--start", type=float, default=0.0, help="Video: skip to this time (seconds) first.")
 @click.option("--frames", "max_frames", type=click.IntRange(min=1), default=None, help="Video: code at most N frames.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
+@threads_option
 @friendly_errors
 def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tokens: int | None, gop: int,
            intra_boost: int, start: float, max_frames: int | None, force: bool) -> None:
@@ -115,6 +117,9 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
         encode_video(src, dst, model or zoo.DEFAULT_VIDEO_MODEL, quality, gop, start, max_frames, force, intra_boost)
         return
+    from vcodec.codecs.video import LearnedVideoCodec
+    from vcodec.tokenizers import LearnedTokenizer
+
     loaded = zoo.load(model or zoo.DEFAULT_MODEL)
     if isinstance(loaded, LearnedVideoCodec):
         raise VcodecError(f"{model} is a video codec: give it a video (suffix {', '.join(sorted(VIDEO_SUFFIXES))})")
@@ -122,6 +127,7 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     compress = _tokenizer_compress(loaded, num_tokens) if isinstance(loaded, LearnedTokenizer) else \
         _codec_compress(loaded, quality)
     pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
+    _check_stream_name(pairs)
 
     def job(image_path: Path, out: Path) -> None:
         if out.exists() and not force:
@@ -134,8 +140,20 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     _run_batch(pairs, job, "encode")
 
 
+def _check_stream_name(pairs: list[tuple[Path, Path]]) -> None:
+    """Refuse to write a vcodec stream under a name that promises an image or a video file."""
+    for _, out in pairs:
+        suffix = out.suffix.lower()
+        if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
+            raise VcodecError(f"{out}: encode writes a vcodec stream, not a {suffix} file; name it "
+                              f"{out.stem}{STREAM_SUFFIX} (decode it to get {suffix} back)")
+
+
 def _check_image_model(loaded, name: str) -> None:
     """A one-line error unless ``loaded`` codes images (an image codec or an image tokenizer)."""
+    from vcodec.codecs import LearnedImageCodec
+    from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
+
     if isinstance(loaded, CausalVideoTokenizer):
         raise VcodecError(f"{name} is a video tokenizer: `vcodec tokenize CLIP -m {name}` gives its token ids, "
                           f"and its token streams decode in Python (tok.decompress)")
@@ -188,6 +206,7 @@ def _decoder(stream: bytes, model: str | None, cache: dict):
 @click.option("--keep-going", is_flag=True,
               help="Video: decode past damaged packets (the last good frame stands in until the next intra frame).")
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
+@threads_option
 @friendly_errors
 def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir: Path | None, keep_going: bool,
            force: bool) -> None:
@@ -204,6 +223,8 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
         return
     if src.is_file() and dst.suffix.lower() in VIDEO_SUFFIXES:
         raise BitstreamError(f"{src}: holds an image stream, not a video (decode it to .png)")
+    from vcodec.tokenizers import LearnedTokenizer
+
     pairs = _pairs(src, dst, {STREAM_SUFFIX}, ".png")
     cache: dict = {}
 
@@ -223,9 +244,18 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
             raise BitstreamError(f"{stream_path}: {err}") from None
         save_image(image, out, force=force)
         if len(pairs) == 1:
-            echo(f"{out}: {container.width}×{container.height}")
+            echo(f"{out}: {container.width}×{container.height}{_lossy_note(out)}")
 
     _run_batch(pairs, job, "decode")
+
+
+def _lossy_note(out: Path) -> str:
+    """What a decode written as JPEG or WebP loses (PNG, TIFF, BMP and PPM keep the decode exactly)."""
+    fmt = OUTPUT_FORMATS.get(out.suffix.lower())
+    if fmt in LOSSY_QUALITY:
+        return (f" ({fmt} at quality {LOSSY_QUALITY[fmt]}: compressed again, lossily; "
+                f"name the output .png for the exact decode)")
+    return ""
 
 
 def _read_stream(path: Path) -> bytes:
@@ -262,7 +292,7 @@ def info(src: Path) -> None:
         count = int.from_bytes(c.sections[0], "big")
         shipped = zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
         if shipped is not None and shipped.kind == "video-tokenizer":  # token frames of a clip
-            frames = 1 + shipped.config.temporal_factor * (count - 1)
+            frames = 1 + 2 ** int(shipped.model["temporal_downsamples"]) * (count - 1)  # its temporal_factor
             echo(f"tokens:   {count} token frames ({frames} video frames)")
             pixels *= frames
         else:

@@ -9,20 +9,19 @@ from pathlib import Path
 
 import click
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vcodec.cli.errors import echo, friendly_errors
+from vcodec.cli.options import threads_option
 from vcodec.errors import VcodecError
 from vcodec.io.images import FITS, IMAGE_SUFFIXES, load_square, write_atomic
-from vcodec.tokenizers import LearnedTokenizer
 
 SHARD_SIZE = 1024
 
 
 def _tokenizer(model: str, num_tokens: int | None):
     from vcodec import zoo
-    from vcodec.tokenizers import CausalVideoTokenizer
+    from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 
     tokenizer = zoo.load(model)
     if isinstance(tokenizer, CausalVideoTokenizer):
@@ -82,6 +81,7 @@ def _write_shard(path: Path, tokens: list[np.ndarray], files: list[str]) -> None
 @click.option("--frames", "max_frames", type=click.IntRange(1), default=None,
               help="Video tokenizers: tokenize only the first N frames.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite an existing .npy output.")
+@threads_option
 @friendly_errors
 def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path | None, shard_size: int, chunk: int,
              max_frames: int | None, force: bool) -> None:
@@ -96,6 +96,8 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
     A folder run skips images already in its shards, so an interrupted run continues where it
     stopped; under torchrun each rank takes every WORLD_SIZE-th file and writes its own shards.
     """
+    from vcodec.tokenizers import LearnedTokenizer
+
     tokenizer = _tokenizer(model, num_tokens)
     if not src.exists():
         raise VcodecError(f"{src}: no such file or folder")
@@ -123,6 +125,8 @@ def _save_ids(ids: np.ndarray, out: Path, force: bool) -> None:
 
 def _tokenize_video(tokenizer, src: Path, out: Path | None, chunk: int, max_frames: int | None, force: bool) -> None:
     """A clip's ids, T'×⌈H/8⌉×⌈W/8⌉: every ``chunk`` frames give 1 + (chunk − 1)/4 token frames."""
+    import torch
+
     from vcodec.io.video import VIDEO_SUFFIXES, VideoReader
     from vcodec.tokenizers.causal3d import tokenize_frames
 

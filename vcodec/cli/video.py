@@ -7,18 +7,20 @@ import functools
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from tqdm import tqdm
 
 from vcodec import zoo
 from vcodec.cli.errors import echo
-from vcodec.codecs.video import DEFAULT_INTRA_BOOST, LearnedVideoCodec, decode_stream, read_packets, stream_header
-from vcodec.entropy.container import MAGIC, FrameType, Kind, read_video_header
+from vcodec.defaults import DEFAULT_INTRA_BOOST
+from vcodec.entropy.container import MAGIC, FrameType, Kind, read_packets, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import atomic_path, save_image, to_uint8
 from vcodec.io.video import VideoReader, VideoWriter
-from vcodec.tokenizers import TokenModel
+
+if TYPE_CHECKING:  # the codec (and torch) load when a video is coded, not when the command starts
+    from vcodec.codecs.video import LearnedVideoCodec
 
 PNG_NAME = "frame_{:06d}.png"
 
@@ -43,6 +45,9 @@ def stream_model_name(stream_model: str, model: str | None) -> str:
 
 
 def load_video_codec(name: str) -> LearnedVideoCodec:
+    from vcodec.codecs.video import LearnedVideoCodec
+    from vcodec.tokenizers import TokenModel
+
     model = zoo.load(name)
     if not isinstance(model, LearnedVideoCodec):
         hint = f"; for token ids: vcodec tokenize CLIP -m {name}" if isinstance(model, TokenModel) else ""
@@ -57,6 +62,10 @@ def video_models() -> list[str]:
 
 def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_period: int, start: float,
                  max_frames: int | None, force: bool, intra_boost: int = DEFAULT_INTRA_BOOST) -> None:
+    import torch
+
+    from vcodec.codecs.video import stream_header
+
     codec = load_video_codec(model)
     quality = codec.check_quality(codec.default_quality if quality is None else quality)
     if intra_period < 1:
@@ -95,6 +104,8 @@ def _expected_frames(declared: int | None, fps, start: float, max_frames: int | 
 
 def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None, frames_dir: Path | None,
                  force: bool, keep_going: bool = False) -> None:
+    from vcodec.codecs.video import decode_stream
+
     if dst is None and frames_dir is None:
         raise VcodecError("give an output video file, or --frames-dir for PNG frames")
     with open(src, "rb") as stream:
@@ -105,14 +116,18 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
         header, info, frames = decode_stream(codec, stream, keep_going, problems)
         fps = Fraction(info.fps_num, info.fps_den)
         frames = tqdm(frames, total=info.frame_count, unit="frame", desc="decode")
+        size, padded = (header.width, header.height), ""
         if dst is not None:
             with VideoWriter(dst, fps, header.width, header.height, crf=crf, force=force) as writer:
                 written = _write_frames(frames, writer, frames_dir, force)
+            if writer.size != size:
+                padded = f" (the {size[0]}×{size[1]} frames padded by one pixel: 4:2:0 needs even sides)"
+                size = writer.size
         else:
             written = _write_frames(frames, None, frames_dir, force)
     where = ", ".join(str(p) for p in (dst, frames_dir) if p is not None)
     missing = f" (the stream declares {info.frame_count})" if written != info.frame_count else ""
-    echo(f"{where}: {written} frames{missing}, {header.width}×{header.height} at {float(fps):g} fps")
+    echo(f"{where}: {written} frames{missing}, {size[0]}×{size[1]}{padded} at {float(fps):g} fps")
     for problem in problems:
         echo(f"warning: {problem}; the last good frame stands in until the next intra frame", err=True)
 
@@ -131,29 +146,39 @@ def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, f
 
 
 def video_info(src: Path) -> None:
+    """The header of a video stream, then what its packets hold; a damaged stream shows what could be
+    read before the error that ends it."""
     with open(src, "rb") as stream:
         header, info = read_video_header(stream)
+        seconds = info.frame_count / Fraction(info.fps_num, info.fps_den)
+        echo(f"file:     {src}")
+        echo("kind:     video")
+        echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
+        echo(f"size:     {header.width}×{header.height}")
+        echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
+             f"intra period {info.intra_period}")
         kinds, sizes, intra_qualities, start = [], [], set(), stream.tell()
-        for packet in read_packets(stream, header, info):
-            kinds.append(packet.frame_type.name[0])
-            if packet.frame_type == FrameType.INTRA and packet.sections and len(packet.sections[0]) == 1:
-                intra_qualities.add(packet.sections[0][0])
-            sizes.append(stream.tell() - start)  # as stored, without writing the packet out again
-            start = stream.tell()
+        try:
+            for packet in read_packets(stream, header, info):
+                kinds.append(packet.frame_type.name[0])
+                if packet.frame_type == FrameType.INTRA and packet.sections and len(packet.sections[0]) == 1:
+                    intra_qualities.add(packet.sections[0][0])
+                sizes.append(stream.tell() - start)  # as stored, without writing the packet out again
+                start = stream.tell()
+        except BitstreamError as err:
+            _packet_summary(header, kinds, sizes, intra_qualities)
+            raise BitstreamError(f"{src}: {err} (the {len(kinds)} packets before it are summarised above)") from None
+    _packet_summary(header, kinds, sizes, intra_qualities)
     total = src.stat().st_size
-    seconds = info.frame_count / Fraction(info.fps_num, info.fps_den)
-    echo(f"file:     {src}")
-    echo(f"kind:     video")
-    echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
-    echo(f"size:     {header.width}×{header.height}")
-    echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
-         f"intra period {info.intra_period}")
+    if seconds:
+        echo(f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
+             f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")
+
+
+def _packet_summary(header, kinds: list[str], sizes: list[int], intra_qualities: set[int]) -> None:
     intra_quality = ", ".join(map(str, sorted(intra_qualities))) or "?"
     echo(f"quality:  {header.quality} (intra frames {intra_quality})")
     intra = [s for k, s in zip(kinds, sizes) if k == "I"]
     predicted = [s for k, s in zip(kinds, sizes) if k == "P"]
     echo(f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
          f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)")
-    if seconds:
-        echo(f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
-             f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")

@@ -20,9 +20,9 @@ hyper network serves every quality level.
 from __future__ import annotations
 
 import torch
-from compressai.ops import quantize_ste
 from torch import Tensor, nn
 
+from vcodec._compressai import quantize_ste
 from vcodec.codecs.base import CodecConfig, GainUnit, LearnedImageCodec
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.layers import CheckerboardConv2d, hyper_analysis, hyper_synthesis

@@ -50,8 +50,8 @@ from torch import Tensor, nn
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
 from vcodec.codecs.hyperprior import CheckerboardCodec, anchor_mask, checkerboard_code, checkerboard_forward
-from vcodec.entropy.container import (Container, FrameType, Kind, Packet, VideoInfo, find_packet, read_packet,
-                                      read_video_header)
+from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
+from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, read_packets, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
 from vcodec.codecs.motion import MOTION_BLOCK, LatentMotion, decode_motion, encode_motion, estimate_motion
@@ -60,10 +60,8 @@ from vcodec.weights import resize_table_buffers, weights_hash
 
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
-DEFAULT_INTRA_PERIOD = 32
 RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in the skip decision, relative to λ
-DEFAULT_INTRA_BOOST = 1  # intra frames are coded this many qualities above the predicted frames
 MAX_MOTION_SEARCH = 32  # pixels; a search of ±R compares (2R+1)² displacements per block
 
 
@@ -556,52 +554,3 @@ def decode_stream(codec: LearnedVideoCodec, stream: BinaryIO, keep_going: bool =
     check_stream_model(codec, header)
     packets = read_packets(stream, header, info, keep_going, problems)
     return header, info, codec.decode(packets, header.width, header.height, header.quality, keep_going)
-
-
-def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_going: bool = False,
-                 problems: list[str] | None = None) -> Iterator[Packet | None]:
-    """The packets after a video header, in frame order, each checked. A damaged or missing one raises
-    BitstreamError naming its frame; with ``keep_going`` it yields None for every frame it cannot read,
-    finds the next whole packet, and notes what happened in ``problems``."""
-    limit = 1024 + 16 * header.width * header.height  # far above what any frame of this size codes to
-    index = 0
-    while index < info.frame_count:
-        position = stream.tell()
-        try:
-            packet = read_packet(stream, limit)
-            if packet is None:
-                raise BitstreamError(f"stream ends after {index} of {info.frame_count} frames")
-            if packet.index != index:
-                raise BitstreamError(f"packet of frame {packet.index} where frame {index} belongs")
-        except BitstreamError as err:
-            message = str(err) if str(err).startswith("stream ends") else f"frame {index}: {err}"
-            if not keep_going:
-                raise BitstreamError(message) from None
-            stream.seek(position + 1)
-            packet = _next_packet(stream, limit, index, info.frame_count, position)
-            if packet is None:  # no more frames lost than bytes left: damage, not a fabricated frame count
-                found = min(info.frame_count, index + max(1, stream.seek(0, 2) - position))
-            else:
-                found = packet.index
-            if problems is not None:
-                lost = f"frame {index}" if found == index + 1 else f"frames {index}–{found - 1}"
-                problems.append(f"{message} ({lost} lost)")
-            yield from [None] * (found - index)
-            index = found
-            if packet is None:
-                return
-        yield packet
-        index += 1
-    if not keep_going and stream.read(1):
-        raise BitstreamError(f"unexpected bytes after the last of {info.frame_count} frames")
-
-
-def _next_packet(stream: BinaryIO, limit: int, after: int, count: int, damaged_from: int) -> Packet | None:
-    """The next whole packet of a later frame than ``after`` (None when the stream has none) whose frame
-    number is plausible: at least one damaged byte per lost frame, so a stray packet cannot make the
-    decoder emit millions of stand-in frames from a few bytes."""
-    while (packet := find_packet(stream, limit)) is not None:
-        start = stream.tell() - len(packet.to_bytes())
-        if after < packet.index < count and packet.index - after <= start - damaged_from:
-            return packet
-    return None

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from vcodec.entropy.categorical import check_vocab_sizes
 from vcodec.errors import BitstreamError
+from vcodec.threads import torch_threads
 
 ACTIVATION_BITS = 12  # activations are integers in units of 2**-12
 ACTIVATION_LIMIT = float(1 << 20)  # |activation| ≤ 256: squares of 64–512 features stay below 2**53
@@ -167,12 +168,14 @@ class AutoregressiveTokenPrior(nn.Module):
         groups = len(self.vocab_sizes)
         ids = torch.zeros(1, num_tokens, groups, dtype=torch.long)
         family = constriction.stream.model.Categorical(perfect=False)
+        # one small step per token: sharing it between cores costs more than it saves
         try:
-            decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
-            for n in range(num_tokens):
-                frequencies = self.exact.frequencies(ids[:, : n + 1], last=True)
-                for g in range(groups):
-                    ids[0, n, g] = int(decoder.decode(family, frequencies[g][0])[0])
+            with torch_threads(1):
+                decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+                for n in range(num_tokens):
+                    frequencies = self.exact.frequencies(ids[:, : n + 1], last=True)
+                    for g in range(groups):
+                        ids[0, n, g] = int(decoder.decode(family, frequencies[g][0])[0])
         except (ValueError, RuntimeError, AssertionError) as err:
             raise BitstreamError(f"token data is corrupt ({err})") from None
         return ids[0]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from compressai._CXX import pmf_to_quantized_cdf
 from torch import Tensor, nn
 
+from vcodec._compressai import pmf_to_quantized_cdf
 from vcodec.entropy import coder
 from vcodec.errors import BitstreamError
 

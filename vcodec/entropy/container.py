@@ -18,6 +18,7 @@ import enum
 import struct
 import zlib
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from vcodec.errors import BitstreamError
@@ -273,3 +274,52 @@ def _read_exact(stream: BinaryIO, count: int, what: str) -> bytes:
     if len(data) != count:
         raise BitstreamError(f"stream is truncated (ends inside the {what})")
     return data
+
+
+def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_going: bool = False,
+                 problems: list[str] | None = None) -> Iterator[Packet | None]:
+    """The packets after a video header, in frame order, each checked. A damaged or missing one raises
+    BitstreamError naming its frame; with ``keep_going`` it yields None for every frame it cannot read,
+    finds the next whole packet, and notes what happened in ``problems``."""
+    limit = 1024 + 16 * header.width * header.height  # far above what any frame of this size codes to
+    index = 0
+    while index < info.frame_count:
+        position = stream.tell()
+        try:
+            packet = read_packet(stream, limit)
+            if packet is None:
+                raise BitstreamError(f"stream ends after {index} of {info.frame_count} frames")
+            if packet.index != index:
+                raise BitstreamError(f"packet of frame {packet.index} where frame {index} belongs")
+        except BitstreamError as err:
+            message = str(err) if str(err).startswith("stream ends") else f"frame {index}: {err}"
+            if not keep_going:
+                raise BitstreamError(message) from None
+            stream.seek(position + 1)
+            packet = _next_packet(stream, limit, index, info.frame_count, position)
+            if packet is None:  # no more frames lost than bytes left: damage, not a fabricated frame count
+                found = min(info.frame_count, index + max(1, stream.seek(0, 2) - position))
+            else:
+                found = packet.index
+            if problems is not None:
+                lost = f"frame {index}" if found == index + 1 else f"frames {index}–{found - 1}"
+                problems.append(f"{message} ({lost} lost)")
+            yield from [None] * (found - index)
+            index = found
+            if packet is None:
+                return
+        yield packet
+        index += 1
+    if not keep_going and stream.read(1):
+        raise BitstreamError(f"unexpected bytes after the last of {info.frame_count} frames")
+
+
+def _next_packet(stream: BinaryIO, limit: int, after: int, count: int, damaged_from: int) -> Packet | None:
+    """The next whole packet of a later frame than ``after`` (None when the stream has none) whose frame
+    number is plausible: at least one damaged byte per lost frame, so a stray packet cannot make the
+    decoder emit millions of stand-in frames from a few bytes."""
+    while (packet := find_packet(stream, limit)) is not None:
+        start = stream.tell() - len(packet.to_bytes())
+        if after < packet.index < count and packet.index - after <= start - damaged_from:
+            return packet
+    return None

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 import torch
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from torch import Tensor, nn
 
+from vcodec._compressai import EntropyBottleneck, GaussianConditional
 from vcodec.entropy import coder
 from vcodec.entropy.coder import CdfTables
 

@@ -14,9 +14,9 @@ from fractions import Fraction
 import numpy as np
 from PIL import Image, features
 
+from vcodec.defaults import DEFAULT_GOP
 from vcodec.eval.ffmpeg import decode_packets, encode_frames, encoder_available
 
-DEFAULT_GOP = 32  # intra period of the video comparisons (as in the DCVC test conditions)
 
 
 @dataclass(frozen=True)

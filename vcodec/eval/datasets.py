@@ -1,4 +1,4 @@
-"""What an evaluation runs on: the development images of DESIGN.md (bundled with scikit-image and
+"""What an evaluation runs on: the development images (bundled with scikit-image and
 scikit-learn, no download), or a user's folder of images or videos, with unreadable files reported."""
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def load_videos(path: Path, max_frames: int | None, strict: bool = False):
 
 @dataclass(frozen=True)
 class SyntheticClip:
-    """A development clip cut from a development image with known motion (DESIGN.md's synthetic pans):
+    """A development clip cut from a development image with known motion (a synthetic pan):
     always available, unlike real clips, so every video model can be measured at export."""
 
     image: str

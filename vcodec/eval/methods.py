@@ -15,16 +15,15 @@ import numpy as np
 import torch
 
 from vcodec import zoo
-from vcodec.codecs.video import LearnedVideoCodec, read_packets, stream_header
-from vcodec.eval.baselines import DEFAULT_GOP, IMAGE_BASELINES, VIDEO_BASELINES, Coded
-from vcodec.entropy.container import Container, read_video_header
+from vcodec.codecs.video import LearnedVideoCodec, stream_header
+from vcodec.defaults import DEFAULT_GOP
+from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
+from vcodec.entropy.container import Container, read_packets, read_video_header
 from vcodec.errors import VcodecError
 from vcodec.io.images import to_uint8
 from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 from vcodec.tokenizers.causal3d import VIDEO_TOKEN_CHUNK, VIDEO_TOKEN_TILE, clip_pieces
 
-DEFAULT_IMAGE_METHODS = ("default", "jpeg", "webp", "avif", "x265", "av1")
-DEFAULT_VIDEO_METHODS = ("default", "x264", "x265", "av1")
 
 
 def _round_trip(codec, image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray, float, float]:

@@ -1,4 +1,4 @@
-"""Quality metrics on 8-bit RGB, as the evaluation protocol of DESIGN.md prescribes."""
+"""Quality metrics on 8-bit RGB, as the evaluation protocol prescribes."""
 
 from __future__ import annotations
 

@@ -7,8 +7,6 @@ place, keeps every baseline's colour path identical and independent of FFmpeg's 
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 KR, KB = 0.2126, 0.0722  # BT.709 luma coefficients
 KG = 1.0 - KR - KB
@@ -49,6 +47,9 @@ def subsample_chroma(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def upsample_chroma(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """Y, Cb, Cr of a 4:2:0 picture → 3×H×W planes, chroma upsampled bilinearly (centred samples)."""
+    import torch  # here, not at the top: the classical baselines' module loads with the command line
+    import torch.nn.functional as F
+
     chroma = torch.from_numpy(np.stack([cb, cr]).astype(np.float32))[None]
     chroma = F.interpolate(chroma, size=y.shape, mode="bilinear", align_corners=False)[0].numpy()
     return np.concatenate([y[None], np.clip(np.round(chroma), 0, 255).astype(np.uint8)])

@@ -11,17 +11,21 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vcodec.errors import VcodecError
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pgm"})
 MAX_PIXELS = 40_000_000  # refuse larger images instead of exhausting memory (codecs share the limit)
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
                   ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM", ".pgm": "PPM"}
+LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}  # formats that compress the decoded image again, at this quality
 
 
 def _open(path: Path) -> Image.Image:
@@ -68,7 +72,7 @@ def load_image(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
     """An image file as a 1×3×H×W float tensor in [0, 1], plus its original mode ("RGB", "L", "RGBA"…)."""
     image = _open(Path(path))
     array = np.asarray(_to_rgb(image))
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0), image.mode
+    return _to_tensor(array), image.mode
 
 
 FITS = ("crop", "resize", "refuse")
@@ -89,14 +93,21 @@ def load_square(path: str | os.PathLike, size: int, fit: str = "crop") -> torch.
             image = ImageOps.fit(image, (size, size), method=Image.Resampling.BICUBIC)
         else:
             image = image.resize((size, size), Image.Resampling.BICUBIC)
-    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
+    return _to_tensor(np.asarray(image))
+
+
+def _to_tensor(array: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8 → 1×3×H×W float in [0, 1] (torch is imported here, not with the module: start-up)."""
+    import torch
+
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div(255.0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """A C×H×W (or 1×C×H×W) float tensor in [0, 1] as a rounded uint8 array: H×W×3, or H×W if C = 1."""
     if x.dim() == 4:
         x = x[0]
-    array = x.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    array = x.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     return array[..., 0] if array.shape[-1] == 1 else array
 
 
@@ -147,5 +158,6 @@ def save_image(x: torch.Tensor, path: str | os.PathLike, force: bool = False) ->
     if fmt is None:
         raise VcodecError(f"{path}: cannot write '{path.suffix}' images (use {', '.join(sorted(OUTPUT_FORMATS))})")
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(x)).save(buffer, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    options = {"quality": LOSSY_QUALITY[fmt]} if fmt in LOSSY_QUALITY else {}
+    Image.fromarray(to_uint8(x)).save(buffer, format=fmt, **options)
     write_atomic(path, buffer.getvalue(), force=force)

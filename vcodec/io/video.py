@@ -211,6 +211,13 @@ class VideoWriter:
         self._atomic = atomic_path(self.path, force)
         self._av = av
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the file written: a 4:2:0 viewing copy pads odd sides by one pixel."""
+        if self.crf is None:
+            return self.width, self.height
+        return self.width + self.width % 2, self.height + self.height % 2
+
     def __enter__(self) -> "VideoWriter":
         tmp = self._atomic.__enter__()
         try:
@@ -236,7 +243,7 @@ class VideoWriter:
         if self.crf is not None:
             stream = self._container.add_stream("libx264", rate=fps)
             stream.pix_fmt, stream.options = "yuv420p", {"crf": str(self.crf), "preset": "medium"}
-            stream.width, stream.height = self.width + self.width % 2, self.height + self.height % 2
+            stream.width, stream.height = self.size
         else:
             codec = LOSSLESS_CONTAINERS[suffix]
             stream = self._container.add_stream(codec, rate=fps)

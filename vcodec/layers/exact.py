@@ -15,8 +15,7 @@ training, which costs far less than 1 % of the rate.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -26,18 +25,6 @@ ACTIVATION_BITS = 12  # activations are integers in units of 2**-12
 ACTIVATION_LIMIT = float(1 << 24)  # |activation| ≤ 4096 in real units
 WEIGHT_BITS = 14  # the largest weight of a layer becomes ±2**14
 _LIMIT = 1 << 53
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run a block on ``count`` intra-op threads, then restore the count: how tests and benchmarks check
-    that exact results do not depend on the thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def to_fixed(x: Tensor) -> Tensor:

@@ -1,14 +1,26 @@
-"""VQ, FSQ, LFQ and residual VQ from vector-quantize-pytorch, behind the :class:`Quantizer` contract."""
+"""VQ, FSQ, LFQ and residual VQ from vector-quantize-pytorch, behind the :class:`Quantizer` contract.
+
+vector-quantize-pytorch is imported when a quantizer is built, not with this module: it pulls in
+torch._dynamo (over a second), which an image or video codec never needs.
+"""
 
 from __future__ import annotations
 
-from loguru import logger
+import functools
+from types import ModuleType
+
 from torch import Tensor
-from vector_quantize_pytorch import FSQ, LFQ, ResidualVQ, VectorQuantize
 
 from vcodec.quantizers.base import Quantizer
 
-logger.disable("vector_quantize_pytorch")  # it logs a warning whenever k-means sees a small batch
+
+@functools.cache
+def _library() -> ModuleType:
+    from loguru import logger
+    import vector_quantize_pytorch
+
+    logger.disable("vector_quantize_pytorch")  # it logs a warning whenever k-means sees a small batch
+    return vector_quantize_pytorch
 
 
 class VectorQuantizer(Quantizer):
@@ -19,9 +31,10 @@ class VectorQuantizer(Quantizer):
                  commitment_weight: float = 0.25, kmeans_init: bool = True, dead_code_threshold: float = 2.0,
                  cosine: bool = False):
         super().__init__(dim, (codebook_size,))
-        self.vq = VectorQuantize(dim=dim, codebook_size=codebook_size, codebook_dim=codebook_dim, decay=decay,
-                                 commitment_weight=commitment_weight, kmeans_init=kmeans_init, kmeans_iters=10,
-                                 threshold_ema_dead_code=dead_code_threshold, use_cosine_sim=cosine)
+        self.vq = _library().VectorQuantize(
+            dim=dim, codebook_size=codebook_size, codebook_dim=codebook_dim, decay=decay,
+            commitment_weight=commitment_weight, kmeans_init=kmeans_init, kmeans_iters=10,
+            threshold_ema_dead_code=dead_code_threshold, use_cosine_sim=cosine)
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.vq(z)
@@ -35,7 +48,7 @@ class FiniteScalarQuantizer(Quantizer):
     no codebook to collapse, no auxiliary loss. Vocabulary = prod(levels)."""
 
     def __init__(self, dim: int, levels: tuple[int, ...] = (8, 5, 5, 5)):
-        fsq = FSQ(levels=list(levels), dim=dim)
+        fsq = _library().FSQ(levels=list(levels), dim=dim)
         super().__init__(dim, (fsq.codebook_size,))
         self.fsq = fsq
 
@@ -54,8 +67,8 @@ class LookupFreeQuantizer(Quantizer):
     def __init__(self, dim: int, codebook_size: int = 2**10, entropy_weight: float = 0.1,
                  commitment_weight: float = 0.25):
         super().__init__(dim, (codebook_size,))
-        self.lfq = LFQ(dim=dim, codebook_size=codebook_size, entropy_loss_weight=entropy_weight,
-                       commitment_loss_weight=commitment_weight)
+        self.lfq = _library().LFQ(dim=dim, codebook_size=codebook_size, entropy_loss_weight=entropy_weight,
+                                  commitment_loss_weight=commitment_weight)
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.lfq(z)
@@ -72,9 +85,10 @@ class ResidualVectorQuantizer(Quantizer):
                  decay: float = 0.99, commitment_weight: float = 0.25, kmeans_init: bool = True,
                  dead_code_threshold: float = 2.0):
         super().__init__(dim, (codebook_size,) * levels)
-        self.rvq = ResidualVQ(dim=dim, num_quantizers=levels, codebook_size=codebook_size, codebook_dim=codebook_dim,
-                              decay=decay, commitment_weight=commitment_weight, kmeans_init=kmeans_init,
-                              kmeans_iters=10, threshold_ema_dead_code=dead_code_threshold)
+        self.rvq = _library().ResidualVQ(
+            dim=dim, num_quantizers=levels, codebook_size=codebook_size, codebook_dim=codebook_dim, decay=decay,
+            commitment_weight=commitment_weight, kmeans_init=kmeans_init, kmeans_iters=10,
+            threshold_ema_dead_code=dead_code_threshold)
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         quantized, indices, losses = self.rvq(z)

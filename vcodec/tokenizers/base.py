@@ -1,4 +1,4 @@
-"""The tokenizer contract of DESIGN.md, and what every learned tokenizer shares: input checks, token
+"""The tokenizer contract, and what every learned tokenizer shares: input checks, token
 validation, and token bitstreams (entropy-coded with a learned prior, in the VCDC container).
 
     image ──encode──▶ token ids (B×N×G) ──prior + range coder──▶ bytes

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from vcodec.entropy import AutoregressiveTokenPrior, StaticTokenPrior
+from vcodec.threads import torch_threads
 
 
 def filtered_probabilities(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -61,10 +62,11 @@ def sample_indices(prior: nn.Module, count: int, length: int, prefix: Tensor | N
         if start > length:
             raise ValueError(f"a prefix of {start} tokens is longer than the {length} to sample")
         ids[:, :start] = prefix.long()
-    for position in range(start, length):
-        for g, logits in enumerate(_next_logits(prior, ids, position)):
-            probabilities = filtered_probabilities(logits, temperature, top_k, top_p)
-            ids[:, position, g] = torch.multinomial(probabilities, 1, generator=generator)[:, 0]
+    with torch_threads(1):  # one small step per token: sharing it between cores costs more than it saves
+        for position in range(start, length):
+            for g, logits in enumerate(_next_logits(prior, ids, position)):
+                probabilities = filtered_probabilities(logits, temperature, top_k, top_p)
+                ids[:, position, g] = torch.multinomial(probabilities, 1, generator=generator)[:, 0]
     return ids
 
 

@@ -63,7 +63,7 @@ def _source_files(root: Path, source: PhotoSource) -> list[Path]:
 
 
 def download_photos(work_dir: Path) -> list[tuple[Path, str]]:
-    """Fetch the Debian packages of DESIGN.md with apt-get; the training photos with their sources
+    """Fetch the Debian packages of PHOTO_SOURCES with apt-get; the training photos with their sources
     (package and licence)."""
     debs, tree = work_dir / "debs", work_dir / "tree"
     debs.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,7 @@ def _png(image: np.ndarray) -> np.ndarray:
 def prepare_photos(out_file: Path, photos: list[Path | tuple[Path, str]] | None = None, factor: float = 2.0) -> Path:
     """Write the downscaled training photos to one ``.npz`` cache, each photo as lossless PNG bytes
     (keys ``png0``, ``png1``…): a third of the raw size, small enough to carry to a lent GPU machine.
-    ``photos`` are files or (file, source) pairs; by default the Debian photos of DESIGN.md."""
+    ``photos`` are files or (file, source) pairs; by default the Debian photos of PHOTO_SOURCES."""
     if photos is None:
         with tempfile.TemporaryDirectory() as tmp:
             return prepare_photos(out_file, download_photos(Path(tmp)), factor)
@@ -225,8 +225,8 @@ class RandomCrops:
 
 
 class SyntheticMotion:
-    """Endless clips of consecutive frames cut from still photos, with known motion (DESIGN.md's
-    synthetic pans and zooms): frame pairs for the video codec's temporal prior, longer clips for the
+    """Endless clips of consecutive frames cut from still photos, with known motion (synthetic
+    pans and zooms): frame pairs for the video codec's temporal prior, longer clips for the
     causal video tokenizer.
 
     Each clip is one of: a static shot, a pan of up to ``max_shift`` pixels per frame, a slow zoom, or a
