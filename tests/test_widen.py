@@ -1,4 +1,7 @@
-"""Widening a codec's transforms keeps what it computes, and a config with a larger N starts from it."""
+"""Widening a codec's transforms or adding rate points keeps what it computes, and a config with a larger N
+or more λ starts from it."""
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,7 +9,8 @@ from click.testing import CliRunner
 
 from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
-from vcodec.codecs.widen import widen_state
+from vcodec.codecs.widen import extend_rate_points, widen_state
+from vcodec.entropy.container import Container
 from vcodec.models import build_model
 from test_train import tiny_data
 
@@ -85,3 +89,38 @@ def test_hyper_n_equal_to_n_is_the_same_config_as_leaving_it_out():
     assert CodecConfig("mean-scale-checkerboard", 16, 24, hyper_n=16) == CodecConfig("mean-scale-checkerboard", 16, 24)
     with pytest.raises(ValueError, match="hyper_n must be an integer"):
         CodecConfig("mean-scale-checkerboard", 16, 24, hyper_n="16")
+
+
+def extended(source, lambdas: tuple[float, ...]):
+    config = CodecConfig(**{**source.config.to_dict(), "lambdas": lambdas})
+    codec = build_model(config, "extended").eval()
+    codec.load_state_dict(extend_rate_points(source.state_dict(), lambdas))
+    codec.update()
+    return codec
+
+
+def test_added_rate_points_keep_the_old_qualities_and_start_finer():
+    source = tiny_codec()
+    more = extended(source, (*TINY["lambdas"], 0.0932, 0.18))
+    x = torch.rand(1, 3, 64, 64)
+    for quality in range(1, len(TINY["lambdas"]) + 1):  # the same entropy-coded sections (names differ)
+        sections = [Container.from_bytes(c.compress(x, quality=quality)).sections for c in (more, source)]
+        assert sections[0] == sections[1]
+    gains = more.y_gain.log_gain.detach().exp()
+    step = (0.0932 / TINY["lambdas"][-1]) ** 0.5
+    assert torch.allclose(gains[-2], gains[-3] * step) and torch.allclose(gains[-1], gains[-3] * (0.18 / 0.0483) ** 0.5)
+    inverse = more.y_gain.log_inverse_gain.detach().exp()
+    assert torch.allclose(inverse[-2], inverse[-3] / step)
+    with torch.no_grad():  # a finer quantizer: more bits at the new qualities
+        bits = [sum(-torch.log2(v).sum() for v in more(x, q)["likelihoods"].values()) for q in (3, 4, 5)]
+    assert bits[0] < bits[1] < bits[2]
+
+
+def test_a_config_with_more_lambdas_starts_from_the_init_with_rows_added(tmp_path, tiny_zoo):
+    config = wide_config(tmp_path, f"hyper_n = {TINY['n']}").replace("wide.toml", "more.toml")
+    text = Path(wide_config(tmp_path, "")).read_text().replace(f"n = {2 * TINY['n']}", f"n = {TINY['n']}")
+    text = text.replace(f"lambdas = {list(TINY['lambdas'])}", f"lambdas = {[*TINY['lambdas'], 0.0932]}")
+    Path(config).write_text(text)
+    result = CliRunner().invoke(main, ["train", config, "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert f"adding qualities {len(TINY['lambdas']) + 1}–{len(TINY['lambdas']) + 1} to tiny" in result.output
