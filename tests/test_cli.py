@@ -187,3 +187,47 @@ def test_unwritable_output_format_is_refused(tiny_zoo, photo, tmp_path):
 def test_outputs_get_normal_file_permissions(tiny_zoo, photo, tmp_path):
     run("encode", photo, tmp_path / "a.vcd", "-m", "tiny")
     assert (tmp_path / "a.vcd").stat().st_mode & 0o044 == 0o044  # group/other can read (umask 022)
+
+
+def test_threads_option_sets_torchs_thread_count(tiny_zoo, photo, tmp_path):
+    import torch
+
+    caller = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert run("encode", photo, tmp_path / "a.vcd", "-m", "tiny").exit_code == 0
+        assert torch.get_num_threads() == 2  # without the option, the count is left alone
+        result = run("encode", photo, tmp_path / "b.vcd", "-m", "tiny", "--threads", "1")
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(caller)
+    assert (tmp_path / "a.vcd").read_bytes() == (tmp_path / "b.vcd").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["out.webp", "out.png", "out.mp4"])
+def test_encode_refuses_an_output_named_as_an_image_or_video(tiny_zoo, photo, tmp_path, name):
+    result = run("encode", photo, tmp_path / name, "-m", "tiny")
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1 and "out.vcd" in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_decode_says_when_the_output_format_recompresses_lossily(tiny_zoo, photo, tmp_path):
+    assert run("encode", photo, tmp_path / "a.vcd", "-m", "tiny").exit_code == 0
+    jpeg = run("decode", tmp_path / "a.vcd", tmp_path / "out.jpg")
+    assert jpeg.exit_code == 0 and "JPEG" in jpeg.output and "lossily" in jpeg.output, jpeg.output
+    png = run("decode", tmp_path / "a.vcd", tmp_path / "out.png")
+    assert png.exit_code == 0 and "48×40" in png.output
+    assert "JPEG" not in png.output and "loss" not in png.output, png.output
+
+
+def test_folder_errors_name_each_broken_file_once(tiny_zoo, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_png(src / "good.png")
+    make_file(src / "empty.png", b"")
+    make_file(src / "text.png", b"hello")
+    result = run("encode", src, tmp_path / "streams", "-m", "tiny")
+    assert result.exit_code == 1 and "2 of 3 files failed" in result.output
+    assert result.output.count("empty.png") == 1 and result.output.count("text.png") == 1, result.output

@@ -191,3 +191,15 @@ def test_synthesis_in_channels_last_layout_matches_the_default_layout(architectu
         plain = torch.nn.Sequential.forward(model.g_s, y_hat)[..., :45, :70].clamp(0, 1)  # default layout
     assert fast.shape == (1, 3, 45, 70) and fast.is_contiguous()
     assert torch.allclose(fast, plain, atol=1e-5)
+
+
+def test_the_default_quality_is_the_one_whose_lambda_is_nearest_0_013(image):
+    from vcodec.entropy.container import Container
+
+    tiny = tiny_codec()  # λ 0.0035, 0.013, 0.0483
+    assert tiny.default_quality == 2
+    assert Container.from_bytes(tiny.compress(image[..., :32, :32])).quality == 2  # what compress uses unasked
+    nine = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18, 0.36)
+    for lambdas, default in ((nine, 4), (nine[4:], 1)):  # nine[4:] are all above 0.013: the lowest
+        codec = build_codec(CodecConfig("mean-scale-checkerboard", n=16, m=24, lambdas=lambdas), "q")
+        assert codec.default_quality == default, lambdas

@@ -103,3 +103,47 @@ def test_vocabularies_the_priors_cannot_code_are_refused_up_front():
             build_token_prior(kind, (40000,), 8)
     with pytest.raises(ValueError, match="at most 512 positions"):
         build_token_prior("autoregressive", (16,), 1024)
+
+
+def test_torch_threads_restores_the_count_even_when_the_block_raises():
+    caller = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        with torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 3
+        with pytest.raises(KeyError), torch_threads(2):
+            assert torch.get_num_threads() == 2
+            raise KeyError("inside")
+        assert torch.get_num_threads() == 3
+        with torch_threads(3):  # already so: nothing to change
+            assert torch.get_num_threads() == 3
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(caller)
+
+
+def test_decoding_runs_on_one_thread_and_gives_the_caller_its_count_back(monkeypatch):
+    torch.manual_seed(0)
+    prior = AutoregressiveTokenPrior((VOCAB,), LENGTH, ARPriorConfig(width=32, depth=1, heads=2)).eval()
+    tokens = markov_tokens(1, seed=5)[0]
+    data = prior.compress(tokens)
+    exact, during = prior.exact, []
+    frequencies = exact.frequencies
+
+    def spy(*args, **kwargs):
+        during.append(torch.get_num_threads())
+        return frequencies(*args, **kwargs)
+
+    monkeypatch.setattr(exact, "frequencies", spy)
+    caller = torch.get_num_threads()
+    decoded = {}
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            decoded[threads] = prior.decompress(data, LENGTH)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(caller)
+    assert len(during) == 2 * LENGTH and set(during) == {1}  # every step, whatever the caller's count
+    assert torch.equal(decoded[1], decoded[2]) and torch.equal(decoded[2], tokens)

@@ -386,3 +386,31 @@ def test_intra_frames_are_coded_a_quality_higher_and_say_so(codec):
             packet.sections = packet.sections[1:]
     decoded = list(codec.decode(legacy, 64, 48, 2))
     assert all(torch.equal(a, b) for a, (_, b) in zip(decoded, codec.encode_and_reconstruct(frames, 2, 2, intra_boost=0)))
+
+
+def test_info_on_a_truncated_stream_shows_the_header_then_names_the_damage(tiny_zoo, tmp_path):
+    clip = write_clip(tmp_path / "clip.mkv", moving_pattern(3))
+    stream = tmp_path / "clip.vcd"
+    assert run("encode", clip, stream, "-m", "tiny-video", "--gop", "2").exit_code == 0
+    data = stream.read_bytes()
+    (tmp_path / "cut.vcd").write_bytes(data[: len(data) - 10])
+    result = run("info", tmp_path / "cut.vcd")
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    header = ("file:     ", "model:    tiny-video", "size:     56×40", "frames:   3 at 24 fps", "packets:  1 intra")
+    for start in header:
+        assert any(line.startswith(start) for line in lines), (start, result.output)
+    assert lines[-1].startswith("error:") and "cut.vcd" in lines[-1], lines[-1]
+    assert "frame 2" in lines[-1] and "truncated" in lines[-1], lines[-1]
+    assert "Traceback" not in result.output
+
+
+def test_a_viewing_copy_of_an_odd_sized_clip_reports_the_padded_size_it_wrote(tiny_zoo, tmp_path):
+    clip = write_clip(tmp_path / "odd.mkv", moving_pattern(2, height=49, width=65))
+    stream, out = tmp_path / "odd.vcd", tmp_path / "odd.mp4"
+    assert run("encode", clip, stream, "-m", "tiny-video").exit_code == 0
+    result = run("decode", stream, out, "--crf", "20")
+    assert result.exit_code == 0, result.output
+    assert "66×50" in result.output and "65×49 frames padded" in result.output, result.output
+    with VideoReader(out) as video:
+        assert (video.info.width, video.info.height) == (66, 50) and len(list(video.frames())) == 2

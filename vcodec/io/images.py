@@ -46,7 +46,8 @@ def _open(path: Path) -> Image.Image:
     except Image.DecompressionBombError:
         raise VcodecError(f"{path}: image larger than the {MAX_PIXELS:,}-pixel limit") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, TypeError, struct.error) as err:
-        raise VcodecError(f"{path}: not a readable image ({err})") from None
+        detail = str(err).replace(f" {str(path)!r}", "").replace(str(path), "the file")  # Pillow may name it again
+        raise VcodecError(f"{path}: not a readable image ({detail})") from None
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
