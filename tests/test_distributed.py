@@ -41,7 +41,7 @@ def train(config, run, processes: int) -> list[dict]:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     command = [*launcher, "-m", "vcodec", "train", str(config), "--run-dir", str(run), "--device", "cpu", "--threads", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, env=env)  # bounded by its steps, not a clock
     assert result.returncode == 0, result.stderr[-2000:]
     return torch.load(run / "last.pt", weights_only=False)
 
@@ -65,6 +65,6 @@ def test_a_batch_that_does_not_split_is_refused(tmp_path):
     config = write_config(tmp_path, DETERMINISTIC.replace("batch = 4", "batch = 3"), data=tiny_data(tmp_path), steps=1)
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     result = subprocess.run([*launcher, "-m", "vcodec", "train", str(config), "--run-dir", str(tmp_path / "r"),
-                             "--device", "cpu"], capture_output=True, text=True, timeout=300,
+                             "--device", "cpu"], capture_output=True, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode != 0 and "must split evenly over 2 processes" in result.stdout + result.stderr

@@ -4,8 +4,16 @@
 Byte-level mutations mostly stop at the CRC32 checks, so half of the cases are built knowing the
 format: a container's or a video packet's fields and sections are changed and the stream is written
 again with valid CRCs, which is what gets damaged bytes past the parsers into the entropy decoders
-and the networks behind them. Declared sizes stay within a few times the seed's, so a case's time
-measures the decoder and not a legitimately large picture (those are capped by the container).
+and the networks behind them.
+
+A hang is measured in work, not time, so a loaded or paused machine cannot make one and a run finds
+the same ones anywhere: a :class:`WorkMeter` counts the elements every tensor operation of a decode
+writes (the networks, and every allocation) and the symbols it range-decodes, and stops the decode
+once that passes the case's limit — :data:`HANG_FACTOR` times the work of the target's largest seed,
+scaled up by as much as the output the case declares, and the decoder accepts, is larger than the
+seeds'. A decoder that loops, or works beyond what its declared and capped sizes allow (a size it
+should have refused counts as none), is therefore stopped and reported, deterministically. Time is
+measured only by ``benchmarks/fuzz.py``.
 
     report = run(targets()["image/mean-scale-checkerboard"], cases=10_000, seed=0)
 """
@@ -13,20 +21,23 @@ measures the decoder and not a legitimately large picture (those are capped by t
 from __future__ import annotations
 
 import io
+import math
 import resource
-import time
 import traceback
 import zlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+import constriction
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from vcodec.entropy.container import Container, Packet, read_packet, read_video_header
 from vcodec.errors import BitstreamError
 
-HANG_SECONDS = 2.0
+HANG_FACTOR = 16  # a case may do this many times its target's largest seed's work (per declared output)
 
 
 @dataclass
@@ -37,6 +48,9 @@ class Target:
     seeds: list[bytes]
     decode: Callable[[bytes], object]
     video: bool = False  # seeds are video streams (a header container, then packets)
+    # output samples (pixels, or voxels) a stream declares, read and checked as the decoder does: 0 for
+    # one it refuses before decoding. None: the output does not depend on the stream (or is the seeds').
+    declared: Callable[[bytes], int] | None = None
 
 
 @dataclass
@@ -48,14 +62,13 @@ class Report:
     decoded: int = 0
     rejected: int = 0  # BitstreamError
     crashes: list[tuple[bytes, str]] = field(default_factory=list)
-    hangs: list[tuple[bytes, float]] = field(default_factory=list)
-    slowest_seconds: float = 0.0  # CPU seconds of the slowest case
-    seconds: float = 0.0  # wall time of the run
+    hangs: list[tuple[bytes, int]] = field(default_factory=list)  # the input, and the work done when stopped
+    most_work: float = 0.0  # the largest share of its work limit a case used (a hang: above 1)
 
     def summary(self) -> dict:
         return {"target": self.target, "cases": self.cases, "decoded": self.decoded, "rejected": self.rejected,
-                "crashes": len(self.crashes), "hangs": len(self.hangs), "slowest_seconds": round(self.slowest_seconds, 4),
-                "seconds": round(self.seconds, 1), "peak_rss_mib": peak_rss_mib(),
+                "crashes": len(self.crashes), "hangs": len(self.hangs), "most_work": round(self.most_work, 4),
+                "peak_rss_mib": peak_rss_mib(),
                 "first_crash": self.crashes[0][1].strip().splitlines()[-1] if self.crashes else None}
 
 
@@ -70,24 +83,128 @@ def run(target: Target, cases: int, seed: int = 0, progress: bool = False, first
     from tqdm import tqdm
 
     report = Report(target.name)
-    started = time.perf_counter()
+    baseline = seed_work(target)
     for index in tqdm(range(first, first + cases), desc=target.name, disable=not progress, unit="case"):
         data = case(target, seed, index)
-        begin = time.process_time()  # CPU time: other processes or a paused run do not make a hang
-        try:
-            target.decode(data)
+        limit = work_limit(target, data, baseline)
+        outcome, work, trace = decode_case(target, data, limit)
+        if outcome == "decoded":
             report.decoded += 1
-        except BitstreamError:
+        elif outcome == "rejected":
             report.rejected += 1
-        except Exception:  # noqa: BLE001 — any other exception is the finding
-            report.crashes.append((data, traceback.format_exc()))
-        elapsed = time.process_time() - begin
-        report.slowest_seconds = max(report.slowest_seconds, elapsed)
-        if elapsed > HANG_SECONDS:
-            report.hangs.append((data, elapsed))
+        elif outcome == "crash":
+            report.crashes.append((data, trace))
+        else:
+            report.hangs.append((data, work))
+        report.most_work = max(report.most_work, work / limit if limit else float(work > 0))
         report.cases += 1
-    report.seconds = time.perf_counter() - started
     return report
+
+
+# --- work, instead of time ------------------------------------------------------------------------------
+class WorkLimitExceeded(BaseException):
+    """Raised inside a decode that has done more work than its case allows (not an ``Exception``, so no
+    decoder's own ``except`` can take it for damage)."""
+
+
+_RANGE_DECODER = constriction.stream.queue.RangeDecoder
+
+
+class WorkMeter(TorchDispatchMode):
+    """While active: counts the elements written by every tensor operation and the symbols decoded by
+    every range decoder (counted before they are decoded), and raises :class:`WorkLimitExceeded` when
+    their sum passes ``limit``. Both counts are functions of the input alone."""
+
+    active: "WorkMeter | None" = None
+
+    def __init__(self, limit: float = math.inf):
+        super().__init__()
+        self.limit, self.work = limit, 0
+
+    def add(self, amount: int) -> None:
+        self.work += amount
+        if self.work > self.limit:
+            raise WorkLimitExceeded(f"{self.work:,} units of work, limit {self.limit:,.0f}")
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.add(out.numel() if isinstance(out, torch.Tensor) else  # the common case, first: this runs per op
+                 sum(t.numel() for t in tree_leaves(out) if isinstance(t, torch.Tensor)))
+        return out
+
+    def __enter__(self):
+        if WorkMeter.active is not None:
+            raise RuntimeError("work meters do not nest")
+        WorkMeter.active = self
+        constriction.stream.queue.RangeDecoder = _CountingRangeDecoder  # the decoders look it up per stream
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        WorkMeter.active = None
+        constriction.stream.queue.RangeDecoder = _RANGE_DECODER
+        return super().__exit__(*exc)
+
+
+class _CountingRangeDecoder:
+    """constriction's range decoder, with every symbol it decodes counted by the active meter."""
+
+    def __init__(self, *args, **kwargs):
+        self._decoder = _RANGE_DECODER(*args, **kwargs)
+
+    def decode(self, model, *params):
+        if WorkMeter.active is not None:
+            first = params[0] if params else None  # a count, or per-symbol parameters (one row a symbol)
+            WorkMeter.active.add(1 if first is None else int(first) if isinstance(first, (int, np.integer))
+                                 else len(first) if np.ndim(first) else 1)
+        return self._decoder.decode(model, *params)
+
+    def __getattr__(self, name: str):
+        return getattr(self._decoder, name)
+
+
+def decode_case(target: Target, data: bytes, limit: float = math.inf) -> tuple[str, int, str | None]:
+    """Decode one input under a work limit: ("decoded" | "rejected" | "crash" | "hang", the work done,
+    the traceback of a crash)."""
+    meter = WorkMeter(limit)
+    try:
+        with meter:
+            target.decode(data)
+        return "decoded", meter.work, None
+    except BitstreamError:
+        return "rejected", meter.work, None
+    except WorkLimitExceeded:
+        return "hang", meter.work, None
+    except Exception:  # noqa: BLE001 — any other exception is the finding
+        return "crash", meter.work, traceback.format_exc()
+
+
+def declared_samples(target: Target, data: bytes) -> int:
+    """The output ``data`` declares and ``target``'s decoder accepts (1 for every stream of a target
+    whose output does not depend on its stream; 0 for one the decoder refuses before decoding)."""
+    if target.declared is None:
+        return 1
+    try:
+        return max(0, int(target.declared(data)))
+    except Exception:  # noqa: BLE001 — refused (a crash is the decode's to report)
+        return 0
+
+
+def seed_work(target: Target) -> tuple[int, int]:
+    """The most work any seed of ``target`` takes to decode, and the most output any seed declares."""
+    work = []
+    for seed in target.seeds:
+        outcome, units, trace = decode_case(target, seed)
+        if outcome != "decoded":
+            raise RuntimeError(f"{target.name}: a seed does not decode ({outcome})\n{trace or ''}")
+        work.append(units)
+    return max(work), max(1, *(declared_samples(target, s) for s in target.seeds))
+
+
+def work_limit(target: Target, data: bytes, baseline: tuple[int, int] | None = None) -> float:
+    """The work a decode of ``data`` may do before it counts as a hang: :data:`HANG_FACTOR` times the
+    largest seed's, times the ratio of the output ``data`` declares to the seeds' when that is larger."""
+    work, samples = baseline or seed_work(target)
+    return HANG_FACTOR * work * max(1.0, declared_samples(target, data) / samples)
 
 
 def case(target: Target, seed: int, index: int) -> bytes:
@@ -177,7 +294,7 @@ def _mutate_container(c: Container, rng: np.random.Generator, pool: list[bytes])
             c.grey = not c.grey
         elif field_name == "quality":
             c.quality = int(rng.choice([0, 1, 2, value + 1, 255]))
-        else:  # sizes stay near the seed's: a time limit must measure the decoder, not the picture
+        else:  # sizes stay near the seed's (a larger one also raises the case's work limit)
             setattr(c, field_name, int(rng.choice([1, 2, max(1, value - 1), value + 1, value * 2, value // 2 + 1,
                                                    int(rng.integers(1, 4 * value + 2))])))
     elif choice == 1:  # sections added, dropped or reordered
@@ -242,6 +359,40 @@ def _mutate_one_section(sections: list[bytes], rng: np.random.Generator) -> list
     return [*sections[:at], mutate_bytes(sections[at], rng, sections), *sections[at + 1 :]]
 
 
+# --- the output a stream declares, as its decoder reads and caps it ---------------------------------------
+def _image_output(codec) -> Callable[[bytes], int]:
+    """Pixels of an image stream (the codec's own parse checks them against its limits)."""
+    def declared(data: bytes) -> int:
+        container = codec.parse(data)
+        return container.width * container.height
+    return declared
+
+
+def _video_output(codec) -> Callable[[bytes], int]:
+    """Pixels of a video stream's frames. Its frame count does not count: the decoder decodes a frame per
+    whole packet and stands in for at most one lost frame per damaged byte, so a count buys no work."""
+    from vcodec.codecs.video import check_stream_model
+
+    def declared(data: bytes) -> int:
+        header, _ = read_video_header(io.BytesIO(data))
+        check_stream_model(codec, header)
+        return header.width * header.height
+    return declared
+
+
+def _clip_output(tokenizer) -> Callable[[bytes], int]:
+    """Voxels of a video token stream's clip; 0 beyond what ``decompress`` decodes in one pass (it
+    refuses those before decoding)."""
+    from vcodec.tokenizers.causal3d import MAX_DECODED_VOXELS
+
+    def declared(data: bytes) -> int:
+        _, (_, count, height, width) = tokenizer._declared_shape(data)
+        c = tokenizer.config
+        voxels = (1 + c.temporal_factor * (count - 1)) * height * width * c.spatial_factor**2
+        return voxels if voxels <= MAX_DECODED_VOXELS else 0
+    return declared
+
+
 # --- the decoders of the project, on tiny models ---------------------------------------------------------
 def _images(seed: int = 0) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
@@ -267,7 +418,8 @@ def image_targets() -> dict[str, Target]:
         _strengthen(codec.g_a)
         codec.eval().update()
         seeds = [codec.compress(x, quality=q) for x in _images() for q in (1, 3)]
-        targets[f"image/{architecture}"] = Target(f"image/{architecture}", seeds, codec.decompress)
+        targets[f"image/{architecture}"] = Target(f"image/{architecture}", seeds, codec.decompress,
+                                                  declared=_image_output(codec))
     return targets
 
 
@@ -276,8 +428,9 @@ def video_targets() -> dict[str, Target]:
     targets = {}
     for name, motion in (("video", 0), ("video/motion", 4)):
         codec, seeds = _video_codec_and_seeds(motion)
-        targets[name] = Target(name, seeds, _video_decoder(codec, False), video=True)
-        targets[f"{name}/keep-going"] = Target(f"{name}/keep-going", seeds, _video_decoder(codec, True), video=True)
+        targets[name] = Target(name, seeds, _video_decoder(codec, False), video=True, declared=_video_output(codec))
+        targets[f"{name}/keep-going"] = Target(f"{name}/keep-going", seeds, _video_decoder(codec, True), video=True,
+                                               declared=_video_output(codec))
     return targets
 
 
@@ -350,7 +503,7 @@ def token_targets() -> dict[str, Target]:
     clips = torch.rand(2, 3, 5, 32, 40)
     video_tokenizer.fit_prior(video_tokenizer.encode(clips))
     targets["tokens/causal-3d"] = Target("tokens/causal-3d", video_tokenizer.compress(clips),
-                                         video_tokenizer.decompress)
+                                         video_tokenizer.decompress, declared=_clip_output(video_tokenizer))
     return targets
 
 
@@ -372,7 +525,7 @@ def shipped_targets() -> dict[str, Target]:
         if kind == "image-codec":
             seeds = [model.compress(x, quality=q) for x in (_images()[0], torch.rand(1, 3, 24, 70, generator=g))
                      for q in (1, model.num_qualities)]
-            decode = model.decompress
+            decode, declared = model.decompress, _image_output(model)
         elif kind == "video-codec":
             base = _images()[0][..., :32, :48]
             frames = [torch.roll(base, shifts=t, dims=-1) for t in range(4)]
@@ -382,16 +535,18 @@ def shipped_targets() -> dict[str, Target]:
 
             def decode(data: bytes, codec=model) -> int:
                 return sum(1 for _ in decode_stream(codec, io.BytesIO(data), keep_going=True)[2])
+            declared = _video_output(model)
         elif kind == "video-tokenizer":
             seeds = model.compress(torch.rand(2, 3, 5, 32, 32, generator=g))
-            decode = model.decompress
+            decode, declared = model.decompress, _clip_output(model)
         else:
             size = model.image_size
             seeds = model.compress(torch.rand(2, 3, size, size, generator=g))
             if len(model.token_grid) == 1:
                 seeds += model.compress(torch.rand(1, 3, size, size, generator=g), num_tokens=4)
-            decode = model.decompress
-        targets[f"shipped/{name}"] = Target(f"shipped/{name}", seeds, decode, video=kind == "video-codec")
+            decode, declared = model.decompress, None  # always an image_size² image
+        targets[f"shipped/{name}"] = Target(f"shipped/{name}", seeds, decode, video=kind == "video-codec",
+                                            declared=declared)
     return targets
 
 
