@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -55,17 +54,6 @@ def stop_load(jobs: list[subprocess.Popen]) -> None:
         job.kill()
     for job in jobs:
         job.wait()
-
-
-def seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def image_workloads() -> dict[str, Callable[[], object]]:
@@ -132,17 +120,17 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["OMP_WAIT_POLICY"] = args.wait_policy.upper()  # before torch loads (vcodec keeps a set value)
 
-    from _common import write_json
+    from _common import median_seconds, write_json
 
     builders = {"image": image_workloads, "tokens": token_workloads, "video": video_workloads,
                 "train": lambda: train_workloads(args.data)}
     workloads: dict[str, Callable[[], object]] = {}
     for name in args.only.split(","):
         workloads.update(builders[name]())
-    idle = {name: seconds(fn, args.repeats) for name, fn in workloads.items()}
+    idle = {name: median_seconds(fn, args.repeats) for name, fn in workloads.items()}
     jobs = start_load(args.load)
     try:
-        loaded = {name: seconds(fn, args.repeats) for name, fn in workloads.items()}
+        loaded = {name: median_seconds(fn, args.repeats) for name, fn in workloads.items()}
     finally:
         stop_load(jobs)
     rows = []

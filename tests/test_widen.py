@@ -124,3 +124,12 @@ def test_a_config_with_more_lambdas_starts_from_the_init_with_rows_added(tmp_pat
     result = CliRunner().invoke(main, ["train", config, "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert f"adding qualities {len(TINY['lambdas']) + 1}–{len(TINY['lambdas']) + 1} to tiny" in result.output
+
+
+def test_more_lambdas_must_begin_with_the_inits_own(tmp_path, tiny_zoo):
+    text = Path(wide_config(tmp_path, "")).read_text().replace(f"n = {2 * TINY['n']}", f"n = {TINY['n']}")
+    other = [TINY["lambdas"][0], 0.02, TINY["lambdas"][2], 0.0932]
+    config = tmp_path / "other.toml"
+    config.write_text(text.replace(f"lambdas = {list(TINY['lambdas'])}", f"lambdas = {other}"))
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "must begin with the λ of init tiny" in result.output, result.output

@@ -3,9 +3,11 @@
 CompressAI's package ``__init__`` imports all of its sub-packages, among them point-cloud data sets
 that pull in torch_geometric, torch._dynamo and torchvision: seconds of start-up for code vcodec
 never calls. Here the package is registered bare (its ``__init__`` unrun) and only the submodules we
-need are imported. Anything else asked of the package later (``compressai.zoo``, ``import
-compressai.models`` or any attribute its ``__init__`` defines) runs the real ``__init__`` first, so
-other code in the same process sees the complete package.
+need are imported. Other code in the same process still gets all of CompressAI: a submodule
+(``compressai.zoo``, ``import compressai.models``) imports on its own, and the first attribute that
+only the ``__init__`` defines (``set_entropy_coder``, ``__version__``…) runs the real ``__init__``.
+Until then the bare package answers the two questions its entropy models ask when they are built,
+which coder is the default and which are available, as the ``__init__`` would.
 """
 
 from __future__ import annotations
@@ -29,17 +31,19 @@ def _bare_compressai() -> ModuleType:
     def __getattr__(attribute: str):
         if importlib.util.find_spec(f"compressai.{attribute}") is not None:
             return importlib.import_module(f"compressai.{attribute}")
-        del package.__getattr__, package.get_entropy_coder, package.available_entropy_coders
-        spec.loader.exec_module(package)  # the real __init__, once; then the complete package answers
+        del package.__getattr__
+        spec.loader.exec_module(package)  # the real __init__, once (it redefines the two answers below)
         return getattr(package, attribute)
 
     package.__getattr__ = __getattr__
-    # What CompressAI's entropy models ask the package for when they are built: its default coder,
-    # "ans", as its __init__ sets it (the real __init__ replaces these when it runs).
-    package.get_entropy_coder = lambda: "ans"
-    package.available_entropy_coders = lambda: ["ans"]
+    package.get_entropy_coder = lambda: "ans"  # the __init__'s default
+    package.available_entropy_coders = lambda: ["ans"] + (["rangecoder"] if _has("range_coder") else [])
     sys.modules["compressai"] = package
     return package
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 _bare_compressai()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the catalog (names, kinds, measured results) needs no torch
     Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VIDEO_MODEL", "ModelInfo", "checkpoint_root", "list_models", "load",
-           "model_infos", "save_checkpoint", "shipped_info"]
+           "checkpoint_record", "model_infos", "save_checkpoint", "shipped_info"]
 KINDS = ("image-codec", "video-codec", "tokenizer", "video-tokenizer", "token-prior")
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 
@@ -56,13 +56,18 @@ class ModelInfo:
     model: dict = field(default_factory=dict)  # the architecture, as config.json stores it
 
 
+def _unusable(folder: Path, why: object) -> VcodecError:
+    return VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {why})")
+
+
 def _read_json(folder: Path) -> dict:
+    """A checkpoint's config.json (no torch: what listing models needs), or a one-line error."""
     try:
         config = json.loads((folder / CONFIG_FILE).read_text())
         if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
             raise ValueError("no [model] record")
     except (OSError, json.JSONDecodeError, ValueError) as err:
-        raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {err})") from None
+        raise _unusable(folder, err) from None
     return config
 
 
@@ -78,7 +83,7 @@ def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
                 model_config.n, model_config.m, model_config.side_channels, len(model_config.lambdas)) < 1:
             raise ValueError("n, m, hyper_n and lambdas must be positive")
     except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: {err})") from None
+        raise _unusable(folder, err) from None
     return config, model_config
 
 
@@ -87,7 +92,7 @@ def _info(folder: Path) -> ModelInfo:
     config = _read_json(folder)
     model, kind = config["model"], config.get("kind")
     if kind not in KINDS:
-        raise VcodecError(f"{folder}: not a usable vcodec checkpoint ({CONFIG_FILE}: unknown kind {kind!r})")
+        raise _unusable(folder, f"unknown kind {kind!r}")
     return ModelInfo(
         name=str(config.get("name", folder.name)), folder=folder, kind=kind,
         description=str(config.get("description", "")), qualities=_rate_points(kind, model),
@@ -123,6 +128,11 @@ def shipped_info(name: str) -> ModelInfo | None:
     """The record of the shipped checkpoint called ``name`` (None if there is none)."""
     folder = checkpoint_root() / name
     return _info(folder) if name and (folder / CONFIG_FILE).is_file() else None
+
+
+def checkpoint_record(name_or_path: str | os.PathLike) -> dict:
+    """The config.json of a shipped model or checkpoint folder (architecture, training, measured RD)."""
+    return _read_json(_resolve(name_or_path))
 
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:

@@ -114,6 +114,8 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     With a folder SRC, DST is a folder that receives one NAME.vcd per image. A tokenizer takes its
     fixed input size: other images are scaled and centre-cropped to it.
     """
+    if src.is_file():
+        _check_stream_name(dst)
     if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
         encode_video(src, dst, model or zoo.DEFAULT_VIDEO_MODEL, quality, gop, start, max_frames, force, intra_boost)
         return
@@ -127,7 +129,6 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     compress = _tokenizer_compress(loaded, num_tokens) if isinstance(loaded, LearnedTokenizer) else \
         _codec_compress(loaded, quality)
     pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
-    _check_stream_name(pairs)
 
     def job(image_path: Path, out: Path) -> None:
         if out.exists() and not force:
@@ -140,13 +141,13 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     _run_batch(pairs, job, "encode")
 
 
-def _check_stream_name(pairs: list[tuple[Path, Path]]) -> None:
-    """Refuse to write a vcodec stream under a name that promises an image or a video file."""
-    for _, out in pairs:
-        suffix = out.suffix.lower()
-        if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
-            raise VcodecError(f"{out}: encode writes a vcodec stream, not a {suffix} file; name it "
-                              f"{out.stem}{STREAM_SUFFIX} (decode it to get {suffix} back)")
+def _check_stream_name(out: Path) -> None:
+    """Refuse to write a vcodec stream under a name that promises an image or a video file (a folder's
+    streams are named NAME.vcd)."""
+    suffix = out.suffix.lower()
+    if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
+        raise VcodecError(f"{out}: encode writes a vcodec stream, not a {suffix} file; name it "
+                          f"{out.stem}{STREAM_SUFFIX} (decode it to get {suffix} back)")
 
 
 def _check_image_model(loaded, name: str) -> None:

@@ -28,5 +28,5 @@ def threads_option(command: Callable) -> Callable:
 
     return click.option("--threads", type=click.IntRange(1), default=None, expose_value=False,
                         callback=_set_threads,
-                        help="CPU threads for the models (default: one per core; steps too small to share, "
-                             "such as decoding one token at a time, use one).")(command)
+                        help="CPU threads for the models this command runs (default: one per core; steps "
+                             "too small to share, such as decoding one token at a time, use one).")(command)

@@ -33,7 +33,7 @@ from vcodec.weights import resize_table_buffers, weights_hash
 
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
-DEFAULT_QUALITY_LAMBDA = 0.013
+DEFAULT_QUALITY_LAMBDA = DEFAULT_LAMBDAS[3]  # CompressAI's usual middle-high choice
 
 
 @dataclass
@@ -138,8 +138,8 @@ class LearnedImageCodec(nn.Module):
 
     @property
     def default_quality(self) -> int:
-        """The quality whose λ is nearest CompressAI's usual middle-high choice, 0.013 (4 of its 6), so
-        adding higher rate points to a model does not make its default files larger."""
+        """The quality whose λ is nearest 0.013 (CompressAI's quality 4 of 6), so adding higher rate
+        points to a model does not make its default files larger."""
         distance = [abs(math.log(lam / DEFAULT_QUALITY_LAMBDA)) for lam in self.config.lambdas]
         return 1 + distance.index(min(distance))
 

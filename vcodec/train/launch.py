@@ -116,9 +116,22 @@ def _extended(state: dict, recipe: RunRecipe, log: Log) -> dict:
     model, rows = recipe.train.model, gain_rows(state)
     if not isinstance(model, CodecConfig) or rows is None or rows >= len(model.lambdas):
         return state
+    own = _init_lambdas(recipe)
+    if own != tuple(model.lambdas[:rows]):
+        raise VcodecError(f"[model] lambdas must begin with the λ of init {recipe.init} ({list(own)}) to add "
+                          f"qualities to it, got {list(model.lambdas)}")
     log(f"adding qualities {rows + 1}–{len(model.lambdas)} to {recipe.init} "
-        f"(λ {', '.join(map(str, model.lambdas[rows:]))}; its first {rows} λ must be the init's own)")
+        f"(λ {', '.join(map(str, model.lambdas[rows:]))})")
     return extend_rate_points(state, model.lambdas)
+
+
+def _init_lambdas(recipe: RunRecipe) -> tuple[float, ...]:
+    """The λ of the image codec a recipe starts from."""
+    if _is_config(recipe.init):
+        return tuple(_parent_recipe(recipe).train.model.lambdas)
+    from vcodec import zoo
+
+    return tuple(zoo.checkpoint_record(recipe.init)["model"].get("lambdas", ()))
 
 
 def train_recipe(recipe: RunRecipe, run_dir: Path, log: Log = print) -> Trainer:
