@@ -312,7 +312,7 @@ class Trainer:
         self.skipped_in_a_row = 0
         self.optimizer.step()
         return distributed.mean_over_processes({"loss": loss.item(), **metrics, **self.objective.after_step(model)},
-                                               self.shard)
+                                               self.shard, self.device)
 
     def _skip_update(self) -> None:
         """Drop a step's NaN or infinite gradients instead of writing them into the weights; stop the run
