@@ -12,10 +12,11 @@ stream of tok1d-64 and of vq2d-f8 (decode); 48 frames of a 640×360 pan with the
 configs/checkerboard-small.toml on data/photos.npz (skipped without it).
 
     python benchmarks/contention.py [--load 2] [--repeats 3] [--only image,tokens,video,train]
-        [--wait-policy passive|active] [--out NAME]
+        [--wait-policy passive|active|unset] [--out NAME]
 
-``--wait-policy active`` makes vcodec's own threads spin as OpenMP does by default (what vcodec did
-before it set ``OMP_WAIT_POLICY=PASSIVE``), to show what the setting buys.
+``--wait-policy unset`` leaves OpenMP's default (spin a while, then sleep) to whatever vcodec does
+itself: with vcodec before issue 20 (``PYTHONPATH=OLD_CHECKOUT``), that is the behaviour users had.
+``active`` makes every wait spin.
 """
 
 from __future__ import annotations
@@ -114,11 +115,16 @@ def main() -> None:
     parser.add_argument("--load", type=int, default=2, help="busy two-thread torch processes beside each workload")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="image,tokens,video,train")
-    parser.add_argument("--wait-policy", choices=("passive", "active"), default="passive")
+    parser.add_argument("--wait-policy", choices=("passive", "active", "unset"), default="passive")
     parser.add_argument("--data", type=Path, default=Path("data/photos.npz"))
     parser.add_argument("--out", default=None, help="results name (default contention or contention-active)")
     args = parser.parse_args()
-    os.environ["OMP_WAIT_POLICY"] = args.wait_policy.upper()  # before torch loads (vcodec keeps a set value)
+    os.environ.pop("OMP_WAIT_POLICY", None)
+    if args.wait_policy != "unset":
+        os.environ["OMP_WAIT_POLICY"] = args.wait_policy.upper()  # before torch loads (vcodec keeps a set value)
+    import vcodec
+
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # what vcodec left when it was imported
 
     from _common import median_seconds, write_json
 
@@ -134,7 +140,8 @@ def main() -> None:
     finally:
         stop_load(jobs)
     rows = []
-    print(f"OMP_WAIT_POLICY={args.wait_policy.upper()}, {args.load} busy two-thread torch processes beside:")
+    print(f"vcodec from {Path(vcodec.__file__).parent}, OMP_WAIT_POLICY={policy}, {args.load} busy two-thread "
+          f"torch processes beside:")
     for name in workloads:
         ratio = loaded[name] / idle[name]
         rows.append({"workload": name, "idle_s": round(idle[name], 4), "loaded_s": round(loaded[name], 4),
@@ -143,7 +150,8 @@ def main() -> None:
     worst = max(r["slowdown"] for r in rows)
     print(f"worst slowdown {worst:.2f}× (target ≤ 3×: {'met' if worst <= 3 else 'NOT met'})")
     name = args.out or ("contention" if args.wait_policy == "passive" else f"contention-{args.wait_policy}")
-    write_json(name, {"wait_policy": args.wait_policy, "load_processes": args.load, "repeats": args.repeats,
+    write_json(name, {"vcodec": str(Path(vcodec.__file__).parent), "wait_policy": policy,
+                      "load_processes": args.load, "repeats": args.repeats,
                       "target_max_slowdown": 3.0, "worst_slowdown": worst, "results": rows})
 
 
