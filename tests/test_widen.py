@@ -132,4 +132,4 @@ def test_more_lambdas_must_begin_with_the_inits_own(tmp_path, tiny_zoo):
     config = tmp_path / "other.toml"
     config.write_text(text.replace(f"lambdas = {list(TINY['lambdas'])}", f"lambdas = {other}"))
     result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
-    assert result.exit_code == 1 and "must begin with the λ of init tiny" in result.output, result.output
+    assert result.exit_code == 1 and "lambdas must begin with its λ" in result.output, result.output

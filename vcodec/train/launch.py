@@ -118,8 +118,8 @@ def _extended(state: dict, recipe: RunRecipe, log: Log) -> dict:
         return state
     own = _init_lambdas(recipe)
     if own != tuple(model.lambdas[:rows]):
-        raise VcodecError(f"[model] lambdas must begin with the λ of init {recipe.init} ({list(own)}) to add "
-                          f"qualities to it, got {list(model.lambdas)}")
+        raise VcodecError(f"init {recipe.init} does not fit the model [model] describes (to add qualities, "
+                          f"[model] lambdas must begin with its λ {list(own)}; got {list(model.lambdas)})")
     log(f"adding qualities {rows + 1}–{len(model.lambdas)} to {recipe.init} "
         f"(λ {', '.join(map(str, model.lambdas[rows:]))})")
     return extend_rate_points(state, model.lambdas)
