@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from torch import nn
 
 from vcodec.errors import VcodecError
+from vcodec.io.images import atomic_path, write_atomic
 from vcodec.models import (ModelConfig, build_model, config_from_dict, is_token_prior, is_tokenizer, is_video_codec,
                            is_video_tokenizer)
 from vcodec.tokenizers import TokenModel
@@ -131,17 +131,8 @@ def wall_seconds(ckpt: dict) -> float:
 def save_atomic(obj: dict, path: Path) -> None:
     """``torch.save`` to a temporary file renamed over ``path``: an interrupted save (a second Ctrl-C)
     leaves ``path`` as it was, and no temporary file."""
-    _write_atomic(path, lambda tmp: torch.save(obj, tmp))
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_suffix(path.suffix + ".part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path, force=True) as tmp:
+        torch.save(obj, tmp)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -266,7 +257,7 @@ class Trainer:
             **self.objective.state_dict(),
         }, self.checkpoint_path)
         history = json.dumps(self.state.history)  # history.json: readable while the run goes on
-        _write_atomic(self.run_dir / "history.json", lambda tmp: tmp.write_text(history))
+        write_atomic(self.run_dir / "history.json", history.encode(), force=True)
 
     def resume(self) -> bool:
         """Load ``last.pt`` if there is one; the run's settings must be the same (``steps`` may grow)."""
