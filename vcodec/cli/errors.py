@@ -41,11 +41,8 @@ def friendly_errors(command):
         except VcodecError as err:
             echo(f"error: {err}", err=True)
             sys.exit(1)
-        except KeyboardInterrupt:
-            echo("interrupted; no partial output was left", err=True)
-            sys.exit(130)
-        except BaseException as err:
-            if not _interrupt_in_extension(err):
+        except BaseException as err:  # Ctrl-C or SIGTERM, also when it surfaces as an extension's panic
+            if not (isinstance(err, KeyboardInterrupt) or _interrupt_in_extension(err)):
                 raise
             echo("interrupted; no partial output was left", err=True)
             sys.exit(130)

@@ -193,8 +193,9 @@ def _is_config_file(target: Path) -> bool:
 @click.option("--data", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="Flag form: the training cache from `vcodec data prepare`.")
 @click.option("--architecture", default="mean-scale-checkerboard", show_default=True,
-              help="Flag form: an image codec (factorized, scale-hyperprior, mean-scale-checkerboard); temporal-checkerboard (the video codec: give --init an image codec, "
-                   "whose transforms it keeps); a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
+              help="Flag form: an image codec (factorized, scale-hyperprior, mean-scale-checkerboard); "
+                   "temporal-checkerboard (the video codec: give --init an image codec, whose transforms it "
+                   "keeps); a tokenizer: transformer-1d (1D, tail-drop) or conv-2d "
                    "(VQGAN-style), for which --crop is the input size; or causal-3d, the causal video tokenizer "
                    "(FSQ, 8× in space, 4× in time), trained on --frames-long synthetic clips.")
 @click.option("--n", default=64, show_default=True,
