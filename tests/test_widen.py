@@ -1,6 +1,7 @@
 """Widening a codec's transforms or adding rate points keeps what it computes, and a config with a larger N
 or more λ starts from it."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 
 from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
-from vcodec.codecs.widen import extend_rate_points, widen_state
+from vcodec.codecs.widen import rate_points, widen_state
 from vcodec.entropy.container import Container
 from vcodec.models import build_model
 from test_train import tiny_data
@@ -94,7 +95,7 @@ def test_hyper_n_equal_to_n_is_the_same_config_as_leaving_it_out():
 def extended(source, lambdas: tuple[float, ...]):
     config = CodecConfig(**{**source.config.to_dict(), "lambdas": lambdas})
     codec = build_model(config, "extended").eval()
-    codec.load_state_dict(extend_rate_points(source.state_dict(), lambdas))
+    codec.load_state_dict(rate_points(source.state_dict(), source.config.lambdas, lambdas))
     codec.update()
     return codec
 
@@ -123,13 +124,16 @@ def test_a_config_with_more_lambdas_starts_from_the_init_with_rows_added(tmp_pat
     Path(config).write_text(text)
     result = CliRunner().invoke(main, ["train", config, "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    assert f"adding qualities {len(TINY['lambdas']) + 1}–{len(TINY['lambdas']) + 1} to tiny" in result.output
+    assert f"rate points of tiny (λ {', '.join(map(str, TINY['lambdas']))}) moved to" in result.output
 
 
-def test_more_lambdas_must_begin_with_the_inits_own(tmp_path, tiny_zoo):
-    text = Path(wide_config(tmp_path, "")).read_text().replace(f"n = {2 * TINY['n']}", f"n = {TINY['n']}")
-    other = [TINY["lambdas"][0], 0.02, TINY["lambdas"][2], 0.0932]
-    config = tmp_path / "other.toml"
-    config.write_text(text.replace(f"lambdas = {list(TINY['lambdas'])}", f"lambdas = {other}"))
-    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
-    assert result.exit_code == 1 and "lambdas must begin with its λ" in result.output, result.output
+def test_other_lambdas_start_from_the_inits_nearest_rate_point():
+    source = tiny_codec()
+    lambdas = (0.0483, 0.0932, 0.0018)  # the init's q3, one above it, one below its q1
+    moved = extended(source, lambdas)
+    x = torch.rand(1, 3, 64, 64)
+    same = [Container.from_bytes(c.compress(x, quality=q)).sections for c, q in ((moved, 1), (source, 3))]
+    assert same[0] == same[1]
+    gains, old = moved.y_gain.log_gain.detach(), source.y_gain.log_gain.detach()
+    assert torch.allclose(gains[1], old[2] + 0.5 * math.log(0.0932 / 0.0483))
+    assert torch.allclose(gains[2], old[0] + 0.5 * math.log(0.0018 / TINY["lambdas"][0]))

@@ -94,19 +94,22 @@ def gain_rows(state: dict) -> int | None:
     return None if gain is None else int(gain.shape[0])
 
 
-def extend_rate_points(state: dict, lambdas: tuple[float, ...]) -> dict:
-    """A copy of a codec state dict with gain rows for every λ of ``lambdas`` (which extend the
-    init's own λ, in order): each new quality starts from the last trained one, its gain scaled by
-    √(λ_new / λ_last) (quantization step ∝ 1/√λ), so training begins at a finer, not a random, point."""
-    old = gain_rows(state)
-    if old is None or old >= len(lambdas):
-        return dict(state)
-    steps = 0.5 * torch.log(torch.tensor(lambdas[old:], dtype=torch.float64) / lambdas[old - 1])
+def rate_points(state: dict, source: tuple[float, ...], lambdas: tuple[float, ...]) -> dict:
+    """A copy of a codec state dict (trained for the λ of ``source``) with one gain row per λ of
+    ``lambdas``: each starts from the trained row of the nearest λ (on a log scale), its gain scaled
+    by √(λ / λ_source) (quantization step ∝ 1/√λ), so training begins near, not far from, each new
+    rate point. A λ the source has keeps its row exactly."""
+    if gain_rows(state) != len(source):
+        raise ValueError(f"the state has {gain_rows(state)} gain rows for {len(source)} λ")
+    logs = torch.log(torch.tensor(source, dtype=torch.float64))
+    target = torch.log(torch.tensor(lambdas, dtype=torch.float64))
+    nearest = (target[:, None] - logs[None]).abs().argmin(dim=1)
+    steps = 0.5 * (target - logs[nearest])
     state = dict(state)
     for key in [k for k in state if k.rsplit(".", 1)[-1] in _GAIN_KEYS]:
         rows, inverse, frozen = state[key], "inverse" in key, key.rsplit(".", 1)[-1].startswith("frozen")
-        last = rows[-1:].double()
+        picked = rows[nearest].double()
         sign = -1.0 if inverse else 1.0
-        new = last * torch.exp(sign * steps)[:, None] if frozen else last + sign * steps[:, None]
-        state[key] = torch.cat((rows, new.to(rows.dtype)))
+        new = picked * torch.exp(sign * steps)[:, None] if frozen else picked + sign * steps[:, None]
+        state[key] = new.to(rows.dtype)
     return state

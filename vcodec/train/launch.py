@@ -63,7 +63,7 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
 
     An image codec whose [model] n is larger than the init's starts from the init widened without
     changing what it computes (:mod:`vcodec.codecs.widen`); one whose [model] lambdas extend the
-    init's gets gain rows for the new qualities, extrapolated from the init's last one.
+    init's gets gain rows for the new qualities, each from the init's quality of nearest λ.
     """
     video = is_video_codec(recipe.train.model)
     prior = _part(state, "prior.") if video else {}
@@ -111,18 +111,17 @@ def _widened(state: dict, recipe: RunRecipe, log: Log) -> dict:
 
 def _extended(state: dict, recipe: RunRecipe, log: Log) -> dict:
     from vcodec.codecs import CodecConfig
-    from vcodec.codecs.widen import extend_rate_points, gain_rows
+    from vcodec.codecs.widen import gain_rows, rate_points
 
-    model, rows = recipe.train.model, gain_rows(state)
-    if not isinstance(model, CodecConfig) or rows is None or rows >= len(model.lambdas):
+    model = recipe.train.model
+    if not isinstance(model, CodecConfig) or gain_rows(state) is None:
         return state
     own = _init_lambdas(recipe)
-    if own != tuple(model.lambdas[:rows]):
-        raise VcodecError(f"init {recipe.init} does not fit the model [model] describes (to add qualities, "
-                          f"[model] lambdas must begin with its λ {list(own)}; got {list(model.lambdas)})")
-    log(f"adding qualities {rows + 1}–{len(model.lambdas)} to {recipe.init} "
-        f"(λ {', '.join(map(str, model.lambdas[rows:]))})")
-    return extend_rate_points(state, model.lambdas)
+    if own == tuple(model.lambdas):
+        return state
+    log(f"rate points of {recipe.init} (λ {', '.join(map(str, own))}) moved to λ "
+        f"{', '.join(map(str, model.lambdas))}: each starts from the init's nearest λ")
+    return rate_points(state, own, tuple(model.lambdas))
 
 
 def _init_lambdas(recipe: RunRecipe) -> tuple[float, ...]:
