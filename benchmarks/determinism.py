@@ -23,7 +23,7 @@ import torch  # noqa: E402
 from vcodec import zoo  # noqa: E402
 from vcodec.eval.datasets import development_clips, development_images  # noqa: E402
 from vcodec.threads import torch_threads  # noqa: E402
-from vcodec.models import model_kind  # noqa: E402
+from vcodec import registry  # noqa: E402
 from _common import write_json  # noqa: E402
 
 THREADS = (1, 2)
@@ -106,7 +106,7 @@ FAMILIES = {"image-codec": (image_codec, (1,)), "video-codec": (video_codec, (1,
 def cells(name: str, devices: list[str]) -> tuple[str, list[dict]]:
     """Every (encoder device, threads) × (decoder device, threads) × batch cell of one shipped model."""
     models = {device: zoo.load(name, device=device) for device in devices}
-    kind = model_kind(models[devices[0]].config)
+    kind = registry.kind_of(models[devices[0]]).name
     family, batches = FAMILIES[kind]
     setups = list(itertools.product(devices, THREADS))
     out = []

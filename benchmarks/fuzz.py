@@ -1,11 +1,11 @@
 """The long fuzz run (issue 7): every decoder on mutated, truncated, spliced, random and format-aware
 damaged streams; target ≥ 1,000,000 cases per decoder with 0 crashes and 0 hangs (a case doing more
-than ``vcodec.fuzz.HANG_FACTOR`` times its seeds' work: counted, not timed). Time is measured here only,
+than ``vcodec.testing.fuzz.HANG_FACTOR`` times its seeds' work: counted, not timed). Time is measured here only,
 as numbers to read: the run's wall time and the CPU time of its slowest case (``slowest_seconds``).
 
 Case i of a seed is a function of (seed, i) alone, so a run can be split across sessions with
 ``--first`` and merged into the same results file (``--append``); failing inputs are written to
-``--failures`` for replay with ``vcodec.fuzz.case``.
+``--failures`` for replay with ``vcodec.testing.fuzz.case``.
 
     python benchmarks/fuzz.py --cases 1000000 --seed 0 [--targets video,image/mean-scale-checkerboard]
     python benchmarks/fuzz.py --cases 200000 --first 200000 --append          # the next slice
@@ -24,7 +24,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 import torch  # noqa: E402
 
-from vcodec import fuzz  # noqa: E402
+from vcodec.testing import fuzz  # noqa: E402
 from _common import RESULTS, write_json  # noqa: E402
 
 

@@ -21,7 +21,7 @@ import torch
 
 import vcodec
 from _common import write_json
-from vcodec.train.export import prior_bits
+from vcodec.kinds.token_prior import prior_bits
 
 
 def sampling_speed(tokenizer, tokens: int, batch: int = 16, repeats: int = 2) -> float:

@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 
 from _common import write_json
-from vcodec.models import is_video_codec, is_video_tokenizer
 from vcodec.train.config import load_config
 from vcodec.train.launch import initialise, start_weights
 from vcodec.train.loop import Trainer
@@ -35,7 +34,7 @@ def measure(path: Path, data: Path, steps: int, warmup: int, device: str, thread
                            checkpoint_every=10**9, dev_every=0, amp=amp, compile=compile)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(recipe.train, Path(tmp))
-        if is_video_codec(recipe.train.model):  # its image codec must be the real one
+        if recipe.init:  # start where the shipped run started (a video codec's image codec must be the real one)
             initialise(trainer, recipe, start_weights(recipe, print))
         for _ in range(warmup):
             trainer.step()
@@ -48,7 +47,7 @@ def measure(path: Path, data: Path, steps: int, warmup: int, device: str, thread
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
     config = recipe.train
-    frames = 2 if is_video_codec(config.model) else config.frames if is_video_tokenizer(config.model) else 1
+    frames = trainer.crops.batch(1).numel() // (3 * config.crop**2)  # an image, a frame pair or a clip
     samples = steps * config.batch / seconds
     return {"architecture": config.model.architecture, "batch": config.batch, "crop": config.crop,
             "frames_per_sample": frames, "steps_per_s": round(steps / seconds, 3),

@@ -8,34 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vcodec.codecs import CodecConfig, build_codec
-from vcodec.codecs.video import VideoCodecConfig
-from vcodec.models import build_model
+from vcodec.testing.tiny import TINY, tiny_codec, tiny_video_codec  # noqa: F401 (tests import them from here)
 from vcodec.zoo import save_checkpoint
-
-TINY = {"n": 16, "m": 24, "lambdas": (0.0035, 0.013, 0.0483)}
-
-
-def tiny_video_codec(name: str = "tiny-video", seed: int = 0):
-    """A tiny video codec whose latents are large enough that predicted frames code real symbols."""
-    torch.manual_seed(seed)
-    model = build_model(VideoCodecConfig(**TINY, temporal_width=8), name)
-    with torch.no_grad():
-        for p in model.intra.g_a.parameters():
-            p.mul_(3)
-        model.prior.start_from(model.intra)
-        for p in model.prior.temporal.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-        model.prior.entropy_parameters[0].weight.add_(0.02 * torch.randn_like(model.prior.entropy_parameters[0].weight))
-    model.eval().update()
-    return model
-
-
-def tiny_codec(architecture: str = "mean-scale-checkerboard", name: str = "tiny", seed: int = 0):
-    torch.manual_seed(seed)
-    model = build_codec(CodecConfig(architecture, **TINY), name).eval()
-    model.update()
-    return model
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,13 @@ import torch
 from conftest import tiny_codec
 from vcodec import zoo
 from vcodec.zoo import save_checkpoint
-from vcodec.codecs import ARCHITECTURES, CodecConfig, build_codec
+from vcodec.codecs import CodecConfig
+from vcodec.registry import architectures, build_model
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.threads import torch_threads
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(architectures("image-codec")))
 @pytest.mark.parametrize("quality", [1, 3])
 def test_decode_equals_the_models_own_reconstruction(architecture, quality, image):
     """Bit-exact: the decoder outputs g_s of exactly the ŷ the encoder quantized."""
@@ -20,7 +21,7 @@ def test_decode_equals_the_models_own_reconstruction(architecture, quality, imag
     assert torch.equal(decoded, model.reconstruction(image, quality))
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(architectures("image-codec")))
 def test_fixed_point_coding_path_matches_the_float_forward_pass(architecture, image):
     """The exact integer entropy-parameter path changes the reconstruction only negligibly."""
     model = tiny_codec(architecture)
@@ -30,9 +31,9 @@ def test_fixed_point_coding_path_matches_the_float_forward_pass(architecture, im
     assert mse < 1e-6
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(architectures("image-codec")))
 def test_training_forward_gives_likelihoods_and_gradients(architecture):
-    model = build_codec(CodecConfig(architecture, n=16, m=24, lambdas=(0.01, 0.02)))
+    model = build_model(CodecConfig(architecture, n=16, m=24, lambdas=(0.01, 0.02)))
     x = torch.rand(2, 3, 64, 64)
     out = model(x, torch.tensor([1, 2]))
     assert out["x_hat"].shape == x.shape
@@ -104,7 +105,7 @@ def test_declared_size_beyond_the_decoder_limit_is_refused(image):
         model.decompress(container.to_bytes())
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(architectures("image-codec")))
 def test_latents_decode_identically_with_one_or_two_threads(architecture):
     """Entropy parameters are integer-exact, so a stream made on 2 threads decodes the same ŷ on 1."""
     model = tiny_codec(architecture)
@@ -121,7 +122,7 @@ def test_latents_decode_identically_with_one_or_two_threads(architecture):
     assert torch.equal(decoded, model.reconstruction(x, 3))
 
 
-@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("architecture", sorted(architectures("image-codec")))
 def test_payload_corruption_behind_a_valid_crc_raises_or_decodes(architecture, image):
     """Bytes the CRC cannot protect (a forger recomputes it) give BitstreamError or a valid image."""
     from vcodec.entropy.container import Container
@@ -182,7 +183,7 @@ def test_a_checkpoint_stores_only_the_taps_a_masked_convolution_uses(tmp_path, i
     assert zoo.load(tmp_path / "packed").weights_hash == old.weights_hash
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("architecture", architectures("image-codec"))
 def test_synthesis_in_channels_last_layout_matches_the_default_layout(architecture):
     model = tiny_codec(architecture).eval()
     y_hat = torch.randn(1, model.config.m, 3, 5, generator=torch.Generator().manual_seed(0))
@@ -201,5 +202,5 @@ def test_the_default_quality_is_the_one_whose_lambda_is_nearest_0_013(image):
     assert Container.from_bytes(tiny.compress(image[..., :32, :32])).quality == 2  # what compress uses unasked
     nine = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18, 0.36)
     for lambdas, default in ((nine, 4), (nine[4:], 1)):  # nine[4:] are all above 0.013: the lowest
-        codec = build_codec(CodecConfig("mean-scale-checkerboard", n=16, m=24, lambdas=lambdas), "q")
+        codec = build_model(CodecConfig("mean-scale-checkerboard", n=16, m=24, lambdas=lambdas), "q")
         assert codec.default_quality == default, lambdas

@@ -5,7 +5,7 @@ the whole matrix on the shipped models)."""
 import pytest
 import torch
 
-from vcodec import fuzz
+from vcodec.testing import fuzz
 from vcodec.threads import torch_threads
 
 

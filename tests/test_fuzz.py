@@ -10,7 +10,7 @@ import io
 import pytest
 import torch
 
-from vcodec import fuzz
+from vcodec.testing import fuzz
 from vcodec.entropy.container import MAX_FRAMES, read_video_header
 
 TARGETS = fuzz.targets()

@@ -13,8 +13,7 @@ from vcodec.codecs.video import VideoCodecConfig
 from vcodec.entropy.container import FrameType
 from vcodec.errors import BitstreamError
 from vcodec.threads import torch_threads
-from vcodec.models import build_model
-from vcodec.train.launch import _load_prior
+from vcodec.registry import build_model, kind
 
 
 def textured(height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -111,11 +110,11 @@ def test_a_codec_without_motion_keeps_its_config_and_a_prior_gains_motion_from_o
     assert VideoCodecConfig.from_dict(with_motion.to_dict()) == with_motion
     source = build_model(plain, "plain")
     target = build_model(with_motion, "moving")
-    _load_prior(target.prior, source.prior.state_dict())
+    kind("video-codec").initialise(target, source.state_dict(), None, print)
     assert torch.equal(target.prior.temporal[0].weight, source.prior.temporal[0].weight)
     assert not target.prior.motion.net[-1].weight.any()  # the predictor starts as the identity
     with pytest.raises(ValueError, match="differ"):
-        _load_prior(source.prior, target.prior.state_dict())
+        kind("video-codec").initialise(source, target.state_dict(), None, print)
 
 
 def test_deforming_and_changing_clips_add_change_that_motion_does_not_explain_and_cost_nothing_when_off():

@@ -105,10 +105,10 @@ def test_the_cli_refuses_bad_requests(tmp_path, args, message):
 def test_a_standalone_token_prior_trains_exports_and_samples(tmp_path, monkeypatch):
     from test_train import smooth_photos
 
-    from vcodec.train import export
+    from vcodec.kinds import token_prior
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(export, "HELD_IN_CROPS", 128)
+    monkeypatch.setattr(token_prior, "HELD_IN_CROPS", 128)
     photos = smooth_photos(tmp_path, count=2, side=160)  # 128² crops
     (tmp_path / "prior.toml").write_text(f"""
 [model]

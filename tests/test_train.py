@@ -115,12 +115,14 @@ def test_the_cli_trains_a_tokenizer(tmp_path):
 def test_export_writes_a_loadable_checkpoint_with_a_card(tmp_path, monkeypatch):
     from vcodec import zoo
     from vcodec.tokenizers import Transformer1DConfig
+    from vcodec.eval import datasets
+    from vcodec.kinds import tokenizer as tokenizer_kind
     from vcodec.train import export
 
     rng = np.random.default_rng(0)
-    monkeypatch.setattr(export, "development_images",
+    monkeypatch.setattr(datasets, "development_images",
                         lambda: {f"im{i}": rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for i in range(2)})
-    monkeypatch.setattr(export, "PRIOR_CROPS", 64)
+    monkeypatch.setattr(tokenizer_kind, "PRIOR_CROPS", 64)
     data = tiny_data(tmp_path)
     runs = {
         "codec": TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=2, batch=2, crop=64),

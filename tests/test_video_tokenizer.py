@@ -126,7 +126,7 @@ def test_decompress_refuses_a_stream_declaring_a_clip_too_large_to_decode_at_onc
     meter limited to that stops a decoder that goes on, before it gets far)."""
     import vcodec
     from vcodec.errors import BitstreamError
-    from vcodec.fuzz import WorkMeter
+    from vcodec.testing.fuzz import WorkMeter
     from vcodec.tokenizers.base import read_token_container, token_container
 
     tokenizer = vcodec.load("vtok-f8t4")

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
-from vcodec.codecs.widen import rate_points, widen_state
+from vcodec.train.widen import rate_points, widen_state
 from vcodec.entropy.container import Container
-from vcodec.models import build_model
+from vcodec.registry import build_model
 from test_train import tiny_data
 
 from conftest import TINY, tiny_codec

@@ -26,14 +26,15 @@ if TYPE_CHECKING:  # the catalog (names, kinds, measured results) needs no torch
 
     from vcodec.codecs import LearnedImageCodec
     from vcodec.codecs.video import LearnedVideoCodec
-    from vcodec.models import ModelConfig
+    from vcodec.registry import ModelConfig
     from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 
-    Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer
+    from vcodec.tokenizers.prior import TokenPriorModel
+
+    Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer | TokenPriorModel
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_VIDEO_MODEL", "ModelInfo", "checkpoint_root", "list_models", "load",
            "checkpoint_record", "model_infos", "save_checkpoint", "shipped_info"]
-KINDS = ("image-codec", "video-codec", "tokenizer", "video-tokenizer", "token-prior")
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 
 
@@ -73,15 +74,12 @@ def _read_json(folder: Path) -> dict:
 
 def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
     """A checkpoint's config.json and the architecture it describes, or a one-line error."""
-    from vcodec.codecs import CodecConfig
-    from vcodec.models import config_from_dict
+    from vcodec import registry
 
     config = _read_json(folder)
     try:
-        model_config = config_from_dict(config["model"])
-        if isinstance(model_config, CodecConfig) and min(
-                model_config.n, model_config.m, model_config.side_channels, len(model_config.lambdas)) < 1:
-            raise ValueError("n, m, hyper_n and lambdas must be positive")
+        model_config = registry.config_from_dict(config["model"])
+        registry.kind_of(model_config).check_config(model_config)
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise _unusable(folder, err) from None
     return config, model_config
@@ -89,28 +87,17 @@ def _read_config(folder: Path) -> tuple[dict, ModelConfig]:
 
 def _info(folder: Path) -> ModelInfo:
     """A checkpoint's record from its config.json alone (no weights, no torch)."""
+    from vcodec import registry
+
     config = _read_json(folder)
     model, kind = config["model"], config.get("kind")
-    if kind not in KINDS:
+    if kind not in registry.kinds():
         raise _unusable(folder, f"unknown kind {kind!r}")
     return ModelInfo(
         name=str(config.get("name", folder.name)), folder=folder, kind=kind,
-        description=str(config.get("description", "")), qualities=_rate_points(kind, model),
+        description=str(config.get("description", "")), qualities=registry.kind(kind).rate_points(model),
         results=config.get("results", {}) if isinstance(config.get("results"), dict) else {}, model=model,
     )
-
-
-def _rate_points(kind: str, model: dict) -> int:
-    """Qualities of a codec, tokens of an image tokenizer (a 2D grid's, as Conv2DConfig.num_tokens
-    counts them), 0 for the rest."""
-    try:
-        if kind in ("image-codec", "video-codec"):
-            return len(model["lambdas"])
-        if kind == "tokenizer":
-            return int(model["num_tokens"]) if "num_tokens" in model else (model["image_size"] // model["factor"]) ** 2
-    except (KeyError, TypeError, ZeroDivisionError):
-        pass
-    return 0
 
 
 def list_models() -> list[str]:
@@ -151,47 +138,50 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
 def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
          device: str | torch.device = "cpu") -> Model:
     """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder: an image codec, a
-    video codec or a tokenizer, whichever the checkpoint holds."""
+    video codec, a tokenizer or a token prior, whichever the checkpoint holds."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from vcodec.models import build_model
     from vcodec.weights import unpack_masked_weights
 
     folder = _resolve(name_or_path)
     config, model_config = _read_config(folder)
-    model = build_model(model_config, str(config.get("name", folder.name)))
+    model, dependencies = _build(model_config, str(config.get("name", folder.name)), config, folder)
     try:
         weights = unpack_masked_weights(model, load_file(folder / WEIGHTS_FILE))
-        if isinstance(config.get("intra"), dict):  # a video codec on a shipped image codec's weights
-            weights = {**_intra_weights(folder, config["intra"]), **weights}
-        model.load_state_dict(weights)
-        if isinstance(config.get("tokenizer"), dict):  # a token prior over a named tokenizer's ids
-            _check_tokenizer(folder, model, config["tokenizer"])
+        # a dependency that is also a submodule (a video codec's image codec) brings its own weights
+        inherited = {k: v for k, v in model.state_dict().items() if k.split(".", 1)[0] in dependencies}
+        model.load_state_dict({**inherited, **weights})
     except (OSError, SafetensorError, RuntimeError) as err:
         raise VcodecError(f"{folder}: weights do not load ({str(err).splitlines()[0]})") from None
     return model.to(device).eval()
 
 
-def _intra_weights(folder: Path, reference: dict) -> dict:
-    """The weights of the shipped image codec a video checkpoint names, as ``intra.*`` entries, after
-    checking they are the very weights it was trained on."""
-    intra = load(str(reference.get("name")))
-    if intra.weights_hash.hex() != reference.get("weights_hash"):
-        raise VcodecError(f"{folder}: built on {reference.get('name')} with weights {reference.get('weights_hash')}, "
-                          f"but the installed {reference.get('name')} has {intra.weights_hash.hex()}")
-    return {f"intra.{k}": v for k, v in intra.state_dict().items()}
+def build(config: ModelConfig, name: str = "unnamed") -> Model:
+    """An untrained model of ``config``, on the checkpoints its kind depends on (a token prior's
+    tokenizer): what training starts from."""
+    return _build(config, name)[0]
 
 
-def _check_tokenizer(folder: Path, prior, reference: dict) -> None:
-    """A standalone token prior is only valid over the very tokenizer it was trained on."""
-    if prior.tokenizer.tokens_hash != reference.get("tokens_hash"):
-        raise VcodecError(f"{folder}: a prior over the ids of {reference.get('name')} ({reference.get('tokens_hash')}), "
-                          f"but the installed {reference.get('name')} is another tokenizer "
-                          f"({prior.tokenizer.tokens_hash})")
+def _build(config: ModelConfig, name: str, record: dict | None = None,
+           folder: Path | None = None) -> tuple[Model, set[str]]:
+    """The one place that resolves dependencies: each checkpoint the model is built on is loaded,
+    checked against the hash ``record`` names, and handed to the model's constructor."""
+    from vcodec import registry
+
+    kind = registry.kind_of(config)
+    loaded = {}
+    for dependency in kind.dependencies(config, record):
+        model = load(dependency.name)
+        found = kind.dependency_hash(dependency.role, model)
+        if dependency.expected_hash is not None and found != dependency.expected_hash:
+            raise VcodecError(f"{folder or name}: built on {dependency.name} with weights {dependency.expected_hash}, "
+                              f"but the installed {dependency.name} has {found}")
+        loaded[dependency.role] = model
+    return registry.build_model(config, name, **loaded), set(loaded)
 
 
-def _shipped_twin(codec: "LearnedImageCodec") -> str | None:
+def shipped_twin(codec: "LearnedImageCodec") -> str | None:
     """The shipped image codec with exactly these weights, if there is one."""
     for info in model_infos():
         if info.kind == "image-codec" and load(info.name).weights_hash == codec.weights_hash:
@@ -230,8 +220,7 @@ def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: 
     """
     from safetensors.torch import save_file
 
-    from vcodec.codecs.video import LearnedVideoCodec
-    from vcodec.models import model_kind
+    from vcodec import registry
     from vcodec.weights import pack_masked_weights
 
     folder = Path(folder)
@@ -239,17 +228,15 @@ def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: 
         raise VcodecError(f"{folder}: exists (use --force to replace it)")
     folder.parent.mkdir(parents=True, exist_ok=True)
     prepare_for_shipping(model)
-    state = model.state_dict()
-    if isinstance(model, LearnedVideoCodec) and (twin := _shipped_twin(model.intra)):
-        # the image codec is shipped already: name it (and its hash) instead of storing a second copy
-        record = {**record, "intra": {"name": twin, "weights_hash": model.intra.weights_hash.hex()}}
-        state = {k: v for k, v in state.items() if not k.startswith("intra.")}
+    kind = registry.kind_of(model)
+    references, state = kind.shipping_record(model, model.state_dict())  # shipped dependencies: named, not copied
+    record = {**record, **references}
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in state.items()}
         state = pack_masked_weights(model, state)
         save_file(state, str(staging / WEIGHTS_FILE))
-        config = {"name": model.name, "kind": model_kind(model.config), "model": model.config.to_dict(), **record}
+        config = {"name": model.name, "kind": kind.name, "model": model.config.to_dict(), **record}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
         (staging / CARD_FILE).write_text(card)
         for path in staging.iterdir():  # safetensors writes owner-only files; a checkpoint is for sharing

@@ -1,8 +1,7 @@
-"""``vcodec prepare-data``, ``vcodec train`` and ``vcodec export``: build a shipped image codec."""
+"""``vcodec data prepare``, ``vcodec train`` and ``vcodec export``: build and ship a model."""
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -11,53 +10,6 @@ import click
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.options import shared_options
 from vcodec.errors import VcodecError
-
-FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
-
-
-def _tokenizer_config(architecture: str, image_size: int, tokens: int, quantizer: str, codebook_size: int,
-                      nested_dropout: str):
-    """A tokenizer config from the command line's few knobs (the rest are the architecture's defaults)."""
-    options = {"vq": {"codebook_size": codebook_size},
-               "lfq": {"codebook_size": codebook_size},
-               "factorized-vq": {"codebook_sizes": (codebook_size, codebook_size)}}
-    if quantizer == "fsq":
-        size = min(FSQ_LEVELS, key=lambda v: abs(v - codebook_size))
-        options["fsq"] = {"levels": FSQ_LEVELS[size]}
-    from vcodec.models import TOKENIZER_ARCHITECTURES
-
-    config_type = TOKENIZER_ARCHITECTURES[architecture][0]
-    try:
-        if architecture == "conv-2d":  # --tokens is the grid: (image_size / factor)² cells
-            side = math.isqrt(tokens)
-            if side * side != tokens or image_size % side:
-                raise ValueError(f"a 2D tokenizer needs --tokens = (crop / factor)², e.g. 256 for crop 128, factor 8")
-            return config_type(image_size=image_size, factor=image_size // side, quantizer=quantizer,
-                               quantizer_options=options[quantizer])
-        return config_type(image_size=image_size, num_tokens=tokens, quantizer=quantizer,
-                           quantizer_options=options[quantizer], nested_dropout=nested_dropout)
-    except ValueError as err:
-        raise VcodecError(str(err)) from None
-
-
-def _video_config(init_from: str | None, run_dir: Path):
-    """A video codec config around the image codec ``--init`` names (a started run keeps its own)."""
-    from vcodec import zoo
-    from vcodec.codecs import CheckerboardCodec
-    from vcodec.codecs.video import VideoCodecConfig
-
-    from vcodec.train.loop import saved_config
-
-    started = saved_config(run_dir) if init_from is None else None
-    if started is not None:
-        return started.model
-    if init_from is None:
-        raise VcodecError("a video codec trains on an image codec's transforms: give --init IMAGE_CODEC")
-    intra = zoo.load(init_from)
-    if not isinstance(intra, CheckerboardCodec):
-        raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
-    c = intra.config
-    return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas, hyper_n=c.hyper_n)
 
 
 def _prepare(out: Path, source: Path | None, downscale: float, frame_step: int, force: bool) -> None:
@@ -144,30 +96,16 @@ def _given(ctx: click.Context, names) -> list[str]:
 def _recipe_from_flags(p: dict, run_dir: Path):
     """The flag form (`vcodec train RUN --data … --architecture …`) as a recipe; resuming RUN takes the
     same options (a change is refused, naming it, except a larger --steps)."""
-    from vcodec.codecs import CodecConfig
-    from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES,
-                               VIDEO_TOKENIZER_ARCHITECTURES)
+    from vcodec import registry
     from vcodec.train.config import RunRecipe
     from vcodec.train.loop import TrainConfig
 
     if p["data"] is None:
         raise VcodecError("give a config file, or --data (and the model's options) for a run folder")
     architecture = p["architecture"]
-    if architecture not in ARCHITECTURES:
-        raise VcodecError(f"--architecture {architecture!r} is not one of {', '.join(ARCHITECTURES)}")
-    if architecture in PRIOR_ARCHITECTURES:
-        raise VcodecError('a token prior trains from a config file ([model] architecture = "token-prior", '
-                          'tokenizer = NAME); see configs/')
-    if architecture in TOKENIZER_ARCHITECTURES:
-        model = _tokenizer_config(architecture, p["crop"], p["tokens"], p["quantizer"], p["codebook_size"],
-                                  p["nested_dropout"])
-    elif architecture in VIDEO_ARCHITECTURES:
-        model = _video_config(p["init_from"], run_dir)
-    elif architecture in VIDEO_TOKENIZER_ARCHITECTURES:  # FSQ levels near --codebook-size
-        levels = FSQ_LEVELS[min(FSQ_LEVELS, key=lambda v: abs(v - p["codebook_size"]))]
-        model = VIDEO_TOKENIZER_ARCHITECTURES[architecture][0](channels=p["n"], levels=levels)
-    else:
-        model = CodecConfig(architecture, n=p["n"], m=p["m"])
+    if architecture not in registry.architectures():
+        raise VcodecError(f"--architecture {architecture!r} is not one of {', '.join(registry.architectures())}")
+    model = registry.kind(registry.architecture(architecture).kind).config_from_flags(architecture, p, run_dir)
     config = TrainConfig(model, data=str(p["data"]), steps=p["steps"], batch=p["batch"], crop=p["crop"],
                          frames=p["frames"], lr=p["lr"], seed=p["seed"], device=p["device"], amp=p["amp"])
     return RunRecipe(config, init=p["init_from"])

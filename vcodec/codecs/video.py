@@ -152,10 +152,13 @@ class LearnedVideoCodec(nn.Module):
 
     name: str = "unnamed"
 
-    def __init__(self, config: VideoCodecConfig):
+    def __init__(self, config: VideoCodecConfig, intra: CheckerboardCodec | None = None):
+        """``intra``: the (shipped) image codec to build on; a new, untrained one when None."""
         super().__init__()
         self.config = config
-        self.intra = CheckerboardCodec(config.intra_config())
+        if intra is not None and intra.config != config.intra_config():
+            raise ValueError(f"image codec {intra.name} is {intra.config}, the video codec needs {config.intra_config()}")
+        self.intra = CheckerboardCodec(config.intra_config()) if intra is None else intra
         self.prior = TemporalPrior(config.m, config.temporal_width, config.motion_width if config.motion_search else 0)
         self._exact: dict | None = None
         self._weights_hash: bytes | None = None

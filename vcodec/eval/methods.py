@@ -15,13 +15,12 @@ import numpy as np
 import torch
 
 from vcodec import zoo
-from vcodec.codecs.video import LearnedVideoCodec, stream_header
+from vcodec.codecs.video import stream_header
 from vcodec.defaults import DEFAULT_GOP
 from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
 from vcodec.entropy.container import Container, read_packets, read_video_header
 from vcodec.errors import VcodecError
 from vcodec.io.images import to_uint8
-from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 from vcodec.tokenizers.causal3d import VIDEO_TOKEN_CHUNK, VIDEO_TOKEN_TILE, clip_pieces
 
 
@@ -221,22 +220,12 @@ def _default_model(video: bool) -> str:
 
 
 def _learned(name: str, video: bool):
+    from vcodec import registry
+
     model = _default_model(video) if name == "default" else name
     loaded = zoo.load(model)
     label = loaded.name if model in zoo.list_models() else Path(model).name
-    if isinstance(loaded, LearnedTokenizer):
-        if video:
-            raise VcodecError(f"'{name}' is an image tokenizer; video evaluation takes video tokenizers and codecs")
-        return TokenizerMethod(label, loaded)
-    if isinstance(loaded, CausalVideoTokenizer):
-        if not video:
-            raise VcodecError(f"'{name}' is a video tokenizer; image evaluation takes image codecs and tokenizers")
-        return VideoTokenizerMethod(label, loaded)
-    if isinstance(loaded, LearnedVideoCodec):
-        if not video:
-            raise VcodecError(f"'{name}' is a video codec; image evaluation takes image codecs and tokenizers")
-        return LearnedVideoMethod(label, loaded)
-    return (LearnedIntraVideoMethod if video else LearnedImageMethod)(label + ("-intra" if video else ""), loaded)
+    return registry.kind_of(loaded).eval_method(label, loaded, video)
 
 
 def resolve_methods(spec: str, video: bool = False, sweeps: dict[str, tuple[int, ...]] | None = None) -> list:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from vcodec.entropy import AutoregressiveTokenPrior
 from vcodec.entropy.autoregressive import ARPriorConfig
+from vcodec.tokenizers.base import LearnedTokenizer
 
 
 @dataclass
@@ -42,12 +43,9 @@ class TokenPriorModel(nn.Module):
     """``forward(images)``: −log2 p of each of the images' token ids (B×N×G) under the prior; the
     tokenizer that makes the ids is frozen and is not part of this model's weights."""
 
-    def __init__(self, config: TokenPriorConfig, tokenizer=None, name: str = "unnamed"):
+    def __init__(self, config: TokenPriorConfig, tokenizer: LearnedTokenizer, name: str = "unnamed"):
+        """``tokenizer``: the loaded tokenizer ``config.tokenizer`` names (``vcodec.zoo.build`` loads it)."""
         super().__init__()
-        from vcodec import zoo
-        from vcodec.tokenizers.base import LearnedTokenizer
-
-        tokenizer = zoo.load(config.tokenizer) if tokenizer is None else tokenizer
         if not isinstance(tokenizer, LearnedTokenizer):
             raise ValueError(f"{config.tokenizer} is not an image tokenizer")
         self.config, self.name = config, name

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vcodec.errors import VcodecError
-from vcodec.models import (ARCHITECTURES, PRIOR_ARCHITECTURES, TOKENIZER_ARCHITECTURES, VIDEO_ARCHITECTURES,
-                           VIDEO_TOKENIZER_ARCHITECTURES)
+from vcodec import registry
 from vcodec.train.loop import TrainConfig
 from vcodec.train.objectives import LossConfig
 
@@ -112,21 +111,18 @@ def _checked(where: str, key: str, value: Any, default: Any) -> Any:
 
 
 def _model_config(where: str, table: dict):
-    from vcodec.codecs import CodecConfig
-    from vcodec.models import config_from_dict
-
+    known = registry.architectures()
     architecture = table.get("architecture")
     if architecture is None:
-        raise VcodecError(f"{where}: [model] needs an architecture (one of {', '.join(ARCHITECTURES)})")
-    if architecture not in ARCHITECTURES:
-        raise VcodecError(f"{where}: unknown architecture {architecture!r}{_closest(str(architecture), ARCHITECTURES)}")
-    config_type = ({**TOKENIZER_ARCHITECTURES, **VIDEO_ARCHITECTURES, **VIDEO_TOKENIZER_ARCHITECTURES,
-                    **PRIOR_ARCHITECTURES}.get(architecture, (CodecConfig,))[0])
+        raise VcodecError(f"{where}: [model] needs an architecture (one of {', '.join(known)})")
+    if architecture not in known:
+        raise VcodecError(f"{where}: unknown architecture {architecture!r}{_closest(str(architecture), known)}")
+    config_type = registry.architecture(architecture).config_type
     defaults = _defaults(config_type)
     _check_keys(f"{where} [model]", table, defaults)
     values = {k: _checked(f"{where} [model]", k, v, defaults[k]) for k, v in table.items()}
     try:
-        return config_from_dict(values)
+        return registry.config_from_dict(values)
     except (TypeError, ValueError) as err:
         raise VcodecError(f"{where} [model]: {err}") from None
 

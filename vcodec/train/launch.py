@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from vcodec.errors import VcodecError
-from vcodec.models import is_video_codec
+from vcodec import registry
 from vcodec.train.config import RunRecipe, config_text, load_config
 from vcodec.train.loop import Trainer, load_training_state
 
@@ -59,72 +59,16 @@ def start_weights(recipe: RunRecipe, log: Log) -> dict | None:
 
 
 def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = print) -> None:
-    """Copy ``state`` into a new run's model: the whole model, or a video codec's image codec.
-
-    An image codec whose [model] n is larger than the init's starts from the init widened without
-    changing what it computes (:mod:`vcodec.codecs.widen`); one whose [model] lambdas extend the
-    init's gets gain rows for the new qualities, each from the init's quality of nearest λ.
-    """
-    video = is_video_codec(recipe.train.model)
-    prior = _part(state, "prior.") if video else {}
+    """Copy ``state`` into a new run's model, as the model's kind starts from an init
+    (:meth:`vcodec.kinds.base.ModelKind.initialise`: an image codec widened or with its rate points
+    moved, a video codec from an image codec, …)."""
     try:
-        state = (_part(state, "intra.") if prior else state) if video else \
-            _extended(_widened(state, recipe, log), recipe, log)
-        load_training_state(trainer.model.intra if video else trainer.model, state)
-        if prior:
-            _load_prior(trainer.model.prior, prior)
+        registry.kind_of(recipe.train.model).initialise(trainer.model, state, recipe, log)
     except (ValueError, RuntimeError) as err:
-        what = "this video codec" if prior else "this video codec's image codec" if video else \
-            "the model [model] describes"
-        raise VcodecError(f"init {recipe.init} does not fit {what} ({err})") from None
-    if video and not prior:
-        trainer.model.prior.start_from(trainer.model.intra)
+        raise VcodecError(f"init {recipe.init} does not fit the model [model] describes ({err})") from None
 
 
-def _part(state: dict, prefix: str) -> dict:
-    """The entries of a state dict under ``prefix``, with the prefix removed."""
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-
-
-def _load_prior(prior, state: dict) -> None:
-    """A video codec's temporal prior from another one's: a motion predictor the init lacks keeps its
-    identity start, so the new codec starts exactly where the init stands."""
-    missing, unexpected = prior.load_state_dict(state, strict=False)
-    if unexpected or any(not key.startswith("motion.") for key in missing):
-        raise ValueError(f"temporal priors differ (missing {missing[:3]}, unexpected {unexpected[:3]})")
-
-
-def _widened(state: dict, recipe: RunRecipe, log: Log) -> dict:
-    from vcodec.codecs import CodecConfig
-    from vcodec.codecs.widen import hyper_width, transform_width, widen_state
-
-    model, width = recipe.train.model, transform_width(state)
-    if not isinstance(model, CodecConfig) or width is None or width >= model.n:
-        return state
-    side = hyper_width(state)
-    if side is not None and side != model.side_channels:
-        raise VcodecError(f"init {recipe.init} has a hyper path of width {side}: set [model] "
-                          f"hyper_n = {side} to widen only its image transforms")
-    log(f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)")
-    return widen_state(state, model.n, seed=recipe.train.seed)
-
-
-def _extended(state: dict, recipe: RunRecipe, log: Log) -> dict:
-    from vcodec.codecs import CodecConfig
-    from vcodec.codecs.widen import gain_rows, rate_points
-
-    model = recipe.train.model
-    if not isinstance(model, CodecConfig) or gain_rows(state) is None:
-        return state
-    own = _init_lambdas(recipe)
-    if own == tuple(model.lambdas):
-        return state
-    log(f"rate points of {recipe.init} (λ {', '.join(map(str, own))}) moved to λ "
-        f"{', '.join(map(str, model.lambdas))}: each starts from the init's nearest λ")
-    return rate_points(state, own, tuple(model.lambdas))
-
-
-def _init_lambdas(recipe: RunRecipe) -> tuple[float, ...]:
+def init_lambdas(recipe: RunRecipe) -> tuple[float, ...]:
     """The λ of the image codec a recipe starts from."""
     if _is_config(recipe.init):
         return tuple(_parent_recipe(recipe).train.model.lambdas)

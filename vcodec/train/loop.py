@@ -25,13 +25,10 @@ from torch import nn
 
 from vcodec.errors import VcodecError
 from vcodec.io.images import atomic_path, write_atomic
-from vcodec.models import (ModelConfig, build_model, config_from_dict, is_token_prior, is_tokenizer, is_video_codec,
-                           is_video_tokenizer)
-from vcodec.tokenizers import TokenModel
+from vcodec import registry
+from vcodec.registry import ModelConfig, config_from_dict
 from vcodec.train import distributed
-from vcodec.train.data import RandomCrops, SyntheticMotion
-from vcodec.train.objectives import (MS_SSIM_MIN_SIDE, LossConfig, RateDistortion, Reconstruction, TemporalRate,
-                                     TokenLikelihood)
+from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LossConfig
 
 
 @dataclass
@@ -92,19 +89,15 @@ def _lr_at(config: TrainConfig, step: int) -> float:
 
 
 MAX_SKIPPED_STEPS = 20  # consecutive steps with non-finite gradients after which a run stops
-DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update(), absent from early runs
+DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update() before coding
 
 
 def load_training_state(model: nn.Module, state: dict) -> None:
-    """Load a training checkpoint's weights, also from runs written by earlier versions of the code.
-
-    Early runs stored CompressAI's checkerboard mask as ``context.mask`` and had no frozen gains
-    (those are derived by ``update()`` before coding); a tokenizer's token prior is fitted after
-    training, so its weights may be absent or of another kind of prior (a video codec's temporal
-    prior, also called ``prior``, is trained and always loaded); anything else missing is an error.
-    """
-    fitted_later = "prior." if isinstance(model, TokenModel) else "\0"
-    state = {k: v for k, v in state.items() if k != "context.mask" and not k.startswith(fitted_later)}
+    """Load a training checkpoint's weights. Buffers that ``update()`` derives may be absent, and so may
+    the weights the model's kind fits after training (a tokenizer's token prior, which may also be of
+    another kind of prior); anything else missing is an error."""
+    fitted_later = registry.kind_of(model).fitted_at_export or "\0"
+    state = {k: v for k, v in state.items() if not k.startswith(fitted_later)}
     missing, unexpected = model.load_state_dict(state, strict=False)
     bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS and not k.startswith(fitted_later)]
     bad += list(unexpected)
@@ -180,31 +173,7 @@ def _plain(value):
 def _check_crop(config: TrainConfig, model) -> None:
     if config.loss.uses_ms_ssim and config.crop < MS_SSIM_MIN_SIDE:
         raise ValueError(f"an MS-SSIM loss needs crops of at least {MS_SSIM_MIN_SIDE} px, got {config.crop}")
-    if is_video_tokenizer(config.model):
-        space, time = model.config.spatial_factor, model.config.temporal_factor
-        if config.crop % space or config.frames < 1 + time or (config.frames - 1) % time:
-            raise ValueError(f"a {config.model.architecture} tokenizer trains on crops that are a multiple of {space} "
-                             f"and clips of 1 + k·{time} frames (k ≥ 1), got --crop {config.crop} --frames {config.frames}")
-        return
-    if is_tokenizer(config.model) or is_token_prior(config.model):
-        size = model.tokenizer.image_size if is_token_prior(config.model) else config.model.image_size
-        if config.crop != size:
-            raise ValueError(f"crop must equal the tokenizer's image size ({size})")
-        return
-    alignment = model.intra.alignment if is_video_codec(config.model) else model.alignment
-    if config.crop % alignment:
-        raise ValueError(f"crop must be a multiple of {alignment} for {config.model.architecture}")
-
-
-def _training_data(config: TrainConfig) -> RandomCrops | SyntheticMotion:
-    """Random crops for image models, frame pairs for video codecs, B×3×T×H×W clips for video tokenizers."""
-    data = Path(config.data)
-    if is_video_codec(config.model):
-        return SyntheticMotion.from_npz(data, config.crop, config.seed, deform=config.deform, change=config.change)
-    if is_video_tokenizer(config.model):
-        return SyntheticMotion.from_npz(data, config.crop, config.seed, frames=config.frames, channels_first=True,
-                                        deform=config.deform, change=config.change)
-    return RandomCrops.from_npz(data, config.crop, config.seed, config.crop_scales)
+    registry.kind_of(config.model).check_training(config, model)
 
 
 class Trainer:
@@ -226,14 +195,15 @@ class Trainer:
             raise ValueError(f"the batch ({config.batch}) must split evenly over {self.shard.world} processes")
         if self.shard.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.model = build_model(config.model, name).to(self.device)
+        from vcodec import zoo
+
+        kind = registry.kind_of(config.model)
+        self.model = zoo.build(config.model, name).to(self.device)
         _check_crop(config, self.model)
-        objective = (Reconstruction if isinstance(self.model, TokenModel) else
-                     TokenLikelihood if is_token_prior(config.model) else
-                     TemporalRate if is_video_codec(config.model) else RateDistortion)
+        objective = kind.objective()
         self.objective = objective(self.model, config.aux_lr, config.seed, self.shard, config.loss)
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
-        self.crops = _training_data(config)
+        self.crops = kind.training_data(config)
         self.state = RunState()
         self.skipped_in_a_row = 0  # steps whose gradients were NaN or infinite, since the last good one
         self.window: list[dict[str, float]] = []  # metrics of the steps since the last history entry

@@ -36,6 +36,7 @@ from torch.utils._pytree import tree_leaves
 
 from vcodec.entropy.container import Container, Packet, read_packet, read_video_header
 from vcodec.errors import BitstreamError
+from vcodec.testing.tiny import strengthen
 
 HANG_FACTOR = 16  # a case may do this many times its target's largest seed's work (per declared output)
 
@@ -360,7 +361,7 @@ def _mutate_one_section(sections: list[bytes], rng: np.random.Generator) -> list
 
 
 # --- the output a stream declares, as its decoder reads and caps it ---------------------------------------
-def _image_output(codec) -> Callable[[bytes], int]:
+def image_output(codec) -> Callable[[bytes], int]:
     """Pixels of an image stream (the codec's own parse checks them against its limits)."""
     def declared(data: bytes) -> int:
         container = codec.parse(data)
@@ -368,7 +369,7 @@ def _image_output(codec) -> Callable[[bytes], int]:
     return declared
 
 
-def _video_output(codec) -> Callable[[bytes], int]:
+def video_output(codec) -> Callable[[bytes], int]:
     """Pixels of a video stream's frames. Its frame count does not count: the decoder decodes a frame per
     whole packet and stands in for at most one lost frame per damaged byte, so a count buys no work."""
     from vcodec.codecs.video import check_stream_model
@@ -380,7 +381,7 @@ def _video_output(codec) -> Callable[[bytes], int]:
     return declared
 
 
-def _clip_output(tokenizer) -> Callable[[bytes], int]:
+def clip_output(tokenizer) -> Callable[[bytes], int]:
     """Voxels of a video token stream's clip; 0 beyond what ``decompress`` decodes in one pass (it
     refuses those before decoding)."""
     from vcodec.tokenizers.causal3d import MAX_DECODED_VOXELS
@@ -394,32 +395,26 @@ def _clip_output(tokenizer) -> Callable[[bytes], int]:
 
 
 # --- the decoders of the project, on tiny models ---------------------------------------------------------
-def _images(seed: int = 0) -> list[torch.Tensor]:
+def test_images(seed: int = 0) -> list[torch.Tensor]:
+    """A smooth 40×56 image, a noisy 17×33 one and a greyscale one (padding, colour and grey paths)."""
     g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 40), torch.linspace(0, 1, 56), indexing="ij")
     smooth = (0.8 * torch.stack((xx, yy, 0.5 * (xx + yy))) + 0.2 * torch.rand(3, 40, 56, generator=g)).clamp(0, 1)
     return [smooth[None], torch.rand(1, 3, 33, 17, generator=g), torch.rand(1, 1, 20, 24, generator=g)]
 
 
-def _strengthen(module: torch.nn.Module) -> None:
-    """Scale an untrained analysis transform up, so its latents are large enough to code real symbols."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.mul_(3)
-
-
 def image_targets() -> dict[str, Target]:
-    from vcodec.codecs import ARCHITECTURES, CodecConfig, build_codec
+    from vcodec import registry
 
     targets = {}
-    for architecture in ARCHITECTURES:
+    for architecture in registry.architectures("image-codec"):
         torch.manual_seed(0)
-        codec = build_codec(CodecConfig(architecture, n=16, m=24, lambdas=(0.0035, 0.013, 0.0483)), "fuzz")
-        _strengthen(codec.g_a)
+        codec = registry.build_model(registry.architecture(architecture).tiny_config(), "fuzz")
+        strengthen(codec.g_a)
         codec.eval().update()
-        seeds = [codec.compress(x, quality=q) for x in _images() for q in (1, 3)]
+        seeds = [codec.compress(x, quality=q) for x in test_images() for q in (1, 3)]
         targets[f"image/{architecture}"] = Target(f"image/{architecture}", seeds, codec.decompress,
-                                                  declared=_image_output(codec))
+                                                  declared=image_output(codec))
     return targets
 
 
@@ -428,9 +423,9 @@ def video_targets() -> dict[str, Target]:
     targets = {}
     for name, motion in (("video", 0), ("video/motion", 4)):
         codec, seeds = _video_codec_and_seeds(motion)
-        targets[name] = Target(name, seeds, _video_decoder(codec, False), video=True, declared=_video_output(codec))
+        targets[name] = Target(name, seeds, _video_decoder(codec, False), video=True, declared=video_output(codec))
         targets[f"{name}/keep-going"] = Target(f"{name}/keep-going", seeds, _video_decoder(codec, True), video=True,
-                                               declared=_video_output(codec))
+                                               declared=video_output(codec))
     return targets
 
 
@@ -438,13 +433,13 @@ def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[by
     from fractions import Fraction
 
     from vcodec.codecs.video import VideoCodecConfig, stream_header
-    from vcodec.models import build_model
+    from vcodec.registry import build_model
 
     torch.manual_seed(0)
     config = VideoCodecConfig(n=16, m=24, lambdas=(0.0035, 0.013, 0.0483), temporal_width=8,
                               motion_search=motion_search, motion_width=8)
     codec = build_model(config, "fuzz-video")
-    _strengthen(codec.intra.g_a)
+    strengthen(codec.intra.g_a)
     with torch.no_grad():
         codec.prior.start_from(codec.intra)
         for p in codec.prior.parameters() if motion_search else codec.prior.temporal.parameters():
@@ -503,51 +498,30 @@ def token_targets() -> dict[str, Target]:
     clips = torch.rand(2, 3, 5, 32, 40)
     video_tokenizer.fit_prior(video_tokenizer.encode(clips))
     targets["tokens/causal-3d"] = Target("tokens/causal-3d", video_tokenizer.compress(clips),
-                                         video_tokenizer.decompress, declared=_clip_output(video_tokenizer))
+                                         video_tokenizer.decompress, declared=clip_output(video_tokenizer))
     return targets
 
 
 def shipped_targets() -> dict[str, Target]:
     """The decoders of the shipped checkpoints (the real networks and tables), on small seed streams."""
-    from fractions import Fraction
-
     from vcodec import zoo
-    from vcodec.codecs.video import decode_stream, stream_header
-    from vcodec.models import model_kind
 
     targets = {}
     for name in zoo.list_models():
-        if zoo.shipped_info(name).kind == "token-prior":  # a generator: it decodes no streams
-            continue
-        g = torch.Generator().manual_seed(zlib.crc32(name.encode()))  # per model: adding one changes no other
         model = zoo.load(name)
-        kind = model_kind(model.config)
-        if kind == "image-codec":
-            seeds = [model.compress(x, quality=q) for x in (_images()[0], torch.rand(1, 3, 24, 70, generator=g))
-                     for q in (1, model.num_qualities)]
-            decode, declared = model.decompress, _image_output(model)
-        elif kind == "video-codec":
-            base = _images()[0][..., :32, :48]
-            frames = [torch.roll(base, shifts=t, dims=-1) for t in range(4)]
-            seeds = [stream_header(model, 48, 32, Fraction(25), q, 2, 4) + b"".join(p.to_bytes() for p in
-                                                                                 model.encode(frames, q, 2))
-                     for q in (1, model.num_qualities)]
-
-            def decode(data: bytes, codec=model) -> int:
-                return sum(1 for _ in decode_stream(codec, io.BytesIO(data), keep_going=True)[2])
-            declared = _video_output(model)
-        elif kind == "video-tokenizer":
-            seeds = model.compress(torch.rand(2, 3, 5, 32, 32, generator=g))
-            decode, declared = model.decompress, _clip_output(model)
-        else:
-            size = model.image_size
-            seeds = model.compress(torch.rand(2, 3, size, size, generator=g))
-            if len(model.token_grid) == 1:
-                seeds += model.compress(torch.rand(1, 3, size, size, generator=g), num_tokens=4)
-            decode, declared = model.decompress, None  # always an image_size² image
-        targets[f"shipped/{name}"] = Target(f"shipped/{name}", seeds, decode, video=kind == "video-codec",
-                                            declared=declared)
+        g = torch.Generator().manual_seed(zlib.crc32(name.encode()))  # per model: adding one changes no other
+        target = model_target(f"shipped/{name}", model, g)
+        if target is not None:  # a token prior is a generator: it decodes no streams
+            targets[target.name] = target
     return targets
+
+
+def model_target(name: str, model: torch.nn.Module, generator: torch.Generator | None = None) -> Target | None:
+    """The decoder of any model, on the seed streams its kind makes (None: its kind decodes no streams)."""
+    from vcodec import registry
+
+    made = registry.kind_of(model).fuzz_seeds(model, generator or torch.Generator().manual_seed(0))
+    return None if made is None else Target(name, made.seeds, made.decode, video=made.video, declared=made.declared)
 
 
 def container_target() -> Target:

@@ -1,0 +1,121 @@
+"""The behaviour a model kind declares, with the defaults most kinds share.
+
+Each entry point calls one hook instead of asking what type a model is: the zoo
+(:meth:`~ModelKind.rate_points`, :meth:`~ModelKind.check_config`, :meth:`~ModelKind.dependencies`,
+:meth:`~ModelKind.shipping_record`), the trainer (:meth:`~ModelKind.objective`,
+:meth:`~ModelKind.training_data`, :meth:`~ModelKind.check_training`, :meth:`~ModelKind.initialise`),
+the exporter (:meth:`~ModelKind.prepare_export`, :meth:`~ModelKind.measure`), the evaluator
+(:meth:`~ModelKind.eval_method`), ``vcodec train``'s flag form (:meth:`~ModelKind.config_from_flags`)
+and the fuzzer (:meth:`~ModelKind.fuzz_seeds`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from vcodec.errors import VcodecError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from vcodec.train.config import RunRecipe
+    from vcodec.train.loop import TrainConfig
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """Another checkpoint a model is built on: the constructor argument it fills (``role``), the
+    checkpoint's name, and the hash the loaded one must have (None: any)."""
+
+    role: str
+    name: str
+    expected_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class FuzzSeeds:
+    """Valid streams of a model and how a fuzzer decodes one (returning what it decoded)."""
+
+    seeds: list[bytes]
+    decode: Callable[[bytes], Any]
+    video: bool = False  # the seeds are whole video streams (header + packets)
+    declared: Callable[[bytes], int] | None = None  # output size a stream declares (hang checks)
+
+
+class ModelKind:
+    """Defaults shared by most kinds; a kind overrides what differs."""
+
+    name: ClassVar[str]
+    noun: ClassVar[str]  # "an image codec": what error messages call a model of this kind
+    fitted_at_export: ClassVar[str | None] = None  # prefix of the weights fitted after training, if any
+
+    # --- the catalog (no torch) ------------------------------------------------------------------------
+    def rate_points(self, model: dict) -> int:
+        """What ``vcodec models`` shows as a checkpoint's rate points (from config.json's ``model``)."""
+        return 0
+
+    def check_config(self, config: Any) -> None:
+        """ValueError if a checkpoint's config cannot describe a usable model."""
+
+    # --- other checkpoints -------------------------------------------------------------------------------
+    def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
+        """The checkpoints a model of ``config`` is built on (``record``: its config.json, when loading one)."""
+        return []
+
+    def dependency_hash(self, role: str, model: nn.Module) -> str:
+        """The hash a :class:`Dependency` of this role checks (a loaded checkpoint's weights hash)."""
+        return model.weights_hash.hex()
+
+    def shipping_record(self, model: nn.Module, state: dict) -> tuple[dict, dict]:
+        """What config.json adds about dependencies, and the weights to store (without those of a
+        shipped checkpoint the model names instead of copying)."""
+        return {}, state
+
+    # --- training ----------------------------------------------------------------------------------------
+    def objective(self) -> type:
+        raise NotImplementedError
+
+    def training_data(self, config: TrainConfig) -> Any:
+        """Random crops of the training photos (image models)."""
+        from pathlib import Path
+
+        from vcodec.train.data import RandomCrops
+
+        return RandomCrops.from_npz(Path(config.data), config.crop, config.seed, config.crop_scales)
+
+    def check_training(self, config: TrainConfig, model: nn.Module) -> None:
+        """ValueError if ``config`` cannot train ``model`` (crop sizes and the like)."""
+
+    def initialise(self, model: nn.Module, state: dict, recipe: RunRecipe, log: Log) -> None:
+        """Start a new run's model from an ``init`` checkpoint's state dict."""
+        from vcodec.train.loop import load_training_state
+
+        load_training_state(model, state)
+
+    def config_from_flags(self, architecture: str, flags: dict, run_dir: Any) -> Any:
+        """The config of ``vcodec train RUN --architecture …`` (the flag form) from its options."""
+        raise VcodecError(f"a {self.name} trains from a config file; see configs/")
+
+    # --- export ------------------------------------------------------------------------------------------
+    def prepare_export(self, model: nn.Module, config: TrainConfig) -> None:
+        """Fit what is fitted after training (token priors) before the model is measured and shipped."""
+
+    def measure(self, model: nn.Module, name: str, description: str, config: TrainConfig, steps: int,
+                hardware: str) -> tuple[dict, str]:
+        """Measured results on the development data, and the model card."""
+        raise NotImplementedError
+
+    # --- evaluation and fuzzing ----------------------------------------------------------------------------
+    def eval_method(self, label: str, model: nn.Module, video: bool) -> Any:
+        """The rate–distortion method that evaluates ``model`` on images (or videos, ``video``)."""
+        media = "video" if video else "image"
+        raise VcodecError(f"'{label}' is {self.noun}; {media} evaluation takes "
+                          f"{'video codecs and tokenizers' if video else 'image codecs and tokenizers'}")
+
+    def fuzz_seeds(self, model: nn.Module, generator: torch.Generator) -> FuzzSeeds | None:
+        """Valid streams of ``model`` for a fuzzer to mutate (None: it decodes no streams)."""
+        return None

@@ -1,0 +1,134 @@
+"""Image codecs: variable-rate, trained on rate–distortion, measured per quality on the development images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vcodec.errors import VcodecError
+from vcodec.kinds.base import FuzzSeeds, Log, ModelKind
+
+
+class ImageCodecKind(ModelKind):
+    name = "image-codec"
+    noun = "an image codec"
+
+    def rate_points(self, model: dict) -> int:
+        return len(model.get("lambdas", ()))
+
+    def check_config(self, config: Any) -> None:
+        if min(config.n, config.m, config.side_channels, len(config.lambdas)) < 1:
+            raise ValueError("n, m, hyper_n and lambdas must be positive")
+
+    # --- training ------------------------------------------------------------------------------------------
+    def objective(self) -> type:
+        from vcodec.train.objectives import RateDistortion
+
+        return RateDistortion
+
+    def check_training(self, config, model) -> None:
+        if config.crop % model.alignment:
+            raise ValueError(f"crop must be a multiple of {model.alignment} for {config.model.architecture}")
+
+    def initialise(self, model, state: dict, recipe, log: Log) -> None:
+        """The init's weights; widened first when [model] n is larger (function-preserving), with its
+        rate points moved to [model] lambdas when those differ."""
+        from vcodec.train.loop import load_training_state
+
+        load_training_state(model, _with_rate_points(_widened(state, recipe, log), recipe, log))
+
+    def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
+        from vcodec.codecs import CodecConfig
+
+        return CodecConfig(architecture, n=flags["n"], m=flags["m"])
+
+    # --- export and evaluation ---------------------------------------------------------------------------------
+    def measure(self, model, name: str, description: str, config, steps: int, hardware: str):
+        from vcodec.eval.datasets import development_images
+        from vcodec.eval.methods import LearnedImageMethod
+        from vcodec.eval.rd import evaluate_images
+
+        (dev,), _ = evaluate_images([LearnedImageMethod(name, model)], development_images(), strict=True)
+        return dev["results"], _card(name, description, config, steps, hardware, dev["results"])
+
+    def eval_method(self, label: str, model, video: bool) -> Any:
+        from vcodec.eval.methods import LearnedImageMethod, LearnedIntraVideoMethod
+
+        return LearnedIntraVideoMethod(label + "-intra", model) if video else LearnedImageMethod(label, model)
+
+    def fuzz_seeds(self, model, generator) -> FuzzSeeds:
+        import torch
+
+        from vcodec.testing.fuzz import image_output, test_images
+
+        seeds = [model.compress(x, quality=q) for x in (test_images()[0], torch.rand(1, 3, 24, 70, generator=generator))
+                 for q in (1, model.num_qualities)]
+        return FuzzSeeds(seeds, model.decompress, declared=image_output(model))
+
+
+def _widened(state: dict, recipe, log: Log) -> dict:
+    from vcodec.train.widen import hyper_width, transform_width, widen_state
+
+    model, width = recipe.train.model, transform_width(state)
+    if width is None or width >= model.n:
+        return state
+    side = hyper_width(state)
+    if side is not None and side != model.side_channels:
+        raise VcodecError(f"init {recipe.init} has a hyper path of width {side}: set [model] "
+                          f"hyper_n = {side} to widen only its image transforms")
+    log(f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)")
+    return widen_state(state, model.n, seed=recipe.train.seed)
+
+
+def _with_rate_points(state: dict, recipe, log: Log) -> dict:
+    from vcodec.train.launch import init_lambdas
+    from vcodec.train.widen import gain_rows, rate_points
+
+    model = recipe.train.model
+    if gain_rows(state) is None:
+        return state
+    own = init_lambdas(recipe)
+    if own == tuple(model.lambdas):
+        return state
+    log(f"rate points of {recipe.init} (λ {', '.join(map(str, own))}) moved to λ "
+        f"{', '.join(map(str, model.lambdas))}: each starts from the init's nearest λ")
+    return rate_points(state, own, tuple(model.lambdas))
+
+
+def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict) -> str:
+    from vcodec.train.export import data_note
+
+    rows = "\n".join(
+        f"| {q} | {lam} | {bpp:.3f} | {psnr:.2f} | {msssim:.4f} |"
+        for q, lam, bpp, psnr, msssim in zip(
+            dev["quality"], config.model.lambdas, dev["bpp"], dev["psnr-rgb"], dev["ms-ssim-rgb"]
+        )
+    )
+    return f"""# {name}
+
+{description}
+
+- Architecture: `{config.model.architecture}`, N={config.model.n}, M={config.model.m}{_hyper_width(config.model)}; one variable-rate
+  model (gain units), {len(config.model.lambdas)} qualities.
+- Training data: {data_note(config)}.
+- Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}),
+  loss {"λ·1250·(1 − MS-SSIM)" if config.loss.distortion == "ms-ssim" else "λ·255²·MSE"} + bpp with λ drawn per sample
+  from the quality levels.
+- Hardware: {hardware}.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
+
+## Measured rate–distortion (development images, whole-container bpp, PSNR on uint8 RGB)
+
+Images: skimage astronaut, coffee, chelsea, rocket, motorcycle (left), hubble crop 512²; sklearn china,
+flower. All are lossy sources: these are development numbers, not Kodak numbers.
+
+| quality | λ | bpp | PSNR-RGB (dB) | MS-SSIM-RGB |
+|---|---|---|---|---|
+{rows}
+"""
+
+
+def _hyper_width(model) -> str:
+    """", hyper path N=…" when the hyper transforms are narrower or wider than the image transforms."""
+    hyper_n = getattr(model, "hyper_n", None)
+    return "" if hyper_n is None or hyper_n == model.n else f", hyper path N={hyper_n}"

@@ -1,0 +1,153 @@
+"""Image tokenizers: trained on reconstruction at their fixed input size, shipped with a token prior
+fitted on their own tokens, measured per token count on tiles of the development images."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from vcodec.errors import VcodecError
+from vcodec.kinds.base import FuzzSeeds, ModelKind
+
+FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
+PRIOR_CROPS = 4096
+PRIOR_NOTES = {"static": "per-position categorical (maximum likelihood by counting)",
+               "autoregressive": "small causal transformer (coded through its fixed-point copy)"}
+
+
+def fsq_levels(codebook_size: int) -> tuple[int, ...]:
+    """FSQ levels whose product is nearest ``codebook_size``."""
+    return FSQ_LEVELS[min(FSQ_LEVELS, key=lambda v: abs(v - codebook_size))]
+
+
+class TokenizerKind(ModelKind):
+    name = "tokenizer"
+    noun = "an image tokenizer"
+    fitted_at_export = "prior."  # the token prior, fitted on the shipped weights' tokens
+
+    def rate_points(self, model: dict) -> int:
+        """Tokens: a 1D tokenizer's K, a 2D one's grid cells."""
+        try:
+            return int(model["num_tokens"]) if "num_tokens" in model else (model["image_size"] // model["factor"]) ** 2
+        except (KeyError, TypeError, ZeroDivisionError):
+            return 0
+
+    # --- training ------------------------------------------------------------------------------------------
+    def objective(self) -> type:
+        from vcodec.train.objectives import Reconstruction
+
+        return Reconstruction
+
+    def check_training(self, config, model) -> None:
+        if config.crop != model.image_size:
+            raise ValueError(f"crop must equal the tokenizer's image size ({model.image_size})")
+
+    def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
+        """A tokenizer config from the command line's few knobs (the rest are the architecture's defaults)."""
+        from vcodec import registry
+
+        size, tokens, quantizer, codebook_size = flags["crop"], flags["tokens"], flags["quantizer"], flags["codebook_size"]
+        options = {"vq": {"codebook_size": codebook_size}, "lfq": {"codebook_size": codebook_size},
+                   "factorized-vq": {"codebook_sizes": (codebook_size, codebook_size)},
+                   "fsq": {"levels": fsq_levels(codebook_size)}}
+        config_type = registry.architecture(architecture).config_type
+        try:
+            if architecture == "conv-2d":  # --tokens is the grid: (image_size / factor)² cells
+                side = math.isqrt(tokens)
+                if side * side != tokens or size % side:
+                    raise ValueError("a 2D tokenizer needs --tokens = (crop / factor)², e.g. 256 for crop 128, factor 8")
+                return config_type(image_size=size, factor=size // side, quantizer=quantizer,
+                                   quantizer_options=options[quantizer])
+            return config_type(image_size=size, num_tokens=tokens, quantizer=quantizer,
+                               quantizer_options=options[quantizer], nested_dropout=flags["nested_dropout"])
+        except ValueError as err:
+            raise VcodecError(str(err)) from None
+
+    # --- export and evaluation ---------------------------------------------------------------------------------
+    def prepare_export(self, model, config) -> None:
+        """Fit the token prior on the tokens of the weights as shipped, then round the prior's own weights."""
+        from pathlib import Path
+
+        from vcodec.zoo import prepare_for_shipping
+
+        fit_token_prior(model, Path(config.data))
+        prepare_for_shipping(model)
+
+    def measure(self, model, name: str, description: str, config, steps: int, hardware: str):
+        from vcodec.eval.datasets import development_images
+        from vcodec.eval.methods import TokenizerMethod, token_bytes
+        from vcodec.eval.rd import evaluate_images
+
+        images = development_images()
+        (dev,), _ = evaluate_images([TokenizerMethod(name, model)], images, strict=True)
+        dev = dev["results"]
+        dev["bits_per_token"] = [token_bytes(model, images, k)[0] * 8 / k for k in dev["tokens"]]
+        return dev, _card(name, description, config, steps, hardware, dev, model.vocab_sizes)
+
+    def eval_method(self, label: str, model, video: bool) -> Any:
+        if video:
+            return super().eval_method(label, model, video)
+        from vcodec.eval.methods import TokenizerMethod
+
+        return TokenizerMethod(label, model)
+
+    def fuzz_seeds(self, model, generator) -> FuzzSeeds:
+        import torch
+
+        size = model.image_size
+        seeds = model.compress(torch.rand(2, 3, size, size, generator=generator))
+        if len(model.token_grid) == 1:
+            seeds += model.compress(torch.rand(1, 3, size, size, generator=generator), num_tokens=4)
+        return FuzzSeeds(seeds, model.decompress)  # always an image_size² image
+
+
+def fit_token_prior(tokenizer, data, crops: int | None = None, batch: int = 64) -> None:
+    """Fit the tokenizer's prior to the tokens of ``crops`` training crops (fixed seed): counts for the
+    static prior, maximum-likelihood training for the autoregressive one."""
+    import torch
+
+    from vcodec.train.data import RandomCrops
+
+    source = RandomCrops.from_npz(data, tokenizer.image_size, seed=12345)
+    with torch.no_grad():
+        indices = torch.cat([tokenizer.as_indices(tokenizer.encode(source.batch(batch)))
+                             for _ in range(max(1, (crops or PRIOR_CROPS) // batch))])
+    tokenizer.prior.fit(indices)
+
+
+def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict,
+          vocab_sizes: tuple[int, ...]) -> str:
+    import numpy as np
+
+    from vcodec.train.export import data_note, extra_terms
+
+    model = config.model
+    vocab_bits = float(np.log2(np.prod(vocab_sizes)))
+    rows = "\n".join(
+        f"| {k} | {bpp:.4f} | {bits:.2f} | {psnr:.2f} | {msssim:.4f} |"
+        for k, bpp, bits, psnr, msssim in zip(dev["tokens"], dev["bpp"], dev["bits_per_token"], dev["psnr-rgb"],
+                                              dev["ms-ssim-rgb"]))
+    return f"""# {name}
+
+{description}
+
+- Architecture: `{model.architecture}`: {model.summary()}.
+- Training data: {data_note(config)}.
+- Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss MSE
+  + quantizer loss{extra_terms(config)} (1D tokenizers: the token tail dropped at a random length).
+- Token prior: {PRIOR_NOTES[model.prior]}, fitted on the tokens of {PRIOR_CROPS} training crops.
+- Hardware: {hardware}.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
+
+## Measured on the development images (every {model.image_size}² tile coded with its first k tokens)
+
+Images: skimage astronaut, coffee, chelsea, rocket, motorcycle (left), hubble crop 512²; sklearn china,
+flower (lossy sources: development numbers, not Kodak). bpp counts every byte of every tile's container;
+bits/token: the range-coded ids per token (raw ids: {vocab_bits:.2f} bits; each tile's ids are padded to
+whole 32-bit words).
+
+| tokens k | bpp | bits/token | PSNR-RGB (dB) | MS-SSIM-RGB |
+|---|---|---|---|---|
+{rows}
+"""

@@ -1,0 +1,187 @@
+"""Video codecs: trained on the rate of predicted frames over a frozen image codec, which a shipped
+checkpoint names (with the hash of its weights) instead of storing a second copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vcodec.errors import VcodecError
+from vcodec.kinds.base import Dependency, FuzzSeeds, Log, ModelKind
+
+
+class VideoCodecKind(ModelKind):
+    name = "video-codec"
+    noun = "a video codec"
+
+    def rate_points(self, model: dict) -> int:
+        return len(model.get("lambdas", ()))
+
+    def check_config(self, config: Any) -> None:
+        if min(config.n, config.m, len(config.lambdas)) < 1:
+            raise ValueError("n, m and lambdas must be positive")
+
+    # --- the image codec it is built on -------------------------------------------------------------------
+    def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
+        intra = (record or {}).get("intra")
+        if not isinstance(intra, dict):
+            return []  # the checkpoint stores its image codec's weights itself
+        return [Dependency("intra", str(intra.get("name")), intra.get("weights_hash"))]
+
+    def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
+        from vcodec import zoo
+
+        twin = zoo.shipped_twin(model.intra)
+        if twin is None:
+            return {}, state
+        return ({"intra": {"name": twin, "weights_hash": model.intra.weights_hash.hex()}},
+                {k: v for k, v in state.items() if not k.startswith("intra.")})
+
+    # --- training ------------------------------------------------------------------------------------------
+    def objective(self) -> type:
+        from vcodec.train.objectives import TemporalRate
+
+        return TemporalRate
+
+    def training_data(self, config) -> Any:
+        from pathlib import Path
+
+        from vcodec.train.data import SyntheticMotion
+
+        return SyntheticMotion.from_npz(Path(config.data), config.crop, config.seed, deform=config.deform,
+                                        change=config.change)
+
+    def check_training(self, config, model) -> None:
+        if config.crop % model.intra.alignment:
+            raise ValueError(f"crop must be a multiple of {model.intra.alignment} for {config.model.architecture}")
+
+    def initialise(self, model, state: dict, recipe, log: Log) -> None:
+        """From an image codec (its weights become the intra codec, the temporal prior starts as a copy
+        of its entropy model) or from another video codec (both parts; a motion predictor the init lacks
+        keeps its identity start)."""
+        from vcodec.train.loop import load_training_state
+
+        prior = _part(state, "prior.")
+        load_training_state(model.intra, _part(state, "intra.") if prior else state)
+        if prior:
+            missing, unexpected = model.prior.load_state_dict(prior, strict=False)
+            if unexpected or any(not key.startswith("motion.") for key in missing):
+                raise ValueError(f"temporal priors differ (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        else:
+            model.prior.start_from(model.intra)
+
+    def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
+        """A video codec config around the image codec ``--init`` names (a started run keeps its own)."""
+        from vcodec import zoo
+        from vcodec.codecs.video import VideoCodecConfig
+        from vcodec.train.loop import saved_config
+
+        init_from = flags["init_from"]
+        started = saved_config(run_dir) if init_from is None else None
+        if started is not None:
+            return started.model
+        if init_from is None:
+            raise VcodecError("a video codec trains on an image codec's transforms: give --init IMAGE_CODEC")
+        c = zoo.load(init_from).config
+        if c.architecture != "mean-scale-checkerboard":
+            raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
+        return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas, hyper_n=c.hyper_n)
+
+    # --- export and evaluation ---------------------------------------------------------------------------------
+    def measure(self, model, name: str, description: str, config, steps: int, hardware: str):
+        """RD of the video codec on the synthetic development clips, next to its image codec all-intra."""
+        from vcodec.eval.datasets import development_clips
+        from vcodec.eval.methods import LearnedIntraVideoMethod, LearnedVideoMethod
+        from vcodec.eval.rd import evaluate_videos
+
+        clips = development_clips()
+        (dev, intra), _ = evaluate_videos(
+            [LearnedVideoMethod(name, model), LearnedIntraVideoMethod("intra", model.intra)], clips, strict=True)
+        dev, intra = dev["results"], intra["results"]
+        dev["intra-bpp"] = intra["bpp"]
+        return dev, _card(name, description, config, steps, hardware, dev, intra, clips)
+
+    def eval_method(self, label: str, model, video: bool) -> Any:
+        if not video:
+            return super().eval_method(label, model, video)
+        from vcodec.eval.methods import LearnedVideoMethod
+
+        return LearnedVideoMethod(label, model)
+
+    def fuzz_seeds(self, model, generator) -> FuzzSeeds:
+        import io
+        from fractions import Fraction
+
+        import torch
+
+        from vcodec.codecs.video import decode_stream, stream_header
+        from vcodec.testing.fuzz import test_images, video_output
+
+        base = test_images()[0][..., :32, :48]
+        frames = [torch.roll(base, shifts=t, dims=-1) for t in range(4)]
+        seeds = [stream_header(model, 48, 32, Fraction(25), q, 2, 4) + b"".join(p.to_bytes() for p in
+                                                                             model.encode(frames, q, 2))
+                 for q in (1, model.num_qualities)]
+
+        def decode(data: bytes) -> int:
+            return sum(1 for _ in decode_stream(model, io.BytesIO(data), keep_going=True)[2])
+
+        return FuzzSeeds(seeds, decode, video=True, declared=video_output(model))
+
+
+def _part(state: dict, prefix: str) -> dict:
+    """The entries of a state dict under ``prefix``, with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _motion_note(model) -> str:
+    if not model.motion_search:
+        return ""
+    return (f"\n  Coded blocks carry integer motion vectors (±{model.motion_search} pixels per 32×32), and a latent "
+            f"motion\n  predictor of width {model.motion_width} moves the previous latent by them before the prior "
+            f"sees it.")
+
+
+def _data_note(config) -> str:
+    turning = f" {config.deform:.0%} of the clips also turn and change brightness." if config.deform else ""
+    changing = (f" {config.change:.0%} of the moving objects change what they show or enter the shot part-way."
+                if config.change else "")
+    return turning + changing
+
+
+def _proxy_note(model) -> str:
+    return ", plus a rate proxy for the motion predictor's error" if model.motion_search else ""
+
+
+def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict, intra: dict, clips: dict) -> str:
+    from vcodec.eval.methods import LearnedVideoMethod
+    from vcodec.train.export import DATA_NOTE
+
+    rows = "\n".join(f"| {q} | {bpp:.4f} | {ibpp:.4f} | {bpp / ibpp:.0%} | {psnr:.2f} | {ipsnr:.2f} |"
+                     for q, bpp, ibpp, psnr, ipsnr in zip(dev["quality"], dev["bpp"], intra["bpp"], dev["psnr-rgb"],
+                                                          intra["psnr-rgb"]))
+    return f"""# {name}
+
+{description}
+
+- Architecture: `{config.model.architecture}` on the image codec's transforms (N={config.model.n},
+  M={config.model.m}, {len(config.model.lambdas)} qualities, frozen); temporal prior width
+  {config.model.temporal_width}. I-frames are the image codec's streams; P-frames code the latent under a
+  prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.{_motion_note(config.model)}
+- Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
+  noise) cut from {DATA_NOTE}.{_data_note(config)}
+- Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
+  P-frame (the image codec stays fixed, so distortion does not change){_proxy_note(config.model)}.
+- Hardware: {hardware}.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
+
+## Measured on the synthetic development clips
+
+{", ".join(f"{n} ({c.frames} frames, {c.size[1]}×{c.size[0]}, shift {c.shift}, noise σ {c.noise})" for n, c in clips.items())},
+intra period {LearnedVideoMethod.gop}, whole-stream bpp, mean per-frame PSNR on uint8 RGB. Real clips: see
+`benchmarks/RESULTS.md`.
+
+| quality | bpp | all-intra bpp | share | PSNR-RGB (dB) | all-intra PSNR |
+|---|---|---|---|---|---|
+{{rows}}
+""".replace("{rows}", rows)

@@ -1,0 +1,127 @@
+"""Causal video tokenizers: trained on reconstruction of short synthetic clips, shipped with a
+categorical token prior, measured on the synthetic development clips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vcodec.kinds.base import FuzzSeeds, ModelKind
+from vcodec.kinds.tokenizer import fsq_levels
+
+PRIOR_CLIPS = 512
+
+
+class VideoTokenizerKind(ModelKind):
+    name = "video-tokenizer"
+    noun = "a video tokenizer"
+    fitted_at_export = "prior."  # the token prior, fitted on the shipped weights' tokens
+
+    # --- training ------------------------------------------------------------------------------------------
+    def objective(self) -> type:
+        from vcodec.train.objectives import Reconstruction
+
+        return Reconstruction
+
+    def training_data(self, config) -> Any:
+        from pathlib import Path
+
+        from vcodec.train.data import SyntheticMotion
+
+        return SyntheticMotion.from_npz(Path(config.data), config.crop, config.seed, frames=config.frames,
+                                        channels_first=True, deform=config.deform, change=config.change)
+
+    def check_training(self, config, model) -> None:
+        space, time = model.config.spatial_factor, model.config.temporal_factor
+        if config.crop % space or config.frames < 1 + time or (config.frames - 1) % time:
+            raise ValueError(f"a {config.model.architecture} tokenizer trains on crops that are a multiple of {space} "
+                             f"and clips of 1 + k·{time} frames (k ≥ 1), got --crop {config.crop} --frames {config.frames}")
+
+    def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
+        from vcodec import registry
+
+        return registry.architecture(architecture).config_type(channels=flags["n"],
+                                                               levels=fsq_levels(flags["codebook_size"]))
+
+    # --- export and evaluation ---------------------------------------------------------------------------------
+    def prepare_export(self, model, config) -> None:
+        """Fit the categorical prior on the tokens of the weights as shipped."""
+        from vcodec.zoo import prepare_for_shipping
+
+        fit_video_token_prior(model, config)
+        prepare_for_shipping(model)
+
+    def measure(self, model, name: str, description: str, config, steps: int, hardware: str):
+        """PSNR and coded bits on the synthetic development clips (17 frames each)."""
+        import numpy as np
+
+        from vcodec.eval.datasets import development_clips
+        from vcodec.eval.methods import VIDEO_TOKEN_CHUNK, VideoTokenizerMethod
+        from vcodec.eval.rd import evaluate_videos
+
+        clips = development_clips(VIDEO_TOKEN_CHUNK)
+        (dev,), _ = evaluate_videos([VideoTokenizerMethod(name, model)], clips, strict=True)
+        dev = dev["results"]
+        c, size = model.config, next(iter(clips.values())).size
+        per_clip = (1 + (VIDEO_TOKEN_CHUNK - 1) // c.temporal_factor) * np.prod([-(-s // c.spatial_factor) for s in size])
+        dev["bits_per_token"] = [bpp * VIDEO_TOKEN_CHUNK * np.prod(size) / per_clip for bpp in dev["bpp"]]
+        return dev, _card(name, description, config, steps, hardware, dev, model, clips)
+
+    def eval_method(self, label: str, model, video: bool) -> Any:
+        if not video:
+            return super().eval_method(label, model, video)
+        from vcodec.eval.methods import VideoTokenizerMethod
+
+        return VideoTokenizerMethod(label, model)
+
+    def fuzz_seeds(self, model, generator) -> FuzzSeeds:
+        import torch
+
+        from vcodec.testing.fuzz import clip_output
+
+        return FuzzSeeds(model.compress(torch.rand(2, 3, 5, 32, 32, generator=generator)), model.decompress,
+                         declared=clip_output(model))
+
+
+def fit_video_token_prior(tokenizer, config, clips: int = PRIOR_CLIPS, batch: int = 8) -> None:
+    """Fit the video tokenizer's categorical prior to the tokens of ``clips`` training clips (fixed seed)."""
+    from pathlib import Path
+
+    import torch
+
+    from vcodec.train.data import SyntheticMotion
+
+    source = SyntheticMotion.from_npz(Path(config.data), config.crop, seed=12345, frames=config.frames,
+                                      channels_first=True)
+    with torch.no_grad():
+        tokenizer.fit_prior(torch.cat([tokenizer.encode(source.batch(batch)) for _ in range(max(1, clips // batch))]))
+
+
+def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict, tokenizer, clips: dict) -> str:
+    from vcodec.train.export import DATA_NOTE, extra_terms
+
+    model = config.model
+    return f"""# {name}
+
+{description}
+
+- Architecture: `{model.architecture}`: {model.summary()}; a vocabulary of {tokenizer.vocab_sizes[0]}.
+  A clip of 1 + 4k frames of H×W gives 1 + k token frames of (H/8)×(W/8); the first frame is tokenized
+  alone and a clip's first tokens do not change when frames are appended.
+- Training data: clips of {config.frames} frames with known motion (pans, zooms, static shots, moving patches,
+  per-frame noise) cut from {DATA_NOTE}.
+- Training: {steps} steps of batch {config.batch} ({config.frames}×{config.crop}² clips), Adam lr {config.lr} (cosine to
+  {config.final_lr}), loss MSE{extra_terms(config)} (FSQ has no codebook loss).
+- Token prior: one categorical over the vocabulary (counts of the tokens of {PRIOR_CLIPS} training clips).
+- Hardware: {hardware}.
+- Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
+  run's own config is `RUN/config.toml`).
+
+## Measured on the synthetic development clips
+
+{", ".join(f"{n} ({c.frames} frames, {c.size[1]}×{c.size[0]}, shift {c.shift}, noise σ {c.noise})" for n, c in clips.items())};
+one token container per clip (every byte counted), mean per-frame PSNR on uint8 RGB.
+
+| bpp | bits/token | PSNR-RGB (dB) |
+|---|---|---|
+| {dev["bpp"][0]:.4f} | {dev["bits_per_token"][0]:.2f} | {dev["psnr-rgb"][0]:.2f} |
+"""
