@@ -66,7 +66,7 @@ def test_tokenize_a_folder_into_resumable_shards_split_by_rank(tok_zoo, tmp_path
 def test_tokenize_errors_are_one_line(tok_zoo, tmp_path):
     src = write_images(tmp_path / "in", 1)
     for args, message in [
-        (["tokenize", src / "im0.png", "-m", "tiny"], "not a tokenizer"),
+        (["tokenize", src / "im0.png", "-m", "tiny"], "not an image tokenizer or a video tokenizer"),
         (["tokenize", src / "im0.png", "-m", "tiny-tok", "-k", "9"], "1…8"),
         (["tokenize", src, "-m", "tiny-tok"], "needs --out"),
         (["tokenize", src / "im0.png", "-m", "tiny-tok", "--fit", "refuse"], "takes 32×32"),

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Collection
 
 from vcodec.defaults import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
 from vcodec.errors import VcodecError
@@ -135,17 +135,23 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
     raise VcodecError(f"unknown model '{name_or_path}' (shipped models: {known}; or give a checkpoint folder)")
 
 
-def load(name_or_path: str | os.PathLike = DEFAULT_MODEL,
-         device: str | torch.device = "cpu") -> Model:
+def load(name_or_path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu",
+         kinds: Collection[str] | None = None) -> Model:
     """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder: an image codec, a
-    video codec, a tokenizer or a token prior, whichever the checkpoint holds."""
+    video codec, a tokenizer or a token prior, whichever the checkpoint holds. With ``kinds``, a
+    checkpoint of another kind is refused (a one-line error) before its weights are read."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from vcodec import registry
     from vcodec.weights import unpack_masked_weights
 
     folder = _resolve(name_or_path)
     config, model_config = _read_config(folder)
+    kind = registry.kind_of(model_config)
+    if kinds is not None and kind.name not in kinds:
+        wanted = " or ".join(registry.kind(k).noun for k in kinds)
+        raise VcodecError(f"'{name_or_path}' is {kind.noun}, not {wanted}{kind.usage(str(name_or_path))}")
     model, dependencies = _build(model_config, str(config.get("name", folder.name)), config, folder)
     try:
         weights = unpack_masked_weights(model, load_file(folder / WEIGHTS_FILE))

@@ -35,17 +35,12 @@ def _tokenizer_and_prior(tokenizer_name: str, prior_name: str | None):
     """The tokenizer, with the token prior of ``prior_name``'s checkpoint if given (it must have been
     fitted to this very tokenizer's tokens)."""
     from vcodec import zoo
-    from vcodec.tokenizers import LearnedTokenizer
 
-    tokenizer = zoo.load(tokenizer_name)
-    if not isinstance(tokenizer, LearnedTokenizer):
-        raise VcodecError(f"{tokenizer_name} is not an image tokenizer (see `vcodec models`)")
+    tokenizer = zoo.load(tokenizer_name, kinds=("tokenizer",))
     if prior_name is not None:
-        from vcodec.tokenizers.prior import TokenPriorModel
-
-        source = zoo.load(prior_name)
-        owner = source.tokenizer if isinstance(source, TokenPriorModel) else source
-        if not isinstance(owner, LearnedTokenizer) or owner.tokens_hash != tokenizer.tokens_hash:
+        source = zoo.load(prior_name, kinds=("tokenizer", "token-prior"))
+        owner = getattr(source, "tokenizer", source)  # a standalone prior names its tokenizer
+        if owner.tokens_hash != tokenizer.tokens_hash:
             raise VcodecError(f"the prior of {prior_name} models the ids of {owner.name}, not of {tokenizer.name} "
                               f"(the ids of two tokenizers mean different things)")
         tokenizer.prior = source.prior

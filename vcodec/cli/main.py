@@ -23,12 +23,10 @@ from vcodec.cli.video import decode_video, encode_video, is_video_stream, stream
 from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
-from vcodec.io.images import (IMAGE_SUFFIXES, LOSSY_QUALITY, OUTPUT_FORMATS, load_image, load_square, save_image,
-                              write_atomic)
+from vcodec.io.images import IMAGE_SUFFIXES, LOSSY_QUALITY, OUTPUT_FORMATS, save_image, write_atomic
 from vcodec.io.video import VIDEO_SUFFIXES
 
 STREAM_SUFFIX = ".vcd"
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,15 +117,10 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
         encode_video(src, dst, model or zoo.DEFAULT_VIDEO_MODEL, quality, gop, start, max_frames, force, intra_boost)
         return
-    from vcodec.codecs.video import LearnedVideoCodec
-    from vcodec.tokenizers import LearnedTokenizer
+    from vcodec import registry
 
     loaded = zoo.load(model or zoo.DEFAULT_MODEL)
-    if isinstance(loaded, LearnedVideoCodec):
-        raise VcodecError(f"{model} is a video codec: give it a video (suffix {', '.join(sorted(VIDEO_SUFFIXES))})")
-    _check_image_model(loaded, model)
-    compress = _tokenizer_compress(loaded, num_tokens) if isinstance(loaded, LearnedTokenizer) else \
-        _codec_compress(loaded, quality)
+    compress = registry.kind_of(loaded).image_compressor(loaded, quality, num_tokens)
     pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
 
     def job(image_path: Path, out: Path) -> None:
@@ -148,43 +141,6 @@ def _check_stream_name(out: Path) -> None:
     if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
         raise VcodecError(f"{out}: encode writes a vcodec stream, not a {suffix} file; name it "
                           f"{out.stem}{STREAM_SUFFIX} (decode it to get {suffix} back)")
-
-
-def _check_image_model(loaded, name: str) -> None:
-    """A one-line error unless ``loaded`` codes images (an image codec or an image tokenizer)."""
-    from vcodec.codecs import LearnedImageCodec
-    from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
-
-    if isinstance(loaded, CausalVideoTokenizer):
-        raise VcodecError(f"{name} is a video tokenizer: `vcodec tokenize CLIP -m {name}` gives its token ids, "
-                          f"and its token streams decode in Python (tok.decompress)")
-    if not isinstance(loaded, (LearnedImageCodec, LearnedTokenizer)):
-        raise VcodecError(f"{name} does not code images (see `vcodec models`)")
-
-
-def _codec_compress(codec, quality: int | None):
-    quality = codec.check_quality(quality if quality is not None else codec.default_quality)
-
-    def compress(path: Path) -> tuple[bytes, int, str]:
-        image, mode = load_image(path)
-        h, w = image.shape[-2:]
-        return codec.compress(image, quality=quality, grey=mode in GREY_MODES), h * w, f"{w}×{h}, quality {quality}"
-
-    return compress
-
-
-def _tokenizer_compress(tokenizer, num_tokens: int | None):
-    try:
-        k = tokenizer.check_num_tokens(num_tokens)
-    except ValueError as err:
-        raise VcodecError(str(err)) from None
-    size = tokenizer.image_size
-
-    def compress(path: Path) -> tuple[bytes, int, str]:
-        data = tokenizer.compress(load_square(path, size, "crop"), num_tokens=k)[0]
-        return data, size * size, f"{size}×{size}, {k} tokens"
-
-    return compress
 
 
 def _decoder(stream: bytes, model: str | None, cache: dict):
@@ -224,7 +180,7 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
         return
     if src.is_file() and dst.suffix.lower() in VIDEO_SUFFIXES:
         raise BitstreamError(f"{src}: holds an image stream, not a video (decode it to .png)")
-    from vcodec.tokenizers import LearnedTokenizer
+    from vcodec import registry
 
     pairs = _pairs(src, dst, {STREAM_SUFFIX}, ".png")
     cache: dict = {}
@@ -235,12 +191,7 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
         stream = _read_stream(stream_path)
         try:
             codec = _decoder(stream, model, cache)
-            _check_image_model(codec, codec.name)
-            if isinstance(codec, LearnedTokenizer):
-                container, image = Container.from_bytes(stream), codec.decompress(stream)
-            else:
-                container = codec.parse(stream)
-                image = codec.decode_container(container)
+            container, image = registry.kind_of(codec).decode_image(codec, stream)
         except BitstreamError as err:
             raise BitstreamError(f"{stream_path}: {err}") from None
         save_image(image, out, force=force)

@@ -21,15 +21,12 @@ SHARD_SIZE = 1024
 
 def _tokenizer(model: str, num_tokens: int | None):
     from vcodec import zoo
-    from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
 
-    tokenizer = zoo.load(model)
-    if isinstance(tokenizer, CausalVideoTokenizer):
+    tokenizer = zoo.load(model, kinds=("tokenizer", "video-tokenizer"))
+    if not hasattr(tokenizer, "check_num_tokens"):  # a video tokenizer: its whole grid
         if num_tokens is not None:
             raise VcodecError("--num-tokens applies to 1D image tokenizers; a video tokenizer gives its whole grid")
         return tokenizer
-    if not isinstance(tokenizer, LearnedTokenizer):
-        raise VcodecError(f"'{model}' is a codec, not a tokenizer (see `vcodec models`)")
     try:
         tokenizer.check_num_tokens(num_tokens)
     except ValueError as err:
@@ -96,12 +93,10 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
     A folder run skips images already in its shards, so an interrupted run continues where it
     stopped; under torchrun each rank takes every WORLD_SIZE-th file and writes its own shards.
     """
-    from vcodec.tokenizers import LearnedTokenizer
-
     tokenizer = _tokenizer(model, num_tokens)
     if not src.exists():
         raise VcodecError(f"{src}: no such file or folder")
-    if not isinstance(tokenizer, LearnedTokenizer):  # the video tokenizer
+    if not hasattr(tokenizer, "image_size"):  # a video tokenizer takes clips of any size
         _tokenize_video(tokenizer, src, out, chunk, max_frames, force)
         return
     if src.is_dir():

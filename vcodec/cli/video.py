@@ -45,19 +45,7 @@ def stream_model_name(stream_model: str, model: str | None) -> str:
 
 
 def load_video_codec(name: str) -> LearnedVideoCodec:
-    from vcodec.codecs.video import LearnedVideoCodec
-    from vcodec.tokenizers import TokenModel
-
-    model = zoo.load(name)
-    if not isinstance(model, LearnedVideoCodec):
-        hint = f"; for token ids: vcodec tokenize CLIP -m {name}" if isinstance(model, TokenModel) else ""
-        raise VcodecError(f"{name} is not a video codec (video models: {', '.join(video_models()) or 'none installed'})"
-                          + hint)
-    return model
-
-
-def video_models() -> list[str]:
-    return [info.name for info in zoo.model_infos() if info.kind == "video-codec"]
+    return zoo.load(name, kinds=("video-codec",))
 
 
 def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_period: int, start: float,

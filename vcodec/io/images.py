@@ -25,6 +25,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", "
 MAX_PIXELS = 40_000_000  # refuse larger images instead of exhausting memory (codecs share the limit)
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
                   ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM", ".pgm": "PPM"}
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}  # Pillow modes coded as greyscale
 LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}  # formats that compress the decoded image again, at this quality
 
 

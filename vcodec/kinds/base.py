@@ -12,6 +12,7 @@ and the fuzzer (:meth:`~ModelKind.fuzz_seeds`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from vcodec.errors import VcodecError
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from vcodec.entropy.container import Container
     from vcodec.train.config import RunRecipe
     from vcodec.train.loop import TrainConfig
 
 Log = Callable[[str], None]
+ImageCompressor = Callable[[Path], tuple[bytes, int, str]]
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,10 @@ class ModelKind:
 
         load_training_state(model, state)
 
+    def development_metrics(self, model: nn.Module) -> dict | None:
+        """Quick development-set metrics the trainer logs every ``dev_every`` steps (None: none)."""
+        return None
+
     def config_from_flags(self, architecture: str, flags: dict, run_dir: Any) -> Any:
         """The config of ``vcodec train RUN --architecture …`` (the flag form) from its options."""
         raise VcodecError(f"a {self.name} trains from a config file; see configs/")
@@ -108,6 +115,19 @@ class ModelKind:
                 hardware: str) -> tuple[dict, str]:
         """Measured results on the development data, and the model card."""
         raise NotImplementedError
+
+    # --- the command line ---------------------------------------------------------------------------------
+    def image_compressor(self, model: nn.Module, quality: int | None, num_tokens: int | None) -> ImageCompressor:
+        """What ``vcodec encode IMAGE`` calls: path → (stream, pixels coded, what was coded)."""
+        raise VcodecError(f"{model.name} is {self.noun}, which does not code images{self.usage(model.name)}")
+
+    def decode_image(self, model: nn.Module, stream: bytes) -> tuple[Container, torch.Tensor]:
+        """What ``vcodec decode STREAM IMAGE`` calls: the stream's container and its decoded image."""
+        raise VcodecError(f"{model.name} is {self.noun}, which does not code images{self.usage(model.name)}")
+
+    def usage(self, name: str) -> str:
+        """What to do with a model of this kind instead, for errors that refuse it (after its noun)."""
+        return " (see `vcodec models`)"
 
     # --- evaluation and fuzzing ----------------------------------------------------------------------------
     def eval_method(self, label: str, model: nn.Module, video: bool) -> Any:

@@ -36,10 +36,33 @@ class ImageCodecKind(ModelKind):
 
         load_training_state(model, _with_rate_points(_widened(state, recipe, log), recipe, log))
 
+    def development_metrics(self, model):
+        from vcodec.train.dev import codec_metrics
+
+        return codec_metrics(model)
+
     def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
         from vcodec.codecs import CodecConfig
 
         return CodecConfig(architecture, n=flags["n"], m=flags["m"])
+
+    # --- the command line ---------------------------------------------------------------------------------
+    def image_compressor(self, model, quality: int | None, num_tokens: int | None):
+        from vcodec.io.images import GREY_MODES, load_image
+
+        quality = model.check_quality(quality if quality is not None else model.default_quality)
+
+        def compress(path):
+            image, mode = load_image(path)
+            h, w = image.shape[-2:]
+            data = model.compress(image, quality=quality, grey=mode in GREY_MODES)
+            return data, h * w, f"{w}×{h}, quality {quality}"
+
+        return compress
+
+    def decode_image(self, model, stream: bytes):
+        container = model.parse(stream)
+        return container, model.decode_container(container)
 
     # --- export and evaluation ---------------------------------------------------------------------------------
     def measure(self, model, name: str, description: str, config, steps: int, hardware: str):

@@ -42,6 +42,11 @@ class TokenizerKind(ModelKind):
         if config.crop != model.image_size:
             raise ValueError(f"crop must equal the tokenizer's image size ({model.image_size})")
 
+    def development_metrics(self, model):
+        from vcodec.train.dev import tokenizer_metrics
+
+        return tokenizer_metrics(model)
+
     def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
         """A tokenizer config from the command line's few knobs (the rest are the architecture's defaults)."""
         from vcodec import registry
@@ -62,6 +67,28 @@ class TokenizerKind(ModelKind):
                                quantizer_options=options[quantizer], nested_dropout=flags["nested_dropout"])
         except ValueError as err:
             raise VcodecError(str(err)) from None
+
+    # --- the command line ---------------------------------------------------------------------------------
+    def image_compressor(self, model, quality: int | None, num_tokens: int | None):
+        """Token containers of the first ``num_tokens`` tokens; other images are scaled and centre-cropped
+        to the tokenizer's input size."""
+        from vcodec.io.images import load_square
+
+        try:
+            k = model.check_num_tokens(num_tokens)
+        except ValueError as err:
+            raise VcodecError(str(err)) from None
+        size = model.image_size
+
+        def compress(path):
+            return model.compress(load_square(path, size, "crop"), num_tokens=k)[0], size * size, f"{size}×{size}, {k} tokens"
+
+        return compress
+
+    def decode_image(self, model, stream: bytes):
+        from vcodec.entropy.container import Container
+
+        return Container.from_bytes(stream), model.decompress(stream)
 
     # --- export and evaluation ---------------------------------------------------------------------------------
     def prepare_export(self, model, config) -> None:

@@ -86,6 +86,11 @@ class VideoCodecKind(ModelKind):
             raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
         return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas, hyper_n=c.hyper_n)
 
+    def usage(self, name: str) -> str:
+        from vcodec.io.video import VIDEO_SUFFIXES
+
+        return f": give it a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
+
     # --- export and evaluation ---------------------------------------------------------------------------------
     def measure(self, model, name: str, description: str, config, steps: int, hardware: str):
         """RD of the video codec on the synthetic development clips, next to its image codec all-intra."""

@@ -42,6 +42,10 @@ class VideoTokenizerKind(ModelKind):
         return registry.architecture(architecture).config_type(channels=flags["n"],
                                                                levels=fsq_levels(flags["codebook_size"]))
 
+    def usage(self, name: str) -> str:
+        return (f": `vcodec tokenize CLIP -m {name}` gives its token ids, and its token streams decode in "
+                f"Python (tok.decompress)")
+
     # --- export and evaluation ---------------------------------------------------------------------------------
     def prepare_export(self, model, config) -> None:
         """Fit the categorical prior on the tokens of the weights as shipped."""

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vcodec.eval.datasets import development_images
-from vcodec.tokenizers import TokenModel
 
 _IMAGES: list[Tensor] | None = None
 
@@ -31,7 +30,8 @@ def _psnr(a: Tensor, b: Tensor) -> float:
 
 
 @torch.no_grad()
-def _codec_metrics(codec: nn.Module) -> dict:
+def codec_metrics(codec: nn.Module) -> dict:
+    """Estimated bpp and PSNR per quality of an image codec on the development images."""
     device = next(codec.parameters()).device
     align = codec.alignment
     bpp, psnr = [], []
@@ -51,7 +51,8 @@ def _codec_metrics(codec: nn.Module) -> dict:
 
 
 @torch.no_grad()
-def _tokenizer_metrics(tokenizer: TokenModel) -> dict:
+def tokenizer_metrics(tokenizer: nn.Module) -> dict:
+    """Reconstruction PSNR of an image tokenizer from all its tokens (centre crops)."""
     device = next(tokenizer.parameters()).device
     side = tokenizer.config.image_size
     scores = []
@@ -62,12 +63,3 @@ def _tokenizer_metrics(tokenizer: TokenModel) -> dict:
         scores.append(_psnr(tokenizer(crop.to(device))["x_hat"].cpu(), crop))
     psnr = sum(scores) / len(scores)
     return {"psnr": psnr, "summary": f"{psnr:.2f} dB (centre {side}² crops, all tokens)"}
-
-
-def development_metrics(model: nn.Module) -> dict | None:
-    """Estimated bpp and PSNR per quality (codecs), reconstruction PSNR (image tokenizers), else None."""
-    if isinstance(model, TokenModel):
-        return _tokenizer_metrics(model) if hasattr(model.config, "image_size") else None
-    if hasattr(model, "num_qualities") and hasattr(model, "alignment"):
-        return _codec_metrics(model)
-    return None

@@ -360,10 +360,8 @@ class Trainer:
 
     def _evaluate(self, bar: tqdm) -> None:
         """Development-set metrics of the current weights, logged and kept in the history."""
-        from vcodec.train.dev import development_metrics
-
         self.model.eval()
-        dev = development_metrics(self.model)
+        dev = registry.kind_of(self.model).development_metrics(self.model)
         self.model.train()
         if dev is not None:
             self.state.history.append({"step": self.state.step, "dev": dev})
