@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
 from vcodec.errors import BitstreamError
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 
@@ -151,9 +152,9 @@ def encode_motion(vectors: Tensor, search: int) -> bytes:
     symbols = _differences(vectors) + 2 * search
     costs = [_bits(symbols, scale, 2 * search) for scale in _scales()]
     choice = int(np.argmin(costs))
-    encoder = constriction.stream.queue.RangeEncoder()
+    encoder = range_encoder()
     encoder.encode(symbols, _laplace(_scales()[choice], 2 * search))
-    return bytes([choice]) + encoder.get_compressed().astype("<u4").tobytes()
+    return bytes([choice]) + range_bytes(encoder)
 
 
 def _bits(symbols: np.ndarray, scale: float, reach: int) -> float:
@@ -166,13 +167,10 @@ def decode_motion(data: bytes, count: int, search: int) -> Tensor:
         if data:
             raise BitstreamError("motion vectors where no block is coded")
         return torch.zeros((0, 2), dtype=torch.long)
-    if len(data) < 1 or data[0] >= len(_scales()) or (len(data) - 1) % 4:
+    if len(data) < 1 or data[0] >= len(_scales()):
         raise BitstreamError("motion vectors are corrupt")
-    try:
-        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data[1:], dtype="<u4").astype(np.uint32))
+    with range_decoder(data[1:], "motion vectors") as decoder:
         symbols = decoder.decode(_laplace(_scales()[data[0]], 2 * search), 2 * count)
-    except (ValueError, RuntimeError, AssertionError) as err:
-        raise BitstreamError(f"motion vectors are corrupt ({err})") from None
     vectors = np.cumsum((symbols.astype(np.int64) - 2 * search).reshape(count, 2), axis=0)
     if np.abs(vectors).max() > search:
         raise BitstreamError(f"a motion vector reaches beyond the model's ±{search} pixels")

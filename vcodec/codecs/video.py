@@ -51,6 +51,7 @@ from torch import Tensor, nn
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
 from vcodec.codecs.hyperprior import CheckerboardCodec, anchor_mask, checkerboard_code, checkerboard_forward
 from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
+from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
 from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, read_packets, read_video_header
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
@@ -504,9 +505,9 @@ def encode_flags(blocks: Tensor) -> bytes:
     if coded == 0 or coded == flags.size:
         return bytes([255 if coded else 0])
     share = min(max(round(255 * coded / flags.size), 1), 254)
-    encoder = constriction.stream.queue.RangeEncoder()
+    encoder = range_encoder()
     encoder.encode(flags, _bernoulli(share))
-    return bytes([share]) + encoder.get_compressed().astype("<u4").tobytes()
+    return bytes([share]) + range_bytes(encoder)
 
 
 def decode_flags(data: bytes, shape: tuple[int, int]) -> Tensor:
@@ -518,13 +519,8 @@ def decode_flags(data: bytes, shape: tuple[int, int]) -> Tensor:
         if rest:
             raise BitstreamError("block flags carry unexpected bytes")
         return torch.full(shape, share == 255, dtype=torch.bool)
-    if len(rest) % 4:
-        raise BitstreamError("block flags are not a whole number of words")
-    try:
-        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(rest, dtype="<u4").astype(np.uint32))
+    with range_decoder(rest, "block flags") as decoder:
         flags = decoder.decode(_bernoulli(share), count)
-    except (ValueError, RuntimeError, AssertionError) as err:
-        raise BitstreamError(f"block flags are corrupt ({err})") from None
     return torch.from_numpy(flags.astype(bool)).reshape(shape)
 
 

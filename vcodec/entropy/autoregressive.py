@@ -24,13 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vcodec.entropy import coder
 from vcodec.entropy.categorical import check_vocab_sizes
-from vcodec.errors import BitstreamError
+from vcodec.layers.exact import ACTIVATION_BITS, integer_weights, rescale, to_fixed
 from vcodec.threads import torch_threads
 
-ACTIVATION_BITS = 12  # activations are integers in units of 2**-12
 ACTIVATION_LIMIT = float(1 << 20)  # |activation| ≤ 256: squares of 64–512 features stay below 2**53
-WEIGHT_BITS = 14
 EXP_STEPS = 16  # the exp table has EXP_STEPS entries per nat
 EXP_RANGE = 24  # nats: e**-24 is where a probability stops mattering
 EXP_TABLE = np.round(2.0**24 * np.exp(-np.arange(EXP_STEPS * EXP_RANGE + 1) / EXP_STEPS))
@@ -150,7 +149,7 @@ class AutoregressiveTokenPrior(nn.Module):
     def compress(self, indices: Tensor) -> bytes:
         """Range-code one sequence of N×G ids (N ≤ positions), each under its exact conditional."""
         ids = indices.long().cpu()
-        encoder = constriction.stream.queue.RangeEncoder()
+        encoder = coder.range_encoder()
         family = constriction.stream.model.Categorical(perfect=False)
         frequencies = self.exact.frequencies(ids[None])
         if len(self.vocab_sizes) == 1:
@@ -159,50 +158,35 @@ class AutoregressiveTokenPrior(nn.Module):
             for n in range(ids.shape[0]):
                 for g, table in enumerate(frequencies):
                     encoder.encode(ids[n:n + 1, g].numpy().astype(np.int32), family, table[0, n:n + 1])
-        return encoder.get_compressed().astype("<u4").tobytes()
+        return coder.range_bytes(encoder)
 
     def decompress(self, data: bytes, num_tokens: int) -> Tensor:
         """The N×G ids :meth:`compress` coded, decoded one position at a time."""
-        if len(data) % 4:
-            raise BitstreamError("token data length is not a multiple of 4 bytes")
         groups = len(self.vocab_sizes)
         ids = torch.zeros(1, num_tokens, groups, dtype=torch.long)
         family = constriction.stream.model.Categorical(perfect=False)
         # one small step per token: sharing it between cores costs more than it saves
-        try:
-            with torch_threads(1):
-                decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
-                for n in range(num_tokens):
-                    frequencies = self.exact.frequencies(ids[:, : n + 1], last=True)
-                    for g in range(groups):
-                        ids[0, n, g] = int(decoder.decode(family, frequencies[g][0])[0])
-        except (ValueError, RuntimeError, AssertionError) as err:
-            raise BitstreamError(f"token data is corrupt ({err})") from None
+        with torch_threads(1), coder.range_decoder(data, "token data") as decoder:
+            for n in range(num_tokens):
+                frequencies = self.exact.frequencies(ids[:, : n + 1], last=True)
+                for g in range(groups):
+                    ids[0, n, g] = int(decoder.decode(family, frequencies[g][0])[0])
         return ids[0]
 
 
 def _fixed(x: Tensor) -> Tensor:
-    return torch.round(x.double() * (1 << ACTIVATION_BITS)).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
-
-
-def _rescale(acc: Tensor, shift: int) -> Tensor:
-    return torch.floor(acc * 2.0**-shift + 0.5).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+    return to_fixed(x, ACTIVATION_LIMIT)
 
 
 class _Linear:
     """y = round((x·W + b) / 2**shift) with integer W (largest entry near ±2**WEIGHT_BITS) and b."""
 
     def __init__(self, layer: nn.Linear):
-        weight = layer.weight.detach().double().T
-        largest = weight.abs().max().item()
-        self.shift = WEIGHT_BITS - (math.frexp(largest)[1] if largest else 0)
-        self.weight = torch.round(weight * 2.0**self.shift)
-        self.bias = torch.round(layer.bias.detach().double() * 2.0 ** (self.shift + ACTIVATION_BITS))
-        if self.weight.abs().sum(0).max().item() * ACTIVATION_LIMIT + self.bias.abs().max().item() >= 2**53:
-            raise ValueError("layer too wide for exact float64 accumulation")
+        self.shift, self.weight, self.bias = integer_weights(layer.weight.detach().double().T,
+                                                             layer.bias.detach().double(), (0,), ACTIVATION_LIMIT)
 
     def __call__(self, x: Tensor) -> Tensor:
-        return _rescale(x @ self.weight + self.bias, self.shift)
+        return rescale(x @ self.weight + self.bias, self.shift, ACTIVATION_LIMIT)
 
 
 class _LayerNorm:

@@ -13,6 +13,8 @@ model, so encoder and decoder see the same probabilities bit for bit.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import constriction
@@ -73,6 +75,27 @@ def _groups(indexes: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     return order, bounds
 
 
+def range_encoder() -> constriction.stream.queue.RangeEncoder:
+    return constriction.stream.queue.RangeEncoder()
+
+
+def range_bytes(encoder: constriction.stream.queue.RangeEncoder) -> bytes:
+    """What an encoder wrote, as little-endian 32-bit words (the same bytes on every host)."""
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+
+@contextmanager
+def range_decoder(data: bytes, what: str) -> Iterator[constriction.stream.queue.RangeDecoder]:
+    """A range decoder over ``data``: a length that is not whole words, or any failure while decoding
+    inside the block, becomes one :class:`BitstreamError` that names ``what``."""
+    if len(data) % 4:
+        raise BitstreamError(f"{what}: length is not a multiple of 4 bytes")
+    try:
+        yield constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+    except (ValueError, RuntimeError, AssertionError) as err:
+        raise BitstreamError(f"{what} is corrupt ({err})") from None
+
+
 def encode(values: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     """Range-code integer ``values`` (any shape), each under the table its ``indexes`` entry names."""
     values = np.asarray(values, dtype=np.int32).reshape(-1)
@@ -90,11 +113,11 @@ def encode(values: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     escaped = (symbols < 0) | (symbols >= escape)
     np.copyto(symbols, escape, where=escaped)
 
-    encoder = constriction.stream.queue.RangeEncoder()
+    encoder = range_encoder()
     for table in np.flatnonzero(np.diff(bounds)):
         encoder.encode(symbols[bounds[table] : bounds[table + 1]], tables.model(int(table)))
     encoder.encode(values[escaped], _ESCAPE_MODEL)
-    return encoder.get_compressed().astype("<u4").tobytes()  # little-endian on every host
+    return range_bytes(encoder)
 
 
 def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
@@ -104,10 +127,7 @@ def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
     """
     shape = np.shape(indexes)
     indexes = np.asarray(indexes, dtype=np.intp).reshape(-1)
-    if len(data) % 4:
-        raise BitstreamError("entropy-coded section length is not a multiple of 4 bytes")
-    try:
-        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+    with range_decoder(data, "entropy-coded data") as decoder:
         order, bounds = _groups(indexes, tables.count)
         sorted_values = np.empty(len(indexes), dtype=np.int32)
         for table in np.flatnonzero(np.diff(bounds)):
@@ -117,8 +137,6 @@ def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
         escaped = sorted_values == tables.escapes32[sorted_indexes]
         sorted_values += tables.offsets32[sorted_indexes]
         sorted_values[escaped] = decoder.decode(_ESCAPE_MODEL, int(escaped.sum()))
-    except (ValueError, RuntimeError, AssertionError) as err:
-        raise BitstreamError(f"entropy-coded data is corrupt ({err})") from None
     values = np.empty_like(sorted_values)
     values[order] = sorted_values
     return values.reshape(shape)

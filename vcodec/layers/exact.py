@@ -15,6 +15,7 @@ training, which costs far less than 1 % of the rate.)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -27,14 +28,33 @@ WEIGHT_BITS = 14  # the largest weight of a layer becomes ±2**14
 _LIMIT = 1 << 53
 
 
-def to_fixed(x: Tensor) -> Tensor:
-    """Real values → integer activations (float64), rounded half to even and clamped."""
-    return torch.round(x.double() * (1 << ACTIVATION_BITS)).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+def to_fixed(x: Tensor, limit: float = ACTIVATION_LIMIT) -> Tensor:
+    """Real values → integer activations (float64), rounded half to even and clamped to ±``limit``."""
+    return torch.round(x.double() * (1 << ACTIVATION_BITS)).clamp_(-limit, limit)
 
 
 def from_fixed(x: Tensor) -> Tensor:
     """Integer activations → real values (float64, exact)."""
     return x / (1 << ACTIVATION_BITS)
+
+
+def integer_weights(weight: Tensor, bias: Tensor, fan_in_dims: tuple[int, ...],
+                    limit: float = ACTIVATION_LIMIT) -> tuple[int, Tensor, Tensor]:
+    """(shift, W, b) of a layer in fixed point: W = round(weight·2**shift) with its largest entry near
+    ±2**WEIGHT_BITS, b in units of the activations times 2**shift. ValueError when a sum over
+    ``fan_in_dims`` of activations up to ``limit`` could leave the integers float64 holds exactly."""
+    largest = weight.abs().max().item()
+    shift = WEIGHT_BITS - (math.frexp(largest)[1] if largest else 0)
+    weight = torch.round(weight * 2.0**shift)
+    bias = torch.round(bias * 2.0 ** (shift + ACTIVATION_BITS))
+    if weight.abs().sum(dim=fan_in_dims).max().item() * limit + bias.abs().max().item() >= _LIMIT:
+        raise ValueError("layer too wide for exact float64 accumulation")
+    return shift, weight, bias
+
+
+def rescale(acc: Tensor, shift: int, limit: float = ACTIVATION_LIMIT) -> Tensor:
+    """An exact integer accumulator back to activations: floor(acc / 2**shift + 1/2), clamped."""
+    return torch.floor(acc * 2.0**-shift + 0.5).clamp_(-limit, limit)
 
 
 class _ExactLayer:
@@ -44,20 +64,11 @@ class _ExactLayer:
         weight = layer.weight.detach().double()
         if hasattr(layer, "mask"):
             weight = weight * layer.mask.double()
-        largest = weight.abs().max().item()
-        self.shift = WEIGHT_BITS - (int(torch.frexp(torch.tensor(largest, dtype=torch.float64)).exponent) if largest else 0)
-        self.weight = torch.round(weight * 2.0**self.shift)
         bias = layer.bias.detach().double() if layer.bias is not None else torch.zeros(layer.out_channels, dtype=torch.float64)
-        self.bias = torch.round(bias * 2.0 ** (self.shift + ACTIVATION_BITS))
         self.transposed = isinstance(layer, nn.ConvTranspose2d)
+        self.shift, self.weight, self.bias = integer_weights(weight, bias, (0, 2, 3) if self.transposed else (1, 2, 3))
         self.stride, self.padding = layer.stride, layer.padding
         self.output_padding = getattr(layer, "output_padding", 0)
-        fan_in = self.weight.abs().sum(dim=(1, 2, 3) if not self.transposed else (0, 2, 3)).max().item()
-        if fan_in * ACTIVATION_LIMIT + self.bias.abs().max().item() >= _LIMIT:
-            raise ValueError("layer too wide for exact float64 accumulation")
-
-    def _rescale(self, acc: Tensor) -> Tensor:
-        return torch.floor(acc * 2.0**-self.shift + 0.5).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
 
     def __call__(self, x: Tensor) -> Tensor:
         weight, bias = self.weight.to(x.device), self.bias.to(x.device).reshape(1, -1, 1, 1)
@@ -67,7 +78,7 @@ class _ExactLayer:
             acc = torch.einsum("oi,bihw->bohw", weight[:, :, 0, 0], x)
         else:
             acc = F.conv2d(x, weight, None, self.stride, self.padding)
-        return self._rescale(acc + bias)
+        return rescale(acc + bias, self.shift)
 
     def at_positions(self, x: Tensor, positions: Tensor) -> Tensor:
         """Outputs (1×C_out×P) of a stride-1 convolution at the True ``positions`` (H×W) only.
@@ -85,7 +96,7 @@ class _ExactLayer:
         columns = torch.cat([padded[:, rows + i, cols + j] for i, j in taps])
         weight = torch.cat([self.weight[:, :, i, j] for i, j in taps], dim=1).to(x.device)
         acc = weight @ columns + self.bias.to(x.device).reshape(-1, 1)
-        return self._rescale(acc).unsqueeze(0)
+        return rescale(acc, self.shift).unsqueeze(0)
 
 
 class _ExactLeakyReLU:
