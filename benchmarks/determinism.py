@@ -46,15 +46,14 @@ def on_threads(threads: int, fn, *args):
 
 def image_codec(codec, batch: int):
     """(encode, decode) for an image codec: sections and ŷ of each image; ŷ back from the sections."""
-    q = torch.tensor([2])
 
     def encode(device):
         x = images(256).to(device)
-        coded = [codec._encode(im[None], 3) for im in x]
+        coded = [codec.encode_latent(im[None], 3) for im in x]
         return [(sections, latent.shape[-2:]) for sections, latent in coded], [latent.cpu() for _, latent in coded]
 
     def decode(streams, device):
-        return [codec._decompress_latent(sections, q.to(device), shape).cpu() for sections, shape in streams]
+        return [codec.decode_latent(sections, 3, shape).cpu() for sections, shape in streams]
 
     return encode, decode
 
@@ -70,7 +69,7 @@ def video_codec(codec, batch: int):
         return [p for p, _, _ in coded], [latent.cpu() for _, latent, _ in coded]
 
     def decode(packets, device):
-        shape = codec.intra._latent_shape(*clip.frames.shape[1:3])
+        shape = codec.intra.latent_shape(*clip.frames.shape[1:3])
         reference, latents = None, []
         for index, packet in enumerate(packets):
             reference = codec._decode_packet(index, packet, reference, q.to(device), shape)

@@ -38,7 +38,7 @@ def estimate_gap(codec, images: dict[str, np.ndarray], quality: int) -> float:
         x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
         actual += codec.parse(codec.compress(x, quality=quality)).payload_bytes
         with torch.inference_mode():
-            likelihoods = codec(codec._pad(x), quality)["likelihoods"]
+            likelihoods = codec(codec.pad(x), quality)["likelihoods"]
         estimated += sum(-torch.log2(lik).sum().item() for lik in likelihoods.values()) / 8
     return (actual - estimated) / estimated
 

@@ -39,7 +39,7 @@ def main() -> None:
     ours_enc = median_seconds(lambda: ours.compress(image, quality=quality), args.repeats)
     ours_dec = median_seconds(lambda: ours.decompress(data), args.repeats)
     with torch.inference_mode():
-        ours_net = median_seconds(lambda: ours(ours._pad(image), quality), args.repeats)
+        ours_net = median_seconds(lambda: ours(ours.pad(image), quality), args.repeats)
 
     reference = bmshj2018_hyperprior(quality=3, pretrained=False).eval()
     reference.update(force=True)

@@ -33,7 +33,7 @@ from _common import write_json
 
 def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> dict:
     """One clip (T×H×W×3 uint8) at one quality: rate, PSNR and the split of its bytes."""
-    grid = tuple(side // BLOCK for side in codec.intra._latent_shape(*clip.shape[1:3]))
+    grid = tuple(side // BLOCK for side in codec.intra.latent_shape(*clip.shape[1:3]))
     frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255
     intra, predicted, coded_blocks, psnr = [], [], [], []
     for index, (packet, decoded) in enumerate(codec.encode_and_reconstruct([f[None] for f in frames], quality,

@@ -26,7 +26,7 @@ def test_fixed_point_coding_path_matches_the_float_forward_pass(architecture, im
     """The exact integer entropy-parameter path changes the reconstruction only negligibly."""
     model = tiny_codec(architecture)
     with torch.inference_mode():
-        float_path = model(model._pad(image), 2)["x_hat"][..., :40, :56].clamp(0, 1)
+        float_path = model(model.pad(image), 2)["x_hat"][..., :40, :56].clamp(0, 1)
     mse = (model.reconstruction(image, 2) - float_path).pow(2).mean().item()
     assert mse < 1e-6
 
@@ -115,7 +115,7 @@ def test_latents_decode_identically_with_one_or_two_threads(architecture):
     latents = {}
     for threads in (1, 2):
         with torch_threads(threads), torch.inference_mode():
-            latents[threads] = model._decompress_latent(container.sections, torch.tensor([2]), model._latent_shape(96, 80))
+            latents[threads] = model.decode_latent(container.sections, 3, model.latent_shape(96, 80))
     assert torch.equal(latents[1], latents[2])
     with torch.inference_mode():
         decoded = model.g_s(latents[1])[..., :96, :80].clamp(0, 1)

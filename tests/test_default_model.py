@@ -41,7 +41,7 @@ def test_file_size_matches_the_entropy_model_estimate(codec, photo, quality):
     """Entropy-coded bytes within 1% of −log2 likelihoods, plus the range coder's flush words."""
     container = codec.parse(codec.compress(photo, quality=quality))
     with torch.inference_mode():
-        likelihoods = codec(codec._pad(photo), quality)["likelihoods"]
+        likelihoods = codec(codec.pad(photo), quality)["likelihoods"]
     estimate = sum(-torch.log2(lik).sum().item() for lik in likelihoods.values()) / 8
     flush = 8 * len(container.sections)
     assert abs(container.payload_bytes - estimate) <= 0.01 * estimate + flush, (container.payload_bytes, estimate)

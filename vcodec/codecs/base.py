@@ -11,7 +11,7 @@ quantization and more bits.
                                  │   ▲
                            entropy model (subclass)
 
-Subclasses supply the entropy model of y: ``_forward_latent`` (training likelihoods) and
+Subclasses supply the entropy model of y: ``forward_latent`` (training likelihoods) and
 ``_compress_latent`` / ``_decompress_latent`` (bytes).
 """
 
@@ -153,7 +153,7 @@ class LearnedImageCodec(nn.Module):
         """CompressAI's contract: {"x_hat", "likelihoods"}; ``quality`` is 1-based, one per sample."""
         q = self._quality_index(quality, x.shape[0], x.device)
         y = self.g_a(x)
-        y_hat, likelihoods = self._forward_latent(y, q)
+        y_hat, likelihoods = self.forward_latent(y, q)
         return {"x_hat": self.g_s(y_hat), "likelihoods": likelihoods}
 
     def _quality_index(self, quality: Tensor | int | None, batch: int, device: torch.device) -> Tensor:
@@ -175,8 +175,7 @@ class LearnedImageCodec(nn.Module):
                 module.update()
             elif isinstance(module, GainUnit):
                 module.freeze()
-        self._exact = None
-        self._weights_hash = None
+        self.forget_coding_state()
 
     @property
     def exact(self) -> dict:
@@ -195,12 +194,15 @@ class LearnedImageCodec(nn.Module):
             self._weights_hash = weights_hash(self)
         return self._weights_hash
 
-    def _pad(self, x: Tensor) -> Tensor:
+    # --- the latent level: what video codecs, benchmarks and encoder-side tools build on ----------------
+    def pad(self, x: Tensor) -> Tensor:
+        """``x`` padded (edges replicated) to the multiple of :attr:`alignment` the transforms need."""
         h, w = x.shape[-2:]
         ph, pw = (-h) % self.alignment, (-w) % self.alignment
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
-    def _latent_shape(self, height: int, width: int) -> tuple[int, int]:
+    def latent_shape(self, height: int, width: int) -> tuple[int, int]:
+        """Rows and columns of the latent y of a height × width image."""
         a = self.alignment
         return (height + a - 1) // a * (a // 16), (width + a - 1) // a * (a // 16)
 
@@ -212,7 +214,7 @@ class LearnedImageCodec(nn.Module):
         """
         x, grey = _as_rgb(x, grey)
         quality = self.check_quality(self.default_quality if quality is None else quality)
-        sections, _ = self._encode(x, quality)
+        sections, _ = self.encode_latent(x, quality)
         return Container(
             kind=Kind.IMAGE, model=self.name, weights_hash=self.weights_hash,
             width=x.shape[-1], height=x.shape[-2], quality=quality, grey=grey, sections=sections,
@@ -222,7 +224,7 @@ class LearnedImageCodec(nn.Module):
     def reconstruction(self, x: Tensor, quality: int | None = None) -> Tensor:
         """The image the decoder will output for ``x`` (g_s of the encoder's ŷ), without any bytes."""
         x, _ = _as_rgb(x, False)
-        _, y_hat = self._encode(x, self.check_quality(self.default_quality if quality is None else quality))
+        _, y_hat = self.encode_latent(x, self.check_quality(self.default_quality if quality is None else quality))
         return self.synthesize(y_hat, x.shape[-2], x.shape[-1])
 
     def synthesize(self, y_hat: Tensor, height: int, width: int) -> Tensor:
@@ -230,9 +232,23 @@ class LearnedImageCodec(nn.Module):
         (g_s computes in channels-last)."""
         return self.g_s(y_hat)[..., :height, :width].clamp(0, 1).contiguous()
 
-    def _encode(self, x: Tensor, quality: int) -> tuple[list[bytes], Tensor]:
-        """Analysis and entropy coding of a padded RGB image: the sections and the decoder's ŷ."""
-        return self._compress_latent(self.g_a(self._pad(x)), torch.tensor([quality - 1], device=x.device))
+    @torch.inference_mode()
+    def encode_latent(self, x: Tensor, quality: int) -> tuple[list[bytes], Tensor]:
+        """Analysis and entropy coding of a 1×3×H×W image: the sections, and ŷ exactly as
+        :meth:`decode_latent` will rebuild it (what a video codec predicts from)."""
+        return self._compress_latent(self.g_a(self.pad(x)), torch.tensor([quality - 1], device=x.device))
+
+    @torch.inference_mode()
+    def decode_latent(self, sections: list[bytes], quality: int, shape: tuple[int, int]) -> Tensor:
+        """ŷ (1×M×h×w, ``shape`` from :meth:`latent_shape`) from the sections :meth:`encode_latent`
+        wrote at ``quality``; BitstreamError if they cannot be its sections."""
+        device = next(self.parameters()).device
+        return self._decompress_latent(sections, torch.tensor([quality - 1], device=device), shape)
+
+    def forget_coding_state(self) -> None:
+        """Drop what is derived from the weights (exact networks, weights hash) after they change."""
+        self._exact = None
+        self._weights_hash = None
 
     @torch.inference_mode()
     def decompress(self, data: bytes) -> Tensor:
@@ -260,15 +276,13 @@ class LearnedImageCodec(nn.Module):
     @torch.inference_mode()
     def decode_container(self, container: Container) -> Tensor:
         """Decode a container that :meth:`parse` accepted (greyscale sources come back as 1 channel)."""
-        device = next(self.parameters()).device
-        q = torch.tensor([container.quality - 1], device=device)
-        shape = self._latent_shape(container.height, container.width)
-        y_hat = self._decompress_latent(container.sections, q, shape)
+        shape = self.latent_shape(container.height, container.width)
+        y_hat = self.decode_latent(container.sections, container.quality, shape)
         x_hat = self.synthesize(y_hat, container.height, container.width)
         return x_hat.mean(dim=1, keepdim=True) if container.grey else x_hat
 
     # --- the entropy model of y (subclasses) ------------------------------------------------------
-    def _forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         raise NotImplementedError
 
     def _compress_latent(self, y: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
@@ -282,8 +296,7 @@ class LearnedImageCodec(nn.Module):
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Like ``nn.Module.load_state_dict``, resizing the CDF-table buffers to the stored tables."""
         resize_table_buffers(self, state_dict)
-        self._weights_hash = None
-        self._exact = None
+        self.forget_coding_state()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 

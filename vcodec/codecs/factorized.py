@@ -22,7 +22,7 @@ class FactorizedPriorCodec(LearnedImageCodec):
         super().__init__(config)
         self.y_model = FactorizedModel(config.m)
 
-    def _forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         y_hat, likelihoods = self.y_model(y * self.y_gain.gain(q))
         return y_hat * self.y_gain.inverse_gain(q), {"y": likelihoods}
 

@@ -47,30 +47,30 @@ class HyperpriorCodec(LearnedImageCodec):
     def hyper_out(self, config: CodecConfig) -> int:
         raise NotImplementedError
 
-    def _hyper_features(self, z_hat_gained: Tensor, q: Tensor) -> Tensor:
+    def hyper_features(self, z_hat_gained: Tensor, q: Tensor) -> Tensor:
         return self.h_s(z_hat_gained * self.z_gain.inverse_gain(q))
 
     def _build_exact(self) -> dict:
         return {"h_s": ExactStack(self.h_s)}
 
-    def _coding_features(self, z_hat_gained: Tensor, q: Tensor) -> Tensor:
+    def exact_hyper_features(self, z_hat_gained: Tensor, q: Tensor) -> Tensor:
         """Hyper features as exact fixed-point integers (what compress and decompress both see)."""
         return self.exact["h_s"](to_fixed(z_hat_gained * self.z_gain.coding_inverse_gain(q)))
 
-    def _forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         z_hat, z_likelihoods = self.z_model(self.h_a(y) * self.z_gain.gain(q))
-        y_hat, y_likelihoods = self._forward_y(y, self._hyper_features(z_hat, q), q)
+        y_hat, y_likelihoods = self._forward_y(y, self.hyper_features(z_hat, q), q)
         return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
     def _compress_latent(self, y: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
         z_data, z_hat = self.z_model.compress(self.h_a(y).double() * self.z_gain.coding_gain(q))
-        y_sections, y_hat = self._compress_y(y, self._coding_features(z_hat, q), q)
+        y_sections, y_hat = self._compress_y(y, self.exact_hyper_features(z_hat, q), q)
         return [z_data, *y_sections], y_hat
 
     def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
         z_shape = (1, self.config.side_channels, shape[0] // 4, shape[1] // 4)
         z_hat = self.z_model.decompress(sections[0], z_shape)
-        return self._decompress_y(sections[1:], self._coding_features(z_hat, q), q)
+        return self._decompress_y(sections[1:], self.exact_hyper_features(z_hat, q), q)
 
     def _forward_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -115,20 +115,21 @@ def anchor_mask(height: int, width: int, device: torch.device | None = None) -> 
     cols = torch.arange(width, device=device).reshape(1, -1)
     return ((rows + cols) % 2 == 0).reshape(1, 1, height, width)
 
-def checkerboard_forward(y_gained: Tensor, params, context: nn.Module, inverse_gain: Tensor,
-                         y_model: GaussianModel) -> tuple[Tensor, Tensor]:
-    """Training pass of a two-pass checkerboard model: the gained ŷ (straight-through) and its likelihoods.
+def checkerboard_pass(y_gained: Tensor, params, context: nn.Module, inverse_gain: Tensor,
+                      quantize=quantize_ste) -> tuple[Tensor, Tensor, Tensor]:
+    """Both passes of a checkerboard model in floating point (training, and encoder-side estimates):
+    the gained ŷ and the (scales, means) each position is coded with.
 
     ``params(context)`` gives the (scales, means) of the gained latent everywhere; context is None for
-    the anchors' pass, then the context network's output on the (ungained) anchors.
+    the anchors' pass, then the context network's output on the (ungained) anchors. ``quantize``
+    rounds: straight-through for training, plain rounding for estimates.
     """
     mask = anchor_mask(*y_gained.shape[-2:], device=y_gained.device)
     scales_a, means_a = params(None)
-    anchors_hat = quantize_ste(y_gained - means_a) + means_a
+    anchors_hat = quantize(y_gained - means_a) + means_a
     scales_n, means_n = params(context(anchors_hat * mask * inverse_gain))
     scales, means = torch.where(mask, scales_a, scales_n), torch.where(mask, means_a, means_n)
-    _, likelihoods = y_model(y_gained, scales, means)
-    return quantize_ste(y_gained - means) + means, likelihoods
+    return quantize(y_gained - means) + means, scales, means
 
 
 def checkerboard_code(shape: tuple[int, int, int], params_at, exact_context: ExactStack, inverse_gain: Tensor,
@@ -178,7 +179,8 @@ class CheckerboardCodec(HyperpriorCodec):
         def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
             return self._gaussian_params(features, torch.zeros_like(features) if context is None else context, gain)
 
-        y_hat, likelihoods = checkerboard_forward(y * gain, params, self.context, inverse, self.y_model)
+        y_hat, scales, means = checkerboard_pass(y * gain, params, self.context, inverse)
+        _, likelihoods = self.y_model(y * gain, scales, means)
         return y_hat * inverse, likelihoods
 
     # --- coding (exact fixed point) -----------------------------------------------------------------

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
-from vcodec.codecs.hyperprior import CheckerboardCodec, anchor_mask, checkerboard_code, checkerboard_forward
+from vcodec.codecs.hyperprior import CheckerboardCodec, checkerboard_code, checkerboard_pass
 from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
 from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
 from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, read_packets, read_video_header
@@ -184,9 +184,9 @@ class LearnedVideoCodec(nn.Module):
         q = quality.long().reshape(-1) - 1
         with torch.no_grad():
             y0, y1 = self.intra.g_a(frames[:, 0]), self.intra.g_a(frames[:, 1])
-            reference, intra_likelihoods = self.intra._forward_latent(y0, q)
+            reference, intra_likelihoods = self.intra.forward_latent(y0, q)
             z_hat, z_likelihoods = self.intra.z_model(self.intra.h_a(y1) * self.intra.z_gain.gain(q))
-            hyper = self.intra._hyper_features(z_hat, q)
+            hyper = self.intra.hyper_features(z_hat, q)
         gain, inverse = self.intra.y_gain.gain(q), self.intra.y_gain.inverse_gain(q)
         out = {}
         if self.prior.motion is not None:
@@ -202,7 +202,8 @@ class LearnedVideoCodec(nn.Module):
             scales, means = self.prior.params(hyper, temporal, context, reference)
             return scales * gain, means * gain
 
-        _, likelihoods = checkerboard_forward(y1 * gain, params, self.prior.context, inverse, self.intra.y_model)
+        _, scales, means = checkerboard_pass(y1 * gain, params, self.prior.context, inverse)
+        _, likelihoods = self.intra.y_model(y1 * gain, scales, means)
         return {"likelihoods": {"y": likelihoods, "z": z_likelihoods}, "intra_likelihoods": intra_likelihoods, **out}
 
     # --- coding state -------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ class LearnedVideoCodec(nn.Module):
         self._exact, self._weights_hash = None, None
         resize_table_buffers(self, state_dict)
         result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self.intra._exact, self.intra._weights_hash = None, None
+        self.intra.forget_coding_state()
         return result
 
     # --- streaming coding ---------------------------------------------------------------------------
@@ -272,7 +273,7 @@ class LearnedVideoCodec(nn.Module):
             elif tuple(x.shape[-2:]) != size:
                 raise VcodecError(f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}")
             if index % intra_period == 0:
-                sections, reference = self.intra._encode(x, intra_quality)
+                sections, reference = self.intra.encode_latent(x, intra_quality)
                 sections = [bytes([intra_quality]), *sections]
                 if intra_period > 1:  # bits per unit of latent squared error: this GOP's RD decisions
                     lam = self.intra.config.lambdas[quality - 1]
@@ -298,7 +299,7 @@ class LearnedVideoCodec(nn.Module):
         if not 1 <= quality <= self.num_qualities:
             raise BitstreamError(f"stream declares quality {quality}, model has 1–{self.num_qualities}")
         q = torch.tensor([quality - 1])
-        shape = self.intra._latent_shape(height, width)
+        shape = self.intra.latent_shape(height, width)
         reference, last = None, None
         for index, packet in enumerate(packets):
             try:
@@ -314,16 +315,13 @@ class LearnedVideoCodec(nn.Module):
                        shape: tuple[int, int]) -> Tensor:
         if packet is None:
             raise BitstreamError(f"frame {index}: packet lost")
-        # intra packets lead with their quality; those of streams from before it was added do not
-        expected = (self.intra.sections + 1, self.intra.sections) if packet.frame_type == FrameType.INTRA else \
-            (self._predicted_sections,)
-        if len(packet.sections) not in expected:
-            raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected[0]}")
+        intra = packet.frame_type == FrameType.INTRA  # [quality, the image codec's sections]
+        expected = self.intra.sections + 1 if intra else self._predicted_sections
+        if len(packet.sections) != expected:
+            raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}")
         try:
-            if packet.frame_type == FrameType.INTRA and len(packet.sections) == self.intra.sections:
-                return self.intra._decompress_latent(packet.sections, q, shape)
-            if packet.frame_type == FrameType.INTRA:
-                return self.intra._decompress_latent(packet.sections[1:], self._intra_q(packet.sections[0]), shape)
+            if intra:
+                return self.intra.decode_latent(packet.sections[1:], self._intra_quality(packet.sections[0]), shape)
             if reference is None:
                 raise BitstreamError("a predicted frame with no intra frame before it")
             return self._decode_predicted(packet.sections, reference, q)
@@ -334,12 +332,12 @@ class LearnedVideoCodec(nn.Module):
     def _predicted_sections(self) -> int:
         return PREDICTED_SECTIONS + (self.prior.motion is not None)
 
-    def _intra_q(self, section: bytes) -> Tensor:
-        """The 0-based quality index an intra packet's first section declares."""
+    def _intra_quality(self, section: bytes) -> int:
+        """The quality an intra packet's first section declares."""
         if len(section) != 1 or not 1 <= section[0] <= self.num_qualities:
             raise BitstreamError(f"intra frame declares quality {section.hex() or 'nothing'}, model has "
                                  f"1–{self.num_qualities}")
-        return torch.tensor([section[0] - 1])
+        return section[0]
 
     # --- predicted frames ---------------------------------------------------------------------------
     def _coding_params(self, inputs: tuple[Tensor, Tensor], prediction: Tensor, context: Tensor | None, half: Tensor,
@@ -364,7 +362,7 @@ class LearnedVideoCodec(nn.Module):
         ``predicted`` is :meth:`_prediction` of the reference."""
         gain, inverse = self.intra.y_gain.coding_gain(q), self.intra.y_gain.coding_inverse_gain(q)
         prediction, temporal = predicted
-        inputs = (self.intra._coding_features(z_hat, q), temporal)
+        inputs = (self.intra.exact_hyper_features(z_hat, q), temporal)
         reference_gained = reference.double() * gain
 
         def code_kept(i: int, half: Tensor, scales: Tensor, means: Tensor) -> Tensor:
@@ -397,13 +395,13 @@ class LearnedVideoCodec(nn.Module):
         weighted by ``skip_weight`` in the skip decision and by :data:`RDOQ_WEIGHT` in quantization.
         ``previous`` is the source frame before ``x``, for motion estimation."""
         gain = self.intra.y_gain.coding_gain(q)
-        x = self.intra._pad(x)
+        x = self.intra.pad(x)
         y = self.intra.g_a(x)
         y_gained = y.double() * gain
         z_gained = self.intra.h_a(y).double() * self.intra.z_gain.coding_gain(q)
         vectors = None
         if self.prior.motion is not None:
-            vectors = estimate_motion(x, self.intra._pad(previous), self.config.motion_search)
+            vectors = estimate_motion(x, self.intra.pad(previous), self.config.motion_search)
         blocks = self._blocks_worth_coding(y, z_gained, reference, vectors, q, skip_weight * cost)
         z_hat = self._skipped_z(blocks)
         z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
@@ -459,13 +457,7 @@ class LearnedVideoCodec(nn.Module):
             scales, means = self.prior.params(hyper, temporal, context, prediction)
             return scales * gain, means * gain
 
-        y_gained = y * gain
-        mask = anchor_mask(*y.shape[-2:], device=y.device)
-        scales, means = params(None)
-        anchors = torch.round(y_gained - means) + means
-        scales_n, means_n = params(self.prior.context(anchors * mask * inverse))
-        scales, means = torch.where(mask, scales, scales_n), torch.where(mask, means, means_n)
-        coded = torch.round(y_gained - means) + means
+        coded, scales, means = checkerboard_pass(y * gain, params, self.prior.context, inverse, quantize=torch.round)
         return self.intra.y_model.bits(coded, scales, means).sum(dim=1)[0].double(), coded * inverse
 
     def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
