@@ -15,9 +15,10 @@ import numpy as np
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+from _common import median_seconds, write_json  # noqa: E402
+
 from vcodec.entropy import coder  # noqa: E402
 from vcodec.entropy.continuous import GaussianModel, scale_table  # noqa: E402
-from _common import median_seconds, write_json  # noqa: E402
 
 
 def main() -> None:
@@ -33,10 +34,17 @@ def main() -> None:
     assert np.array_equal(coder.decode(data, indexes, model.tables), values)
     enc = median_seconds(lambda: coder.encode(values, indexes, model.tables), repeats=3)
     dec = median_seconds(lambda: coder.decode(data, indexes, model.tables), repeats=3)
-    result = {"symbols": args.symbols, "bytes": len(data), "bits_per_symbol": len(data) * 8 / args.symbols,
-              "encode_symbols_per_s": args.symbols / enc, "decode_symbols_per_s": args.symbols / dec}
+    result = {
+        "symbols": args.symbols,
+        "bytes": len(data),
+        "bits_per_symbol": len(data) * 8 / args.symbols,
+        "encode_symbols_per_s": args.symbols / enc,
+        "decode_symbols_per_s": args.symbols / dec,
+    }
     print(f"{args.symbols:,} symbols, {result['bits_per_symbol']:.3f} bits/symbol")
-    print(f"encode {result['encode_symbols_per_s'] / 1e6:.1f} M symbols/s, decode {result['decode_symbols_per_s'] / 1e6:.1f} M symbols/s")
+    print(
+        f"encode {result['encode_symbols_per_s'] / 1e6:.1f} M symbols/s, decode {result['decode_symbols_per_s'] / 1e6:.1f} M symbols/s"
+    )
     write_json("coder_throughput", result)
 
 

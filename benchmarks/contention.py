@@ -63,10 +63,18 @@ def image_workloads() -> dict[str, Callable[[], object]]:
 
     import vcodec
 
-    image = torch.from_numpy(skimage.data.hubble_deep_field()[:512, :768].copy()).permute(2, 0, 1)[None].float() / 255
+    image = (
+        torch.from_numpy(skimage.data.hubble_deep_field()[:512, :768].copy())
+        .permute(2, 0, 1)[None]
+        .float()
+        / 255
+    )
     codec = vcodec.load()
     data = codec.compress(image)
-    return {"image encode (768×512)": lambda: codec.compress(image), "image decode (768×512)": lambda: codec.decompress(data)}
+    return {
+        "image encode (768×512)": lambda: codec.compress(image),
+        "image decode (768×512)": lambda: codec.decompress(data),
+    }
 
 
 def token_workloads() -> dict[str, Callable[[], object]]:
@@ -88,16 +96,22 @@ def token_workloads() -> dict[str, Callable[[], object]]:
 
 def video_workloads() -> dict[str, Callable[[], object]]:
     import torch
-
-    import vcodec
     from video_speed import HEIGHT, WIDTH, pan_frames
 
+    import vcodec
+
     codec = vcodec.load(vcodec.zoo.DEFAULT_VIDEO_MODEL)
-    frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in pan_frames(VIDEO_FRAMES)]
+    frames = [
+        torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in pan_frames(VIDEO_FRAMES)
+    ]
     quality = codec.default_quality
     packets = list(codec.encode(frames, quality))
-    return {f"video encode ({VIDEO_FRAMES} frames)": lambda: list(codec.encode(frames, quality)),
-            f"video decode ({VIDEO_FRAMES} frames)": lambda: list(codec.decode(packets, WIDTH, HEIGHT, quality))}
+    return {
+        f"video encode ({VIDEO_FRAMES} frames)": lambda: list(codec.encode(frames, quality)),
+        f"video decode ({VIDEO_FRAMES} frames)": lambda: list(
+            codec.decode(packets, WIDTH, HEIGHT, quality)
+        ),
+    }
 
 
 def train_workloads(data: Path) -> dict[str, Callable[[], object]]:
@@ -107,29 +121,43 @@ def train_workloads(data: Path) -> dict[str, Callable[[], object]]:
     from train_throughput import CONFIGS, measure
 
     config = CONFIGS / "checkerboard-small.toml"
-    return {f"training ({TRAIN_STEPS} steps)": lambda: measure(config, data, TRAIN_STEPS, 1, "cpu", 0)}
+    return {
+        f"training ({TRAIN_STEPS} steps)": lambda: measure(config, data, TRAIN_STEPS, 1, "cpu", 0)
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--load", type=int, default=2, help="busy two-thread torch processes beside each workload")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--load", type=int, default=2, help="busy two-thread torch processes beside each workload"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="image,tokens,video,train")
     parser.add_argument("--wait-policy", choices=("passive", "active", "unset"), default="passive")
     parser.add_argument("--data", type=Path, default=Path("data/photos.npz"))
-    parser.add_argument("--out", default=None, help="results name (default contention or contention-active)")
+    parser.add_argument(
+        "--out", default=None, help="results name (default contention or contention-active)"
+    )
     args = parser.parse_args()
     os.environ.pop("OMP_WAIT_POLICY", None)
     if args.wait_policy != "unset":
-        os.environ["OMP_WAIT_POLICY"] = args.wait_policy.upper()  # before torch loads (vcodec keeps a set value)
+        os.environ["OMP_WAIT_POLICY"] = (
+            args.wait_policy.upper()
+        )  # before torch loads (vcodec keeps a set value)
     import vcodec
 
     policy = os.environ.get("OMP_WAIT_POLICY", "unset")  # what vcodec left when it was imported
 
     from _common import median_seconds, write_json
 
-    builders = {"image": image_workloads, "tokens": token_workloads, "video": video_workloads,
-                "train": lambda: train_workloads(args.data)}
+    builders = {
+        "image": image_workloads,
+        "tokens": token_workloads,
+        "video": video_workloads,
+        "train": lambda: train_workloads(args.data),
+    }
     workloads: dict[str, Callable[[], object]] = {}
     for name in args.only.split(","):
         workloads.update(builders[name]())
@@ -140,19 +168,40 @@ def main() -> None:
     finally:
         stop_load(jobs)
     rows = []
-    print(f"vcodec from {Path(vcodec.__file__).parent}, OMP_WAIT_POLICY={policy}, {args.load} busy two-thread "
-          f"torch processes beside:")
+    print(
+        f"vcodec from {Path(vcodec.__file__).parent}, OMP_WAIT_POLICY={policy}, {args.load} busy two-thread "
+        f"torch processes beside:"
+    )
     for name in workloads:
         ratio = loaded[name] / idle[name]
-        rows.append({"workload": name, "idle_s": round(idle[name], 4), "loaded_s": round(loaded[name], 4),
-                     "slowdown": round(ratio, 2)})
-        print(f"  {name:28s} idle {idle[name]:8.3f} s   loaded {loaded[name]:8.3f} s   slowdown {ratio:5.2f}×")
+        rows.append(
+            {
+                "workload": name,
+                "idle_s": round(idle[name], 4),
+                "loaded_s": round(loaded[name], 4),
+                "slowdown": round(ratio, 2),
+            }
+        )
+        print(
+            f"  {name:28s} idle {idle[name]:8.3f} s   loaded {loaded[name]:8.3f} s   slowdown {ratio:5.2f}×"
+        )
     worst = max(r["slowdown"] for r in rows)
     print(f"worst slowdown {worst:.2f}× (target ≤ 3×: {'met' if worst <= 3 else 'NOT met'})")
-    name = args.out or ("contention" if args.wait_policy == "passive" else f"contention-{args.wait_policy}")
-    write_json(name, {"vcodec": str(Path(vcodec.__file__).parent), "wait_policy": policy,
-                      "load_processes": args.load, "repeats": args.repeats,
-                      "target_max_slowdown": 3.0, "worst_slowdown": worst, "results": rows})
+    name = args.out or (
+        "contention" if args.wait_policy == "passive" else f"contention-{args.wait_policy}"
+    )
+    write_json(
+        name,
+        {
+            "vcodec": str(Path(vcodec.__file__).parent),
+            "wait_policy": policy,
+            "load_processes": args.load,
+            "repeats": args.repeats,
+            "target_max_slowdown": 3.0,
+            "worst_slowdown": worst,
+            "results": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ codec: pixels may differ in the last bit of a float, which is below the uint8 ou
 
     python benchmarks/determinism.py [--device cuda]
 """
+# ruff: noqa: E402 (warnings are filtered before the imports that raise them)
 
 from __future__ import annotations
 
@@ -17,14 +18,13 @@ import warnings
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from _common import write_json
 
-from vcodec import zoo  # noqa: E402
-from vcodec.eval.datasets import development_clips, development_images  # noqa: E402
-from vcodec.threads import torch_threads  # noqa: E402
-from vcodec import registry  # noqa: E402
-from _common import write_json  # noqa: E402
+from vcodec import registry, zoo
+from vcodec.eval.datasets import development_clips, development_images
+from vcodec.threads import torch_threads
 
 THREADS = (1, 2)
 
@@ -35,7 +35,9 @@ def images(size: int, count: int = 4) -> torch.Tensor:
     for image in list(development_images().values())[:count]:
         h, w = image.shape[:2]
         top, left = (h - size) // 2, (w - size) // 2
-        crops.append(torch.from_numpy(image[top : top + size, left : left + size].copy()).permute(2, 0, 1))
+        crops.append(
+            torch.from_numpy(image[top : top + size, left : left + size].copy()).permute(2, 0, 1)
+        )
     return torch.stack(crops).float().div(255.0)
 
 
@@ -50,7 +52,9 @@ def image_codec(codec, batch: int):
     def encode(device):
         x = images(256).to(device)
         coded = [codec.encode_latent(im[None], 3) for im in x]
-        return [(sections, latent.shape[-2:]) for sections, latent in coded], [latent.cpu() for _, latent in coded]
+        return [(sections, latent.shape[-2:]) for sections, latent in coded], [
+            latent.cpu() for _, latent in coded
+        ]
 
     def decode(streams, device):
         return [codec.decode_latent(sections, 3, shape).cpu() for sections, shape in streams]
@@ -64,7 +68,10 @@ def video_codec(codec, batch: int):
     q = torch.tensor([2])
 
     def encode(device):
-        frames = [torch.from_numpy(f.copy()).permute(2, 0, 1)[None].float().div(255.0).to(device) for f in clip.frames]
+        frames = [
+            torch.from_numpy(f.copy()).permute(2, 0, 1)[None].float().div(255.0).to(device)
+            for f in clip.frames
+        ]
         coded = list(codec._encode_latents(frames, 3, 4, 1.0))
         return [p for p, _, _ in coded], [latent.cpu() for _, latent, _ in coded]
 
@@ -83,7 +90,12 @@ def tokenizer(model, batch: int):
     """(encode, decode) for a tokenizer: its token containers (``batch`` inputs per call) and the ids."""
     if getattr(model.config, "architecture", "") == "causal-3d":
         clip = development_clips(9)["astronaut-pan"].load().frames[:, :64, :64]
-        inputs = torch.from_numpy(np.stack([clip, clip[:, ::-1]]).copy()).permute(0, 4, 1, 2, 3).float().div(255.0)
+        inputs = (
+            torch.from_numpy(np.stack([clip, clip[:, ::-1]]).copy())
+            .permute(0, 4, 1, 2, 3)
+            .float()
+            .div(255.0)
+        )
     else:
         inputs = images(model.image_size)
 
@@ -98,8 +110,12 @@ def tokenizer(model, batch: int):
     return encode, decode
 
 
-FAMILIES = {"image-codec": (image_codec, (1,)), "video-codec": (video_codec, (1,)), "tokenizer": (tokenizer, (1, 4)),
-            "video-tokenizer": (tokenizer, (1, 2))}
+FAMILIES = {
+    "image-codec": (image_codec, (1,)),
+    "video-codec": (video_codec, (1,)),
+    "tokenizer": (tokenizer, (1, 4)),
+    "video-tokenizer": (tokenizer, (1, 2)),
+}
 
 
 def cells(name: str, devices: list[str]) -> tuple[str, list[dict]]:
@@ -110,25 +126,42 @@ def cells(name: str, devices: list[str]) -> tuple[str, list[dict]]:
     setups = list(itertools.product(devices, THREADS))
     out = []
     for batch in batches:
-        for (enc_device, enc_threads), (dec_device, dec_threads) in itertools.product(setups, setups):
+        for (enc_device, enc_threads), (dec_device, dec_threads) in itertools.product(
+            setups, setups
+        ):
             encode, _ = family(models[enc_device], batch)
             _, decode = family(models[dec_device], batch)
             with torch.inference_mode():
                 streams, symbols = on_threads(enc_threads, encode, enc_device)
                 decoded = on_threads(dec_threads, decode, streams, dec_device)
-            exact = len(decoded) == len(symbols) and all(torch.equal(a, b) for a, b in zip(decoded, symbols))
-            out.append({"encoder": f"{enc_device}, {enc_threads} thread(s)", "decoder": f"{dec_device}, {dec_threads} thread(s)",
-                        "batch": batch, "bit_exact": exact})
+            exact = len(decoded) == len(symbols) and all(
+                torch.equal(a, b) for a, b in zip(decoded, symbols)
+            )
+            out.append(
+                {
+                    "encoder": f"{enc_device}, {enc_threads} thread(s)",
+                    "decoder": f"{dec_device}, {dec_threads} thread(s)",
+                    "batch": batch,
+                    "bit_exact": exact,
+                }
+            )
     return kind, out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (adds CPU ↔ GPU cells)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, or cuda on a GPU machine (adds CPU ↔ GPU cells)"
+    )
     parser.add_argument("--models", default="all", help="comma-separated shipped names, or all")
     args = parser.parse_args()
-    names = ([n for n in zoo.list_models() if zoo.shipped_info(n).kind != "token-prior"]  # priors code no streams
-             if args.models == "all" else args.models.split(","))
+    names = (
+        [
+            n for n in zoo.list_models() if zoo.shipped_info(n).kind != "token-prior"
+        ]  # priors code no streams
+        if args.models == "all"
+        else args.models.split(",")
+    )
     devices = ["cpu"] + ([args.device] if args.device != "cpu" else [])
     results = {}
     for name in names:

@@ -23,20 +23,26 @@ from pathlib import Path
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 import torch  # noqa: E402
+from _common import RESULTS, write_json  # noqa: E402
 
 from vcodec.testing import fuzz  # noqa: E402
-from _common import RESULTS, write_json  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000, help="cases per decoder")
-    parser.add_argument("--first", type=int, default=0, help="index of the first case (to continue a run)")
+    parser.add_argument(
+        "--first", type=int, default=0, help="index of the first case (to continue a run)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--targets", default="all", help="comma-separated decoder names, or all")
     parser.add_argument("--append", action="store_true", help="add to benchmarks/results/fuzz.json")
-    parser.add_argument("--failures", type=Path, default=Path("fuzz-failures"), help="where failing inputs go")
-    parser.add_argument("--shipped", action="store_true", help="also the shipped checkpoints' decoders (slower)")
+    parser.add_argument(
+        "--failures", type=Path, default=Path("fuzz-failures"), help="where failing inputs go"
+    )
+    parser.add_argument(
+        "--shipped", action="store_true", help="also the shipped checkpoints' decoders (slower)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     targets = {**fuzz.targets(), **(fuzz.shipped_targets() if args.shipped else {})}
@@ -44,15 +50,29 @@ def main() -> None:
     unknown = [n for n in names if n not in targets]
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(sorted(targets))}")
-    previous = json.loads((RESULTS / "fuzz.json").read_text())["runs"] if args.append and (RESULTS / "fuzz.json").exists() else []
+    previous = (
+        json.loads((RESULTS / "fuzz.json").read_text())["runs"]
+        if args.append and (RESULTS / "fuzz.json").exists()
+        else []
+    )
     runs = list(previous)
     for name in names:
         timed = Timed(targets[name].decode)
         started = time.perf_counter()
-        report = fuzz.run(dataclasses.replace(targets[name], decode=timed), args.cases, args.seed, progress=True,
-                          first=args.first)
-        summary = {**report.summary(), "slowest_seconds": round(timed.slowest, 4),
-                   "seconds": round(time.perf_counter() - started, 1), "seed": args.seed, "first": args.first}
+        report = fuzz.run(
+            dataclasses.replace(targets[name], decode=timed),
+            args.cases,
+            args.seed,
+            progress=True,
+            first=args.first,
+        )
+        summary = {
+            **report.summary(),
+            "slowest_seconds": round(timed.slowest, 4),
+            "seconds": round(time.perf_counter() - started, 1),
+            "seed": args.seed,
+            "first": args.first,
+        }
         runs.append(summary)
         print(json.dumps(summary))
         for kind, failures in (("crash", report.crashes), ("hang", report.hangs)):
@@ -80,7 +100,9 @@ def totals(runs: list[dict]) -> dict:
     """Cases, crashes and hangs per decoder over every recorded slice."""
     out: dict[str, dict] = {}
     for run in runs:
-        entry = out.setdefault(run["target"], {"cases": 0, "crashes": 0, "hangs": 0, "slowest_seconds": 0.0})
+        entry = out.setdefault(
+            run["target"], {"cases": 0, "crashes": 0, "hangs": 0, "slowest_seconds": 0.0}
+        )
         for key in ("cases", "crashes", "hangs"):
             entry[key] += run[key]
         entry["slowest_seconds"] = max(entry["slowest_seconds"], run["slowest_seconds"])

@@ -39,7 +39,9 @@ def window(image: torch.Tensor, shift: int, margin: int = 0) -> torch.Tensor:
 def bilinear(latent: torch.Tensor, shift: int) -> torch.Tensor:
     """``latent`` sampled s/16 latents to the right (its content moves left by s pixels)."""
     height, width = latent.shape[-2:]
-    rows, cols = torch.meshgrid(torch.arange(height).float(), torch.arange(width).float() + shift / 16, indexing="ij")
+    rows, cols = torch.meshgrid(
+        torch.arange(height).float(), torch.arange(width).float() + shift / 16, indexing="ij"
+    )
     grid = torch.stack((2 * cols / (width - 1) - 1, 2 * rows / (height - 1) - 1), -1)[None]
     return F.grid_sample(latent, grid, mode="bilinear", align_corners=True, padding_mode="border")
 
@@ -75,14 +77,29 @@ def main() -> None:
             "none": y0_hat,
             "bilinear": bilinear(y0_hat, shift),
             "learned": codec.prior.motion(y0_hat, vectors),
-            "re-analysis": intra.g_a(decoded[..., margin : margin + SIDE, margin + shift : margin + shift + SIDE]),
+            "re-analysis": intra.g_a(
+                decoded[..., margin : margin + SIDE, margin + shift : margin + shift + SIDE]
+            ),
         }
-        row = {"shift": shift, **{k: (y_s - p)[inner].pow(2).mean().item() / variance for k, p in predictions.items()}}
+        row = {
+            "shift": shift,
+            **{k: (y_s - p)[inner].pow(2).mean().item() / variance for k, p in predictions.items()},
+        }
         rows.append(row)
         print(f"shift {shift:2d} px  " + "  ".join(f"{k} {row[k]:.1%}" for k in predictions))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": args.model, "quality": args.quality, "image": "skimage astronaut",
-                                    "unexplained_variance": rows}, indent=1) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {
+                "model": args.model,
+                "quality": args.quality,
+                "image": "skimage astronaut",
+                "unexplained_variance": rows,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

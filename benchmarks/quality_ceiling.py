@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import math
 
-import vcodec  # before torch: its OpenMP setting
-
 import torch  # noqa: E402
-
 from _common import write_json  # noqa: E402
+
+import vcodec  # before torch: its OpenMP setting
 from vcodec.eval.datasets import development_images  # noqa: E402
 
 
@@ -27,7 +26,9 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default=vcodec.DEFAULT_MODEL)
     parser.add_argument("--quality", type=int, default=6)
     parser.add_argument("--finer", type=float, default=4.0)
@@ -44,10 +45,20 @@ def main() -> None:
             y = codec.g_a(x)
             plain = codec.g_s(torch.round(y * gain) * inverse)
             finer = codec.g_s(torch.round(y * gain * args.finer) / args.finer * inverse)
-        rows.append({"image": name, "psnr": round(psnr(plain, x), 2), "psnr_finer": round(psnr(finer, x), 2)})
-        print(f"{name:12s} q{args.quality}: {rows[-1]['psnr']:.2f} dB; {args.finer:g}× finer: {rows[-1]['psnr_finer']:.2f} dB")
-    write_json(f"quality_ceiling-{args.model}", {"model": args.model, "quality": args.quality, "finer": args.finer,
-                                                 "results": rows})
+        rows.append(
+            {
+                "image": name,
+                "psnr": round(psnr(plain, x), 2),
+                "psnr_finer": round(psnr(finer, x), 2),
+            }
+        )
+        print(
+            f"{name:12s} q{args.quality}: {rows[-1]['psnr']:.2f} dB; {args.finer:g}× finer: {rows[-1]['psnr_finer']:.2f} dB"
+        )
+    write_json(
+        f"quality_ceiling-{args.model}",
+        {"model": args.model, "quality": args.quality, "finer": args.finer, "results": rows},
+    )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ import torch
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 import skimage.data  # noqa: E402
+from _common import median_seconds, write_json  # noqa: E402
 from compressai.zoo import bmshj2018_hyperprior  # noqa: E402
 
 import vcodec  # noqa: E402
-from _common import median_seconds, write_json  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +32,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    image = torch.from_numpy(skimage.data.hubble_deep_field()[:512, :768].copy()).permute(2, 0, 1)[None].float() / 255
+    image = (
+        torch.from_numpy(skimage.data.hubble_deep_field()[:512, :768].copy())
+        .permute(2, 0, 1)[None]
+        .float()
+        / 255
+    )
     ours = vcodec.load(args.model)
     quality = args.quality or ours.default_quality
     data = ours.compress(image, quality=quality)
@@ -46,21 +51,36 @@ def main() -> None:
     with torch.inference_mode():
         ref_out = reference.compress(image)
         ref_enc = median_seconds(lambda: reference.compress(image), args.repeats)
-        ref_dec = median_seconds(lambda: reference.decompress(ref_out["strings"], ref_out["shape"]), args.repeats)
+        ref_dec = median_seconds(
+            lambda: reference.decompress(ref_out["strings"], ref_out["shape"]), args.repeats
+        )
         ref_net = median_seconds(lambda: reference(image), args.repeats)
 
     result = {
-        "image": "skimage hubble_deep_field crop 512x768", "model": args.model, "quality": quality,
-        "bytes": len(data), "ours_encode_s": ours_enc, "ours_decode_s": ours_dec,
-        "compressai_bmshj2018_hyperprior_q3_encode_s": ref_enc, "compressai_bmshj2018_hyperprior_q3_decode_s": ref_dec,
-        "encode_ratio": ours_enc / ref_enc, "decode_ratio": ours_dec / ref_dec,
-        "ours_networks_forward_s": ours_net, "compressai_networks_forward_s": ref_net,
+        "image": "skimage hubble_deep_field crop 512x768",
+        "model": args.model,
+        "quality": quality,
+        "bytes": len(data),
+        "ours_encode_s": ours_enc,
+        "ours_decode_s": ours_dec,
+        "compressai_bmshj2018_hyperprior_q3_encode_s": ref_enc,
+        "compressai_bmshj2018_hyperprior_q3_decode_s": ref_dec,
+        "encode_ratio": ours_enc / ref_enc,
+        "decode_ratio": ours_dec / ref_dec,
+        "ours_networks_forward_s": ours_net,
+        "compressai_networks_forward_s": ref_net,
         "networks_ratio": ours_net / ref_net,
     }
-    print(f"ours ({args.model}, q{quality}):   encode {ours_enc:.3f} s   decode {ours_dec:.3f} s   ({len(data):,} bytes)")
+    print(
+        f"ours ({args.model}, q{quality}):   encode {ours_enc:.3f} s   decode {ours_dec:.3f} s   ({len(data):,} bytes)"
+    )
     print(f"compressai bmshj2018-hyperprior: encode {ref_enc:.3f} s   decode {ref_dec:.3f} s")
-    print(f"ratio ours/compressai:           encode {result['encode_ratio']:.2f}    decode {result['decode_ratio']:.2f}")
-    print(f"all networks, one forward pass:  ours {ours_net:.3f} s   compressai {ref_net:.3f} s   ratio {ours_net / ref_net:.2f}")
+    print(
+        f"ratio ours/compressai:           encode {result['encode_ratio']:.2f}    decode {result['decode_ratio']:.2f}"
+    )
+    print(
+        f"all networks, one forward pass:  ours {ours_net:.3f} s   compressai {ref_net:.3f} s   ratio {ours_net / ref_net:.2f}"
+    )
     write_json("speed", result)
 
 

@@ -19,7 +19,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("torch", "compressai", "scipy.stats", "torch._dynamo", "torch_geometric", "torchvision", "av")
+HEAVY = (
+    "torch",
+    "compressai",
+    "scipy.stats",
+    "torch._dynamo",
+    "torch_geometric",
+    "torchvision",
+    "av",
+)
 # Run a command as `python -m vcodec` would, then say which heavy modules it loaded.
 PROBE = """
 import atexit, runpy, sys
@@ -29,7 +37,9 @@ atexit.register(lambda: print("loaded:", ",".join(m for m in {heavy!r} if m in s
 
 
 def cli(*args: str) -> str:
-    return f"sys.argv = ['vcodec', *{list(args)!r}]\nrunpy.run_module('vcodec', run_name='__main__')"
+    return (
+        f"sys.argv = ['vcodec', *{list(args)!r}]\nrunpy.run_module('vcodec', run_name='__main__')"
+    )
 
 
 def measure(body: str, repeats: int) -> tuple[float, list[str]]:
@@ -37,7 +47,9 @@ def measure(body: str, repeats: int) -> tuple[float, list[str]]:
     times, loaded = [], []
     for i in range(repeats + 1):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT
+        )
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"failed: {body}\n{done.stderr[-2000:]}")
@@ -49,13 +61,25 @@ def measure(body: str, repeats: int) -> tuple[float, list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         stream = Path(tmp) / "astronaut.vcd"
-        subprocess.run([sys.executable, "-m", "vcodec", "encode", str(ROOT / "docs" / "astronaut.png"), str(stream)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "vcodec",
+                "encode",
+                str(ROOT / "docs" / "astronaut.png"),
+                str(stream),
+            ],
+            check=True,
+            capture_output=True,
+        )
         cases = {
             "vcodec --help": cli("--help"),
             "vcodec models": cli("models"),
@@ -67,8 +91,12 @@ def main() -> None:
         rows = []
         for name, body in cases.items():
             seconds, loaded = measure(body, args.repeats)
-            rows.append({"command": name, "seconds": round(seconds, 3), "heavy_modules_loaded": loaded})
-            print(f"{name:32s} {seconds:6.3f} s   loaded: {', '.join(loaded) or 'none of ' + '/'.join(HEAVY)}")
+            rows.append(
+                {"command": name, "seconds": round(seconds, 3), "heavy_modules_loaded": loaded}
+            )
+            print(
+                f"{name:32s} {seconds:6.3f} s   loaded: {', '.join(loaded) or 'none of ' + '/'.join(HEAVY)}"
+            )
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import write_json
 

@@ -22,11 +22,12 @@ import torch
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+from _common import machine, write_json  # noqa: E402
+
 import vcodec  # noqa: E402
 from vcodec.eval.datasets import development_images  # noqa: E402
 from vcodec.eval.methods import TokenizerMethod, token_bytes  # noqa: E402
 from vcodec.eval.rd import evaluate_images  # noqa: E402
-from _common import machine, write_json  # noqa: E402
 
 
 def images_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> tuple[float, float]:
@@ -46,7 +47,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--fixed", action="append", default=[], metavar="NAME=CHECKPOINT:K")
-    parser.add_argument("--from-card", action="store_true", help="Take the RD numbers measured at export.")
+    parser.add_argument(
+        "--from-card", action="store_true", help="Take the RD numbers measured at export."
+    )
     args = parser.parse_args()
     images = development_images()
     tokenizer = vcodec.load(args.model)
@@ -61,27 +64,53 @@ def main() -> None:
         summaries.insert(0, {"name": tokenizer.name, "results": card.results["dev"]})
     results = {s["name"]: s["results"] for s in summaries}
     r = results[tokenizer.name]
-    print(f"{tokenizer.name} on the {len(images)} development images ({tokenizer.image_size}² tiles)")
+    print(
+        f"{tokenizer.name} on the {len(images)} development images ({tokenizer.image_size}² tiles)"
+    )
     print("    k    bpp  PSNR-RGB  MS-SSIM | token bytes/tile  raw k·log2V/8  ratio")
     ratios = {}
     for i, k in enumerate(r["tokens"]):
         coded, raw = token_bytes(tokenizer, images, k)
         ratios[k] = coded / raw
-        print(f"{k:5d} {r['bpp'][i]:6.4f} {r['psnr-rgb'][i]:8.2f} {r['ms-ssim-rgb'][i]:8.4f} | "
-              f"{coded:16.2f} {raw:14.2f} {coded / raw:6.1%}")
+        print(
+            f"{k:5d} {r['bpp'][i]:6.4f} {r['psnr-rgb'][i]:8.2f} {r['ms-ssim-rgb'][i]:8.4f} | "
+            f"{coded:16.2f} {raw:14.2f} {coded / raw:6.1%}"
+        )
     comparison = {}
     for s in summaries[1:]:
         k = s["results"]["tokens"][0]
-        gap = r["psnr-rgb"][r["tokens"].index(k)] - s["results"]["psnr-rgb"][0] if k in r["tokens"] else None
-        comparison[s["name"]] = {"tokens": k, "psnr-rgb": s["results"]["psnr-rgb"][0], "nested_minus_fixed_db": gap}
-        print(f"fixed-K model {s['name']} at k={k}: {s['results']['psnr-rgb'][0]:.2f} dB "
-              f"(nested − fixed: {gap:+.2f} dB)" if gap is not None else "")
+        gap = (
+            r["psnr-rgb"][r["tokens"].index(k)] - s["results"]["psnr-rgb"][0]
+            if k in r["tokens"]
+            else None
+        )
+        comparison[s["name"]] = {
+            "tokens": k,
+            "psnr-rgb": s["results"]["psnr-rgb"][0],
+            "nested_minus_fixed_db": gap,
+        }
+        print(
+            f"fixed-K model {s['name']} at k={k}: {s['results']['psnr-rgb'][0]:.2f} dB "
+            f"(nested − fixed: {gap:+.2f} dB)"
+            if gap is not None
+            else ""
+        )
     encode_ips, decode_ips = images_per_second(tokenizer)
-    print(f"speed ({tokenizer.image_size}², batch 16, {machine()['torch_threads']} threads): "
-          f"encode {encode_ips:.1f} images/s, decode {decode_ips:.1f} images/s")
-    write_json(f"tokenizer_dev-{tokenizer.name}", {"model": tokenizer.name, "images": sorted(images), "results": results,
-                                 "coded_over_raw": ratios, "nested_vs_fixed": comparison,
-                                 "images_per_second": {"encode": encode_ips, "decode": decode_ips}})
+    print(
+        f"speed ({tokenizer.image_size}², batch 16, {machine()['torch_threads']} threads): "
+        f"encode {encode_ips:.1f} images/s, decode {decode_ips:.1f} images/s"
+    )
+    write_json(
+        f"tokenizer_dev-{tokenizer.name}",
+        {
+            "model": tokenizer.name,
+            "images": sorted(images),
+            "results": results,
+            "coded_over_raw": ratios,
+            "nested_vs_fixed": comparison,
+            "images_per_second": {"encode": encode_ips, "decode": decode_ips},
+        },
+    )
 
 
 if __name__ == "__main__":

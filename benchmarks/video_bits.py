@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import write_json
 
 import vcodec
 from vcodec import zoo
@@ -28,7 +29,6 @@ from vcodec.eval.bdrate import bd_rate
 from vcodec.eval.datasets import media_files
 from vcodec.eval.metrics import psnr_rgb
 from vcodec.io.video import VIDEO_SUFFIXES, read_video
-from _common import write_json
 
 
 def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> dict:
@@ -36,8 +36,9 @@ def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> di
     grid = tuple(side // BLOCK for side in codec.intra.latent_shape(*clip.shape[1:3]))
     frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255
     intra, predicted, coded_blocks, psnr = [], [], [], []
-    for index, (packet, decoded) in enumerate(codec.encode_and_reconstruct([f[None] for f in frames], quality,
-                                                                           intra_period=gop)):
+    for index, (packet, decoded) in enumerate(
+        codec.encode_and_reconstruct([f[None] for f in frames], quality, intra_period=gop)
+    ):
         size = len(packet.to_bytes())
         if packet.frame_type == FrameType.INTRA:
             intra.append(size)
@@ -49,25 +50,35 @@ def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> di
     seconds = len(frames) / fps
     blocks = grid[0] * grid[1]
     coded = sum(coded_blocks)
-    return {"quality": quality, "kbps": 8 * (sum(intra) + sum(predicted)) / seconds / 1000,
-            "intra_kbps": 8 * sum(intra) / seconds / 1000, "psnr-rgb": float(np.mean(psnr)),
-            "intra_share": sum(intra) / (sum(intra) + sum(predicted)),
-            "coded_block_share": coded / max(1, blocks * len(predicted)),
-            "bytes_per_coded_block": sum(predicted) / coded if coded else None,
-            "intra_bytes_per_block": sum(intra) / (len(intra) * blocks)}
+    return {
+        "quality": quality,
+        "kbps": 8 * (sum(intra) + sum(predicted)) / seconds / 1000,
+        "intra_kbps": 8 * sum(intra) / seconds / 1000,
+        "psnr-rgb": float(np.mean(psnr)),
+        "intra_share": sum(intra) / (sum(intra) + sum(predicted)),
+        "coded_block_share": coded / max(1, blocks * len(predicted)),
+        "bytes_per_coded_block": sum(predicted) / coded if coded else None,
+        "intra_bytes_per_block": sum(intra) / (len(intra) * blocks),
+    }
 
 
 def x264_curve(path: Path, clip: str) -> tuple[list, list] | None:
     if not path.exists():
         return None
     points = [p for p in json.loads(path.read_text()).get("per_video", []) if p["video"] == clip]
-    return ([p["kbps"] for p in points], [p["psnr-rgb"] for p in points]) if len(points) >= 4 else None
+    return (
+        ([p["kbps"] for p in points], [p["psnr-rgb"] for p in points]) if len(points) >= 4 else None
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("clips", type=Path, help="a video clip or a folder of them (the RD evaluation's)")
-    parser.add_argument("--model", default=None, help="a video codec (default: the default video codec)")
+    parser.add_argument(
+        "clips", type=Path, help="a video clip or a folder of them (the RD evaluation's)"
+    )
+    parser.add_argument(
+        "--model", default=None, help="a video codec (default: the default video codec)"
+    )
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--gop", type=int, default=32)
     parser.add_argument("--qualities", default="1,2,3,4,5,6")
@@ -84,19 +95,35 @@ def main() -> None:
         results[path.stem] = {"rows": rows}
         for r in rows:
             per_block = f"{r['bytes_per_coded_block']:.0f}" if r["bytes_per_coded_block"] else "–"
-            print(f"{path.stem:>8} q{r['quality']}: {r['kbps']:7.1f} kbps {r['psnr-rgb']:.2f} dB, intra "
-                  f"{r['intra_share']:.0%} of the bytes, {r['coded_block_share']:.0%} of P-blocks coded at "
-                  f"{per_block} B each (intra: {r['intra_bytes_per_block']:.0f} B per block)", flush=True)
+            print(
+                f"{path.stem:>8} q{r['quality']}: {r['kbps']:7.1f} kbps {r['psnr-rgb']:.2f} dB, intra "
+                f"{r['intra_share']:.0%} of the bytes, {r['coded_block_share']:.0%} of P-blocks coded at "
+                f"{per_block} B each (intra: {r['intra_bytes_per_block']:.0f} B per block)",
+                flush=True,
+            )
         anchor = x264_curve(args.x264, path.stem)
         if anchor:
             psnr = [r["psnr-rgb"] for r in rows]
-            results[path.stem]["bd_rate_vs_x264"] = bd_rate(*anchor, [r["kbps"] for r in rows], psnr)
+            results[path.stem]["bd_rate_vs_x264"] = bd_rate(
+                *anchor, [r["kbps"] for r in rows], psnr
+            )
             results[path.stem]["bd_rate_vs_x264_if_p_frames_were_free"] = bd_rate(
-                *anchor, [r["intra_kbps"] for r in rows], psnr)
-            print(f"{path.stem:>8}: BD-rate against x264 {results[path.stem]['bd_rate_vs_x264']:+.1f} %; with free "
-                  f"P-frames {results[path.stem]['bd_rate_vs_x264_if_p_frames_were_free']:+.1f} %")
-    write_json(f"video_bits-{model}", {"model": model, "frames": args.frames, "gop": args.gop,
-                                         "clips": str(args.clips), "results": results})
+                *anchor, [r["intra_kbps"] for r in rows], psnr
+            )
+            print(
+                f"{path.stem:>8}: BD-rate against x264 {results[path.stem]['bd_rate_vs_x264']:+.1f} %; with free "
+                f"P-frames {results[path.stem]['bd_rate_vs_x264_if_p_frames_were_free']:+.1f} %"
+            )
+    write_json(
+        f"video_bits-{model}",
+        {
+            "model": model,
+            "frames": args.frames,
+            "gop": args.gop,
+            "clips": str(args.clips),
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

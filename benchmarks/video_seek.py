@@ -16,10 +16,10 @@ from pathlib import Path
 
 import av
 import numpy as np
-
-from vcodec.io.video import VideoReader
 from _common import write_json
 from video_speed import pan_frames
+
+from vcodec.io.video import VideoReader
 
 FPS = 24
 
@@ -63,10 +63,21 @@ def main() -> None:
             seek_s, seek_frame = first_frame_by_seek(clip, start)
             drop_s, drop_frame = first_frame_by_dropping(clip, start)
             same = bool(np.array_equal(seek_frame, drop_frame))
-            rows.append({"start_s": start, "seek_s": round(seek_s, 3), "decode_and_drop_s": round(drop_s, 3),
-                         "same_frame": same})
-            print(f"start {start:5.1f} s: seek {seek_s:6.3f} s, decode and drop {drop_s:6.3f} s, same frame: {same}")
-    write_json("video_seek", {"clip": f"{args.seconds} s, 640×360, {FPS} fps, H.264 veryfast", "results": rows})
+            rows.append(
+                {
+                    "start_s": start,
+                    "seek_s": round(seek_s, 3),
+                    "decode_and_drop_s": round(drop_s, 3),
+                    "same_frame": same,
+                }
+            )
+            print(
+                f"start {start:5.1f} s: seek {seek_s:6.3f} s, decode and drop {drop_s:6.3f} s, same frame: {same}"
+            )
+    write_json(
+        "video_seek",
+        {"clip": f"{args.seconds} s, 640×360, {FPS} fps, H.264 veryfast", "results": rows},
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,12 @@ def checkpoint_root(tmp_path_factory) -> Path:
     tiny video codec."""
     root = tmp_path_factory.mktemp("checkpoints")
     for name, seed in (("tiny", 0), ("tiny-other", 1)):
-        save_checkpoint(tiny_codec(name=name, seed=seed), root / name, {"description": "test model"}, "# test\n")
-    save_checkpoint(tiny_video_codec(), root / "tiny-video", {"description": "test video model"}, "# test\n")
+        save_checkpoint(
+            tiny_codec(name=name, seed=seed), root / name, {"description": "test model"}, "# test\n"
+        )
+    save_checkpoint(
+        tiny_video_codec(), root / "tiny-video", {"description": "test video model"}, "# test\n"
+    )
     return root
 
 

@@ -15,19 +15,30 @@ from vcodec.io.video import read_video
 
 @pytest.fixture(scope="module")
 def photo() -> np.ndarray:
-    return np.ascontiguousarray(skimage.data.astronaut()[40:104, 200:270])  # 64×70: odd chroma widths too
+    return np.ascontiguousarray(
+        skimage.data.astronaut()[40:104, 200:270]
+    )  # 64×70: odd chroma widths too
 
 
 def write_clip(path, frames: int = 6, size: int = 32) -> np.ndarray:
     """A lossless (FFV1) clip panning across the astronaut photo; returns its frames."""
     photo = skimage.data.astronaut()
-    clip = np.stack([photo[100 + 2 * t:100 + 2 * t + size, 150 + 3 * t:150 + 3 * t + size] for t in range(frames)])
+    clip = np.stack(
+        [
+            photo[100 + 2 * t : 100 + 2 * t + size, 150 + 3 * t : 150 + 3 * t + size]
+            for t in range(frames)
+        ]
+    )
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=25)
         stream.width = stream.height = size
         stream.pix_fmt = "bgr0"
         for frame in clip:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+            container.mux(
+                stream.encode(
+                    av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                )
+            )
         container.mux(stream.encode(None))
     return clip
 
@@ -59,7 +70,9 @@ def test_video_baseline_round_trip(name, tmp_path):
     codec = VIDEO_BASELINES[name]
     if codec.missing():
         pytest.skip(codec.missing())
-    coarse, fine = (FFmpegVideoCodec(name, (p,), gop=3) for p in (codec.points[-1], codec.points[0]))
+    coarse, fine = (
+        FFmpegVideoCodec(name, (p,), gop=3) for p in (codec.points[-1], codec.points[0])
+    )
     source = VideoSource(str(tmp_path / "pan.mkv"), None)
     rows = [video_row(c, "pan", source, c.points[0]) for c in (coarse, fine)]
     for row in rows:

@@ -7,8 +7,13 @@ from vcodec.layers.causal import CausalConv3d, CausalResBlock, CausalTimeUpsampl
 
 def test_outputs_never_see_later_frames():
     torch.manual_seed(0)
-    layers = torch.nn.Sequential(CausalConv3d(3, 8), CausalResBlock(8), CausalConv3d(8, 8, stride=(2, 2, 2)),
-                                 CausalTimeUpsample(8), SpaceUpsample(8))
+    layers = torch.nn.Sequential(
+        CausalConv3d(3, 8),
+        CausalResBlock(8),
+        CausalConv3d(8, 8, stride=(2, 2, 2)),
+        CausalTimeUpsample(8),
+        SpaceUpsample(8),
+    )
     video = torch.rand(1, 3, 9, 16, 16)
     changed = video.clone()
     changed[:, :, 6:] = torch.rand_like(changed[:, :, 6:])  # frames 6, 7, 8 differ
@@ -45,7 +50,9 @@ def test_the_causal_video_tokenizer_round_trips_shapes_and_is_causal():
     longer = torch.cat([video, torch.rand(2, 3, 4, 32, 48)], dim=2)
     assert torch.equal(tok.encode(longer)[:, :3], tokens)
     out = tok(video)
-    out["x_hat"].mean().backward()  # gradients reach the encoder through the straight-through quantizer
+    out[
+        "x_hat"
+    ].mean().backward()  # gradients reach the encoder through the straight-through quantizer
     assert tok.encoder[0].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="1 \\+ k·4 frames"):
         tok.encode(torch.rand(1, 3, 8, 32, 32))

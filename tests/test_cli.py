@@ -85,12 +85,15 @@ def test_folder_with_a_bad_file_reports_it_and_finishes_the_rest(tiny_zoo, tmp_p
     assert [p.name for p in (tmp_path / "streams").iterdir()] == ["good.vcd"]
 
 
-@pytest.mark.parametrize("make_input,message", [
-    (lambda d: d / "missing.png", "no such file"),
-    (lambda d: make_file(d / "empty.png", b""), "empty file"),
-    (lambda d: make_file(d / "text.png", b"hello"), "not a readable image"),
-    (lambda d: d, "files in this folder"),
-])
+@pytest.mark.parametrize(
+    "make_input,message",
+    [
+        (lambda d: d / "missing.png", "no such file"),
+        (lambda d: make_file(d / "empty.png", b""), "empty file"),
+        (lambda d: make_file(d / "text.png", b"hello"), "not a readable image"),
+        (lambda d: d, "files in this folder"),
+    ],
+)
 def test_bad_images_give_one_line_errors(tiny_zoo, tmp_path, make_input, message):
     src = make_input(tmp_path)
     result = run("encode", src, tmp_path / "out.vcd", "-m", "tiny")
@@ -139,7 +142,9 @@ def test_unwritable_or_missing_output_folder(tiny_zoo, photo, tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        target = Path("/proc") if os.access(locked, os.W_OK) else locked  # root writes anywhere but /proc
+        target = (
+            Path("/proc") if os.access(locked, os.W_OK) else locked
+        )  # root writes anywhere but /proc
         result = run("encode", photo, target / "x.vcd", "-m", "tiny")
         assert result.exit_code == 1 and "cannot write" in result.output
     finally:
@@ -156,13 +161,27 @@ def test_bad_quality_and_unknown_model(tiny_zoo, photo, tmp_path):
 def test_real_subprocess_round_trip_and_error(tiny_zoo, photo, tmp_path):
     env = {**os.environ, "VCODEC_CHECKPOINTS": str(tiny_zoo)}
     cli = [sys.executable, "-m", "vcodec.cli.main"]
-    done = subprocess.run([*cli, "encode", photo, tmp_path / "p.vcd", "-m", "tiny"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*cli, "encode", photo, tmp_path / "p.vcd", "-m", "tiny"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    done = subprocess.run([*cli, "decode", tmp_path / "p.vcd", tmp_path / "p.png"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*cli, "decode", tmp_path / "p.vcd", tmp_path / "p.png"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and (tmp_path / "p.png").exists()
-    done = subprocess.run([*cli, "decode", photo, tmp_path / "q.png"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*cli, "decode", photo, tmp_path / "q.png"], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].startswith("error:") and "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip().splitlines()[-1].startswith("error:") and "Traceback" not in done.stderr
+    )
 
 
 def test_stream_naming_an_unknown_model_or_a_path_is_refused(tiny_zoo, photo, tmp_path):
@@ -209,7 +228,9 @@ def test_threads_option_sets_torchs_thread_count(tiny_zoo, photo, tmp_path):
 def test_encode_refuses_an_output_named_as_an_image_or_video(tiny_zoo, photo, tmp_path, name):
     result = run("encode", photo, tmp_path / name, "-m", "tiny")
     assert result.exit_code == 1
-    assert len(result.output.strip().splitlines()) == 1 and "out.vcd" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "out.vcd" in result.output, (
+        result.output
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
 
 
@@ -230,4 +251,6 @@ def test_folder_errors_name_each_broken_file_once(tiny_zoo, tmp_path):
     make_file(src / "text.png", b"hello")
     result = run("encode", src, tmp_path / "streams", "-m", "tiny")
     assert result.exit_code == 1 and "2 of 3 files failed" in result.output
-    assert result.output.count("empty.png") == 1 and result.output.count("text.png") == 1, result.output
+    assert result.output.count("empty.png") == 1 and result.output.count("text.png") == 1, (
+        result.output
+    )

@@ -1,13 +1,13 @@
 import pytest
 import torch
-
 from conftest import tiny_codec
+
 from vcodec import zoo
-from vcodec.zoo import save_checkpoint
 from vcodec.codecs import CodecConfig
-from vcodec.registry import architectures, build_model
 from vcodec.errors import BitstreamError, VcodecError
+from vcodec.registry import architectures, build_model
 from vcodec.threads import torch_threads
+from vcodec.zoo import save_checkpoint
 
 
 @pytest.mark.parametrize("architecture", sorted(architectures("image-codec")))
@@ -37,7 +37,7 @@ def test_training_forward_gives_likelihoods_and_gradients(architecture):
     x = torch.rand(2, 3, 64, 64)
     out = model(x, torch.tensor([1, 2]))
     assert out["x_hat"].shape == x.shape
-    bits = sum(-torch.log2(l).sum() for l in out["likelihoods"].values())
+    bits = sum(-torch.log2(lik).sum() for lik in out["likelihoods"].values())
     bits.backward()
     assert model.y_gain.log_gain.grad is not None and model.g_a[0].weight.grad is not None
 
@@ -100,7 +100,10 @@ def test_declared_size_beyond_the_decoder_limit_is_refused(image):
 
     model = tiny_codec()
     container = Container.from_bytes(model.compress(image))
-    container.width, container.height = 8000, 8000  # within the container's limits, beyond the codec's
+    container.width, container.height = (
+        8000,
+        8000,
+    )  # within the container's limits, beyond the codec's
     with pytest.raises(BitstreamError, match="beyond"):
         model.decompress(container.to_bytes())
 
@@ -115,7 +118,9 @@ def test_latents_decode_identically_with_one_or_two_threads(architecture):
     latents = {}
     for threads in (1, 2):
         with torch_threads(threads), torch.inference_mode():
-            latents[threads] = model.decode_latent(container.sections, 3, model.latent_shape(96, 80))
+            latents[threads] = model.decode_latent(
+                container.sections, 3, model.latent_shape(96, 80)
+            )
     assert torch.equal(latents[1], latents[2])
     with torch.inference_mode():
         decoded = model.g_s(latents[1])[..., :96, :80].clamp(0, 1)
@@ -136,8 +141,16 @@ def test_payload_corruption_behind_a_valid_crc_raises_or_decodes(architecture, i
         target = sections[trial % len(sections)]
         if target:
             target[int(torch.randint(len(target), (1,), generator=rng))] ^= 1 << (trial % 8)
-        forged = Container(container.kind, container.model, container.weights_hash, container.width,
-                           container.height, container.quality, container.grey, [bytes(s) for s in sections])
+        forged = Container(
+            container.kind,
+            container.model,
+            container.weights_hash,
+            container.width,
+            container.height,
+            container.quality,
+            container.grey,
+            [bytes(s) for s in sections],
+        )
         try:
             decoded = model.decompress(forged.to_bytes())
         except BitstreamError:
@@ -170,10 +183,14 @@ def test_a_checkpoint_stores_only_the_taps_a_masked_convolution_uses(tmp_path, i
     from safetensors.torch import load_file, save_file
 
     codec = tiny_codec(name="packed")
-    save_checkpoint(codec, tmp_path / "packed", {}, "# test\n")  # rounds codec's weights as it ships them
+    save_checkpoint(
+        codec, tmp_path / "packed", {}, "# test\n"
+    )  # rounds codec's weights as it ships them
     before = codec.compress(image, quality=2)
     stored = load_file(tmp_path / "packed" / "model.safetensors")
-    assert "context.weight" not in stored and stored["context.weight.taps"].shape[-1] == 12  # 12 of 5×5
+    assert (
+        "context.weight" not in stored and stored["context.weight.taps"].shape[-1] == 12
+    )  # 12 of 5×5
     loaded = zoo.load(tmp_path / "packed")
     assert loaded.weights_hash == codec.weights_hash and loaded.compress(image, quality=2) == before
     # a checkpoint written before packing (full kernels, unused taps not zero) loads with its own hash
@@ -189,7 +206,9 @@ def test_synthesis_in_channels_last_layout_matches_the_default_layout(architectu
     y_hat = torch.randn(1, model.config.m, 3, 5, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         fast = model.synthesize(y_hat, 45, 70)
-        plain = torch.nn.Sequential.forward(model.g_s, y_hat)[..., :45, :70].clamp(0, 1)  # default layout
+        plain = torch.nn.Sequential.forward(model.g_s, y_hat)[..., :45, :70].clamp(
+            0, 1
+        )  # default layout
     assert fast.shape == (1, 3, 45, 70) and fast.is_contiguous()
     assert torch.allclose(fast, plain, atol=1e-5)
 
@@ -199,8 +218,12 @@ def test_the_default_quality_is_the_one_whose_lambda_is_nearest_0_013(image):
 
     tiny = tiny_codec()  # λ 0.0035, 0.013, 0.0483
     assert tiny.default_quality == 2
-    assert Container.from_bytes(tiny.compress(image[..., :32, :32])).quality == 2  # what compress uses unasked
+    assert (
+        Container.from_bytes(tiny.compress(image[..., :32, :32])).quality == 2
+    )  # what compress uses unasked
     nine = (0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18, 0.36)
     for lambdas, default in ((nine, 4), (nine[4:], 1)):  # nine[4:] are all above 0.013: the lowest
-        codec = build_model(CodecConfig("mean-scale-checkerboard", n=16, m=24, lambdas=lambdas), "q")
+        codec = build_model(
+            CodecConfig("mean-scale-checkerboard", n=16, m=24, lambdas=lambdas), "q"
+        )
         assert codec.default_quality == default, lambdas

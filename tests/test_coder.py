@@ -24,9 +24,14 @@ def test_round_trip_with_many_tables(gaussian_tables):
 
 
 def test_escaped_values_round_trip(gaussian_tables):
-    indexes = np.zeros(6, dtype=np.int64)  # the narrowest table: anything beyond a few steps escapes
+    indexes = np.zeros(
+        6, dtype=np.int64
+    )  # the narrowest table: anything beyond a few steps escapes
     values = np.array([0, 1, -1, 500, -32768, 32768])
-    assert np.array_equal(coder.decode(coder.encode(values, indexes, gaussian_tables), indexes, gaussian_tables), values)
+    assert np.array_equal(
+        coder.decode(coder.encode(values, indexes, gaussian_tables), indexes, gaussian_tables),
+        values,
+    )
 
 
 def test_values_beyond_the_escape_range_are_refused(gaussian_tables):
@@ -76,14 +81,31 @@ def test_rd_quantization_trades_bits_for_squared_error():
     model = GaussianModel()
     model.update()
     torch.manual_seed(0)
-    y, scales, means = torch.randn(1, 8, 500) * 3, torch.rand(1, 8, 500) * 4 + 0.2, torch.randn(1, 8, 500)
+    y, scales, means = (
+        torch.randn(1, 8, 500) * 3,
+        torch.rand(1, 8, 500) * 4 + 0.2,
+        torch.randn(1, 8, 500),
+    )
     nearest = torch.round(y.double() - means) + means
-    assert torch.equal(model.rd_values(y, scales, means, 1e9), nearest)  # distortion dominates: plain rounding
+    assert torch.equal(
+        model.rd_values(y, scales, means, 1e9), nearest
+    )  # distortion dominates: plain rounding
     chosen = model.rd_values(y, scales, means, 0.5)
     moved = chosen != nearest
-    assert moved.any() and ((chosen - means).abs() <= (nearest - means).abs()).all()  # only ever towards the mean
-    bits = lambda v: float(model.bits(v, scales, means).sum())
-    error = lambda v: float((y - v).pow(2).sum())
-    assert bits(chosen) < bits(nearest) and 0.5 * error(chosen) + bits(chosen) < 0.5 * error(nearest) + bits(nearest)
+    assert (
+        moved.any() and ((chosen - means).abs() <= (nearest - means).abs()).all()
+    )  # only ever towards the mean
+
+    def bits(v):
+        return float(model.bits(v, scales, means).sum())
+
+    def error(v):
+        return float((y - v).pow(2).sum())
+
+    assert bits(chosen) < bits(nearest) and 0.5 * error(chosen) + bits(chosen) < 0.5 * error(
+        nearest
+    ) + bits(nearest)
     data, values = model.compress(chosen, scales, means)
-    assert torch.equal(values, chosen) and torch.equal(model.decompress(data, scales, means), chosen)
+    assert torch.equal(values, chosen) and torch.equal(
+        model.decompress(data, scales, means), chosen
+    )

@@ -8,13 +8,27 @@ from vcodec.errors import BitstreamError
 
 
 def sample() -> bytes:
-    return Container(Kind.IMAGE, "some-model", b"\x01" * 8, 640, 480, quality=3,
-                     sections=[b"abcd" * 5, b"", b"xyz"]).to_bytes()
+    return Container(
+        Kind.IMAGE,
+        "some-model",
+        b"\x01" * 8,
+        640,
+        480,
+        quality=3,
+        sections=[b"abcd" * 5, b"", b"xyz"],
+    ).to_bytes()
 
 
 def test_round_trip():
     c = Container.from_bytes(sample())
-    assert (c.kind, c.model, c.width, c.height, c.quality, c.grey) == (Kind.IMAGE, "some-model", 640, 480, 3, False)
+    assert (c.kind, c.model, c.width, c.height, c.quality, c.grey) == (
+        Kind.IMAGE,
+        "some-model",
+        640,
+        480,
+        3,
+        False,
+    )
     assert c.sections == [b"abcd" * 5, b"", b"xyz"]
 
 
@@ -40,21 +54,34 @@ def _with_crc(body: bytes) -> bytes:
 
 @pytest.mark.parametrize("width,height", [(0, 10), (MAX_SIDE + 1, 10), (MAX_SIDE, MAX_SIDE)])
 def test_absurd_dimensions_are_refused_even_with_a_valid_crc(width, height):
-    body = b"VCDC" + bytes([1, 1, 0, 1, 1]) + b"m" + b"\0" * 8 + struct.pack(">IIB", width, height, 0)
+    body = (
+        b"VCDC" + bytes([1, 1, 0, 1, 1]) + b"m" + b"\0" * 8 + struct.pack(">IIB", width, height, 0)
+    )
     with pytest.raises(BitstreamError, match="beyond the limits"):
         Container.from_bytes(_with_crc(body))
 
 
 def test_section_longer_than_stream_is_refused():
-    body = b"VCDC" + bytes([1, 1, 0, 1, 1]) + b"m" + b"\0" * 8 + struct.pack(">IIB", 8, 8, 1) + struct.pack(">I", 2**31)
+    body = (
+        b"VCDC"
+        + bytes([1, 1, 0, 1, 1])
+        + b"m"
+        + b"\0" * 8
+        + struct.pack(">IIB", 8, 8, 1)
+        + struct.pack(">I", 2**31)
+    )
     with pytest.raises(BitstreamError, match="truncated"):
         Container.from_bytes(_with_crc(body))
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"", "empty"), (b"PNG\x89" + b"\0" * 40, "bad magic"),
-    (b"VCDC" + bytes([9]) + b"\0" * 40, "version 9"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"", "empty"),
+        (b"PNG\x89" + b"\0" * 40, "bad magic"),
+        (b"VCDC" + bytes([9]) + b"\0" * 40, "version 9"),
+    ],
+)
 def test_foreign_streams_name_the_problem(data, message):
     with pytest.raises(BitstreamError, match=message):
         Container.from_bytes(data)

@@ -44,7 +44,10 @@ def test_file_size_matches_the_entropy_model_estimate(codec, photo, quality):
         likelihoods = codec(codec.pad(photo), quality)["likelihoods"]
     estimate = sum(-torch.log2(lik).sum().item() for lik in likelihoods.values()) / 8
     flush = 8 * len(container.sections)
-    assert abs(container.payload_bytes - estimate) <= 0.01 * estimate + flush, (container.payload_bytes, estimate)
+    assert abs(container.payload_bytes - estimate) <= 0.01 * estimate + flush, (
+        container.payload_bytes,
+        estimate,
+    )
 
 
 def test_decode_equals_the_models_reconstruction(codec, photo):

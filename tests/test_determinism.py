@@ -14,12 +14,21 @@ def on_threads(threads: int, fn, *args):
         return fn(*args)
 
 
-@pytest.mark.parametrize("name", ["tokens/transformer-1d", "tokens/transformer-1d-ar", "tokens/conv-2d"])
+@pytest.mark.parametrize(
+    "name", ["tokens/transformer-1d", "tokens/transformer-1d-ar", "tokens/conv-2d"]
+)
 def test_token_streams_decode_identically_across_threads_and_batches(name):
     tokenizer = fuzz.token_targets()[name].decode.__self__
     images = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(5))
-    for threads, batch in ((2, 4), (1, 1)):  # streams made in a batch on 2 threads, or one by one on 1
-        streams = [s for i in range(0, 4, batch) for s in on_threads(threads, tokenizer.compress, images[i : i + batch])]
+    for threads, batch in (
+        (2, 4),
+        (1, 1),
+    ):  # streams made in a batch on 2 threads, or one by one on 1
+        streams = [
+            s
+            for i in range(0, 4, batch)
+            for s in on_threads(threads, tokenizer.compress, images[i : i + batch])
+        ]
         expected = on_threads(threads, tokenizer.encode, images)
         for stream, ids in zip(streams, expected):
             for decode_threads in (1, 2):

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import torch
-
 from test_train import tiny_data
 from test_train_config import TINY_CODEC, write_config
 
@@ -38,15 +37,37 @@ CODEC = TINY_CODEC.replace("batch = 2", "batch = 4")
 
 def train(config, run, processes: int) -> list[dict]:
     """Losses per step of `vcodec train CONFIG --run RUN` on ``processes`` CPU processes."""
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-    command = [*launcher, "-m", "vcodec", "train", str(config), "--run-dir", str(run), "--device", "cpu", "--threads", "1"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+    ]
+    command = [
+        *launcher,
+        "-m",
+        "vcodec",
+        "train",
+        str(config),
+        "--run-dir",
+        str(run),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env)  # bounded by its steps, not a clock
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env
+    )  # bounded by its steps, not a clock
     assert result.returncode == 0, result.stderr[-2000:]
     return torch.load(run / "last.pt", weights_only=False)
 
 
-@pytest.mark.parametrize("recipe, tolerance", [(DETERMINISTIC, 1e-6), (CODEC, 1e-3)], ids=["tokenizer", "codec"])
+@pytest.mark.parametrize(
+    "recipe, tolerance", [(DETERMINISTIC, 1e-6), (CODEC, 1e-3)], ids=["tokenizer", "codec"]
+)
 def test_two_processes_take_the_steps_of_one(tmp_path, recipe, tolerance):
     """The codec quantizes its hyperlatent with uniform noise during training, which the two processes
     draw for their halves of the batch differently; the tokenizer draws nothing."""
@@ -62,9 +83,27 @@ def test_two_processes_take_the_steps_of_one(tmp_path, recipe, tolerance):
 
 
 def test_a_batch_that_does_not_split_is_refused(tmp_path):
-    config = write_config(tmp_path, DETERMINISTIC.replace("batch = 4", "batch = 3"), data=tiny_data(tmp_path), steps=1)
+    config = write_config(
+        tmp_path, DETERMINISTIC.replace("batch = 4", "batch = 3"), data=tiny_data(tmp_path), steps=1
+    )
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    result = subprocess.run([*launcher, "-m", "vcodec", "train", str(config), "--run-dir", str(tmp_path / "r"),
-                             "--device", "cpu"], capture_output=True, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert result.returncode != 0 and "must split evenly over 2 processes" in result.stdout + result.stderr
+    result = subprocess.run(
+        [
+            *launcher,
+            "-m",
+            "vcodec",
+            "train",
+            str(config),
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert (
+        result.returncode != 0
+        and "must split evenly over 2 processes" in result.stdout + result.stderr
+    )

@@ -15,7 +15,12 @@ REFERENCE = json.loads((Path(__file__).parent / "data" / "compressai-kodak.json"
 def test_bd_rate_reproduces_the_published_table(row):
     curves = REFERENCE["curves"]
     for anchor, expected in REFERENCE["bd_rate_percent"][row].items():
-        got = bd_rate(curves[anchor]["bpp"], curves[anchor]["psnr-rgb"], curves[row]["bpp"], curves[row]["psnr-rgb"])
+        got = bd_rate(
+            curves[anchor]["bpp"],
+            curves[anchor]["psnr-rgb"],
+            curves[row]["bpp"],
+            curves[row]["psnr-rgb"],
+        )
         assert abs(got - expected) <= 1.0, (row, anchor, got, expected)
 
 
@@ -23,7 +28,9 @@ def test_bd_rate_of_a_curve_against_itself_is_zero_and_halving_rate_is_minus_50(
     bpp, psnr = [0.2, 0.4, 0.8, 1.6], [28.0, 31.0, 34.0, 37.0]
     for method in ("cubic", "pchip"):
         assert bd_rate(bpp, psnr, bpp, psnr, method) == pytest.approx(0.0, abs=1e-9)
-        assert bd_rate(bpp, psnr, [b / 2 for b in bpp], psnr, method) == pytest.approx(-50.0, abs=1e-6)
+        assert bd_rate(bpp, psnr, [b / 2 for b in bpp], psnr, method) == pytest.approx(
+            -50.0, abs=1e-6
+        )
 
 
 def test_psnr_by_hand():
@@ -39,7 +46,9 @@ def test_bd_psnr_of_a_curve_against_itself_is_zero_and_a_shift_is_recovered():
     bpp, psnr = [0.2, 0.4, 0.8, 1.6], [28.0, 31.0, 34.0, 37.0]
     for method in ("cubic", "pchip"):
         assert bd_psnr(bpp, psnr, bpp, psnr, method) == pytest.approx(0.0, abs=1e-9)
-        assert bd_psnr(bpp, psnr, bpp, [p + 1.5 for p in psnr], method) == pytest.approx(1.5, abs=1e-9)
+        assert bd_psnr(bpp, psnr, bpp, [p + 1.5 for p in psnr], method) == pytest.approx(
+            1.5, abs=1e-9
+        )
 
 
 def test_bd_rate_errors_are_plain():
@@ -48,7 +57,9 @@ def test_bd_rate_errors_are_plain():
     with pytest.raises(ValueError, match="four"):
         bd_rate([0.1, 0.2, 0.3], [20, 21, 22], [0.1, 0.2, 0.3], [20, 21, 22])
     with pytest.raises(ValueError, match="unknown"):
-        bd_rate([0.1, 0.2, 0.3, 0.4], [20, 21, 22, 23], [0.1, 0.2, 0.3, 0.4], [20, 21, 22, 23], "linear")
+        bd_rate(
+            [0.1, 0.2, 0.3, 0.4], [20, 21, 22, 23], [0.1, 0.2, 0.3, 0.4], [20, 21, 22, 23], "linear"
+        )
 
 
 def test_psnr_y_uses_bt709_luma():

@@ -7,15 +7,22 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-
 from test_baselines import write_clip
+
 from vcodec.cli.main import main
 from vcodec.errors import VcodecError
 from vcodec.eval.baselines import Coded
 from vcodec.eval.methods import resolve_methods
 from vcodec.eval.rd import evaluate_images
 
-JPEG_WEBP = ["--methods", "tiny,jpeg,webp", "--sweep", "jpeg=30,50,70,90", "--sweep", "webp=30,50,70,90"]
+JPEG_WEBP = [
+    "--methods",
+    "tiny,jpeg,webp",
+    "--sweep",
+    "jpeg=30,50,70,90",
+    "--sweep",
+    "webp=30,50,70,90",
+]
 
 
 def run(*args):
@@ -37,14 +44,22 @@ def test_images_end_to_end(folder, tiny_zoo, tmp_path):
     result = run("images", folder, "--out", out, "--per-image", *JPEG_WEBP)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "bd-rate.md", "jpeg.json", "rd-ms-ssim.png", "rd-psnr.png", "tiny.json", "webp.json"]
+        "bd-rate.md",
+        "jpeg.json",
+        "rd-ms-ssim.png",
+        "rd-psnr.png",
+        "tiny.json",
+        "webp.json",
+    ]
     data = json.loads((out / "tiny.json").read_text())
     assert data["name"] == "tiny" and data["images"] == ["one", "two"]
     results = data["results"]
     for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time", "payload-bpp"):
         assert len(results[key]) == 3, key
     assert results["ms-ssim-rgb"] == [None] * 3  # 48×64 is too small for five MS-SSIM scales
-    assert all(p < b for p, b in zip(results["payload-bpp"], results["bpp"]))  # the header costs bytes
+    assert all(
+        p < b for p, b in zip(results["payload-bpp"], results["bpp"])
+    )  # the header costs bytes
     assert len(data["per_image"]) == 6 and {r["image"] for r in data["per_image"]} == {"one", "two"}
     bpp = [r["bytes"] * 8 / (48 * 64) for r in data["per_image"] if r["quality"] == 1]
     assert results["bpp"][0] == pytest.approx(np.mean(bpp))
@@ -56,7 +71,11 @@ def test_images_end_to_end(folder, tiny_zoo, tmp_path):
 def test_images_skips_unreadable_files_or_stops_with_strict(folder, tiny_zoo, tmp_path):
     (folder / "broken.png").write_bytes(b"not a png")
     result = run("images", folder, "--out", tmp_path / "a", *JPEG_WEBP)
-    assert result.exit_code == 0 and "skipped 1 file(s)" in result.output and "broken.png" in result.output
+    assert (
+        result.exit_code == 0
+        and "skipped 1 file(s)" in result.output
+        and "broken.png" in result.output
+    )
     result = run("images", folder, "--out", tmp_path / "b", "--strict", *JPEG_WEBP)
     assert result.exit_code == 1 and "broken.png" in result.output and not (tmp_path / "b").exists()
 
@@ -88,9 +107,21 @@ def test_images_refuses_to_overwrite_results_without_force(folder, tiny_zoo, tmp
 
 def test_missing_encoder_is_skipped_with_a_message(folder, tiny_zoo, tmp_path, monkeypatch):
     monkeypatch.setattr("av.codec.Codec", _no_codec)
-    args = ["images", folder, "--methods", "jpeg,webp,x265", "--sweep", "jpeg=30,50,70,90", "--sweep", "webp=30,50,70,90"]
+    args = [
+        "images",
+        folder,
+        "--methods",
+        "jpeg,webp,x265",
+        "--sweep",
+        "jpeg=30,50,70,90",
+        "--sweep",
+        "webp=30,50,70,90",
+    ]
     result = run(*args, "--out", tmp_path / "a")
-    assert result.exit_code == 0 and "x265 skipped: this FFmpeg build has no libx265 encoder" in result.output
+    assert (
+        result.exit_code == 0
+        and "x265 skipped: this FFmpeg build has no libx265 encoder" in result.output
+    )
     result = run(*args, "--out", tmp_path / "b", "--strict")
     assert result.exit_code == 1 and "no libx265 encoder" in result.output
 
@@ -139,8 +170,23 @@ def test_video_end_to_end(tmp_path, tiny_zoo):
     write_clip(tmp_path / "pan.mkv", frames=6, size=32)
     (tmp_path / "notes.mp4").write_bytes(b"not a video")
     out = tmp_path / "results"
-    result = run("video", tmp_path, "--methods", "tiny,tiny-video,x264,x265", "--frames", "4", "--gop", "2", "--out", out,
-                 "--per-video", "--sweep", "x264=20,28,36,44", "--sweep", "x265=20,28,36,44")
+    result = run(
+        "video",
+        tmp_path,
+        "--methods",
+        "tiny,tiny-video,x264,x265",
+        "--frames",
+        "4",
+        "--gop",
+        "2",
+        "--out",
+        out,
+        "--per-video",
+        "--sweep",
+        "x264=20,28,36,44",
+        "--sweep",
+        "x265=20,28,36,44",
+    )
     assert result.exit_code == 0, result.output
     assert "skipped 1 file(s)" in result.output and "notes.mp4" in result.output
     data = json.loads((out / "x264.json").read_text())
@@ -154,5 +200,7 @@ def test_video_end_to_end(tmp_path, tiny_zoo):
 
 
 def test_two_methods_with_one_name_are_refused(folder, tiny_zoo, tmp_path):
-    result = run("images", folder, "--methods", f"tiny,{tiny_zoo / 'tiny'}", "--out", tmp_path / "out")
+    result = run(
+        "images", folder, "--methods", f"tiny,{tiny_zoo / 'tiny'}", "--out", tmp_path / "out"
+    )
     assert result.exit_code == 1 and "several methods would be called tiny" in result.output

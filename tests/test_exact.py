@@ -12,8 +12,11 @@ from vcodec.threads import torch_threads
 def stack() -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.ConvTranspose2d(24, 32, 5, stride=2, padding=2, output_padding=1), nn.LeakyReLU(),
-        nn.Conv2d(32, 48, 3, padding=1), nn.LeakyReLU(), nn.Conv2d(48, 16, 1),
+        nn.ConvTranspose2d(24, 32, 5, stride=2, padding=2, output_padding=1),
+        nn.LeakyReLU(),
+        nn.Conv2d(32, 48, 3, padding=1),
+        nn.LeakyReLU(),
+        nn.Conv2d(48, 16, 1),
     )
 
 

@@ -10,8 +10,8 @@ import io
 import pytest
 import torch
 
-from vcodec.testing import fuzz
 from vcodec.entropy.container import MAX_FRAMES, read_video_header
+from vcodec.testing import fuzz
 
 TARGETS = fuzz.targets()
 CASES = 300
@@ -21,8 +21,12 @@ CASES = 300
 def test_no_fuzz_case_crashes_or_hangs_a_decoder(name):
     report = fuzz.run(TARGETS[name], CASES, seed=2026)
     assert not report.crashes, report.crashes[0][1]
-    assert not report.hangs, f"{len(report.hangs)} cases did more than {fuzz.HANG_FACTOR}× their seeds' work"
-    assert report.cases == CASES and report.rejected > 0 and report.decoded + report.rejected == CASES
+    assert not report.hangs, (
+        f"{len(report.hangs)} cases did more than {fuzz.HANG_FACTOR}× their seeds' work"
+    )
+    assert (
+        report.cases == CASES and report.rejected > 0 and report.decoded + report.rejected == CASES
+    )
 
 
 def test_fuzz_cases_replay_and_reach_past_the_crc_checks():
@@ -46,14 +50,16 @@ SHIPPED = fuzz.shipped_targets()
 def test_no_fuzz_case_crashes_a_shipped_decoder(name):
     report = fuzz.run(SHIPPED[name], 60, seed=7)
     assert not report.crashes, report.crashes[0][1]
-    assert not report.hangs, f"{len(report.hangs)} cases did more than {fuzz.HANG_FACTOR}× their seeds' work"
+    assert not report.hangs, (
+        f"{len(report.hangs)} cases did more than {fuzz.HANG_FACTOR}× their seeds' work"
+    )
     assert report.rejected > 0
 
 
 def _declaring_frames(stream: bytes, count: int) -> bytes:
     """A video stream whose header declares ``count`` frames (with a valid CRC); its packets unchanged."""
     header, info = read_video_header(io.BytesIO(stream))
-    packets = stream[len(header.to_bytes()):]
+    packets = stream[len(header.to_bytes()) :]
     info.frame_count = count
     header.sections = [info.to_bytes()]
     return header.to_bytes() + packets
@@ -66,10 +72,14 @@ def test_unbounded_work_is_a_hang_and_is_stopped_at_the_limit():
     target = TARGETS["video/keep-going"]
     data = _declaring_frames(target.seeds[0], MAX_FRAMES)
     limit = fuzz.work_limit(target, data)
-    assert limit == fuzz.work_limit(target, target.seeds[0])  # a frame count does not raise the limit
+    assert limit == fuzz.work_limit(
+        target, target.seeds[0]
+    )  # a frame count does not raise the limit
 
     outcome, work, _ = fuzz.decode_case(target, data, limit)
-    assert outcome in ("decoded", "rejected") and 0 < work <= 2 * limit / fuzz.HANG_FACTOR  # about a seed's
+    assert (
+        outcome in ("decoded", "rejected") and 0 < work <= 2 * limit / fuzz.HANG_FACTOR
+    )  # about a seed's
 
     def one_frame_per_declared_frame(stream: bytes) -> int:
         header, info = read_video_header(io.BytesIO(stream))
@@ -77,9 +87,13 @@ def test_unbounded_work_is_a_hang_and_is_stopped_at_the_limit():
             torch.full((1, 3, header.height, header.width), 0.5)
         return info.frame_count
 
-    buggy = fuzz.Target("buggy", target.seeds, one_frame_per_declared_frame, video=True, declared=target.declared)
+    buggy = fuzz.Target(
+        "buggy", target.seeds, one_frame_per_declared_frame, video=True, declared=target.declared
+    )
     outcome, work, _ = fuzz.decode_case(buggy, data, limit)
-    assert outcome == "hang" and limit < work <= limit + 3 * 40 * 72  # stopped by the first op past it
+    assert (
+        outcome == "hang" and limit < work <= limit + 3 * 40 * 72
+    )  # stopped by the first op past it
     assert fuzz.decode_case(buggy, target.seeds[0], limit)[0] == "decoded"
 
 
@@ -90,5 +104,9 @@ def test_the_meter_counts_range_decoded_symbols_and_tensor_elements():
     assert meter.work == 6
     outcome, work, _ = fuzz.decode_case(target, target.seeds[0])
     assert outcome == "decoded" and work > 0
-    assert fuzz.decode_case(target, target.seeds[0]) == (outcome, work, None)  # the same count every time
+    assert fuzz.decode_case(target, target.seeds[0]) == (
+        outcome,
+        work,
+        None,
+    )  # the same count every time
     assert fuzz.decode_case(target, target.seeds[0], limit=work - 1)[0] == "hang"

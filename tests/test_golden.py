@@ -43,15 +43,25 @@ def as_tensor(image: np.ndarray) -> torch.Tensor:
 def tokenizer_input(image: np.ndarray, size: int) -> torch.Tensor:
     h, w = image.shape[:2]
     side = min(h, w)
-    crop = as_tensor(image[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2])
+    crop = as_tensor(image[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2])
     return torch.nn.functional.interpolate(crop, size=(size, size), mode="area")
 
 
-def moving_clip(image: np.ndarray, frames: int, height: int = 64, width: int = 96, step: int = 3) -> torch.Tensor:
+def moving_clip(
+    image: np.ndarray, frames: int, height: int = 64, width: int = 96, step: int = 3
+) -> torch.Tensor:
     """frames×3×H×W: a window panning right and down across ``image`` (a deterministic test clip)."""
     x = as_tensor(image)[0]
-    return torch.stack([x[:, 40 + i * step // 2:40 + i * step // 2 + height, 60 + i * step:60 + i * step + width]
-                        for i in range(frames)])
+    return torch.stack(
+        [
+            x[
+                :,
+                40 + i * step // 2 : 40 + i * step // 2 + height,
+                60 + i * step : 60 + i * step + width,
+            ]
+            for i in range(frames)
+        ]
+    )
 
 
 def image_codec_record(codec, images: dict[str, np.ndarray]) -> dict[str, str]:
@@ -69,7 +79,9 @@ def video_codec_record(codec, image: np.ndarray) -> dict[str, str]:
     for quality in (1, codec.num_qualities):
         packets = list(codec.encode(iter(clip), quality=quality, intra_period=4))
         frames = codec.decode(iter(packets), clip.shape[-1], clip.shape[-2], quality)
-        out[f"pan6@q{quality}"] = digest(*(p.to_bytes() for p in packets), *(pixels(f) for f in frames))
+        out[f"pan6@q{quality}"] = digest(
+            *(p.to_bytes() for p in packets), *(pixels(f) for f in frames)
+        )
     return out
 
 
@@ -137,7 +149,9 @@ def test_shipped_checkpoint_writes_and_decodes_golden_bytes(name, images, golden
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
-        sys.exit("usage: python tests/test_golden.py --write   (records what the shipped checkpoints write now)")
+        sys.exit(
+            "usage: python tests/test_golden.py --write   (records what the shipped checkpoints write now)"
+        )
     dev = development_images()
     result = {}
     for model_name in zoo.list_models():

@@ -4,7 +4,6 @@ images, file names that are not UTF-8, interrupted runs (issue 7)."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import struct
@@ -45,17 +44,25 @@ def round_trip(tmp_path: Path, source: Path) -> np.ndarray:
 
 def gradient(width: int = 48, height: int = 32) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width]
-    return np.stack([xx * 255 // max(width - 1, 1), yy * 255 // max(height - 1, 1), np.full_like(xx, 128)], -1).astype(np.uint8)
+    return np.stack(
+        [xx * 255 // max(width - 1, 1), yy * 255 // max(height - 1, 1), np.full_like(xx, 128)], -1
+    ).astype(np.uint8)
 
 
 def test_sixteen_bit_greyscale_keeps_its_brightness(tmp_path):
-    dark = (np.linspace(0, 40, 48 * 32).reshape(32, 48) * 257).astype(np.uint16)  # 16-bit, all below 255·257/6
+    dark = (np.linspace(0, 40, 48 * 32).reshape(32, 48) * 257).astype(
+        np.uint16
+    )  # 16-bit, all below 255·257/6
     Image.fromarray(dark).save(tmp_path / "dark16.png")
     image, mode = load_image(tmp_path / "dark16.png")
-    assert mode.startswith("I") and abs(float(image.mean()) * 255 - 20) < 1  # scaled by 65535, not by its peak
+    assert (
+        mode.startswith("I") and abs(float(image.mean()) * 255 - 20) < 1
+    )  # scaled by 65535, not by its peak
     decoded = round_trip(tmp_path, tmp_path / "dark16.png")
     assert decoded.ndim == 2 and decoded.shape == (32, 48)  # greyscale in, greyscale out
-    Image.fromarray(np.full((8, 8), 100, dtype=np.uint16)).save(tmp_path / "black16.png")  # 100/65535: black
+    Image.fromarray(np.full((8, 8), 100, dtype=np.uint16)).save(
+        tmp_path / "black16.png"
+    )  # 100/65535: black
     assert float(load_image(tmp_path / "black16.png")[0].max()) * 255 < 1
 
 
@@ -86,12 +93,19 @@ def test_tiny_and_very_elongated_images(tmp_path, size):
 
 def png_header_only(path: Path, width: int, height: int) -> None:
     """A PNG that declares a size but holds almost no pixel data: enough for the size check, tiny on disk."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_a_huge_image_is_refused_naming_the_limit(tmp_path):
@@ -112,7 +126,9 @@ def test_file_names_that_are_not_utf8(tmp_path):
     assert stream.exists()
     result = run("encode", source, stream, "-m", "tiny")  # the error message names the file
     assert result.exit_code == 1 and "exists" in result.output and "Traceback" not in result.output
-    missing = run("encode", tmp_path / os.fsdecode(b"no-\xe9.png"), tmp_path / "x.vcd", "-m", "tiny")
+    missing = run(
+        "encode", tmp_path / os.fsdecode(b"no-\xe9.png"), tmp_path / "x.vcd", "-m", "tiny"
+    )
     assert missing.exit_code == 1 and "no such file" in missing.output
 
 
@@ -134,16 +150,37 @@ def test_a_folder_with_bad_files_reports_them_and_codes_the_rest(tmp_path):
 def test_an_interrupted_video_encode_leaves_nothing(tiny_zoo, tmp_path, how):
     from test_video import moving_pattern, write_clip
 
-    clip = write_clip(tmp_path / "clip.mkv", moving_pattern(frames=400, height=96, width=128), fps=Fraction(25))
+    clip = write_clip(
+        tmp_path / "clip.mkv", moving_pattern(frames=400, height=96, width=128), fps=Fraction(25)
+    )
     out = tmp_path / "clip.vcd"
     env = {**os.environ, "VCODEC_CHECKPOINTS": str(tiny_zoo)}
-    process = subprocess.Popen([sys.executable, "-m", "vcodec.cli.main", "encode", str(clip), str(out), "-m",
-                                "tiny-video"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
-    while process.poll() is None and not any(p.name.startswith(".clip.vcd.") for p in tmp_path.iterdir()):
-        time.sleep(0.05)  # wait until it is writing (or has ended: then the assertions below say why)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vcodec.cli.main",
+            "encode",
+            str(clip),
+            str(out),
+            "-m",
+            "tiny-video",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # as in a terminal
+    while process.poll() is None and not any(
+        p.name.startswith(".clip.vcd.") for p in tmp_path.iterdir()
+    ):
+        time.sleep(
+            0.05
+        )  # wait until it is writing (or has ended: then the assertions below say why)
     process.send_signal(how)
     _, err = process.communicate()  # no time limit: 400 frames end even if the signal went unheeded
     assert process.returncode != 0
     assert b"interrupted" in err and b"Traceback" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"]  # no output, no temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clip.mkv"
+    ]  # no output, no temporary file

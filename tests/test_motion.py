@@ -7,13 +7,19 @@ import pytest
 import torch
 from conftest import TINY
 
-from vcodec.codecs.motion import (LatentMotion, decode_motion, encode_motion, estimate_motion, shift_latents,
-                                  whole_latents)
+from vcodec.codecs.motion import (
+    LatentMotion,
+    decode_motion,
+    encode_motion,
+    estimate_motion,
+    shift_latents,
+    whole_latents,
+)
 from vcodec.codecs.video import VideoCodecConfig
 from vcodec.entropy.container import FrameType
 from vcodec.errors import BitstreamError
-from vcodec.threads import torch_threads
 from vcodec.registry import build_model, kind
+from vcodec.threads import torch_threads
 
 
 def textured(height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -37,8 +43,14 @@ def test_whole_latents_round_half_towards_zero():
     assert whole_latents(vectors).tolist() == [-1, -1, 0, 0, 0, 0, 0, 1, 1]
     latent = torch.arange(12.0).reshape(1, 1, 3, 4)
     whole = torch.zeros(1, 2, 3, 4, dtype=torch.long)
-    whole[:, 1] = 1  # every position takes its right neighbour's value (the last column keeps its own)
-    assert shift_latents(latent, whole)[0, 0].tolist() == [[1, 2, 3, 3], [5, 6, 7, 7], [9, 10, 11, 11]]
+    whole[:, 1] = (
+        1  # every position takes its right neighbour's value (the last column keeps its own)
+    )
+    assert shift_latents(latent, whole)[0, 0].tolist() == [
+        [1, 2, 3, 3],
+        [5, 6, 7, 7],
+        [9, 10, 11, 11],
+    ]
 
 
 def test_motion_vectors_round_trip_and_reject_damage():
@@ -76,7 +88,9 @@ def test_the_exact_predictor_matches_the_float_one():
 
 def motion_codec():
     torch.manual_seed(0)
-    model = build_model(VideoCodecConfig(**TINY, temporal_width=8, motion_search=4, motion_width=8), "tiny-motion")
+    model = build_model(
+        VideoCodecConfig(**TINY, temporal_width=8, motion_search=4, motion_width=8), "tiny-motion"
+    )
     with torch.no_grad():
         for p in model.intra.g_a.parameters():
             p.mul_(3)
@@ -95,7 +109,9 @@ def test_a_motion_codec_decodes_exactly_what_it_encoded():
     assert len(predicted) == 3 and all(len(p.sections) == 5 for p in predicted)
     assert any(p.sections[1] for p in predicted)  # coded blocks carry their vectors
     decoded = list(codec.decode([p for p, _ in coded], 160, 96, 3))
-    assert all(torch.equal(frame, reconstruction) for frame, (_, reconstruction) in zip(decoded, coded))
+    assert all(
+        torch.equal(frame, reconstruction) for frame, (_, reconstruction) in zip(decoded, coded)
+    )
     damaged = [p for p, _ in coded]
     damaged[1].sections[1] = b"\xff"
     with pytest.raises(BitstreamError, match="frame 1"):
@@ -121,10 +137,20 @@ def test_deforming_and_changing_clips_add_change_that_motion_does_not_explain_an
     from vcodec.train.data import SyntheticMotion
 
     rng = np.random.default_rng(0)
-    photos = [np.asarray(torch.nn.functional.avg_pool2d(torch.from_numpy(rng.random((3, 160, 160))), 9, 1, 4)
-                         .mul(255).round().byte().permute(1, 2, 0)) for _ in range(3)]
+    photos = [
+        np.asarray(
+            torch.nn.functional.avg_pool2d(torch.from_numpy(rng.random((3, 160, 160))), 9, 1, 4)
+            .mul(255)
+            .round()
+            .byte()
+            .permute(1, 2, 0)
+        )
+        for _ in range(3)
+    ]
     plain = SyntheticMotion(photos, crop=64, seed=2).batch(16)
-    assert torch.equal(SyntheticMotion(photos, crop=64, seed=2, deform=0.0, change=0.0).batch(16), plain)
+    assert torch.equal(
+        SyntheticMotion(photos, crop=64, seed=2, deform=0.0, change=0.0).batch(16), plain
+    )
     turning = SyntheticMotion(photos, crop=64, seed=2, deform=1.0).batch(16)
     assert turning.shape == plain.shape and 0 <= turning.min() and turning.max() <= 1
 
@@ -142,5 +168,7 @@ def test_data_shares_outside_zero_to_one_are_refused():
 
     text = '[model]\narchitecture = "temporal-checkerboard"\n[data]\npath = "p.npz"\nchange = {}\n'
     assert parse_config(text.format(0.5)).train.change == 0.5
-    with pytest.raises(VcodecError, match=r"\[data\]: change is a share of the clips, from 0 to 1; got 1.5"):
+    with pytest.raises(
+        VcodecError, match=r"\[data\]: change is a share of the clips, from 0 to 1; got 1.5"
+    ):
         parse_config(text.format(1.5))

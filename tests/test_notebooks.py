@@ -19,8 +19,24 @@ def test_notebook_runs(path, monkeypatch, tmp_path):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     notebook = nbformat.read(path, as_version=4)
     # no time limit per cell: VCODEC_NOTEBOOK_QUICK bounds the work (steps, sizes) instead
-    NotebookClient(notebook, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
+    NotebookClient(
+        notebook,
+        timeout=None,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    errors = [
+        o
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+        if o.output_type == "error"
+    ]
     assert not errors
-    text = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs)
+    text = "".join(
+        o.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+    )
     assert "Traceback" not in text and "error:" not in text, text[-2000:]

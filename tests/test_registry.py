@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
+from test_train import tiny_data
 from torch import Tensor
 
-from test_eval_cli import folder  # noqa: F401 (a fixture)
-from test_train import tiny_data
 from vcodec import registry, zoo
 from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
@@ -42,22 +43,33 @@ class MeanScaleCodec(HyperpriorCodec):
         return scales * gain, means * gain
 
     def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
-        data, y_hat = self.y_model.compress(y.double() * self.y_gain.coding_gain(q), *self._params(features, q))
+        data, y_hat = self.y_model.compress(
+            y.double() * self.y_gain.coding_gain(q), *self._params(features, q)
+        )
         return [data], self.y_gain.ungain(y_hat, q)
 
     def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
-        return self.y_gain.ungain(self.y_model.decompress(sections[0], *self._params(features, q)), q)
+        return self.y_gain.ungain(
+            self.y_model.decompress(sections[0], *self._params(features, q)), q
+        )
 
 
 @pytest.fixture()
 def mean_scale():
-    arch = registry.register(registry.Architecture("test-mean-scale", "image-codec", CodecConfig, MeanScaleCodec,
-                                                   {"n": 8, "m": 8, "lambdas": TINY["lambdas"]}))
+    arch = registry.register(
+        registry.Architecture(
+            "test-mean-scale",
+            "image-codec",
+            CodecConfig,
+            MeanScaleCodec,
+            {"n": 8, "m": 8, "lambdas": TINY["lambdas"]},
+        )
+    )
     yield arch
     registry.unregister(arch.name)
 
 
-def test_a_registered_architecture_trains_exports_loads_evaluates_and_fuzzes(mean_scale, folder, tmp_path):  # noqa: F811
+def test_a_registered_architecture_trains_exports_loads_evaluates_and_fuzzes(mean_scale, tmp_path):  # noqa: F811
     data = tiny_data(tmp_path)
     config = tmp_path / "mean-scale.toml"
     config.write_text(f"""
@@ -76,20 +88,32 @@ steps = 3
 batch = 2
 """)
     out = tmp_path / "ckpt"
-    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run"), "--export", str(out)])
+    result = CliRunner().invoke(
+        main, ["train", str(config), "--run-dir", str(tmp_path / "run"), "--export", str(out)]
+    )
     assert result.exit_code == 0, result.output
     record = json.loads((out / "config.json").read_text())
     assert record["kind"] == "image-codec" and record["model"]["architecture"] == "test-mean-scale"
     assert len(record["results"]["dev"]["bpp"]) == len(TINY["lambdas"])
 
     codec = zoo.load(out)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(
+            np.random.default_rng(i).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        ).save(photos / f"{i}.png")
     assert isinstance(codec, MeanScaleCodec)
     x = torch.rand(1, 3, 40, 56)
     assert codec.decompress(codec.compress(x, quality=2)).shape == x.shape
 
-    result = CliRunner().invoke(main, ["eval", "images", str(folder), "--methods", str(out), "--out", str(tmp_path / "rd")])
+    result = CliRunner().invoke(
+        main, ["eval", "images", str(photos), "--methods", str(out), "--out", str(tmp_path / "rd")]
+    )
     assert result.exit_code == 0, result.output
-    assert len(json.loads((tmp_path / "rd" / "ckpt.json").read_text())["results"]["bpp"]) == len(TINY["lambdas"])
+    assert len(json.loads((tmp_path / "rd" / "ckpt.json").read_text())["results"]["bpp"]) == len(
+        TINY["lambdas"]
+    )
 
     strengthen(codec.g_a)  # untrained latents are too small to carry symbols
     codec.update()
@@ -119,8 +143,10 @@ def test_the_catalog_needs_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, vcodec.zoo as z; infos = z.model_infos(); "
-            "assert 'torch' not in sys.modules, 'torch'; print(sum(i.qualities for i in infos))")
+    code = (
+        "import sys, vcodec.zoo as z; infos = z.model_infos(); "
+        "assert 'torch' not in sys.modules, 'torch'; print(sum(i.qualities for i in infos))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 0

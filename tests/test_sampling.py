@@ -37,7 +37,9 @@ def test_a_prior_trained_on_a_rule_samples_by_the_rule():
     assert ((samples[:, 1:] - samples[:, :-1]) % vocab == 1).float().mean() > 0.95
     prefix = torch.tensor([[[5], [6]]])
     completed = sample_indices(prior, 4, length, prefix=prefix, temperature=0.5, seed=2)[..., 0]
-    assert (completed[:, :2] == torch.tensor([5, 6])).all() and (completed[:, 2] == 7).float().mean() >= 0.75
+    assert (completed[:, :2] == torch.tensor([5, 6])).all() and (
+        completed[:, 2] == 7
+    ).float().mean() >= 0.75
 
 
 @pytest.mark.parametrize("name, tokens", [("tok1d-64", 8), ("vq2d-f8", None)])
@@ -63,8 +65,12 @@ def test_held_out_bits_per_token_of_the_shipped_prior_are_below_uniform():
     from vcodec.eval.datasets import development_images
 
     tok = vcodec.load("tok1d-64")
-    crops = torch.stack([torch.from_numpy(im[:128, :128]).permute(2, 0, 1).float() / 255
-                         for im in development_images().values()])  # not training photos
+    crops = torch.stack(
+        [
+            torch.from_numpy(im[:128, :128]).permute(2, 0, 1).float() / 255
+            for im in development_images().values()
+        ]
+    )  # not training photos
     with torch.no_grad():
         bits = tok.prior.bits(tok.as_indices(tok.encode(crops))).mean().item()
     assert bits < np.log2(tok.vocab_sizes[0])
@@ -72,30 +78,57 @@ def test_held_out_bits_per_token_of_the_shipped_prior_are_below_uniform():
 
 def test_the_cli_samples_and_completes(tmp_path):
     out = tmp_path / "samples"
-    result = CliRunner().invoke(main, ["sample", "-n", "3", "-k", "4", "--seed", "1", "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["sample", "-n", "3", "-k", "4", "--seed", "1", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["contact-sheet.png", "sample-000.png", "sample-001.png",
-                                                     "sample-002.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "contact-sheet.png",
+        "sample-000.png",
+        "sample-001.png",
+        "sample-002.png",
+    ]
     assert Image.open(out / "sample-000.png").size == (128, 128)
-    again = CliRunner().invoke(main, ["sample", "-n", "3", "-k", "4", "--seed", "1", "--out", str(out)])
+    again = CliRunner().invoke(
+        main, ["sample", "-n", "3", "-k", "4", "--seed", "1", "--out", str(out)]
+    )
     assert again.exit_code == 1 and "use --force" in again.output
     forced = tmp_path / "again"
     CliRunner().invoke(main, ["sample", "-n", "3", "-k", "4", "--seed", "1", "--out", str(forced)])
-    assert (forced / "sample-002.png").read_bytes() == (out / "sample-002.png").read_bytes()  # seeded
+    assert (forced / "sample-002.png").read_bytes() == (
+        out / "sample-002.png"
+    ).read_bytes()  # seeded
     Image.fromarray(np.full((90, 120, 3), 128, np.uint8)).save(tmp_path / "grey.png")
-    result = CliRunner().invoke(main, ["complete", str(tmp_path / "grey.png"), "--keep", "4", "-n", "2",
-                                       "--out", str(tmp_path / "done")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "complete",
+            str(tmp_path / "grey.png"),
+            "--keep",
+            "4",
+            "-n",
+            "2",
+            "--out",
+            str(tmp_path / "done"),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "done" / "contact-sheet.png").size == (5 * 130 - 2, 128)  # image, all, 4, 2 samples
+    assert Image.open(tmp_path / "done" / "contact-sheet.png").size == (
+        5 * 130 - 2,
+        128,
+    )  # image, all, 4, 2 samples
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-n", "0"], "0 is not in the range"),
-    (["-k", "65"], "num_tokens must be an integer in 1…64"),
-    (["--prior", "vq2d-f8"], "models the ids of vq2d-f8, not of tok1d-64"),
-    (["-m", "checkerboard-small"], "not an image tokenizer"),
-    (["--temperature", "0"], "0 is not in the range"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-n", "0"], "0 is not in the range"),
+        (["-k", "65"], "num_tokens must be an integer in 1…64"),
+        (["--prior", "vq2d-f8"], "models the ids of vq2d-f8, not of tok1d-64"),
+        (["-m", "checkerboard-small"], "not an image tokenizer"),
+        (["--temperature", "0"], "0 is not in the range"),
+    ],
+)
 def test_the_cli_refuses_bad_requests(tmp_path, args, message):
     result = CliRunner().invoke(main, ["sample", *args, "--out", str(tmp_path / "s")])
     assert result.exit_code != 0 and message in result.output, result.output
@@ -128,18 +161,38 @@ batch = 4
 lr = 0.003
 log_every = 5
 """)
-    result = CliRunner().invoke(main, ["train", str(tmp_path / "prior.toml"), "--export", str(tmp_path / "my-prior")])
+    result = CliRunner().invoke(
+        main, ["train", str(tmp_path / "prior.toml"), "--export", str(tmp_path / "my-prior")]
+    )
     assert result.exit_code == 0, result.output
-    history = [h["loss"] for h in torch.load(tmp_path / "runs" / "prior" / "last.pt", weights_only=False)["history"]]
+    history = [
+        h["loss"]
+        for h in torch.load(tmp_path / "runs" / "prior" / "last.pt", weights_only=False)["history"]
+    ]
     assert history[-1] < history[0] and history[0] < np.log2(1000) + 1  # bits per token, falling
     card = (tmp_path / "my-prior" / "MODEL_CARD.md").read_text()
     assert "held out" in card and "static per-position prior" in card
     prior = vcodec.load(tmp_path / "my-prior")
-    assert prior.tokenizer.name == "tok1d-64" and (tmp_path / "my-prior" / "model.safetensors").stat().st_size < 200_000
+    assert (
+        prior.tokenizer.name == "tok1d-64"
+        and (tmp_path / "my-prior" / "model.safetensors").stat().st_size < 200_000
+    )
     out = tmp_path / "samples"
-    result = CliRunner().invoke(main, ["sample", "-n", "2", "-k", "4", "--prior", str(tmp_path / "my-prior"),
-                                       "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        ["sample", "-n", "2", "-k", "4", "--prior", str(tmp_path / "my-prior"), "--out", str(out)],
+    )
     assert result.exit_code == 0 and (out / "sample-001.png").is_file(), result.output
-    result = CliRunner().invoke(main, ["sample", "-m", "vq2d-f8", "--prior", str(tmp_path / "my-prior"),
-                                       "--out", str(tmp_path / "s2")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "sample",
+            "-m",
+            "vq2d-f8",
+            "--prior",
+            str(tmp_path / "my-prior"),
+            "--out",
+            str(tmp_path / "s2"),
+        ],
+    )
     assert result.exit_code == 1 and "models the ids of tok1d-64, not of vq2d-f8" in result.output

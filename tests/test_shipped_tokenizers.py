@@ -24,7 +24,9 @@ def shipped(name: str):
 def crops() -> torch.Tensor:
     """Eight 128² tiles of development images (two from each of four)."""
     images = development_images()
-    return torch.cat([tiles(images[name], 128)[0][:2] for name in ("astronaut", "coffee", "chelsea", "hubble")])
+    return torch.cat(
+        [tiles(images[name], 128)[0][:2] for name in ("astronaut", "coffee", "chelsea", "hubble")]
+    )
 
 
 def test_quality_rises_with_the_number_of_tokens(crops):
@@ -45,6 +47,6 @@ def test_token_streams_round_trip_and_beat_raw_ids(name, crops):
     assert tokenizer.config.architecture == SHIPPED[name]
     streams = tokenizer.compress(crops[:2])
     for i, data in enumerate(streams):
-        assert torch.equal(tokenizer.decompress_tokens(data), tokenizer.encode(crops[i:i + 1]))
+        assert torch.equal(tokenizer.decompress_tokens(data), tokenizer.encode(crops[i : i + 1]))
     coded, raw = token_bytes(tokenizer, {"astronaut": to_uint8(crops[0])}, tokenizer.max_tokens)
     assert coded < raw

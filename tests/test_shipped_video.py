@@ -15,7 +15,9 @@ from vcodec.eval.metrics import psnr_rgb
 from vcodec.io.video import VideoReader, VideoWriter
 
 VIDEO_MODEL = vcodec.zoo.DEFAULT_VIDEO_MODEL
-pytestmark = pytest.mark.skipif(VIDEO_MODEL not in vcodec.list_models(), reason=f"{VIDEO_MODEL} is not installed")
+pytestmark = pytest.mark.skipif(
+    VIDEO_MODEL not in vcodec.list_models(), reason=f"{VIDEO_MODEL} is not installed"
+)
 
 
 def pan(frames: int, static: bool = False) -> list[np.ndarray]:
@@ -23,8 +25,12 @@ def pan(frames: int, static: bool = False) -> list[np.ndarray]:
     from skimage.data import astronaut
 
     image = astronaut()[100:196]
-    return [np.ascontiguousarray(image[:, (0 if static else 2 * t) + 150 : (0 if static else 2 * t) + 278])
-            for t in range(frames)]
+    return [
+        np.ascontiguousarray(
+            image[:, (0 if static else 2 * t) + 150 : (0 if static else 2 * t) + 278]
+        )
+        for t in range(frames)
+    ]
 
 
 def test_cli_round_trip_with_the_shipped_video_codec(tmp_path):

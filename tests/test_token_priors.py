@@ -84,17 +84,21 @@ def test_several_streams_and_the_builder():
 
 def test_a_tokenizer_with_the_autoregressive_prior_round_trips():
     from test_tokenizers import SMALL, smooth_images
+
     from vcodec.tokenizers import Transformer1DConfig, Transformer1DTokenizer
 
     torch.manual_seed(0)
-    config = Transformer1DConfig(**SMALL, quantizer="fsq", quantizer_options={"levels": (5, 5, 5)},
-                                 prior="autoregressive")
+    config = Transformer1DConfig(
+        **SMALL, quantizer="fsq", quantizer_options={"levels": (5, 5, 5)}, prior="autoregressive"
+    )
     tokenizer = Transformer1DTokenizer(config, "tiny-ar").eval()
     ids = tokenizer.as_indices(tokenizer.encode(torch.rand(64, 3, 32, 32)))
     tokenizer.prior.fit(ids, steps=50, batch=16)
     x = smooth_images(2)
     for data, i in zip(tokenizer.compress(x, num_tokens=6), range(2)):
-        assert torch.equal(tokenizer.decompress_tokens(data), tokenizer.encode(x[i:i + 1], num_tokens=6))
+        assert torch.equal(
+            tokenizer.decompress_tokens(data), tokenizer.encode(x[i : i + 1], num_tokens=6)
+        )
 
 
 def test_vocabularies_the_priors_cannot_code_are_refused_up_front():
@@ -125,7 +129,9 @@ def test_torch_threads_restores_the_count_even_when_the_block_raises():
 
 def test_decoding_runs_on_one_thread_and_gives_the_caller_its_count_back(monkeypatch):
     torch.manual_seed(0)
-    prior = AutoregressiveTokenPrior((VOCAB,), LENGTH, ARPriorConfig(width=32, depth=1, heads=2)).eval()
+    prior = AutoregressiveTokenPrior(
+        (VOCAB,), LENGTH, ARPriorConfig(width=32, depth=1, heads=2)
+    ).eval()
     tokens = markov_tokens(1, seed=5)[0]
     data = prior.compress(tokens)
     exact, during = prior.exact, []
@@ -145,5 +151,7 @@ def test_decoding_runs_on_one_thread_and_gives_the_caller_its_count_back(monkeyp
             assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(caller)
-    assert len(during) == 2 * LENGTH and set(during) == {1}  # every step, whatever the caller's count
+    assert len(during) == 2 * LENGTH and set(during) == {
+        1
+    }  # every step, whatever the caller's count
     assert torch.equal(decoded[1], decoded[2]) and torch.equal(decoded[2], tokens)

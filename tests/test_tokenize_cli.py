@@ -5,8 +5,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
-
 from test_tokenizers import smooth_images, tiny_tokenizer
+
 from vcodec.cli.main import main
 from vcodec.zoo import save_checkpoint
 
@@ -43,22 +43,39 @@ def test_tokenize_one_image_prints_or_saves_ids(tok_zoo, tmp_path):
     assert len(ids) == 5 and all(0 <= t < 125 for t in ids)
     assert run("tokenize", image, "-m", "tiny-tok", "--out", tmp_path / "ids.npy").exit_code == 0
     assert np.load(tmp_path / "ids.npy").tolist()[:5] == ids
-    assert run("tokenize", image, "-m", "tiny-tok", "--out", tmp_path / "ids.npy").exit_code == 1  # no --force
+    assert (
+        run("tokenize", image, "-m", "tiny-tok", "--out", tmp_path / "ids.npy").exit_code == 1
+    )  # no --force
 
 
 def test_tokenize_a_folder_into_resumable_shards_split_by_rank(tok_zoo, tmp_path):
     src = write_images(tmp_path / "in", 5)
     out = tmp_path / "tokens"
     for rank in (0, 1):
-        result = run("tokenize", src, "-m", "tiny-tok", "--out", out, "--shard-size", "2",
-                     env={"RANK": str(rank), "WORLD_SIZE": "2"})
+        result = run(
+            "tokenize",
+            src,
+            "-m",
+            "tiny-tok",
+            "--out",
+            out,
+            "--shard-size",
+            "2",
+            env={"RANK": str(rank), "WORLD_SIZE": "2"},
+        )
         assert result.exit_code == 0, result.output
     shards = sorted(out.glob("*.npz"))
-    assert [s.name for s in shards] == ["shard-r000-00000.npz", "shard-r000-00001.npz", "shard-r001-00000.npz"]
+    assert [s.name for s in shards] == [
+        "shard-r000-00000.npz",
+        "shard-r000-00001.npz",
+        "shard-r001-00000.npz",
+    ]
     files = [f for s in shards for f in np.load(s)["files"].tolist()]
     assert sorted(files) == [f"im{i}.png" for i in range(5)]
     assert np.load(shards[0])["tokens"].shape == (2, 8)
-    again = run("tokenize", src, "-m", "tiny-tok", "--out", out, env={"RANK": "0", "WORLD_SIZE": "2"})
+    again = run(
+        "tokenize", src, "-m", "tiny-tok", "--out", out, env={"RANK": "0", "WORLD_SIZE": "2"}
+    )
     assert "0 images tokenized, 5 already there" in again.output
     assert len(list(out.glob("*.npz"))) == 3
 
@@ -66,13 +83,18 @@ def test_tokenize_a_folder_into_resumable_shards_split_by_rank(tok_zoo, tmp_path
 def test_tokenize_errors_are_one_line(tok_zoo, tmp_path):
     src = write_images(tmp_path / "in", 1)
     for args, message in [
-        (["tokenize", src / "im0.png", "-m", "tiny"], "not an image tokenizer or a video tokenizer"),
+        (
+            ["tokenize", src / "im0.png", "-m", "tiny"],
+            "not an image tokenizer or a video tokenizer",
+        ),
         (["tokenize", src / "im0.png", "-m", "tiny-tok", "-k", "9"], "1…8"),
         (["tokenize", src, "-m", "tiny-tok"], "needs --out"),
         (["tokenize", src / "im0.png", "-m", "tiny-tok", "--fit", "refuse"], "takes 32×32"),
     ]:
         result = run(*args)
-        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+        assert (
+            result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+        )
 
 
 def test_encode_info_decode_with_a_tokenizer(tok_zoo, tmp_path):
@@ -95,7 +117,9 @@ def test_encode_info_decode_with_a_tokenizer(tok_zoo, tmp_path):
 def test_models_lists_a_2d_tokenizer(tmp_path, monkeypatch):
     from test_tokenizers import tiny_conv_tokenizer
 
-    save_checkpoint(tiny_conv_tokenizer(), tmp_path / "zoo" / "tiny-vq2d", {"description": "test"}, "# test\n")
+    save_checkpoint(
+        tiny_conv_tokenizer(), tmp_path / "zoo" / "tiny-vq2d", {"description": "test"}, "# test\n"
+    )
     monkeypatch.setenv("VCODEC_CHECKPOINTS", str(tmp_path / "zoo"))
     result = run("models")
     assert result.exit_code == 0 and "tiny-vq2d: tokenizer, tokens 1–16" in result.output

@@ -12,8 +12,12 @@ SMALL = dict(image_size=32, patch_size=8, width=32, depth=1, heads=2, num_tokens
 
 def tiny_tokenizer(mode="slice", quantizer="fsq", options=None, seed=0, name="tiny-tok"):
     torch.manual_seed(seed)
-    config = Transformer1DConfig(**SMALL, quantizer=quantizer, nested_dropout=mode,
-                                 quantizer_options=options or {"levels": (5, 5, 5)})
+    config = Transformer1DConfig(
+        **SMALL,
+        quantizer=quantizer,
+        nested_dropout=mode,
+        quantizer_options=options or {"levels": (5, 5, 5)},
+    )
     tokenizer = Transformer1DTokenizer(config, name)
     tokenizer.train()(torch.rand(4, 3, 32, 32))  # initialise data-dependent codebooks
     tokenizer.eval()
@@ -69,12 +73,18 @@ def test_tokens_round_trip_through_bytes_exactly(tokenizer):
         assert len(streams) == 4
         for i, data in enumerate(streams):
             assert Container.from_bytes(data).kind == Kind.TOKENS
-            assert torch.equal(tokenizer.decompress_tokens(data), tokenizer.encode(x[i:i + 1], num_tokens=k))
-        torch.testing.assert_close(tokenizer.decompress(streams[0]), tokenizer.decode(tokenizer.encode(x[:1], k)))
+            assert torch.equal(
+                tokenizer.decompress_tokens(data), tokenizer.encode(x[i : i + 1], num_tokens=k)
+            )
+        torch.testing.assert_close(
+            tokenizer.decompress(streams[0]), tokenizer.decode(tokenizer.encode(x[:1], k))
+        )
 
 
 def test_factorized_tokens_round_trip_through_embed_and_bytes():
-    tokenizer = tiny_tokenizer(quantizer="factorized-vq", options={"codebook_sizes": (16, 32), "codebook_dim": 4})
+    tokenizer = tiny_tokenizer(
+        quantizer="factorized-vq", options={"codebook_sizes": (16, 32), "codebook_dim": 4}
+    )
     x = smooth_images()
     ids = tokenizer.encode(x, num_tokens=6)
     assert ids.shape == (4, 6, 2) and tokenizer.vocab_sizes == (16, 32)
@@ -110,8 +120,14 @@ def test_foreign_and_corrupt_streams_raise_bitstream_errors(tokenizer):
     other = tiny_tokenizer(tokenizer.config.nested_dropout, seed=1, name="tiny-tok")
     with pytest.raises(BitstreamError, match="not by"):
         other.decompress(data)
-    image_stream = Container(kind=Kind.IMAGE, model="tiny-tok", weights_hash=tokenizer.weights_hash, width=32,
-                             height=32, sections=[b""]).to_bytes()
+    image_stream = Container(
+        kind=Kind.IMAGE,
+        model="tiny-tok",
+        weights_hash=tokenizer.weights_hash,
+        width=32,
+        height=32,
+        sections=[b""],
+    ).to_bytes()
     with pytest.raises(BitstreamError, match="not tokens"):
         tokenizer.decompress(image_stream)
     with pytest.raises(BitstreamError):
@@ -120,7 +136,9 @@ def test_foreign_and_corrupt_streams_raise_bitstream_errors(tokenizer):
 
 def test_a_few_training_steps_reduce_the_loss():
     torch.manual_seed(0)
-    config = Transformer1DConfig(**SMALL, quantizer="fsq", quantizer_options={"levels": (5, 5, 5)}, nested_dropout="none")
+    config = Transformer1DConfig(
+        **SMALL, quantizer="fsq", quantizer_options={"levels": (5, 5, 5)}, nested_dropout="none"
+    )
     tokenizer = Transformer1DTokenizer(config)
     assert_training_reduces_the_loss(tokenizer, steps=40, lr=2e-3)
 
@@ -131,7 +149,9 @@ def test_static_prior_codes_skewed_tokens_near_their_entropy_and_below_raw_size(
     torch.manual_seed(0)
     vocab, positions = 256, 32
     probabilities = torch.softmax(torch.randn(positions, vocab) * 2, dim=-1)
-    tokens = torch.stack([torch.multinomial(p, 400, replacement=True) for p in probabilities], dim=1)[..., None]
+    tokens = torch.stack(
+        [torch.multinomial(p, 400, replacement=True) for p in probabilities], dim=1
+    )[..., None]
     prior = StaticTokenPrior((vocab,), positions)
     with pytest.raises(RuntimeError, match="update"):
         prior.compress(tokens[0])
@@ -164,13 +184,28 @@ def test_tokenizers_join_the_rd_evaluation_with_real_bytes(tmp_path, monkeypatch
     from vcodec.cli.main import main
     from vcodec.zoo import save_checkpoint
 
-    save_checkpoint(tiny_tokenizer(), tmp_path / "zoo" / "tiny-tok", {"description": "test"}, "# test\n")
+    save_checkpoint(
+        tiny_tokenizer(), tmp_path / "zoo" / "tiny-tok", {"description": "test"}, "# test\n"
+    )
     monkeypatch.setenv("VCODEC_CHECKPOINTS", str(tmp_path / "zoo"))
     for i in range(2):
         array = (smooth_images(1, 48, seed=i)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
         Image.fromarray(array[:40]).save(tmp_path / f"im{i}.png")
-    result = CliRunner().invoke(main, ["eval", "images", str(tmp_path), "--methods", "tiny-tok,jpeg", "--out",
-                                       str(tmp_path / "out"), "--sweep", "jpeg=20,40,60,80", "--per-image"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "images",
+            str(tmp_path),
+            "--methods",
+            "tiny-tok,jpeg",
+            "--out",
+            str(tmp_path / "out"),
+            "--sweep",
+            "jpeg=20,40,60,80",
+            "--per-image",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "out" / "tiny-tok.json").read_text())
     assert data["results"]["tokens"] == [1, 2, 4, 8]
@@ -184,8 +219,14 @@ def tiny_conv_tokenizer(seed=0):
     from vcodec.tokenizers import Conv2DConfig, Conv2DTokenizer
 
     torch.manual_seed(seed)
-    config = Conv2DConfig(image_size=32, factor=8, channels=8, token_dim=4, quantizer="vq",
-                          quantizer_options={"codebook_size": 16})
+    config = Conv2DConfig(
+        image_size=32,
+        factor=8,
+        channels=8,
+        token_dim=4,
+        quantizer="vq",
+        quantizer_options={"codebook_size": 16},
+    )
     tokenizer = Conv2DTokenizer(config, "tiny-vq2d")
     tokenizer.train()(torch.rand(4, 3, 32, 32))
     tokenizer.eval()
@@ -195,14 +236,18 @@ def tiny_conv_tokenizer(seed=0):
 
 def test_2d_tokenizer_gives_a_grid_that_round_trips_through_bytes():
     tokenizer = tiny_conv_tokenizer()
-    assert isinstance(tokenizer, Tokenizer) and tokenizer.token_grid == (4, 4) and tokenizer.max_tokens == 16
+    assert (
+        isinstance(tokenizer, Tokenizer)
+        and tokenizer.token_grid == (4, 4)
+        and tokenizer.max_tokens == 16
+    )
     x = smooth_images()
     ids = tokenizer.encode(x)
     assert ids.shape == (4, 4, 4) and ids.dtype == torch.long
     assert tokenizer.decode(ids).shape == x.shape
     assert tokenizer.embed(ids).shape == (4, 16, 4)
     for i, data in enumerate(tokenizer.compress(x)):
-        assert torch.equal(tokenizer.decompress_tokens(data), ids[i:i + 1])
+        assert torch.equal(tokenizer.decompress_tokens(data), ids[i : i + 1])
     with pytest.raises(ValueError, match="whole 4×4 grid"):
         tokenizer.encode(x, num_tokens=8)
     with pytest.raises(ValueError, match="B×4×4"):

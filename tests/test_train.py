@@ -7,9 +7,9 @@ import torch
 from click.testing import CliRunner
 
 from vcodec.cli.main import main
+from vcodec.codecs import CodecConfig
 from vcodec.train.data import prepare_photos
 from vcodec.train.loop import TrainConfig, Trainer
-from vcodec.codecs import CodecConfig
 
 
 def tiny_data(tmp_path):
@@ -26,7 +26,20 @@ def tiny_data(tmp_path):
 
 def test_train_resume_and_init(tmp_path):
     data = tiny_data(tmp_path)
-    args = ["train", str(tmp_path / "run"), "--data", str(data), "--n", "8", "--m", "8", "--crop", "64", "--batch", "2"]
+    args = [
+        "train",
+        str(tmp_path / "run"),
+        "--data",
+        str(data),
+        "--n",
+        "8",
+        "--m",
+        "8",
+        "--crop",
+        "64",
+        "--batch",
+        "2",
+    ]
     result = CliRunner().invoke(main, [*args, "--steps", "3"])
     assert result.exit_code == 0, result.output
     first = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
@@ -52,14 +65,22 @@ def train_straight_and_interrupted(config: TrainConfig, tmp_path) -> Trainer:
 
 def test_resumed_run_continues_with_the_same_random_stream(tmp_path):
     data = tiny_data(tmp_path)
-    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=4, batch=2, crop=64,
-                         checkpoint_every=2)
-    straight = train_straight_and_interrupted(config, tmp_path)
+    config = TrainConfig(
+        CodecConfig("mean-scale-checkerboard", n=8, m=8),
+        data=str(data),
+        steps=4,
+        batch=2,
+        crop=64,
+        checkpoint_every=2,
+    )
+    train_straight_and_interrupted(config, tmp_path)
 
 
 def test_training_refuses_a_crop_the_model_cannot_take(tmp_path):
     data = tiny_data(tmp_path)
-    result = CliRunner().invoke(main, ["train", str(tmp_path / "run"), "--data", str(data), "--crop", "48"])
+    result = CliRunner().invoke(
+        main, ["train", str(tmp_path / "run"), "--data", str(data), "--crop", "48"]
+    )
     assert result.exit_code == 1 and "multiple of 64" in result.output
 
 
@@ -67,16 +88,35 @@ def test_init_from_a_checkpoint(tmp_path, tiny_zoo):
     from vcodec.zoo import save_checkpoint
 
     data = tiny_data(tmp_path)
-    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=2, batch=2, crop=64)
+    config = TrainConfig(
+        CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=2, batch=2, crop=64
+    )
     trainer = Trainer(config, tmp_path / "a")
     trainer.run()
     save_checkpoint(trainer.model, tmp_path / "ckpt", {}, "# test\n")
-    args = ["train", str(tmp_path / "b"), "--data", str(data), "--n", "8", "--m", "8", "--crop", "64", "--batch", "2",
-            "--steps", "1"]
+    args = [
+        "train",
+        str(tmp_path / "b"),
+        "--data",
+        str(data),
+        "--n",
+        "8",
+        "--m",
+        "8",
+        "--crop",
+        "64",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+    ]
     result = CliRunner().invoke(main, [*args, "--init", str(tmp_path / "ckpt")])
     assert result.exit_code == 0 and f"from {tmp_path / 'ckpt'}" in result.output, result.output
     result = CliRunner().invoke(main, [args[0], str(tmp_path / "c"), *args[2:], "--init", "tiny"])
-    assert result.exit_code == 1 and "init tiny does not fit the model [model] describes" in result.output, result.output
+    assert (
+        result.exit_code == 1
+        and "init tiny does not fit the model [model] describes" in result.output
+    ), result.output
 
 
 def test_a_tokenizer_trains_resumes_and_ships_through_the_same_entry_points(tmp_path, monkeypatch):
@@ -84,10 +124,21 @@ def test_a_tokenizer_trains_resumes_and_ships_through_the_same_entry_points(tmp_
     from vcodec.tokenizers import LearnedTokenizer, Transformer1DConfig
 
     data = tiny_data(tmp_path)
-    model = Transformer1DConfig(image_size=32, patch_size=8, width=32, depth=1, heads=2, num_tokens=8, token_dim=4,
-                                quantizer="fsq", quantizer_options={"levels": (5, 5, 5)})
+    model = Transformer1DConfig(
+        image_size=32,
+        patch_size=8,
+        width=32,
+        depth=1,
+        heads=2,
+        num_tokens=8,
+        token_dim=4,
+        quantizer="fsq",
+        quantizer_options={"levels": (5, 5, 5)},
+    )
     config = TrainConfig(model, data=str(data), steps=4, batch=2, crop=32, checkpoint_every=2)
-    assert {"loss", "psnr", "tokens", "perplexity", "usage"} == set(Trainer(config, tmp_path / "c").step())
+    assert {"loss", "psnr", "tokens", "perplexity", "usage"} == set(
+        Trainer(config, tmp_path / "c").step()
+    )
     straight = train_straight_and_interrupted(config, tmp_path)
 
     tokenizer = straight.model.eval()
@@ -103,32 +154,78 @@ def test_a_tokenizer_trains_resumes_and_ships_through_the_same_entry_points(tmp_
 
 def test_the_cli_trains_a_tokenizer(tmp_path):
     data = tiny_data(tmp_path)
-    args = ["train", str(tmp_path / "tok"), "--data", str(data), "--architecture", "transformer-1d", "--crop", "32",
-            "--tokens", "4", "--quantizer", "fsq", "--codebook-size", "256", "--batch", "2", "--steps", "2"]
+    args = [
+        "train",
+        str(tmp_path / "tok"),
+        "--data",
+        str(data),
+        "--architecture",
+        "transformer-1d",
+        "--crop",
+        "32",
+        "--tokens",
+        "4",
+        "--quantizer",
+        "fsq",
+        "--codebook-size",
+        "256",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert torch.load(tmp_path / "tok" / "last.pt", weights_only=False)["config"]["model"]["num_tokens"] == 4
+    assert (
+        torch.load(tmp_path / "tok" / "last.pt", weights_only=False)["config"]["model"][
+            "num_tokens"
+        ]
+        == 4
+    )
     result = CliRunner().invoke(main, [*args[:6], "--crop", "36", *args[8:]])
     assert result.exit_code == 1 and "multiple of patch_size" in result.output
 
 
 def test_export_writes_a_loadable_checkpoint_with_a_card(tmp_path, monkeypatch):
     from vcodec import zoo
-    from vcodec.tokenizers import Transformer1DConfig
     from vcodec.eval import datasets
     from vcodec.kinds import tokenizer as tokenizer_kind
+    from vcodec.tokenizers import Transformer1DConfig
     from vcodec.train import export
 
     rng = np.random.default_rng(0)
-    monkeypatch.setattr(datasets, "development_images",
-                        lambda: {f"im{i}": rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for i in range(2)})
+    monkeypatch.setattr(
+        datasets,
+        "development_images",
+        lambda: {f"im{i}": rng.integers(0, 256, (48, 40, 3), dtype=np.uint8) for i in range(2)},
+    )
     monkeypatch.setattr(tokenizer_kind, "PRIOR_CROPS", 64)
     data = tiny_data(tmp_path)
     runs = {
-        "codec": TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=2, batch=2, crop=64),
-        "tok": TrainConfig(Transformer1DConfig(image_size=32, patch_size=8, width=32, depth=1, heads=2, num_tokens=8,
-                                               token_dim=4, quantizer="fsq", quantizer_options={"levels": (5, 5, 5)}),
-                           data=str(data), steps=2, batch=2, crop=32),
+        "codec": TrainConfig(
+            CodecConfig("mean-scale-checkerboard", n=8, m=8),
+            data=str(data),
+            steps=2,
+            batch=2,
+            crop=64,
+        ),
+        "tok": TrainConfig(
+            Transformer1DConfig(
+                image_size=32,
+                patch_size=8,
+                width=32,
+                depth=1,
+                heads=2,
+                num_tokens=8,
+                token_dim=4,
+                quantizer="fsq",
+                quantizer_options={"levels": (5, 5, 5)},
+            ),
+            data=str(data),
+            steps=2,
+            batch=2,
+            crop=32,
+        ),
     }
     for name, config in runs.items():
         Trainer(config, tmp_path / name).run()
@@ -159,13 +256,21 @@ def smooth_photos(tmp_path, count: int = 3, side: int = 120):
 
 def test_video_codec_trains_on_synthetic_motion_and_ships(tmp_path, tiny_zoo):
     from conftest import TINY
+
     from vcodec import zoo
     from vcodec.codecs.video import LearnedVideoCodec, VideoCodecConfig
     from vcodec.train import export
 
     data = smooth_photos(tmp_path)
-    config = TrainConfig(VideoCodecConfig(**TINY, temporal_width=8), data=str(data), steps=60, batch=4, crop=64, lr=3e-3,
-                         log_every=10)
+    config = TrainConfig(
+        VideoCodecConfig(**TINY, temporal_width=8),
+        data=str(data),
+        steps=60,
+        batch=4,
+        crop=64,
+        lr=3e-3,
+        log_every=10,
+    )
     trainer = Trainer(config, tmp_path / "video")
     intra = zoo.load("tiny")
     trainer.model.intra.load_state_dict(intra.state_dict())
@@ -174,7 +279,9 @@ def test_video_codec_trains_on_synthetic_motion_and_ships(tmp_path, tiny_zoo):
     trainer.run()
     history = trainer.state.history
     assert history[-1]["bpp"] < 0.9 * history[0]["bpp"]  # the temporal prior learns
-    assert all(torch.equal(a, b) for a, b in zip(intra_params, trainer.model.intra.parameters()))  # frozen
+    assert all(
+        torch.equal(a, b) for a, b in zip(intra_params, trainer.model.intra.parameters())
+    )  # frozen
     dev = export.export_run(tmp_path / "video", tmp_path / "zoo" / "tiny-v", "tiny-v", None)
     assert len(dev["bpp"]) == 3 and len(dev["intra-bpp"]) == 3
     assert "all-intra bpp" in (tmp_path / "zoo" / "tiny-v" / "MODEL_CARD.md").read_text()
@@ -183,8 +290,20 @@ def test_video_codec_trains_on_synthetic_motion_and_ships(tmp_path, tiny_zoo):
 
 def test_the_cli_trains_a_video_codec_only_on_an_image_codec(tmp_path, tiny_zoo):
     data = smooth_photos(tmp_path, count=1)
-    args = ["train", str(tmp_path / "v"), "--data", str(data), "--architecture", "temporal-checkerboard", "--crop", "64",
-            "--batch", "2", "--steps", "2"]
+    args = [
+        "train",
+        str(tmp_path / "v"),
+        "--data",
+        str(data),
+        "--architecture",
+        "temporal-checkerboard",
+        "--crop",
+        "64",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "give --init" in result.output
     result = CliRunner().invoke(main, [*args, "--init", "tiny-video"])
@@ -198,19 +317,28 @@ def test_the_cli_trains_a_video_codec_only_on_an_image_codec(tmp_path, tiny_zoo)
 def test_a_video_run_resumes_with_its_temporal_prior(tmp_path):
     from vcodec.codecs.video import VideoCodecConfig
 
-    config = TrainConfig(VideoCodecConfig(n=8, m=8, temporal_width=8), data=str(smooth_photos(tmp_path)), steps=4,
-                         batch=2, crop=64, checkpoint_every=2)
+    config = TrainConfig(
+        VideoCodecConfig(n=8, m=8, temporal_width=8),
+        data=str(smooth_photos(tmp_path)),
+        steps=4,
+        batch=2,
+        crop=64,
+        checkpoint_every=2,
+    )
     straight = train_straight_and_interrupted(config, tmp_path)
     assert straight.model.prior.temporal[0].weight.abs().sum() > 0
 
 
 def test_non_finite_gradients_skip_the_update_and_a_diverged_run_stops(tmp_path, monkeypatch):
     import pytest
+
     from vcodec.errors import VcodecError
     from vcodec.train import loop
 
     data = tiny_data(tmp_path)
-    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=10, batch=2, crop=64)
+    config = TrainConfig(
+        CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=10, batch=2, crop=64
+    )
     trainer = Trainer(config, tmp_path / "nan")
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     batch = trainer.crops.batch
@@ -244,11 +372,18 @@ def test_a_signal_saves_the_last_step_and_the_run_resumes_exactly(tmp_path, monk
     import signal
 
     import pytest
+
     from vcodec.train.loop import TrainingInterrupted
 
     data = tiny_data(tmp_path)
-    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=5, batch=2, crop=64,
-                         log_every=2)  # checkpoint_every 250: no checkpoint before the end but the interrupt's
+    config = TrainConfig(
+        CodecConfig("mean-scale-checkerboard", n=8, m=8),
+        data=str(data),
+        steps=5,
+        batch=2,
+        crop=64,
+        log_every=2,
+    )  # checkpoint_every 250: no checkpoint before the end but the interrupt's
     straight = Trainer(config, tmp_path / "a")
     straight.run()
     interrupted = Trainer(config, tmp_path / "b")
@@ -260,27 +395,47 @@ def test_a_signal_saves_the_last_step_and_the_run_resumes_exactly(tmp_path, monk
     assert stop.value.checkpoint == tmp_path / "b" / "last.pt"
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     saved = torch.load(tmp_path / "b" / "last.pt", weights_only=False)
-    assert saved["step"] == 3 and len(saved["log_window"]) == 1  # step 3's metrics, half a history entry
+    assert (
+        saved["step"] == 3 and len(saved["log_window"]) == 1
+    )  # step 3's metrics, half a history entry
     resumed = Trainer(config, tmp_path / "b")
     assert resumed.resume() and resumed.state.step == 3
     resumed.run()
     for key, value in straight.model.state_dict().items():
         assert torch.allclose(value, resumed.model.state_dict()[key], atol=1e-6), key
-    assert [(h["step"], h["loss"]) for h in resumed.state.history] == \
-        [(h["step"], h["loss"]) for h in straight.state.history]
+    assert [(h["step"], h["loss"]) for h in resumed.state.history] == [
+        (h["step"], h["loss"]) for h in straight.state.history
+    ]
 
 
 def test_ctrl_c_in_the_cli_saves_resumably_and_exits_130(tmp_path, monkeypatch):
     import signal
 
     data = tiny_data(tmp_path)
-    args = ["train", str(tmp_path / "run"), "--data", str(data), "--n", "8", "--m", "8", "--crop", "64", "--batch", "2",
-            "--steps", "3"]
+    args = [
+        "train",
+        str(tmp_path / "run"),
+        "--data",
+        str(data),
+        "--n",
+        "8",
+        "--m",
+        "8",
+        "--crop",
+        "64",
+        "--batch",
+        "2",
+        "--steps",
+        "3",
+    ]
     with monkeypatch.context() as patch:
         signal_during_step(patch, Trainer, 1, signal.SIGINT)
         result = CliRunner().invoke(main, args)
     assert result.exit_code == 130, result.output
-    assert f"interrupted at step 2 of 3: saved {tmp_path / 'run' / 'last.pt'}; run the same command" in result.output
+    assert (
+        f"interrupted at step 2 of 3: saved {tmp_path / 'run' / 'last.pt'}; run the same command"
+        in result.output
+    )
     assert "Traceback" not in result.output
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2
     result = CliRunner().invoke(main, args)
@@ -291,11 +446,18 @@ def test_a_second_signal_during_the_save_leaves_the_last_checkpoint_whole(tmp_pa
     import signal
 
     import pytest
+
     from vcodec.train.loop import TrainingInterrupted
 
     data = tiny_data(tmp_path)
-    config = TrainConfig(CodecConfig("mean-scale-checkerboard", n=8, m=8), data=str(data), steps=4, batch=2, crop=64,
-                         checkpoint_every=2)
+    config = TrainConfig(
+        CodecConfig("mean-scale-checkerboard", n=8, m=8),
+        data=str(data),
+        steps=4,
+        batch=2,
+        crop=64,
+        checkpoint_every=2,
+    )
     trainer = Trainer(config, tmp_path / "run")
     signal_during_step(monkeypatch, trainer, 2, signal.SIGINT)
     handler, save, saves = signal.getsignal(signal.SIGINT), torch.save, []

@@ -12,23 +12,30 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import tiny_video_codec
+
 from vcodec import zoo
 from vcodec.cli.main import main
 from vcodec.codecs.video import decode_flags, encode_flags, stream_header
-from vcodec.entropy.container import read_packets
-from vcodec.entropy.container import FrameType, Packet, VideoInfo, read_header
+from vcodec.entropy.container import FrameType, Packet, VideoInfo, read_header, read_packets
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.video import VideoReader, VideoWriter
 
 
-def moving_pattern(frames: int = 6, height: int = 40, width: int = 56, static_from: int | None = None) -> list[np.ndarray]:
+def moving_pattern(
+    frames: int = 6, height: int = 40, width: int = 56, static_from: int | None = None
+) -> list[np.ndarray]:
     """A textured pattern drifting right by 2 pixels a frame (static from ``static_from`` on)."""
     rng = np.random.default_rng(0)
     canvas = rng.integers(0, 256, (height, width + 2 * frames, 3), dtype=np.uint8)
-    canvas = np.asarray(torch.nn.functional.avg_pool2d(torch.from_numpy(canvas).permute(2, 0, 1).float()[None], 3, 1, 1)
-                        [0].permute(1, 2, 0).round().byte())
+    canvas = np.asarray(
+        torch.nn.functional.avg_pool2d(
+            torch.from_numpy(canvas).permute(2, 0, 1).float()[None], 3, 1, 1
+        )[0]
+        .permute(1, 2, 0)
+        .round()
+        .byte()
+    )
     shifts = [2 * min(t, static_from if static_from is not None else t) for t in range(frames)]
     return [np.ascontiguousarray(canvas[:, s : s + width]) for s in shifts]
 
@@ -54,6 +61,7 @@ def codec():
 
 
 # --- packets and the stream header ----------------------------------------------------------------------
+
 
 def test_packet_round_trip_and_damage():
     packet = Packet(FrameType.PREDICTED, 7, [b"\x01", b"", b"abc", b"defg"])
@@ -87,6 +95,7 @@ def test_block_flags_round_trip():
 
 # --- the codec ----------------------------------------------------------------------------------------
 
+
 def half_static(frames: list[np.ndarray]) -> list[np.ndarray]:
     """The left half of every frame frozen at frame 0, the right half moving."""
     for frame in frames[1:]:
@@ -98,8 +107,9 @@ def test_decode_equals_the_encoders_reconstruction(codec):
     frames = as_tensors(half_static(moving_pattern(7, 96, 128)))
     # the tiny codec's λ is far too low to code anything; a large weight makes it code the moving half
     coded = list(codec.encode_and_reconstruct(frames, quality=3, intra_period=4, skip_weight=1000))
-    assert [p.frame_type for p, _ in coded] == [FrameType.INTRA] + [FrameType.PREDICTED] * 3 + [FrameType.INTRA] + \
-        [FrameType.PREDICTED] * 2
+    assert [p.frame_type for p, _ in coded] == [FrameType.INTRA] + [FrameType.PREDICTED] * 3 + [
+        FrameType.INTRA
+    ] + [FrameType.PREDICTED] * 2
     shares = [p.sections[0][0] for p, _ in coded if p.frame_type == FrameType.PREDICTED]
     assert all(0 < share < 255 for share in shares)  # some blocks skipped, the others coded
     decoded = list(codec.decode([p for p, _ in coded], 128, 96, 3))
@@ -117,7 +127,9 @@ def test_streams_decode_exactly_with_another_thread_count(codec):
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        coded = list(codec.encode_and_reconstruct(frames, quality=2, intra_period=4, skip_weight=1000))
+        coded = list(
+            codec.encode_and_reconstruct(frames, quality=2, intra_period=4, skip_weight=1000)
+        )
         torch.set_num_threads(1)
         decoded = list(codec.decode([p for p, _ in coded], 128, 96, 2))
     finally:
@@ -135,7 +147,10 @@ def test_static_predicted_frames_cost_far_less_than_intra(codec):
 
 def test_the_skip_weight_trades_bits_for_distortion(codec):
     frames = as_tensors(moving_pattern(3, 96, 128))
-    sizes = [sum(len(p.to_bytes()) for p in codec.encode(frames, 3, 3, weight)) for weight in (0, 1000, math.inf)]
+    sizes = [
+        sum(len(p.to_bytes()) for p in codec.encode(frames, 3, 3, weight))
+        for weight in (0, 1000, math.inf)
+    ]
     assert sizes[0] < sizes[1] <= sizes[2]
 
 
@@ -167,12 +182,17 @@ def test_stream_reading_names_the_broken_frame(codec):
 
 # --- video files ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_video_writer_is_lossless_and_atomic(tmp_path, suffix):
     frames = moving_pattern(3, 21, 33)  # odd sizes
     path = write_clip(tmp_path / f"clip{suffix}", frames, Fraction(30000, 1001))
     with VideoReader(path) as video:
-        assert (video.info.width, video.info.height, video.info.fps) == (33, 21, Fraction(30000, 1001))
+        assert (video.info.width, video.info.height, video.info.fps) == (
+            33,
+            21,
+            Fraction(30000, 1001),
+        )
         assert all(np.array_equal(a, b) for a, b in zip(video.frames(), frames))
     with pytest.raises(RuntimeError):
         with VideoWriter(tmp_path / "broken.mkv", Fraction(24), 33, 21) as writer:
@@ -184,8 +204,14 @@ def test_video_writer_is_lossless_and_atomic(tmp_path, suffix):
 def clip_with_key_frames(path: Path, frames: list[np.ndarray], gop: int) -> Path:
     """An H.264 clip with a key frame every ``gop`` frames (what a seek can land on)."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=24, options={"g": str(gop), "keyint_min": str(gop)})
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream = container.add_stream(
+            "libx264", rate=24, options={"g": str(gop), "keyint_min": str(gop)}
+        )
+        stream.width, stream.height, stream.pix_fmt = (
+            frames[0].shape[1],
+            frames[0].shape[0],
+            "yuv420p",
+        )
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode(None))
@@ -193,7 +219,9 @@ def clip_with_key_frames(path: Path, frames: list[np.ndarray], gop: int) -> Path
 
 
 @pytest.mark.parametrize("start", [0.0, 0.5, 17 / 24, 1.5])
-def test_a_later_start_seeks_and_gives_the_same_frames_as_decoding_from_the_beginning(tmp_path, start):
+def test_a_later_start_seeks_and_gives_the_same_frames_as_decoding_from_the_beginning(
+    tmp_path, start
+):
     clip = clip_with_key_frames(tmp_path / "keyed.mp4", moving_pattern(48, 32, 48), gop=8)
     with VideoReader(clip) as video:
         everything = list(video.frames())
@@ -201,7 +229,9 @@ def test_a_later_start_seeks_and_gives_the_same_frames_as_decoding_from_the_begi
         sliced = list(video.frames(start=start, max_frames=5))
         seeked_to = video.seeked_to
     first = round(start * 24)
-    assert len(sliced) == 5 and all(np.array_equal(a, b) for a, b in zip(sliced, everything[first:]))
+    assert len(sliced) == 5 and all(
+        np.array_equal(a, b) for a, b in zip(sliced, everything[first:])
+    )
     assert seeked_to == (None if start == 0 else first)
 
 
@@ -212,7 +242,9 @@ def test_video_reader_errors(tmp_path):
     audio = tmp_path / "tone.mka"
     with av.open(str(audio), "w") as container:
         stream = container.add_stream("pcm_s16le", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), dtype=np.int16), format="s16", layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 800), dtype=np.int16), format="s16", layout="mono"
+        )
         frame.sample_rate = 8000
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
@@ -222,6 +254,7 @@ def test_video_reader_errors(tmp_path):
 
 # --- the command line -----------------------------------------------------------------------------------
 
+
 def test_cli_video_round_trip(tiny_zoo, tmp_path):
     frames = moving_pattern(5)
     clip = write_clip(tmp_path / "clip.mkv", frames)
@@ -230,7 +263,9 @@ def test_cli_video_round_trip(tiny_zoo, tmp_path):
     assert result.exit_code == 0, result.output
     assert "5 frames, 56×40 at 24 fps" in result.output and "kbps" in result.output
     info = run("info", stream)
-    assert info.exit_code == 0 and "2 intra" in info.output and "3 predicted" in info.output, info.output
+    assert info.exit_code == 0 and "2 intra" in info.output and "3 predicted" in info.output, (
+        info.output
+    )
     result = run("decode", stream, out, "--frames-dir", tmp_path / "pngs")
     assert result.exit_code == 0, result.output
     with VideoReader(out) as video:
@@ -244,7 +279,17 @@ def test_cli_video_round_trip(tiny_zoo, tmp_path):
 
     assert all(np.array_equal(to_uint8(e), d) for e, d in zip(expected, decoded))
     # a slice
-    result = run("encode", clip, tmp_path / "slice.vcd", "-m", "tiny-video", "--start", "0.05", "--frames", "2")
+    result = run(
+        "encode",
+        clip,
+        tmp_path / "slice.vcd",
+        "-m",
+        "tiny-video",
+        "--start",
+        "0.05",
+        "--frames",
+        "2",
+    )
     assert result.exit_code == 0 and "2 frames" in result.output, result.output
 
 
@@ -259,7 +304,12 @@ def test_cli_video_errors_leave_nothing(tiny_zoo, tmp_path):
     result = run("decode", tmp_path / "cut.vcd", tmp_path / "cut.mkv")
     assert result.exit_code == 1 and "frame 2" in result.output and "Traceback" not in result.output
     photo = tmp_path / "photo.vcd"
-    assert run("encode", Path(__file__).parent.parent / "docs" / "astronaut.png", photo, "-m", "tiny").exit_code == 0
+    assert (
+        run(
+            "encode", Path(__file__).parent.parent / "docs" / "astronaut.png", photo, "-m", "tiny"
+        ).exit_code
+        == 0
+    )
     result = run("decode", photo, tmp_path / "photo.mp4")
     assert result.exit_code == 1 and "holds an image stream, not a video" in result.output
     photo.unlink()
@@ -279,10 +329,16 @@ def test_keep_going_decodes_around_a_damaged_packet(tiny_zoo, tmp_path):
     start = len(header.to_bytes())
     first = int.from_bytes(data[start : start + 4], "big") + 8  # frame 0's packet
     second = int.from_bytes(data[start + first : start + first + 4], "big") + 8
-    del data[start + first + 10 : start + first + second - 3]  # frame 1 truncated in the middle of the stream
+    del data[
+        start + first + 10 : start + first + second - 3
+    ]  # frame 1 truncated in the middle of the stream
     (tmp_path / "damaged.vcd").write_bytes(bytes(data))
     result = run("decode", tmp_path / "damaged.vcd", tmp_path / "strict.mkv")
-    assert result.exit_code == 1 and "frame 1" in result.output and not (tmp_path / "strict.mkv").exists()
+    assert (
+        result.exit_code == 1
+        and "frame 1" in result.output
+        and not (tmp_path / "strict.mkv").exists()
+    )
     result = run("decode", tmp_path / "damaged.vcd", tmp_path / "out.mkv", "--keep-going")
     assert result.exit_code == 0, result.output
     assert "frame 1: packet is corrupt" in result.output and "(frame 1 lost)" in result.output
@@ -292,8 +348,12 @@ def test_keep_going_decodes_around_a_damaged_packet(tiny_zoo, tmp_path):
     with VideoReader(tmp_path / "good.mkv") as video:
         good = list(video.frames())
     assert len(damaged) == 6
-    assert all(np.array_equal(damaged[i], good[0]) for i in (0, 1, 2))  # frame 0 stands in for the lost ones
-    assert all(np.array_equal(damaged[i], good[i]) for i in (3, 4, 5))  # decoding resumes at the intra frame
+    assert all(
+        np.array_equal(damaged[i], good[0]) for i in (0, 1, 2)
+    )  # frame 0 stands in for the lost ones
+    assert all(
+        np.array_equal(damaged[i], good[i]) for i in (3, 4, 5)
+    )  # decoding resumes at the intra frame
 
 
 def test_a_variable_frame_rate_is_coded_at_a_constant_rate_with_a_warning(tiny_zoo, tmp_path):
@@ -310,16 +370,29 @@ def test_a_variable_frame_rate_is_coded_at_a_constant_rate_with_a_warning(tiny_z
         for packet in stream.encode(None):
             container.mux(packet)
     result = run("encode", clip, tmp_path / "vfr.vcd", "-m", "tiny-video")
-    assert result.exit_code == 0 and "variable frame rate" in result.output and "4 frames" in result.output
-    result = run("encode", write_clip(tmp_path / "cfr.mkv", moving_pattern(4)), tmp_path / "cfr.vcd", "-m", "tiny-video")
+    assert (
+        result.exit_code == 0
+        and "variable frame rate" in result.output
+        and "4 frames" in result.output
+    )
+    result = run(
+        "encode",
+        write_clip(tmp_path / "cfr.mkv", moving_pattern(4)),
+        tmp_path / "cfr.vcd",
+        "-m",
+        "tiny-video",
+    )
     assert result.exit_code == 0 and "warning" not in result.output
 
 
-def test_a_video_checkpoint_names_its_shipped_image_codec_instead_of_copying_it(tmp_path, monkeypatch):
+def test_a_video_checkpoint_names_its_shipped_image_codec_instead_of_copying_it(
+    tmp_path, monkeypatch
+):
     import json
     import shutil
 
     from conftest import tiny_codec
+
     from vcodec.zoo import save_checkpoint
 
     root = tmp_path / "zoo"
@@ -331,7 +404,9 @@ def test_a_video_checkpoint_names_its_shipped_image_codec_instead_of_copying_it(
     save_checkpoint(video, root / "on-base", {}, "# video\n")
     config = json.loads((root / "on-base" / "config.json").read_text())
     assert config["intra"]["name"] == "base"
-    assert (root / "on-base" / "model.safetensors").stat().st_size < (root / "base" / "model.safetensors").stat().st_size
+    assert (root / "on-base" / "model.safetensors").stat().st_size < (
+        root / "base" / "model.safetensors"
+    ).stat().st_size
     loaded = zoo.load("on-base")
     assert loaded.weights_hash == video.weights_hash
     shutil.rmtree(root / "base")
@@ -347,7 +422,9 @@ def test_rd_quantization_of_predicted_frames_saves_bits(codec, monkeypatch):
     sizes = {}
     for weight in (0.0, 1.0):
         monkeypatch.setattr(video, "RDOQ_WEIGHT", weight)
-        sizes[weight] = sum(len(p.to_bytes()) for p in codec.encode(frames, 3, 3, skip_weight=math.inf))
+        sizes[weight] = sum(
+            len(p.to_bytes()) for p in codec.encode(frames, 3, 3, skip_weight=math.inf)
+        )
     assert sizes[1.0] < sizes[0.0]
 
 
@@ -357,7 +434,11 @@ def test_a_fabricated_frame_count_cannot_make_keep_going_emit_millions_of_frames
 
     frames = as_tensors(moving_pattern(2, 32, 32))
     packets = list(codec.encode(frames, 1, 2))
-    data = stream_header(codec, 32, 32, Fraction(24), 1, 2, MAX_FRAMES) + packets[0].to_bytes() + b"\x00" * 20
+    data = (
+        stream_header(codec, 32, 32, Fraction(24), 1, 2, MAX_FRAMES)
+        + packets[0].to_bytes()
+        + b"\x00" * 20
+    )
     stray = Packet(packets[1].frame_type, MAX_FRAMES - 1, packets[1].sections).to_bytes()
     for tail in (b"", stray):
         _, info, decoded = decode_stream(codec, io.BytesIO(data + tail), keep_going=True)
@@ -368,9 +449,16 @@ def test_intra_frames_are_coded_a_quality_higher_and_say_so(codec):
     frames = as_tensors(moving_pattern(3, 48, 64))
     for boost, expected in ((0, 2), (1, 3), (5, 3)):  # capped at the model's best quality
         packets = list(codec.encode(frames, quality=2, intra_period=2, intra_boost=boost))
-        assert [p.sections[0] for p in packets if p.frame_type == FrameType.INTRA] == [bytes([expected])] * 2
+        assert [p.sections[0] for p in packets if p.frame_type == FrameType.INTRA] == [
+            bytes([expected])
+        ] * 2
         decoded = list(codec.decode(packets, 64, 48, 2))
-        assert all(torch.equal(a, b) for a, (_, b) in zip(decoded, codec.encode_and_reconstruct(frames, 2, 2, intra_boost=boost)))
+        assert all(
+            torch.equal(a, b)
+            for a, (_, b) in zip(
+                decoded, codec.encode_and_reconstruct(frames, 2, 2, intra_boost=boost)
+            )
+        )
     bigger = sum(len(p.to_bytes()) for p in codec.encode(frames, 2, 2, intra_boost=1))
     assert bigger > sum(len(p.to_bytes()) for p in codec.encode(frames, 2, 2, intra_boost=0))
     for bad in (b"", b"\x00", b"\x04", b"\x02\x02"):
@@ -394,7 +482,13 @@ def test_info_on_a_truncated_stream_shows_the_header_then_names_the_damage(tiny_
     result = run("info", tmp_path / "cut.vcd")
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
-    header = ("file:     ", "model:    tiny-video", "size:     56×40", "frames:   3 at 24 fps", "packets:  1 intra")
+    header = (
+        "file:     ",
+        "model:    tiny-video",
+        "size:     56×40",
+        "frames:   3 at 24 fps",
+        "packets:  1 intra",
+    )
     for start in header:
         assert any(line.startswith(start) for line in lines), (start, result.output)
     assert lines[-1].startswith("error:") and "cut.vcd" in lines[-1], lines[-1]

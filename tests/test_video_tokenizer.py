@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from test_train import smooth_photos
 from test_video import moving_pattern, write_clip
+
 from vcodec.cli.main import main
 from vcodec.tokenizers.causal3d import Causal3DConfig, CausalVideoTokenizer, tokenize_frames
 from vcodec.train.data import SyntheticMotion, load_photos
@@ -35,7 +35,11 @@ def test_tiled_tokens_match_whole_frame_tokens_in_shape_and_where_tiles_cover_th
     tok = CausalVideoTokenizer(Causal3DConfig(channels=8)).eval()
     frames = (np.random.default_rng(0).random((7, 44, 60, 3)) * 255).astype(np.uint8)
     whole = tokenize_frames(tok, frames, chunk=5, tile=256)  # one tile; chunks of 5 + 2 frames
-    assert whole.shape == (2 + 2, 6, 8)  # ⌈44/8⌉ × ⌈60/8⌉; 5 frames → 2 token frames, 2 (padded to 5) → 2
+    assert whole.shape == (
+        2 + 2,
+        6,
+        8,
+    )  # ⌈44/8⌉ × ⌈60/8⌉; 5 frames → 2 token frames, 2 (padded to 5) → 2
     padded = np.pad(frames[:5], ((0, 0), (0, 4), (0, 4), (0, 0)), mode="edge")
     first = tok.encode(torch.from_numpy(padded).permute(3, 0, 1, 2)[None].float() / 255)[0]
     assert torch.equal(whole[:2], first)
@@ -50,12 +54,45 @@ def test_the_video_tokenizer_trains_ships_and_tokenizes_a_video(tmp_path, monkey
 
     data = smooth_photos(tmp_path, count=2)
     run, out = tmp_path / "run", tmp_path / "zoo" / "vtok"
-    args = ["train", str(run), "--data", str(data), "--architecture", "causal-3d", "--n", "8", "--crop", "32",
-            "--frames", "5", "--batch", "2", "--steps", "3"]
+    args = [
+        "train",
+        str(run),
+        "--data",
+        str(data),
+        "--architecture",
+        "causal-3d",
+        "--n",
+        "8",
+        "--crop",
+        "32",
+        "--frames",
+        "5",
+        "--batch",
+        "2",
+        "--steps",
+        "3",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    bad = CliRunner().invoke(main, ["train", str(tmp_path / "r2"), "--data", str(data), "--architecture", "causal-3d",
-                                    "--n", "8", "--crop", "32", "--frames", "6", "--steps", "1"])
+    bad = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(tmp_path / "r2"),
+            "--data",
+            str(data),
+            "--architecture",
+            "causal-3d",
+            "--n",
+            "8",
+            "--crop",
+            "32",
+            "--frames",
+            "6",
+            "--steps",
+            "1",
+        ],
+    )
     assert bad.exit_code == 1 and "1 + k·4 frames" in bad.output
     result = CliRunner().invoke(main, ["export", str(run), str(out)])
     assert result.exit_code == 0 and "chunk 17:" in result.output, result.output
@@ -74,14 +111,22 @@ def test_the_video_tokenizer_trains_ships_and_tokenizes_a_video(tmp_path, monkey
 
     clip = write_clip(tmp_path / "clip.mkv", moving_pattern(frames=7, height=40, width=56))
     ids_file = tmp_path / "ids.npy"
-    result = CliRunner().invoke(main, ["tokenize", str(clip), "-m", "vtok", "--chunk", "5", "--out", str(ids_file)])
+    result = CliRunner().invoke(
+        main, ["tokenize", str(clip), "-m", "vtok", "--chunk", "5", "--out", str(ids_file)]
+    )
     assert result.exit_code == 0 and "4×5×7 tokens (2 chunks" in result.output, result.output
     ids = np.load(ids_file)
     assert ids.shape == (4, 5, 7) and ids.dtype == np.int32
-    assert np.array_equal(ids, tokenize_frames(tok, np.stack(moving_pattern(frames=7, height=40, width=56)), 5).numpy())
+    assert np.array_equal(
+        ids,
+        tokenize_frames(tok, np.stack(moving_pattern(frames=7, height=40, width=56)), 5).numpy(),
+    )
     again = CliRunner().invoke(main, ["tokenize", str(clip), "-m", "vtok", "--out", str(ids_file)])
     assert again.exit_code == 1 and "exists" in again.output
-    for wrong, message in ((["-k", "4"], "--num-tokens applies"), (["--chunk", "4"], "1 + k·4"),):
+    for wrong, message in (
+        (["-k", "4"], "--num-tokens applies"),
+        (["--chunk", "4"], "1 + k·4"),
+    ):
         result = CliRunner().invoke(main, ["tokenize", str(clip), "-m", "vtok", *wrong])
         assert result.exit_code == 1 and message in result.output, result.output
     result = CliRunner().invoke(main, ["tokenize", str(tmp_path), "-m", "vtok"])
@@ -90,15 +135,30 @@ def test_the_video_tokenizer_trains_ships_and_tokenizes_a_video(tmp_path, monkey
     from PIL import Image
 
     Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(tmp_path / "still.png")
-    for args in (["encode", str(tmp_path / "still.png"), str(tmp_path / "o.vcd"), "-m", "vtok"],
-                 ["decode", str(tmp_path / "tokens.vcd"), str(tmp_path / "o.png")],
-                 ["encode", str(clip), str(tmp_path / "o.vcd"), "-m", "vtok"]):
+    for args in (
+        ["encode", str(tmp_path / "still.png"), str(tmp_path / "o.vcd"), "-m", "vtok"],
+        ["decode", str(tmp_path / "tokens.vcd"), str(tmp_path / "o.png")],
+        ["encode", str(clip), str(tmp_path / "o.vcd"), "-m", "vtok"],
+    ):
         result = CliRunner().invoke(main, args)
-        assert result.exit_code == 1 and "vcodec tokenize CLIP -m vtok" in result.output, result.output
+        assert result.exit_code == 1 and "vcodec tokenize CLIP -m vtok" in result.output, (
+            result.output
+        )
         assert not (tmp_path / "o.vcd").exists() and not (tmp_path / "o.png").exists()
 
-    result = CliRunner().invoke(main, ["eval", "video", str(clip), "--methods", "vtok", "--per-video",
-                                       "--out", str(tmp_path / "rd")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "video",
+            str(clip),
+            "--methods",
+            "vtok",
+            "--per-video",
+            "--out",
+            str(tmp_path / "rd"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     (row,) = json.loads((tmp_path / "rd" / "vtok.json").read_text())["per_video"]
     assert row["frames"] == 7 and row["chunk"] == 17 and row["bytes"] > 0
@@ -135,7 +195,9 @@ def test_decompress_refuses_a_stream_declaring_a_clip_too_large_to_decode_at_onc
     payload = read_token_container(stream, tokenizer)[0].sections[1]
     with WorkMeter() as decoding_the_clip:  # tensor elements written + symbols range-decoded
         tokenizer.decompress(stream)
-    with WorkMeter(limit=decoding_the_clip.work) as meter, \
-            pytest.raises(BitstreamError, match="more than decompress decodes in one pass"):
+    with (
+        WorkMeter(limit=decoding_the_clip.work) as meter,
+        pytest.raises(BitstreamError, match="more than decompress decodes in one pass"),
+    ):
         tokenizer.decompress(token_container(tokenizer, 32, 32, 60_000, payload))
     assert meter.work < decoding_the_clip.work  # refused from its declared sizes, before decoding

@@ -7,15 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import TINY, tiny_codec
+from test_train import tiny_data
 
 from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
-from vcodec.train.widen import rate_points, widen_state
 from vcodec.entropy.container import Container
 from vcodec.registry import build_model
-from test_train import tiny_data
-
-from conftest import TINY, tiny_codec
+from vcodec.train.widen import rate_points, widen_state
 
 
 def widened(source, n: int, noise: float = 0.0):
@@ -28,7 +27,9 @@ def widened(source, n: int, noise: float = 0.0):
 
 def test_a_widened_codec_computes_the_same_reconstruction_and_bits():
     source = tiny_codec()
-    wide = widened(source, 2 * TINY["n"] + 3)  # not a multiple: some channels get two copies, some one
+    wide = widened(
+        source, 2 * TINY["n"] + 3
+    )  # not a multiple: some channels get two copies, some one
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         before, after = source(x, 2), wide(x, 2)
@@ -42,8 +43,10 @@ def test_a_widened_codec_computes_the_same_reconstruction_and_bits():
 def test_the_copies_are_jittered_so_that_they_can_learn_apart():
     wide = widened(tiny_codec(), 2 * TINY["n"], noise=1e-4)
     weight = wide.g_a[0].weight.detach().flatten(1)
-    originals, copies = weight[: TINY["n"]], weight[TINY["n"]:]
-    nearest = torch.cdist(copies, originals).min(dim=1).values  # each copy against the channel it copies
+    originals, copies = weight[: TINY["n"]], weight[TINY["n"] :]
+    nearest = (
+        torch.cdist(copies, originals).min(dim=1).values
+    )  # each copy against the channel it copies
     assert (nearest > 0).all() and (nearest < 1e-2 * originals.norm(dim=1).min()).all()
 
 
@@ -82,12 +85,18 @@ def test_a_config_with_a_larger_n_starts_from_the_widened_init(tmp_path, tiny_zo
 
 
 def test_widening_without_hyper_n_says_what_to_set(tmp_path, tiny_zoo):
-    result = CliRunner().invoke(main, ["train", wide_config(tmp_path, ""), "--run-dir", str(tmp_path / "run")])
-    assert result.exit_code == 1 and f"set [model] hyper_n = {TINY['n']}" in result.output, result.output
+    result = CliRunner().invoke(
+        main, ["train", wide_config(tmp_path, ""), "--run-dir", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 1 and f"set [model] hyper_n = {TINY['n']}" in result.output, (
+        result.output
+    )
 
 
 def test_hyper_n_equal_to_n_is_the_same_config_as_leaving_it_out():
-    assert CodecConfig("mean-scale-checkerboard", 16, 24, hyper_n=16) == CodecConfig("mean-scale-checkerboard", 16, 24)
+    assert CodecConfig("mean-scale-checkerboard", 16, 24, hyper_n=16) == CodecConfig(
+        "mean-scale-checkerboard", 16, 24
+    )
     with pytest.raises(ValueError, match="hyper_n must be an integer"):
         CodecConfig("mean-scale-checkerboard", 16, 24, hyper_n="16")
 
@@ -104,27 +113,43 @@ def test_added_rate_points_keep_the_old_qualities_and_start_finer():
     source = tiny_codec()
     more = extended(source, (*TINY["lambdas"], 0.0932, 0.18))
     x = torch.rand(1, 3, 64, 64)
-    for quality in range(1, len(TINY["lambdas"]) + 1):  # the same entropy-coded sections (names differ)
-        sections = [Container.from_bytes(c.compress(x, quality=quality)).sections for c in (more, source)]
+    for quality in range(
+        1, len(TINY["lambdas"]) + 1
+    ):  # the same entropy-coded sections (names differ)
+        sections = [
+            Container.from_bytes(c.compress(x, quality=quality)).sections for c in (more, source)
+        ]
         assert sections[0] == sections[1]
     gains = more.y_gain.log_gain.detach().exp()
     step = (0.0932 / TINY["lambdas"][-1]) ** 0.5
-    assert torch.allclose(gains[-2], gains[-3] * step) and torch.allclose(gains[-1], gains[-3] * (0.18 / 0.0483) ** 0.5)
+    assert torch.allclose(gains[-2], gains[-3] * step) and torch.allclose(
+        gains[-1], gains[-3] * (0.18 / 0.0483) ** 0.5
+    )
     inverse = more.y_gain.log_inverse_gain.detach().exp()
     assert torch.allclose(inverse[-2], inverse[-3] / step)
     with torch.no_grad():  # a finer quantizer: more bits at the new qualities
-        bits = [sum(-torch.log2(v).sum() for v in more(x, q)["likelihoods"].values()) for q in (3, 4, 5)]
+        bits = [
+            sum(-torch.log2(v).sum() for v in more(x, q)["likelihoods"].values()) for q in (3, 4, 5)
+        ]
     assert bits[0] < bits[1] < bits[2]
 
 
 def test_a_config_with_more_lambdas_starts_from_the_init_with_rows_added(tmp_path, tiny_zoo):
     config = wide_config(tmp_path, f"hyper_n = {TINY['n']}").replace("wide.toml", "more.toml")
-    text = Path(wide_config(tmp_path, "")).read_text().replace(f"n = {2 * TINY['n']}", f"n = {TINY['n']}")
-    text = text.replace(f"lambdas = {list(TINY['lambdas'])}", f"lambdas = {[*TINY['lambdas'], 0.0932]}")
+    text = (
+        Path(wide_config(tmp_path, ""))
+        .read_text()
+        .replace(f"n = {2 * TINY['n']}", f"n = {TINY['n']}")
+    )
+    text = text.replace(
+        f"lambdas = {list(TINY['lambdas'])}", f"lambdas = {[*TINY['lambdas'], 0.0932]}"
+    )
     Path(config).write_text(text)
     result = CliRunner().invoke(main, ["train", config, "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
-    assert f"rate points of tiny (λ {', '.join(map(str, TINY['lambdas']))}) moved to" in result.output
+    assert (
+        f"rate points of tiny (λ {', '.join(map(str, TINY['lambdas']))}) moved to" in result.output
+    )
 
 
 def test_other_lambdas_start_from_the_inits_nearest_rate_point():
@@ -132,7 +157,10 @@ def test_other_lambdas_start_from_the_inits_nearest_rate_point():
     lambdas = (0.0483, 0.0932, 0.0018)  # the init's q3, one above it, one below its q1
     moved = extended(source, lambdas)
     x = torch.rand(1, 3, 64, 64)
-    same = [Container.from_bytes(c.compress(x, quality=q)).sections for c, q in ((moved, 1), (source, 3))]
+    same = [
+        Container.from_bytes(c.compress(x, quality=q)).sections
+        for c, q in ((moved, 1), (source, 3))
+    ]
     assert same[0] == same[1]
     gains, old = moved.y_gain.log_gain.detach(), source.y_gain.log_gain.detach()
     assert torch.allclose(gains[1], old[2] + 0.5 * math.log(0.0932 / 0.0483))

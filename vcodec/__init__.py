@@ -23,9 +23,24 @@ from vcodec.errors import BitstreamError, VcodecError  # noqa: E402
 
 __version__ = "0.1.0"
 
-_LAZY = {"ImageCodec": "vcodec.codecs:LearnedImageCodec", "VideoCodec": "vcodec.codecs.video:LearnedVideoCodec", "Tokenizer": "vcodec.tokenizers",
-         "DEFAULT_MODEL": "vcodec.zoo", "list_models": "vcodec.zoo", "load": "vcodec.zoo"}
+_LAZY = {
+    "ImageCodec": "vcodec.codecs:LearnedImageCodec",
+    "VideoCodec": "vcodec.codecs.video:LearnedVideoCodec",
+    "Tokenizer": "vcodec.tokenizers",
+    "DEFAULT_MODEL": "vcodec.zoo",
+    "list_models": "vcodec.zoo",
+    "load": "vcodec.zoo",
+}
 __getattr__ = lazy_attributes(__name__, _LAZY)
 
-__all__ = ["BitstreamError", "DEFAULT_MODEL", "ImageCodec", "Tokenizer", "VcodecError", "VideoCodec", "list_models",
-           "load", "__version__"]
+__all__ = [
+    "BitstreamError",
+    "DEFAULT_MODEL",
+    "ImageCodec",
+    "Tokenizer",
+    "VcodecError",
+    "VideoCodec",
+    "list_models",
+    "load",
+    "__version__",
+]

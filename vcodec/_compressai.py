@@ -32,12 +32,16 @@ def _bare_compressai() -> ModuleType:
         if importlib.util.find_spec(f"compressai.{attribute}") is not None:
             return importlib.import_module(f"compressai.{attribute}")
         del package.__getattr__
-        spec.loader.exec_module(package)  # the real __init__, once (it redefines the two answers below)
+        spec.loader.exec_module(
+            package
+        )  # the real __init__, once (it redefines the two answers below)
         return getattr(package, attribute)
 
     package.__getattr__ = __getattr__
     package.get_entropy_coder = lambda: "ans"  # the __init__'s default
-    package.available_entropy_coders = lambda: ["ans"] + (["rangecoder"] if _has("range_coder") else [])
+    package.available_entropy_coders = lambda: (
+        ["ans"] + (["rangecoder"] if _has("range_coder") else [])
+    )
     sys.modules["compressai"] = package
     return package
 

@@ -6,7 +6,9 @@ Kept free of heavy imports, so ``vcodec --help`` can show them without loading t
 DEFAULT_MODEL = "checkerboard-medium"  # image codec
 DEFAULT_VIDEO_MODEL = "temporal-mc-small"
 DEFAULT_INTRA_PERIOD = 32  # video: an intra frame every N frames
-DEFAULT_INTRA_BOOST = 1  # video: intra frames are coded this many qualities above the predicted frames
+DEFAULT_INTRA_BOOST = (
+    1  # video: intra frames are coded this many qualities above the predicted frames
+)
 DEFAULT_GOP = 32  # intra period of the video comparisons (as in the DCVC test conditions)
 DEFAULT_IMAGE_METHODS = ("default", "jpeg", "webp", "avif", "x265", "av1")  # vcodec eval images
 DEFAULT_VIDEO_METHODS = ("default", "x264", "x265", "av1")  # vcodec eval video

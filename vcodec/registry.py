@@ -23,8 +23,17 @@ if TYPE_CHECKING:
 
     from vcodec.kinds.base import ModelKind
 
-__all__ = ["Architecture", "architecture", "architectures", "build_model", "config_from_dict", "kind", "kind_of",
-           "kinds", "register"]
+__all__ = [
+    "Architecture",
+    "architecture",
+    "architectures",
+    "build_model",
+    "config_from_dict",
+    "kind",
+    "kind_of",
+    "kinds",
+    "register",
+]
 
 KIND_CLASSES = {
     "image-codec": "vcodec.kinds.image_codec:ImageCodecKind",
@@ -107,7 +116,9 @@ def architecture(name: str) -> Architecture:
     try:
         return _ARCHITECTURES[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown architecture {name!r} (known: {', '.join(architectures())})") from None
+        raise ValueError(
+            f"unknown architecture {name!r} (known: {', '.join(architectures())})"
+        ) from None
 
 
 def kinds() -> list[str]:
@@ -144,34 +155,81 @@ def build_model(config: Any, name: str = "unnamed", **dependencies: nn.Module) -
 
 _TINY_CODEC = {"n": 16, "m": 24, "lambdas": (0.0035, 0.013, 0.0483)}
 _BUILT_IN = (
-    Architecture("factorized", "image-codec", "vcodec.codecs.base:CodecConfig",
-                 "vcodec.codecs.factorized:FactorizedPriorCodec", _TINY_CODEC,
-                 "Variable-rate factorized-prior codec (Ballé et al. 2017)."),
-    Architecture("scale-hyperprior", "image-codec", "vcodec.codecs.base:CodecConfig",
-                 "vcodec.codecs.hyperprior:ScaleHyperpriorCodec", _TINY_CODEC,
-                 "Variable-rate scale hyperprior (Ballé et al. 2018)."),
-    Architecture("mean-scale-checkerboard", "image-codec", "vcodec.codecs.base:CodecConfig",
-                 "vcodec.codecs.hyperprior:CheckerboardCodec", _TINY_CODEC,
-                 "Variable-rate mean-scale hyperprior with checkerboard context."),
-    Architecture("temporal-checkerboard", "video-codec", "vcodec.codecs.video:VideoCodecConfig",
-                 "vcodec.codecs.video:LearnedVideoCodec", {**_TINY_CODEC, "temporal_width": 8},
-                 "Learned video codec: intra frames from the image codec, predicted frames under a temporal "
-                 "entropy model with block skipping."),
-    Architecture("transformer-1d", "tokenizer", "vcodec.tokenizers.transformer1d:Transformer1DConfig",
-                 "vcodec.tokenizers.transformer1d:Transformer1DTokenizer",
-                 {"image_size": 32, "patch_size": 8, "num_tokens": 8, "width": 32, "depth": 1, "heads": 2, "token_dim": 4},
-                 "1D transformer tokenizer trained with nested tail dropout: any prefix of its tokens decodes."),
-    Architecture("conv-2d", "tokenizer", "vcodec.tokenizers.conv2d:Conv2DConfig",
-                 "vcodec.tokenizers.conv2d:Conv2DTokenizer", {"image_size": 32, "factor": 8, "channels": 8, "token_dim": 4},
-                 "2D convolutional VQ tokenizer (VQGAN-style): one token per cell of its grid."),
-    Architecture("causal-3d", "video-tokenizer", "vcodec.tokenizers.causal3d:Causal3DConfig",
-                 "vcodec.tokenizers.causal3d:CausalVideoTokenizer", {"channels": 8},
-                 "Causal video tokenizer (MAGVIT-v2 / Cosmos style): the first frame alone, then every 4 frames, "
-                 "to an 8×-downsampled grid of FSQ tokens."),
-    Architecture("token-prior", "token-prior", "vcodec.tokenizers.prior:TokenPriorConfig",
-                 "vcodec.tokenizers.prior:TokenPriorModel", {"width": 16, "depth": 1, "heads": 2},
-                 "Autoregressive transformer over a tokenizer's ids: a generator (vcodec sample --prior) and a "
-                 "likelihood model."),
+    Architecture(
+        "factorized",
+        "image-codec",
+        "vcodec.codecs.base:CodecConfig",
+        "vcodec.codecs.factorized:FactorizedPriorCodec",
+        _TINY_CODEC,
+        "Variable-rate factorized-prior codec (Ballé et al. 2017).",
+    ),
+    Architecture(
+        "scale-hyperprior",
+        "image-codec",
+        "vcodec.codecs.base:CodecConfig",
+        "vcodec.codecs.hyperprior:ScaleHyperpriorCodec",
+        _TINY_CODEC,
+        "Variable-rate scale hyperprior (Ballé et al. 2018).",
+    ),
+    Architecture(
+        "mean-scale-checkerboard",
+        "image-codec",
+        "vcodec.codecs.base:CodecConfig",
+        "vcodec.codecs.hyperprior:CheckerboardCodec",
+        _TINY_CODEC,
+        "Variable-rate mean-scale hyperprior with checkerboard context.",
+    ),
+    Architecture(
+        "temporal-checkerboard",
+        "video-codec",
+        "vcodec.codecs.video:VideoCodecConfig",
+        "vcodec.codecs.video:LearnedVideoCodec",
+        {**_TINY_CODEC, "temporal_width": 8},
+        "Learned video codec: intra frames from the image codec, predicted frames under a temporal "
+        "entropy model with block skipping.",
+    ),
+    Architecture(
+        "transformer-1d",
+        "tokenizer",
+        "vcodec.tokenizers.transformer1d:Transformer1DConfig",
+        "vcodec.tokenizers.transformer1d:Transformer1DTokenizer",
+        {
+            "image_size": 32,
+            "patch_size": 8,
+            "num_tokens": 8,
+            "width": 32,
+            "depth": 1,
+            "heads": 2,
+            "token_dim": 4,
+        },
+        "1D transformer tokenizer trained with nested tail dropout: any prefix of its tokens decodes.",
+    ),
+    Architecture(
+        "conv-2d",
+        "tokenizer",
+        "vcodec.tokenizers.conv2d:Conv2DConfig",
+        "vcodec.tokenizers.conv2d:Conv2DTokenizer",
+        {"image_size": 32, "factor": 8, "channels": 8, "token_dim": 4},
+        "2D convolutional VQ tokenizer (VQGAN-style): one token per cell of its grid.",
+    ),
+    Architecture(
+        "causal-3d",
+        "video-tokenizer",
+        "vcodec.tokenizers.causal3d:Causal3DConfig",
+        "vcodec.tokenizers.causal3d:CausalVideoTokenizer",
+        {"channels": 8},
+        "Causal video tokenizer (MAGVIT-v2 / Cosmos style): the first frame alone, then every 4 frames, "
+        "to an 8×-downsampled grid of FSQ tokens.",
+    ),
+    Architecture(
+        "token-prior",
+        "token-prior",
+        "vcodec.tokenizers.prior:TokenPriorConfig",
+        "vcodec.tokenizers.prior:TokenPriorModel",
+        {"width": 16, "depth": 1, "heads": 2},
+        "Autoregressive transformer over a tokenizer's ids: a generator (vcodec sample --prior) and a "
+        "likelihood model.",
+    ),
 )
 for _arch in _BUILT_IN:
     register(_arch)

@@ -73,7 +73,9 @@ def unpack_masked_weights(model: nn.Module, state: dict) -> dict:
         taps = state.pop(f"{name}.weight{TAPS_SUFFIX}", None)
         if taps is not None:
             if taps.dim() != 3 or taps.shape[-1] != int(used.sum()):
-                raise RuntimeError(f"{name}.weight{TAPS_SUFFIX} has shape {tuple(taps.shape)}, not out×in×{int(used.sum())}")
+                raise RuntimeError(
+                    f"{name}.weight{TAPS_SUFFIX} has shape {tuple(taps.shape)}, not out×in×{int(used.sum())}"
+                )
             weight = taps.new_zeros((*taps.shape[:2], *used.shape))
             weight[..., used] = taps
             state[f"{name}.weight"] = weight

@@ -28,13 +28,28 @@ if TYPE_CHECKING:  # the catalog (names, kinds, measured results) needs no torch
     from vcodec.codecs.video import LearnedVideoCodec
     from vcodec.registry import ModelConfig
     from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
-
     from vcodec.tokenizers.prior import TokenPriorModel
 
-    Model = LearnedImageCodec | LearnedVideoCodec | LearnedTokenizer | CausalVideoTokenizer | TokenPriorModel
+    Model = (
+        LearnedImageCodec
+        | LearnedVideoCodec
+        | LearnedTokenizer
+        | CausalVideoTokenizer
+        | TokenPriorModel
+    )
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_VIDEO_MODEL", "ModelInfo", "checkpoint_root", "list_models", "load",
-           "checkpoint_record", "model_infos", "save_checkpoint", "shipped_info"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_VIDEO_MODEL",
+    "ModelInfo",
+    "checkpoint_root",
+    "list_models",
+    "load",
+    "checkpoint_record",
+    "model_infos",
+    "save_checkpoint",
+    "shipped_info",
+]
 WEIGHTS_FILE, CONFIG_FILE, CARD_FILE = "model.safetensors", "config.json", "MODEL_CARD.md"
 
 
@@ -52,7 +67,9 @@ class ModelInfo:
     folder: Path
     kind: str
     description: str
-    qualities: int  # rate points: qualities, or a 1D tokenizer's tokens (0: none, a video tokenizer)
+    qualities: (
+        int  # rate points: qualities, or a 1D tokenizer's tokens (0: none, a video tokenizer)
+    )
     results: dict
     model: dict = field(default_factory=dict)  # the architecture, as config.json stores it
 
@@ -94,16 +111,24 @@ def _info(folder: Path) -> ModelInfo:
     if kind not in registry.kinds():
         raise _unusable(folder, f"unknown kind {kind!r}")
     return ModelInfo(
-        name=str(config.get("name", folder.name)), folder=folder, kind=kind,
-        description=str(config.get("description", "")), qualities=registry.kind(kind).rate_points(model),
-        results=config.get("results", {}) if isinstance(config.get("results"), dict) else {}, model=model,
+        name=str(config.get("name", folder.name)),
+        folder=folder,
+        kind=kind,
+        description=str(config.get("description", "")),
+        qualities=registry.kind(kind).rate_points(model),
+        results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
+        model=model,
     )
 
 
 def list_models() -> list[str]:
     """Names of the shipped checkpoints, the default first."""
     root = checkpoint_root()
-    names = sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file()) if root.is_dir() else []
+    names = (
+        sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
+        if root.is_dir()
+        else []
+    )
     return sorted(names, key=lambda n: n != DEFAULT_MODEL)
 
 
@@ -132,11 +157,16 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
     if (shipped / CONFIG_FILE).is_file():
         return shipped
     known = ", ".join(list_models()) or "none installed"
-    raise VcodecError(f"unknown model '{name_or_path}' (shipped models: {known}; or give a checkpoint folder)")
+    raise VcodecError(
+        f"unknown model '{name_or_path}' (shipped models: {known}; or give a checkpoint folder)"
+    )
 
 
-def load(name_or_path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device = "cpu",
-         kinds: Collection[str] | None = None) -> Model:
+def load(
+    name_or_path: str | os.PathLike = DEFAULT_MODEL,
+    device: str | torch.device = "cpu",
+    kinds: Collection[str] | None = None,
+) -> Model:
     """A ready-to-use model (eval mode) from a shipped name or a checkpoint folder: an image codec, a
     video codec, a tokenizer or a token prior, whichever the checkpoint holds. With ``kinds``, a
     checkpoint of another kind is refused (a one-line error) before its weights are read."""
@@ -151,12 +181,16 @@ def load(name_or_path: str | os.PathLike = DEFAULT_MODEL, device: str | torch.de
     kind = registry.kind_of(model_config)
     if kinds is not None and kind.name not in kinds:
         wanted = " or ".join(registry.kind(k).noun for k in kinds)
-        raise VcodecError(f"'{name_or_path}' is {kind.noun}, not {wanted}{kind.usage(str(name_or_path))}")
+        raise VcodecError(
+            f"'{name_or_path}' is {kind.noun}, not {wanted}{kind.usage(str(name_or_path))}"
+        )
     model, dependencies = _build(model_config, str(config.get("name", folder.name)), config, folder)
     try:
         weights = unpack_masked_weights(model, load_file(folder / WEIGHTS_FILE))
         # a dependency that is also a submodule (a video codec's image codec) brings its own weights
-        inherited = {k: v for k, v in model.state_dict().items() if k.split(".", 1)[0] in dependencies}
+        inherited = {
+            k: v for k, v in model.state_dict().items() if k.split(".", 1)[0] in dependencies
+        }
         model.load_state_dict({**inherited, **weights})
     except (OSError, SafetensorError, RuntimeError) as err:
         raise VcodecError(f"{folder}: weights do not load ({str(err).splitlines()[0]})") from None
@@ -169,8 +203,9 @@ def build(config: ModelConfig, name: str = "unnamed") -> Model:
     return _build(config, name)[0]
 
 
-def _build(config: ModelConfig, name: str, record: dict | None = None,
-           folder: Path | None = None) -> tuple[Model, set[str]]:
+def _build(
+    config: ModelConfig, name: str, record: dict | None = None, folder: Path | None = None
+) -> tuple[Model, set[str]]:
     """The one place that resolves dependencies: each checkpoint the model is built on is loaded,
     checked against the hash ``record`` names, and handed to the model's constructor."""
     from vcodec import registry
@@ -181,8 +216,10 @@ def _build(config: ModelConfig, name: str, record: dict | None = None,
         model = load(dependency.name)
         found = kind.dependency_hash(dependency.role, model)
         if dependency.expected_hash is not None and found != dependency.expected_hash:
-            raise VcodecError(f"{folder or name}: built on {dependency.name} with weights {dependency.expected_hash}, "
-                              f"but the installed {dependency.name} has {found}")
+            raise VcodecError(
+                f"{folder or name}: built on {dependency.name} with weights {dependency.expected_hash}, "
+                f"but the installed {dependency.name} has {found}"
+            )
         loaded[dependency.role] = model
     return registry.build_model(config, name, **loaded), set(loaded)
 
@@ -202,7 +239,11 @@ def _storage_dtype(key: str, tensor: torch.Tensor) -> torch.dtype:
     """Large convolution weights are stored as float16 (halves the file); everything else as is."""
     import torch
 
-    if tensor.dtype == torch.float32 and key.endswith("weight") and tensor.numel() >= HALF_PRECISION_MIN_SIZE:
+    if (
+        tensor.dtype == torch.float32
+        and key.endswith("weight")
+        and tensor.numel() >= HALF_PRECISION_MIN_SIZE
+    ):
         return torch.float16
     return tensor.dtype
 
@@ -218,7 +259,9 @@ def prepare_for_shipping(model: Model) -> Model:
     return model
 
 
-def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: bool = False) -> None:
+def save_checkpoint(
+    model: Model, folder: Path, record: dict, card: str, force: bool = False
+) -> None:
     """Write weights (see :func:`prepare_for_shipping`) + config + model card as the folder ``folder``.
 
     The files are written into a temporary folder that then replaces ``folder`` (only with ``force``),
@@ -235,17 +278,23 @@ def save_checkpoint(model: Model, folder: Path, record: dict, card: str, force: 
     folder.parent.mkdir(parents=True, exist_ok=True)
     prepare_for_shipping(model)
     kind = registry.kind_of(model)
-    references, state = kind.shipping_record(model, model.state_dict())  # shipped dependencies: named, not copied
+    references, state = kind.shipping_record(
+        model, model.state_dict()
+    )  # shipped dependencies: named, not copied
     record = {**record, **references}
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        state = {k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in state.items()}
+        state = {
+            k: v.detach().cpu().to(_storage_dtype(k, v)).contiguous() for k, v in state.items()
+        }
         state = pack_masked_weights(model, state)
         save_file(state, str(staging / WEIGHTS_FILE))
         config = {"name": model.name, "kind": kind.name, "model": model.config.to_dict(), **record}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n")
         (staging / CARD_FILE).write_text(card)
-        for path in staging.iterdir():  # safetensors writes owner-only files; a checkpoint is for sharing
+        for (
+            path
+        ) in staging.iterdir():  # safetensors writes owner-only files; a checkpoint is for sharing
             path.chmod(0o644)
         staging.chmod(0o755)
         if folder.exists():

@@ -41,7 +41,9 @@ def friendly_errors(command):
         except VcodecError as err:
             echo(f"error: {err}", err=True)
             sys.exit(1)
-        except BaseException as err:  # Ctrl-C or SIGTERM, also when it surfaces as an extension's panic
+        except (
+            BaseException
+        ) as err:  # Ctrl-C or SIGTERM, also when it surfaces as an extension's panic
             if not (isinstance(err, KeyboardInterrupt) or _interrupt_in_extension(err)):
                 raise
             echo("interrupted; no partial output was left", err=True)

@@ -11,8 +11,8 @@ import click
 
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.options import shared_options, threads_option
-from vcodec.errors import VcodecError
 from vcodec.defaults import DEFAULT_GOP, DEFAULT_IMAGE_METHODS, DEFAULT_VIDEO_METHODS
+from vcodec.errors import VcodecError
 from vcodec.eval.baselines import VIDEO_BASELINES
 
 
@@ -24,7 +24,9 @@ def _sweeps(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
         try:
             sweeps[name.strip()] = tuple(int(p) for p in points.split(","))
         except ValueError:
-            raise VcodecError(f"--sweep {value!r}: expected METHOD=N,N,… with whole numbers") from None
+            raise VcodecError(
+                f"--sweep {value!r}: expected METHOD=N,N,… with whole numbers"
+            ) from None
         if not name.strip() or not points:
             raise VcodecError(f"--sweep {value!r}: expected METHOD=N,N,…")
     return sweeps
@@ -57,11 +59,20 @@ def _check_outputs(out: Path, names: list[str], kind: str, force: bool) -> None:
         raise VcodecError(f"{out}: exists and is not a folder")
     existing = [f for f in output_files(names, kind) if (out / f).exists()]
     if existing and not force:
-        raise VcodecError(f"{out}: would overwrite {', '.join(existing)} (use --force, or another --out)")
+        raise VcodecError(
+            f"{out}: would overwrite {', '.join(existing)} (use --force, or another --out)"
+        )
 
 
-def _finish(out: Path, summaries: list[dict], problems: list[str], kind: str, header: str, per_item: bool,
-            force: bool) -> None:
+def _finish(
+    out: Path,
+    summaries: list[dict],
+    problems: list[str],
+    kind: str,
+    header: str,
+    per_item: bool,
+    force: bool,
+) -> None:
     from vcodec.eval.baselines import IMAGE_BASELINES
     from vcodec.eval.report import markdown_report, write_report
 
@@ -77,18 +88,40 @@ def _finish(out: Path, summaries: list[dict], problems: list[str], kind: str, he
 
 
 def _header(kind: str, count: int, source: str) -> str:
-    command = "vcodec eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else f"vcodec eval {kind}"
+    command = (
+        "vcodec eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else f"vcodec eval {kind}"
+    )
     return f"# RD evaluation: {count} {kind}{'s' if count != 1 else ''} from {source}\n\n`{command}` ({date.today()})"
 
 
 _common_options = [
-    click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
-                 help="Folder for METHOD.json files, bd-rate.md and the RD plots."),
-    click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
-                 help="Worker processes for the classical codecs (learned models use torch's threads)."),
-    click.option("--sweep", multiple=True, metavar="METHOD=N,N,…",
-                 help="Replace a method's rate points (qualities, QPs or CRFs); repeatable."),
-    click.option("--strict", is_flag=True, help="Stop at the first unreadable file, missing codec or failure."),
+    click.option(
+        "--out",
+        "-o",
+        type=click.Path(path_type=Path),
+        default=Path("results"),
+        show_default=True,
+        help="Folder for METHOD.json files, bd-rate.md and the RD plots.",
+    ),
+    click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(1, 64),
+        default=1,
+        show_default=True,
+        help="Worker processes for the classical codecs (learned models use torch's threads).",
+    ),
+    click.option(
+        "--sweep",
+        multiple=True,
+        metavar="METHOD=N,N,…",
+        help="Replace a method's rate points (qualities, QPs or CRFs); repeatable.",
+    ),
+    click.option(
+        "--strict",
+        is_flag=True,
+        help="Stop at the first unreadable file, missing codec or failure.",
+    ),
     click.option("--force", "-f", is_flag=True, help="Overwrite result files already in --out."),
     threads_option,
 ]
@@ -108,13 +141,30 @@ def evaluate() -> None:
 
 @evaluate.command(short_help="RD curves over a folder of images: JSON, BD-rate table, plots.")
 @click.argument("source", required=False, type=click.Path(path_type=Path))
-@click.option("--methods", "-m", default=",".join(DEFAULT_IMAGE_METHODS), show_default=True,
-              help="Comma-separated: default, a shipped model, a checkpoint folder, jpeg, webp, avif, x265, av1; or all.")
-@click.option("--per-image", is_flag=True, help="Keep every image's numbers in the JSON (to trace a regression).")
+@click.option(
+    "--methods",
+    "-m",
+    default=",".join(DEFAULT_IMAGE_METHODS),
+    show_default=True,
+    help="Comma-separated: default, a shipped model, a checkpoint folder, jpeg, webp, avif, x265, av1; or all.",
+)
+@click.option(
+    "--per-image",
+    is_flag=True,
+    help="Keep every image's numbers in the JSON (to trace a regression).",
+)
 @_with_common
 @friendly_errors
-def images(source: Path | None, methods: str, per_image: bool, out: Path, jobs: int, sweep: tuple[str, ...],
-           strict: bool, force: bool) -> None:
+def images(
+    source: Path | None,
+    methods: str,
+    per_image: bool,
+    out: Path,
+    jobs: int,
+    sweep: tuple[str, ...],
+    strict: bool,
+    force: bool,
+) -> None:
     """RD curves of METHODS over the images in SOURCE (a folder or one file).
 
     Without SOURCE, the 8 development images bundled with scikit-image and scikit-learn (astronaut,
@@ -134,24 +184,56 @@ def images(source: Path | None, methods: str, per_image: bool, out: Path, jobs: 
     if skipped:
         _warn(f"skipped {len(skipped)} file(s): " + "; ".join(skipped))
     summaries, problems = evaluate_images(chosen, pictures, jobs=jobs, strict=strict)
-    header = _header("image", len(pictures), str(source) if source else "the development set (not Kodak)")
+    header = _header(
+        "image", len(pictures), str(source) if source else "the development set (not Kodak)"
+    )
     _finish(out, summaries, problems, "image", header, per_image, force)
 
 
 @evaluate.command(short_help="RD curves over video clips: kbps, PSNR-RGB and PSNR-Y per codec.")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--methods", "-m", default=",".join(DEFAULT_VIDEO_METHODS), show_default=True,
-              help="Comma-separated: default (the default video codec), any shipped model or checkpoint folder, "
-                   "x264, x265, av1; or all.")
-@click.option("--frames", "max_frames", type=click.IntRange(1), default=96, show_default=True,
-              help="Evaluate the first N frames of each clip.")
-@click.option("--gop", type=click.IntRange(1), default=DEFAULT_GOP, show_default=True,
-              help="Intra period of the classical codecs (low delay, no B-frames).")
-@click.option("--per-video", is_flag=True, help="Keep every clip's numbers, per-frame PSNR included, in the JSON.")
+@click.option(
+    "--methods",
+    "-m",
+    default=",".join(DEFAULT_VIDEO_METHODS),
+    show_default=True,
+    help="Comma-separated: default (the default video codec), any shipped model or checkpoint folder, "
+    "x264, x265, av1; or all.",
+)
+@click.option(
+    "--frames",
+    "max_frames",
+    type=click.IntRange(1),
+    default=96,
+    show_default=True,
+    help="Evaluate the first N frames of each clip.",
+)
+@click.option(
+    "--gop",
+    type=click.IntRange(1),
+    default=DEFAULT_GOP,
+    show_default=True,
+    help="Intra period of the classical codecs (low delay, no B-frames).",
+)
+@click.option(
+    "--per-video",
+    is_flag=True,
+    help="Keep every clip's numbers, per-frame PSNR included, in the JSON.",
+)
 @_with_common
 @friendly_errors
-def video(source: Path, methods: str, max_frames: int, gop: int, per_video: bool, out: Path, jobs: int,
-          sweep: tuple[str, ...], strict: bool, force: bool) -> None:
+def video(
+    source: Path,
+    methods: str,
+    max_frames: int,
+    gop: int,
+    per_video: bool,
+    out: Path,
+    jobs: int,
+    sweep: tuple[str, ...],
+    strict: bool,
+    force: bool,
+) -> None:
     """RD curves of METHODS over the clips in SOURCE (a video file or a folder of them).
 
     kbps comes from each codec's real stream size and the clip's frame rate; PSNR is the mean of
@@ -164,12 +246,22 @@ def video(source: Path, methods: str, max_frames: int, gop: int, per_video: bool
     from vcodec.eval.methods import LearnedVideoMethod, resolve_methods
     from vcodec.eval.rd import evaluate_videos
 
-    chosen = [replace(m, gop=gop) if isinstance(m, (FFmpegVideoCodec, LearnedVideoMethod)) else m
-              for m in resolve_methods(methods, video=True, sweeps=_sweeps(sweep))]
+    chosen = [
+        replace(m, gop=gop) if isinstance(m, (FFmpegVideoCodec, LearnedVideoMethod)) else m
+        for m in resolve_methods(methods, video=True, sweeps=_sweeps(sweep))
+    ]
     chosen = _usable(chosen, strict)
     _check_outputs(out, [m.name for m in chosen], "video", force)
     clips, skipped = load_videos(source, max_frames, strict)
     if skipped:
         _warn(f"skipped {len(skipped)} file(s): " + "; ".join(skipped))
     summaries, problems = evaluate_videos(chosen, clips, jobs=jobs, strict=strict)
-    _finish(out, summaries, problems, "video", _header("video", len(clips), str(source)), per_video, force)
+    _finish(
+        out,
+        summaries,
+        problems,
+        "video",
+        _header("video", len(clips), str(source)),
+        per_video,
+        force,
+    )

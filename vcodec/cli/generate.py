@@ -41,8 +41,10 @@ def _tokenizer_and_prior(tokenizer_name: str, prior_name: str | None):
         source = zoo.load(prior_name, kinds=("tokenizer", "token-prior"))
         owner = getattr(source, "tokenizer", source)  # a standalone prior names its tokenizer
         if owner.tokens_hash != tokenizer.tokens_hash:
-            raise VcodecError(f"the prior of {prior_name} models the ids of {owner.name}, not of {tokenizer.name} "
-                              f"(the ids of two tokenizers mean different things)")
+            raise VcodecError(
+                f"the prior of {prior_name} models the ids of {owner.name}, not of {tokenizer.name} "
+                f"(the ids of two tokenizers mean different things)"
+            )
         tokenizer.prior = source.prior
     return tokenizer
 
@@ -65,18 +67,45 @@ def _write(images: torch.Tensor, out: Path, stem: str, sheet: torch.Tensor) -> N
 
 
 _SAMPLING_OPTIONS = [
-    click.option("--tokenizer", "-m", "tokenizer_name", default=DEFAULT_TOKENIZER, show_default=True,
-                 help="A shipped image tokenizer or a checkpoint folder."),
-    click.option("--prior", "prior_name", default=None,
-                 help="Use the token prior of another checkpoint of the same tokenizer (e.g. a static one)."),
-    click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
-                 help="Below 1: safer, blander samples; above 1: wilder ones."),
-    click.option("--top-k", type=click.IntRange(1), default=None, help="Draw only among the K likeliest ids."),
-    click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None,
-                 help="Draw only among the likeliest ids that hold this much probability (nucleus)."),
-    click.option("--seed", default=0, show_default=True, help="Same seed, same samples (on one machine)."),
-    click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
-                 help="Folder for the PNGs and contact-sheet.png."),
+    click.option(
+        "--tokenizer",
+        "-m",
+        "tokenizer_name",
+        default=DEFAULT_TOKENIZER,
+        show_default=True,
+        help="A shipped image tokenizer or a checkpoint folder.",
+    ),
+    click.option(
+        "--prior",
+        "prior_name",
+        default=None,
+        help="Use the token prior of another checkpoint of the same tokenizer (e.g. a static one).",
+    ),
+    click.option(
+        "--temperature",
+        default=1.0,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="Below 1: safer, blander samples; above 1: wilder ones.",
+    ),
+    click.option(
+        "--top-k", type=click.IntRange(1), default=None, help="Draw only among the K likeliest ids."
+    ),
+    click.option(
+        "--top-p",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=None,
+        help="Draw only among the likeliest ids that hold this much probability (nucleus).",
+    ),
+    click.option(
+        "--seed", default=0, show_default=True, help="Same seed, same samples (on one machine)."
+    ),
+    click.option(
+        "--out",
+        type=click.Path(path_type=Path, file_okay=False),
+        required=True,
+        help="Folder for the PNGs and contact-sheet.png.",
+    ),
     click.option("--force", "-f", is_flag=True, help="Write into a folder that already has files."),
     threads_option,
 ]
@@ -86,13 +115,30 @@ _with_sampling_options = shared_options(_SAMPLING_OPTIONS)
 
 
 @click.command()
-@click.option("-n", "count", default=8, show_default=True, type=click.IntRange(1), help="How many images.")
-@click.option("--num-tokens", "-k", type=int, default=None,
-              help="Tokens per image (1D tail-drop tokenizers: fewer is coarser and faster; default all).")
+@click.option(
+    "-n", "count", default=8, show_default=True, type=click.IntRange(1), help="How many images."
+)
+@click.option(
+    "--num-tokens",
+    "-k",
+    type=int,
+    default=None,
+    help="Tokens per image (1D tail-drop tokenizers: fewer is coarser and faster; default all).",
+)
 @_with_sampling_options
 @friendly_errors
-def sample(count: int, num_tokens: int | None, tokenizer_name: str, prior_name: str | None, temperature: float,
-           top_k: int | None, top_p: float | None, seed: int, out: Path, force: bool) -> None:
+def sample(
+    count: int,
+    num_tokens: int | None,
+    tokenizer_name: str,
+    prior_name: str | None,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int,
+    out: Path,
+    force: bool,
+) -> None:
     """Generate images from a tokenizer's token prior: OUT/sample-000.png … and OUT/contact-sheet.png.
 
     \b
@@ -109,17 +155,39 @@ def sample(count: int, num_tokens: int | None, tokenizer_name: str, prior_name: 
     ids = tokenizer.sample(count, num_tokens, temperature, top_k, top_p, seed)
     images = tokenizer.decode(ids)
     _write(images, out, "sample", contact_sheet(images))
-    echo(f"{out}: {count} samples of {tokenizer.as_indices(ids).shape[1]} tokens from {tokenizer.name}")
+    echo(
+        f"{out}: {count} samples of {tokenizer.as_indices(ids).shape[1]} tokens from {tokenizer.name}"
+    )
 
 
 @click.command()
 @click.argument("image", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--keep", "-k", type=int, required=True, help="Keep the image's first K tokens; draw the rest.")
-@click.option("-n", "count", default=4, show_default=True, type=click.IntRange(1), help="How many completions.")
+@click.option(
+    "--keep", "-k", type=int, required=True, help="Keep the image's first K tokens; draw the rest."
+)
+@click.option(
+    "-n",
+    "count",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1),
+    help="How many completions.",
+)
 @_with_sampling_options
 @friendly_errors
-def complete(image: Path, keep: int, count: int, tokenizer_name: str, prior_name: str | None, temperature: float,
-             top_k: int | None, top_p: float | None, seed: int, out: Path, force: bool) -> None:
+def complete(
+    image: Path,
+    keep: int,
+    count: int,
+    tokenizer_name: str,
+    prior_name: str | None,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int,
+    out: Path,
+    force: bool,
+) -> None:
     """Keep an image's first K tokens and sample the rest: OUT/completion-000.png …, and a contact sheet
     that starts with the image as the tokenizer sees it and what its first K tokens alone decode to."""
     import torch
@@ -129,12 +197,21 @@ def complete(image: Path, keep: int, count: int, tokenizer_name: str, prior_name
     tokenizer = _tokenizer_and_prior(tokenizer_name, prior_name)
     source = load_square(image, tokenizer.image_size, "crop")
     if not 0 <= keep <= tokenizer.max_tokens:
-        raise VcodecError(f"--keep must be in 0…{tokenizer.max_tokens} for {tokenizer.name}, got {keep}")
+        raise VcodecError(
+            f"--keep must be in 0…{tokenizer.max_tokens} for {tokenizer.name}, got {keep}"
+        )
     _output_folder(out, force)
     ids = tokenizer.complete(source, keep, count, temperature, top_k, top_p, seed)
     completions = tokenizer.decode(ids)
     shown = [source, tokenizer.decode(tokenizer.encode(source))]
     if keep and len(tokenizer.token_grid) == 1:  # a 1D prefix decodes on its own
         shown.append(tokenizer.decode(tokenizer.encode(source, keep)))
-    _write(completions, out, "completion", contact_sheet(torch.cat([*shown, completions]), len(shown) + count))
-    echo(f"{out}: {count} completions of {image.name} after {keep} of {tokenizer.max_tokens} tokens")
+    _write(
+        completions,
+        out,
+        "completion",
+        contact_sheet(torch.cat([*shown, completions]), len(shown) + count),
+    )
+    echo(
+        f"{out}: {count} completions of {image.name} after {keep} of {tokenizer.max_tokens} tokens"
+    )

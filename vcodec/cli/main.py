@@ -14,12 +14,18 @@ from tqdm import tqdm
 
 from vcodec import zoo
 from vcodec.cli.errors import echo, friendly_errors
-from vcodec.cli.options import threads_option
 from vcodec.cli.evaluate import evaluate
 from vcodec.cli.generate import complete, sample
+from vcodec.cli.options import threads_option
 from vcodec.cli.tokenize import tokenize
 from vcodec.cli.training import data, export, prepare_data, train
-from vcodec.cli.video import decode_video, encode_video, is_video_stream, stream_model_name, video_info
+from vcodec.cli.video import (
+    decode_video,
+    encode_video,
+    is_video_stream,
+    stream_model_name,
+    video_info,
+)
 from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
@@ -46,7 +52,9 @@ def main() -> None:
     """
 
 
-def _pairs(src: Path, dst: Path, suffixes: set[str] | frozenset[str], out_suffix: str) -> list[tuple[Path, Path]]:
+def _pairs(
+    src: Path, dst: Path, suffixes: set[str] | frozenset[str], out_suffix: str
+) -> list[tuple[Path, Path]]:
     """(input, output) pairs: one file, or every matching file of a folder into an output folder."""
     if not src.exists():
         raise VcodecError(f"{src}: no such file or folder")
@@ -86,22 +94,64 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--model", "-m", default=None,
-              help=f"Shipped model name or checkpoint folder: an image codec or a tokenizer for images "
-                   f"(default {zoo.DEFAULT_MODEL}), a video codec for videos (default {zoo.DEFAULT_VIDEO_MODEL}).")
-@click.option("--quality", "-q", type=int, default=None, help="Codecs: 1 = smallest files … the model's best. Default: the model's middle-high quality.")
-@click.option("--num-tokens", "-k", type=int, default=None, help="Tokenizers: keep the first K tokens (default: all).")
-@click.option("--gop", type=int, default=DEFAULT_INTRA_PERIOD, show_default=True,
-              help="Video: an intra frame every N frames (decoding can start at any of them).")
-@click.option("--intra-boost", type=click.IntRange(0, 8), default=DEFAULT_INTRA_BOOST, show_default=True,
-              help="Video: code intra frames this many qualities above the others (what static areas inherit).")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help=f"Shipped model name or checkpoint folder: an image codec or a tokenizer for images "
+    f"(default {zoo.DEFAULT_MODEL}), a video codec for videos (default {zoo.DEFAULT_VIDEO_MODEL}).",
+)
+@click.option(
+    "--quality",
+    "-q",
+    type=int,
+    default=None,
+    help="Codecs: 1 = smallest files … the model's best. Default: the model's middle-high quality.",
+)
+@click.option(
+    "--num-tokens",
+    "-k",
+    type=int,
+    default=None,
+    help="Tokenizers: keep the first K tokens (default: all).",
+)
+@click.option(
+    "--gop",
+    type=int,
+    default=DEFAULT_INTRA_PERIOD,
+    show_default=True,
+    help="Video: an intra frame every N frames (decoding can start at any of them).",
+)
+@click.option(
+    "--intra-boost",
+    type=click.IntRange(0, 8),
+    default=DEFAULT_INTRA_BOOST,
+    show_default=True,
+    help="Video: code intra frames this many qualities above the others (what static areas inherit).",
+)
 @click.option("--start", type=float, default=0.0, help="Video: skip to this time (seconds) first.")
-@click.option("--frames", "max_frames", type=click.IntRange(min=1), default=None, help="Video: code at most N frames.")
+@click.option(
+    "--frames",
+    "max_frames",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Video: code at most N frames.",
+)
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 @threads_option
 @friendly_errors
-def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tokens: int | None, gop: int,
-           intra_boost: int, start: float, max_frames: int | None, force: bool) -> None:
+def encode(
+    src: Path,
+    dst: Path,
+    model: str | None,
+    quality: int | None,
+    num_tokens: int | None,
+    gop: int,
+    intra_boost: int,
+    start: float,
+    max_frames: int | None,
+    force: bool,
+) -> None:
     """Compress a video, an image (PNG/JPEG/WebP/TIFF) or a folder of images into vcodec streams.
 
     \b
@@ -115,7 +165,17 @@ def encode(src: Path, dst: Path, model: str | None, quality: int | None, num_tok
     if src.is_file():
         _check_stream_name(dst)
     if src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES:
-        encode_video(src, dst, model or zoo.DEFAULT_VIDEO_MODEL, quality, gop, start, max_frames, force, intra_boost)
+        encode_video(
+            src,
+            dst,
+            model or zoo.DEFAULT_VIDEO_MODEL,
+            quality,
+            gop,
+            start,
+            max_frames,
+            force,
+            intra_boost,
+        )
         return
     from vcodec import registry
 
@@ -139,8 +199,10 @@ def _check_stream_name(out: Path) -> None:
     streams are named NAME.vcd)."""
     suffix = out.suffix.lower()
     if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
-        raise VcodecError(f"{out}: encode writes a vcodec stream, not a {suffix} file; name it "
-                          f"{out.stem}{STREAM_SUFFIX} (decode it to get {suffix} back)")
+        raise VcodecError(
+            f"{out}: encode writes a vcodec stream, not a {suffix} file; name it "
+            f"{out.stem}{STREAM_SUFFIX} (decode it to get {suffix} back)"
+        )
 
 
 def _decoder(stream: bytes, model: str | None, cache: dict):
@@ -155,18 +217,41 @@ def _decoder(stream: bytes, model: str | None, cache: dict):
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--model", "-m", default=None, help="Checkpoint folder, when the stream's model is not a shipped one.")
-@click.option("--crf", type=click.IntRange(0, 51), default=None,
-              help="Video: write a small H.264 viewing copy at this CRF instead of a lossless file.")
-@click.option("--frames-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Video: also (or, with DST '-', only) write every frame as a PNG into this folder.")
-@click.option("--keep-going", is_flag=True,
-              help="Video: decode past damaged packets (the last good frame stands in until the next intra frame).")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="Checkpoint folder, when the stream's model is not a shipped one.",
+)
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=None,
+    help="Video: write a small H.264 viewing copy at this CRF instead of a lossless file.",
+)
+@click.option(
+    "--frames-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Video: also (or, with DST '-', only) write every frame as a PNG into this folder.",
+)
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Video: decode past damaged packets (the last good frame stands in until the next intra frame).",
+)
 @click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 @threads_option
 @friendly_errors
-def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir: Path | None, keep_going: bool,
-           force: bool) -> None:
+def decode(
+    src: Path,
+    dst: Path,
+    model: str | None,
+    crf: int | None,
+    frames_dir: Path | None,
+    keep_going: bool,
+    force: bool,
+) -> None:
     """Decode a vcodec stream (or a folder of .vcd image streams) to PNG, or a video stream to a video.
 
     \b
@@ -176,7 +261,9 @@ def decode(src: Path, dst: Path, model: str | None, crf: int | None, frames_dir:
     vcodec decode clip.vcd - --frames-dir out PNG frames only
     """
     if src.is_file() and is_video_stream(src):
-        decode_video(src, None if str(dst) == "-" else dst, model, crf, frames_dir, force, keep_going)
+        decode_video(
+            src, None if str(dst) == "-" else dst, model, crf, frames_dir, force, keep_going
+        )
         return
     if src.is_file() and dst.suffix.lower() in VIDEO_SUFFIXES:
         raise BitstreamError(f"{src}: holds an image stream, not a video (decode it to .png)")
@@ -205,8 +292,10 @@ def _lossy_note(out: Path) -> str:
     """What a decode written as JPEG or WebP loses (PNG, TIFF, BMP and PPM keep the decode exactly)."""
     fmt = OUTPUT_FORMATS.get(out.suffix.lower())
     if fmt in LOSSY_QUALITY:
-        return (f" ({fmt} at quality {LOSSY_QUALITY[fmt]}: compressed again, lossily; "
-                f"name the output .png for the exact decode)")
+        return (
+            f" ({fmt} at quality {LOSSY_QUALITY[fmt]}: compressed again, lossily; "
+            f"name the output .png for the exact decode)"
+        )
     return ""
 
 
@@ -242,17 +331,25 @@ def info(src: Path) -> None:
     echo(f"size:     {c.width}×{c.height}")
     if c.kind == Kind.TOKENS and c.sections and len(c.sections[0]) == 2:
         count = int.from_bytes(c.sections[0], "big")
-        shipped = zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
+        shipped = (
+            zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
+        )
         if shipped is not None and shipped.kind == "video-tokenizer":  # token frames of a clip
-            frames = 1 + 2 ** int(shipped.model["temporal_downsamples"]) * (count - 1)  # its temporal_factor
+            frames = 1 + 2 ** int(shipped.model["temporal_downsamples"]) * (
+                count - 1
+            )  # its temporal_factor
             echo(f"tokens:   {count} token frames ({frames} video frames)")
             pixels *= frames
         else:
             echo(f"tokens:   {count}")
     else:
         echo(f"quality:  {c.quality}")
-    echo(f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)")
-    echo(f"bpp:      {len(data) * 8 / pixels:.4f} (payload only {c.payload_bytes * 8 / pixels:.4f})")
+    echo(
+        f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)"
+    )
+    echo(
+        f"bpp:      {len(data) * 8 / pixels:.4f} (payload only {c.payload_bytes * 8 / pixels:.4f})"
+    )
 
 
 @main.command()
@@ -265,7 +362,10 @@ def models() -> None:
     for info_ in infos:
         default = " (default)" if info_.name == zoo.DEFAULT_MODEL else ""
         span = "tokens" if info_.kind == "tokenizer" else "qualities"
-        echo(f"{info_.name}{default}: {info_.kind}" + (f", {span} 1–{info_.qualities}" if info_.qualities else ""))
+        echo(
+            f"{info_.name}{default}: {info_.kind}"
+            + (f", {span} 1–{info_.qualities}" if info_.qualities else "")
+        )
         if info_.description:
             echo(f"  {info_.description}")
         dev = info_.results.get("dev") if isinstance(info_.results.get("dev"), dict) else {}
@@ -275,8 +375,10 @@ def models() -> None:
         for p, bpp, psnr in zip(dev.get(point, []), dev.get("bpp", []), dev.get("psnr-rgb", [])):
             echo(f"  {point} {p}: {bpp:.3f} bpp, {psnr:.2f} dB PSNR-RGB")
         if "bits_held_out" in dev:
-            echo(f"  {dev['bits_held_out']:.2f} bits/token on held-out ids ({dev['bits_held_in']:.2f} held in, "
-                 f"log2 V {dev['log2_vocabulary']:.2f})")
+            echo(
+                f"  {dev['bits_held_out']:.2f} bits/token on held-out ids ({dev['bits_held_in']:.2f} held in, "
+                f"log2 V {dev['log2_vocabulary']:.2f})"
+            )
 
 
 main.add_command(evaluate)

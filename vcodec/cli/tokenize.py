@@ -25,7 +25,9 @@ def _tokenizer(model: str, num_tokens: int | None):
     tokenizer = zoo.load(model, kinds=("tokenizer", "video-tokenizer"))
     if not hasattr(tokenizer, "check_num_tokens"):  # a video tokenizer: its whole grid
         if num_tokens is not None:
-            raise VcodecError("--num-tokens applies to 1D image tokenizers; a video tokenizer gives its whole grid")
+            raise VcodecError(
+                "--num-tokens applies to 1D image tokenizers; a video tokenizer gives its whole grid"
+            )
         return tokenizer
     try:
         tokenizer.check_num_tokens(num_tokens)
@@ -54,7 +56,9 @@ def _done(out: Path, rank: int) -> tuple[set[str], int]:
             with np.load(shard) as data:
                 done.update(data["files"].tolist())
         except (OSError, ValueError, KeyError) as err:
-            raise VcodecError(f"{shard}: not a token shard ({err}); move it away to continue") from None
+            raise VcodecError(
+                f"{shard}: not a token shard ({err}); move it away to continue"
+            ) from None
     return done, len(list(out.glob(f"shard-r{rank:03d}-*.npz")))
 
 
@@ -66,22 +70,55 @@ def _write_shard(path: Path, tokens: list[np.ndarray], files: list[str]) -> None
 
 @click.command()
 @click.argument("src", type=click.Path(path_type=Path))
-@click.option("--model", "-m", required=True, help="Tokenizer: a shipped name or a checkpoint folder.")
-@click.option("--num-tokens", "-k", type=int, default=None, help="Keep the first K tokens (default: all).")
-@click.option("--fit", type=click.Choice(FITS), default="crop", show_default=True,
-              help="How an image of another size is brought to the tokenizer's input size.")
-@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
-              help="One image: a .npy file for the ids (else they are printed). A folder: the shard folder.")
+@click.option(
+    "--model", "-m", required=True, help="Tokenizer: a shipped name or a checkpoint folder."
+)
+@click.option(
+    "--num-tokens", "-k", type=int, default=None, help="Keep the first K tokens (default: all)."
+)
+@click.option(
+    "--fit",
+    type=click.Choice(FITS),
+    default="crop",
+    show_default=True,
+    help="How an image of another size is brought to the tokenizer's input size.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="One image: a .npy file for the ids (else they are printed). A folder: the shard folder.",
+)
 @click.option("--shard-size", type=click.IntRange(1), default=SHARD_SIZE, show_default=True)
-@click.option("--chunk", type=click.IntRange(1), default=17, show_default=True,
-              help="Video tokenizers: frames tokenized together (1 + 4k); each chunk starts afresh.")
-@click.option("--frames", "max_frames", type=click.IntRange(1), default=None,
-              help="Video tokenizers: tokenize only the first N frames.")
+@click.option(
+    "--chunk",
+    type=click.IntRange(1),
+    default=17,
+    show_default=True,
+    help="Video tokenizers: frames tokenized together (1 + 4k); each chunk starts afresh.",
+)
+@click.option(
+    "--frames",
+    "max_frames",
+    type=click.IntRange(1),
+    default=None,
+    help="Video tokenizers: tokenize only the first N frames.",
+)
 @click.option("--force", "-f", is_flag=True, help="Overwrite an existing .npy output.")
 @threads_option
 @friendly_errors
-def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path | None, shard_size: int, chunk: int,
-             max_frames: int | None, force: bool) -> None:
+def tokenize(
+    src: Path,
+    model: str,
+    num_tokens: int | None,
+    fit: str,
+    out: Path | None,
+    shard_size: int,
+    chunk: int,
+    max_frames: int | None,
+    force: bool,
+) -> None:
     """Token ids of an image, of every image in the folder SRC, or of a video (with a video tokenizer).
 
     \b
@@ -109,7 +146,7 @@ def tokenize(src: Path, model: str, num_tokens: int | None, fit: str, out: Path 
         echo(" ".join(map(str, ids.reshape(-1).tolist())) if ids.ndim == 1 else str(ids.tolist()))
         return
     _save_ids(ids, out, force)
-    echo(f"{out}: {'×'.join(map(str, ids.shape[:len(tokenizer.token_grid)]))} tokens")  # k, or h×w
+    echo(f"{out}: {'×'.join(map(str, ids.shape[: len(tokenizer.token_grid)]))} tokens")  # k, or h×w
 
 
 def _save_ids(ids: np.ndarray, out: Path, force: bool) -> None:
@@ -118,7 +155,9 @@ def _save_ids(ids: np.ndarray, out: Path, force: bool) -> None:
     write_atomic(out, buffer.getvalue(), force=force)
 
 
-def _tokenize_video(tokenizer, src: Path, out: Path | None, chunk: int, max_frames: int | None, force: bool) -> None:
+def _tokenize_video(
+    tokenizer, src: Path, out: Path | None, chunk: int, max_frames: int | None, force: bool
+) -> None:
     """A clip's ids, T'×⌈H/8⌉×⌈W/8⌉: every ``chunk`` frames give 1 + (chunk − 1)/4 token frames."""
     import torch
 
@@ -126,9 +165,13 @@ def _tokenize_video(tokenizer, src: Path, out: Path | None, chunk: int, max_fram
     from vcodec.tokenizers.causal3d import tokenize_frames
 
     if src.is_dir() or src.suffix.lower() not in VIDEO_SUFFIXES:
-        raise VcodecError(f"{src}: a video tokenizer takes one video file (suffix {', '.join(sorted(VIDEO_SUFFIXES))})")
+        raise VcodecError(
+            f"{src}: a video tokenizer takes one video file (suffix {', '.join(sorted(VIDEO_SUFFIXES))})"
+        )
     if (chunk - 1) % tokenizer.config.temporal_factor:
-        raise VcodecError(f"--chunk must be 1 + k·{tokenizer.config.temporal_factor} frames, got {chunk}")
+        raise VcodecError(
+            f"--chunk must be 1 + k·{tokenizer.config.temporal_factor} frames, got {chunk}"
+        )
     if out is not None and out.exists() and not force:
         raise VcodecError(f"{out}: exists (use --force to overwrite)")
     parts = []
@@ -145,10 +188,14 @@ def _tokenize_video(tokenizer, src: Path, out: Path | None, chunk: int, max_fram
         echo(str(ids.tolist()))
         return
     _save_ids(ids, out, force)
-    echo(f"{out}: {shape} tokens ({len(parts)} chunk{'s' * (len(parts) > 1)} of up to {chunk} frames)")
+    echo(
+        f"{out}: {shape} tokens ({len(parts)} chunk{'s' * (len(parts) > 1)} of up to {chunk} frames)"
+    )
 
 
-def _tokenize_folder(tokenizer, src: Path, out: Path, num_tokens: int | None, fit: str, shard_size: int) -> None:
+def _tokenize_folder(
+    tokenizer, src: Path, out: Path, num_tokens: int | None, fit: str, shard_size: int
+) -> None:
     rank, world = _rank()
     files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -170,5 +217,7 @@ def _tokenize_folder(tokenizer, src: Path, out: Path, num_tokens: int | None, fi
             tokens, names, shard_index = [], [], shard_index + 1
     if tokens:
         _write_shard(out / f"shard-r{rank:03d}-{shard_index:05d}.npz", tokens, names)
-    echo(f"{out}: {len(todo) - len(failures)} images tokenized, {len(done)} already there"
-               + (f"; skipped {len(failures)}: " + "; ".join(failures) if failures else ""))
+    echo(
+        f"{out}: {len(todo) - len(failures)} images tokenized, {len(done)} already there"
+        + (f"; skipped {len(failures)}: " + "; ".join(failures) if failures else "")
+    )

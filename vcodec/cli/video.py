@@ -40,7 +40,9 @@ def stream_model_name(stream_model: str, model: str | None) -> str:
     """Which model decodes a stream: ``--model`` when given, else the shipped model its header names (a
     name read from a stream is never treated as a path)."""
     if model is None and stream_model not in zoo.list_models():
-        raise BitstreamError(f"stream was made by model '{stream_model}', which is not installed here (give --model)")
+        raise BitstreamError(
+            f"stream was made by model '{stream_model}', which is not installed here (give --model)"
+        )
     return model or stream_model
 
 
@@ -48,8 +50,17 @@ def load_video_codec(name: str) -> LearnedVideoCodec:
     return zoo.load(name, kinds=("video-codec",))
 
 
-def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_period: int, start: float,
-                 max_frames: int | None, force: bool, intra_boost: int = DEFAULT_INTRA_BOOST) -> None:
+def encode_video(
+    src: Path,
+    dst: Path,
+    model: str,
+    quality: int | None,
+    intra_period: int,
+    start: float,
+    max_frames: int | None,
+    force: bool,
+    intra_boost: int = DEFAULT_INTRA_BOOST,
+) -> None:
     import torch
 
     from vcodec.codecs.video import stream_header
@@ -62,9 +73,14 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
         raise VcodecError(f"{dst}: exists (use --force to overwrite)")
     with VideoReader(src) as video, atomic_path(dst, force) as tmp, open(tmp, "wb") as out:
         info = video.info
-        header = functools.partial(stream_header, codec, info.width, info.height, info.fps, quality, intra_period)
+        header = functools.partial(
+            stream_header, codec, info.width, info.height, info.fps, quality, intra_period
+        )
         out.write(header(0))  # rewritten with the frame count at the end (same size)
-        frames = (torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0) for f in video.frames(start, max_frames))
+        frames = (
+            torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0)
+            for f in video.frames(start, max_frames)
+        )
         total = _expected_frames(info.frame_count, info.fps, start, max_frames)
         count, started = 0, time.time()
         packets = codec.encode(frames, quality, intra_period, intra_boost=intra_boost)
@@ -76,11 +92,16 @@ def encode_video(src: Path, dst: Path, model: str, quality: int | None, intra_pe
         out.write(header(count))
     seconds = count / float(info.fps)
     if video.variable_rate:
-        echo(f"warning: {src} has a variable frame rate; it was coded at a constant {float(info.fps):g} fps "
-             f"(its timestamps are not kept)", err=True)
-    echo(f"{dst}: {count} frames, {info.width}×{info.height} at {float(info.fps):g} fps, {size:,} bytes, "
-         f"{size * 8 / seconds / 1000:.1f} kbps (quality {quality}, intra period {intra_period}; "
-         f"{count / max(time.time() - started, 1e-9):.1f} frames/s)")
+        echo(
+            f"warning: {src} has a variable frame rate; it was coded at a constant {float(info.fps):g} fps "
+            f"(its timestamps are not kept)",
+            err=True,
+        )
+    echo(
+        f"{dst}: {count} frames, {info.width}×{info.height} at {float(info.fps):g} fps, {size:,} bytes, "
+        f"{size * 8 / seconds / 1000:.1f} kbps (quality {quality}, intra period {intra_period}; "
+        f"{count / max(time.time() - started, 1e-9):.1f} frames/s)"
+    )
 
 
 def _expected_frames(declared: int | None, fps, start: float, max_frames: int | None) -> int | None:
@@ -90,8 +111,15 @@ def _expected_frames(declared: int | None, fps, start: float, max_frames: int | 
     return min(known) if known else None
 
 
-def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None, frames_dir: Path | None,
-                 force: bool, keep_going: bool = False) -> None:
+def decode_video(
+    src: Path,
+    dst: Path | None,
+    model: str | None,
+    crf: int | None,
+    frames_dir: Path | None,
+    force: bool,
+    keep_going: bool = False,
+) -> None:
     from vcodec.codecs.video import decode_stream
 
     if dst is None and frames_dir is None:
@@ -109,7 +137,9 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
             with VideoWriter(dst, fps, header.width, header.height, crf=crf, force=force) as writer:
                 written = _write_frames(frames, writer, frames_dir, force)
             if writer.size != size:
-                padded = f" (the {size[0]}×{size[1]} frames padded by one pixel: 4:2:0 needs even sides)"
+                padded = (
+                    f" (the {size[0]}×{size[1]} frames padded by one pixel: 4:2:0 needs even sides)"
+                )
                 size = writer.size
         else:
             written = _write_frames(frames, None, frames_dir, force)
@@ -117,7 +147,10 @@ def decode_video(src: Path, dst: Path | None, model: str | None, crf: int | None
     missing = f" (the stream declares {info.frame_count})" if written != info.frame_count else ""
     echo(f"{where}: {written} frames{missing}, {size[0]}×{size[1]}{padded} at {float(fps):g} fps")
     for problem in problems:
-        echo(f"warning: {problem}; the last good frame stands in until the next intra frame", err=True)
+        echo(
+            f"warning: {problem}; the last good frame stands in until the next intra frame",
+            err=True,
+        )
 
 
 def _write_frames(frames, writer: VideoWriter | None, frames_dir: Path | None, force: bool) -> int:
@@ -143,24 +176,36 @@ def video_info(src: Path) -> None:
         echo("kind:     video")
         echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
         echo(f"size:     {header.width}×{header.height}")
-        echo(f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
-             f"intra period {info.intra_period}")
+        echo(
+            f"frames:   {info.frame_count} at {info.fps_num / info.fps_den:g} fps ({float(seconds):.2f} s), "
+            f"intra period {info.intra_period}"
+        )
         kinds, sizes, intra_qualities, start = [], [], set(), stream.tell()
         try:
             for packet in read_packets(stream, header, info):
                 kinds.append(packet.frame_type.name[0])
-                if packet.frame_type == FrameType.INTRA and packet.sections and len(packet.sections[0]) == 1:
+                if (
+                    packet.frame_type == FrameType.INTRA
+                    and packet.sections
+                    and len(packet.sections[0]) == 1
+                ):
                     intra_qualities.add(packet.sections[0][0])
-                sizes.append(stream.tell() - start)  # as stored, without writing the packet out again
+                sizes.append(
+                    stream.tell() - start
+                )  # as stored, without writing the packet out again
                 start = stream.tell()
         except BitstreamError as err:
             _packet_summary(header, kinds, sizes, intra_qualities)
-            raise BitstreamError(f"{src}: {err} (the {len(kinds)} packets before it are summarised above)") from None
+            raise BitstreamError(
+                f"{src}: {err} (the {len(kinds)} packets before it are summarised above)"
+            ) from None
     _packet_summary(header, kinds, sizes, intra_qualities)
     total = src.stat().st_size
     if seconds:
-        echo(f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
-             f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)")
+        echo(
+            f"bytes:    {total:,} ({float(total * 8 / seconds) / 1000:.1f} kbps, "
+            f"{total * 8 / (header.width * header.height * info.frame_count):.4f} bpp)"
+        )
 
 
 def _packet_summary(header, kinds: list[str], sizes: list[int], intra_qualities: set[int]) -> None:
@@ -168,5 +213,7 @@ def _packet_summary(header, kinds: list[str], sizes: list[int], intra_qualities:
     echo(f"quality:  {header.quality} (intra frames {intra_quality})")
     intra = [s for k, s in zip(kinds, sizes) if k == "I"]
     predicted = [s for k, s in zip(kinds, sizes) if k == "P"]
-    echo(f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
-         f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)")
+    echo(
+        f"packets:  {len(intra)} intra (mean {sum(intra) / max(len(intra), 1):,.0f} bytes), "
+        f"{len(predicted)} predicted (mean {sum(predicted) / max(len(predicted), 1):,.0f} bytes)"
+    )

@@ -4,4 +4,10 @@ from vcodec.codecs.base import CodecConfig, LearnedImageCodec
 from vcodec.codecs.factorized import FactorizedPriorCodec
 from vcodec.codecs.hyperprior import CheckerboardCodec, ScaleHyperpriorCodec
 
-__all__ = ["CheckerboardCodec", "CodecConfig", "FactorizedPriorCodec", "LearnedImageCodec", "ScaleHyperpriorCodec"]
+__all__ = [
+    "CheckerboardCodec",
+    "CodecConfig",
+    "FactorizedPriorCodec",
+    "LearnedImageCodec",
+    "ScaleHyperpriorCodec",
+]

@@ -47,7 +47,9 @@ class CodecConfig:
     hyper_n: int | None = None  # width of the hyper transforms and channels of z (None: n)
 
     def __post_init__(self) -> None:
-        if self.hyper_n is not None and (isinstance(self.hyper_n, bool) or not isinstance(self.hyper_n, int)):
+        if self.hyper_n is not None and (
+            isinstance(self.hyper_n, bool) or not isinstance(self.hyper_n, int)
+        ):
             raise ValueError(f"hyper_n must be an integer, got {self.hyper_n!r}")
         if self.hyper_n == self.n:
             self.hyper_n = None  # the same model as leaving it out (configs compare equal)
@@ -93,7 +95,10 @@ class GainUnit(nn.Module):
     @torch.no_grad()
     def freeze(self) -> None:
         """Store the gains for coding, rounded to multiples of 2**-20."""
-        for frozen, log in ((self.frozen_gain, self.log_gain), (self.frozen_inverse_gain, self.log_inverse_gain)):
+        for frozen, log in (
+            (self.frozen_gain, self.log_gain),
+            (self.frozen_inverse_gain, self.log_inverse_gain),
+        ):
             frozen.copy_(torch.round(torch.exp(log.double()) * 2.0**20) * 2.0**-20)
 
     def coding_gain(self, quality: Tensor) -> Tensor:
@@ -145,7 +150,9 @@ class LearnedImageCodec(nn.Module):
 
     def check_quality(self, quality: int) -> int:
         if not 1 <= int(quality) <= self.num_qualities:
-            raise VcodecError(f"quality {quality} is out of range: this model has qualities 1–{self.num_qualities}")
+            raise VcodecError(
+                f"quality {quality} is out of range: this model has qualities 1–{self.num_qualities}"
+            )
         return int(quality)
 
     # --- training --------------------------------------------------------------------------------
@@ -156,7 +163,9 @@ class LearnedImageCodec(nn.Module):
         y_hat, likelihoods = self.forward_latent(y, q)
         return {"x_hat": self.g_s(y_hat), "likelihoods": likelihoods}
 
-    def _quality_index(self, quality: Tensor | int | None, batch: int, device: torch.device) -> Tensor:
+    def _quality_index(
+        self, quality: Tensor | int | None, batch: int, device: torch.device
+    ) -> Tensor:
         if quality is None:
             quality = self.default_quality
         q = torch.as_tensor(quality, device=device).long().reshape(-1).expand(batch)
@@ -216,15 +225,23 @@ class LearnedImageCodec(nn.Module):
         quality = self.check_quality(self.default_quality if quality is None else quality)
         sections, _ = self.encode_latent(x, quality)
         return Container(
-            kind=Kind.IMAGE, model=self.name, weights_hash=self.weights_hash,
-            width=x.shape[-1], height=x.shape[-2], quality=quality, grey=grey, sections=sections,
+            kind=Kind.IMAGE,
+            model=self.name,
+            weights_hash=self.weights_hash,
+            width=x.shape[-1],
+            height=x.shape[-2],
+            quality=quality,
+            grey=grey,
+            sections=sections,
         ).to_bytes()
 
     @torch.inference_mode()
     def reconstruction(self, x: Tensor, quality: int | None = None) -> Tensor:
         """The image the decoder will output for ``x`` (g_s of the encoder's ŷ), without any bytes."""
         x, _ = _as_rgb(x, False)
-        _, y_hat = self.encode_latent(x, self.check_quality(self.default_quality if quality is None else quality))
+        _, y_hat = self.encode_latent(
+            x, self.check_quality(self.default_quality if quality is None else quality)
+        )
         return self.synthesize(y_hat, x.shape[-2], x.shape[-1])
 
     def synthesize(self, y_hat: Tensor, height: int, width: int) -> Tensor:
@@ -236,7 +253,9 @@ class LearnedImageCodec(nn.Module):
     def encode_latent(self, x: Tensor, quality: int) -> tuple[list[bytes], Tensor]:
         """Analysis and entropy coding of a 1×3×H×W image: the sections, and ŷ exactly as
         :meth:`decode_latent` will rebuild it (what a video codec predicts from)."""
-        return self._compress_latent(self.g_a(self.pad(x)), torch.tensor([quality - 1], device=x.device))
+        return self._compress_latent(
+            self.g_a(self.pad(x)), torch.tensor([quality - 1], device=x.device)
+        )
 
     @torch.inference_mode()
     def decode_latent(self, sections: list[bytes], quality: int, shape: tuple[int, int]) -> Tensor:
@@ -266,11 +285,17 @@ class LearnedImageCodec(nn.Module):
                 f"not by '{self.name}' ({self.weights_hash.hex()})"
             )
         if container.width * container.height > MAX_PIXELS:
-            raise BitstreamError(f"stream declares {container.width}×{container.height} pixels, beyond {MAX_PIXELS:,}")
+            raise BitstreamError(
+                f"stream declares {container.width}×{container.height} pixels, beyond {MAX_PIXELS:,}"
+            )
         if not 1 <= container.quality <= self.num_qualities:
-            raise BitstreamError(f"stream declares quality {container.quality}, model has 1–{self.num_qualities}")
+            raise BitstreamError(
+                f"stream declares quality {container.quality}, model has 1–{self.num_qualities}"
+            )
         if len(container.sections) != self.sections:
-            raise BitstreamError(f"stream has {len(container.sections)} sections, model writes {self.sections}")
+            raise BitstreamError(
+                f"stream has {len(container.sections)} sections, model writes {self.sections}"
+            )
         return container
 
     @torch.inference_mode()
@@ -289,7 +314,9 @@ class LearnedImageCodec(nn.Module):
         """The sections, and ŷ exactly as the decoder will rebuild it."""
         raise NotImplementedError
 
-    def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
+    def _decompress_latent(
+        self, sections: list[bytes], q: Tensor, shape: tuple[int, int]
+    ) -> Tensor:
         raise NotImplementedError
 
     # --- weights ---------------------------------------------------------------------------------
@@ -305,15 +332,21 @@ def _as_rgb(x: Tensor, grey: bool) -> tuple[Tensor, bool]:
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] not in (1, 3, 4):
-        raise VcodecError(f"expected one image as 1×C×H×W with C = 1, 3 or 4, got shape {tuple(x.shape)}")
+        raise VcodecError(
+            f"expected one image as 1×C×H×W with C = 1, 3 or 4, got shape {tuple(x.shape)}"
+        )
     if not x.is_floating_point():
-        raise VcodecError(f"expected float pixels in [0, 1], got {x.dtype} (divide uint8 images by 255)")
+        raise VcodecError(
+            f"expected float pixels in [0, 1], got {x.dtype} (divide uint8 images by 255)"
+        )
     if not torch.isfinite(x).all():
         raise VcodecError("image contains NaN or infinite values")
     x = x.float().clamp(0, 1)
     h, w = x.shape[-2:]
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE) or h * w > MAX_PIXELS:
-        raise VcodecError(f"image of {w}×{h} pixels is beyond the limits ({MAX_SIDE} a side, {MAX_PIXELS:,} pixels)")
+        raise VcodecError(
+            f"image of {w}×{h} pixels is beyond the limits ({MAX_SIDE} a side, {MAX_PIXELS:,} pixels)"
+        )
     if x.shape[1] == 1:
         return x.expand(-1, 3, -1, -1), True
     if x.shape[1] == 4:

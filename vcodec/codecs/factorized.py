@@ -30,6 +30,8 @@ class FactorizedPriorCodec(LearnedImageCodec):
         data, y_hat = self.y_model.compress(y.double() * self.y_gain.coding_gain(q))
         return [data], self.y_gain.ungain(y_hat, q)
 
-    def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
+    def _decompress_latent(
+        self, sections: list[bytes], q: Tensor, shape: tuple[int, int]
+    ) -> Tensor:
         y_hat = self.y_model.decompress(sections[0], (1, self.config.m, *shape))
         return self.y_gain.ungain(y_hat, q)

@@ -67,7 +67,9 @@ class HyperpriorCodec(LearnedImageCodec):
         y_sections, y_hat = self._compress_y(y, self.exact_hyper_features(z_hat, q), q)
         return [z_data, *y_sections], y_hat
 
-    def _decompress_latent(self, sections: list[bytes], q: Tensor, shape: tuple[int, int]) -> Tensor:
+    def _decompress_latent(
+        self, sections: list[bytes], q: Tensor, shape: tuple[int, int]
+    ) -> Tensor:
         z_shape = (1, self.config.side_channels, shape[0] // 4, shape[1] // 4)
         z_hat = self.z_model.decompress(sections[0], z_shape)
         return self._decompress_y(sections[1:], self.exact_hyper_features(z_hat, q), q)
@@ -100,7 +102,9 @@ class ScaleHyperpriorCodec(HyperpriorCodec):
 
     def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
         scales = self._coding_scales(features, q)
-        data, y_hat = self.y_model.compress(y.double() * self.y_gain.coding_gain(q), scales, torch.zeros_like(scales))
+        data, y_hat = self.y_model.compress(
+            y.double() * self.y_gain.coding_gain(q), scales, torch.zeros_like(scales)
+        )
         return [data], self.y_gain.ungain(y_hat, q)
 
     def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
@@ -115,8 +119,10 @@ def anchor_mask(height: int, width: int, device: torch.device | None = None) -> 
     cols = torch.arange(width, device=device).reshape(1, -1)
     return ((rows + cols) % 2 == 0).reshape(1, 1, height, width)
 
-def checkerboard_pass(y_gained: Tensor, params, context: nn.Module, inverse_gain: Tensor,
-                      quantize=quantize_ste) -> tuple[Tensor, Tensor, Tensor]:
+
+def checkerboard_pass(
+    y_gained: Tensor, params, context: nn.Module, inverse_gain: Tensor, quantize=quantize_ste
+) -> tuple[Tensor, Tensor, Tensor]:
     """Both passes of a checkerboard model in floating point (training, and encoder-side estimates):
     the gained ŷ and the (scales, means) each position is coded with.
 
@@ -132,8 +138,14 @@ def checkerboard_pass(y_gained: Tensor, params, context: nn.Module, inverse_gain
     return quantize(y_gained - means) + means, scales, means
 
 
-def checkerboard_code(shape: tuple[int, int, int], params_at, exact_context: ExactStack, inverse_gain: Tensor,
-                      code_half, device: torch.device) -> Tensor:
+def checkerboard_code(
+    shape: tuple[int, int, int],
+    params_at,
+    exact_context: ExactStack,
+    inverse_gain: Tensor,
+    code_half,
+    device: torch.device,
+) -> Tensor:
     """Both coding passes of a checkerboard model; returns the gained ŷ (1×M×H×W, float64).
 
     ``params_at(context, half)`` gives (scales, means) at the positions of ``half`` (context None for
@@ -144,7 +156,11 @@ def checkerboard_code(shape: tuple[int, int, int], params_at, exact_context: Exa
     anchors = anchor_mask(height, width, device=device)[0, 0]
     y_hat = torch.zeros((1, channels, height, width), dtype=torch.float64, device=device)
     for i, half in enumerate((anchors, ~anchors)):
-        context = None if i == 0 else exact_context.layers[0].at_positions(to_fixed(y_hat * inverse_gain), half)
+        context = (
+            None
+            if i == 0
+            else exact_context.layers[0].at_positions(to_fixed(y_hat * inverse_gain), half)
+        )
         y_hat[..., half] = code_half(i, half, *params_at(context, half))
     return y_hat
 
@@ -159,8 +175,10 @@ class CheckerboardCodec(HyperpriorCodec):
         m = config.m
         self.context = CheckerboardConv2d(m, 2 * m, kernel_size=5)
         self.entropy_parameters = nn.Sequential(
-            nn.Conv2d(4 * m, 10 * m // 3, 1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(10 * m // 3, 8 * m // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(4 * m, 10 * m // 3, 1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(10 * m // 3, 8 * m // 3, 1),
+            nn.LeakyReLU(inplace=True),
             nn.Conv2d(8 * m // 3, 2 * m, 1),
         )
 
@@ -168,16 +186,22 @@ class CheckerboardCodec(HyperpriorCodec):
         return 2 * config.m
 
     # --- training (float) ---------------------------------------------------------------------------
-    def _gaussian_params(self, features: Tensor, context: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
+    def _gaussian_params(
+        self, features: Tensor, context: Tensor, gain: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """(scales, means) of the gained latent, from hyper features and checkerboard context."""
-        scales, means = self.entropy_parameters(torch.cat((features, context), dim=1)).chunk(2, dim=1)
+        scales, means = self.entropy_parameters(torch.cat((features, context), dim=1)).chunk(
+            2, dim=1
+        )
         return scales * gain, means * gain
 
     def _forward_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
         gain, inverse = self.y_gain.gain(q), self.y_gain.inverse_gain(q)
 
         def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
-            return self._gaussian_params(features, torch.zeros_like(features) if context is None else context, gain)
+            return self._gaussian_params(
+                features, torch.zeros_like(features) if context is None else context, gain
+            )
 
         y_hat, scales, means = checkerboard_pass(y * gain, params, self.context, inverse)
         _, likelihoods = self.y_model(y * gain, scales, means)
@@ -185,10 +209,15 @@ class CheckerboardCodec(HyperpriorCodec):
 
     # --- coding (exact fixed point) -----------------------------------------------------------------
     def _build_exact(self) -> dict:
-        return {**super()._build_exact(), "context": ExactStack(self.context),
-                "entropy_parameters": ExactStack(self.entropy_parameters)}
+        return {
+            **super()._build_exact(),
+            "context": ExactStack(self.context),
+            "entropy_parameters": ExactStack(self.entropy_parameters),
+        }
 
-    def _coding_params(self, features: Tensor, context: Tensor | None, half: Tensor, gain: Tensor) -> tuple[Tensor, Tensor]:
+    def _coding_params(
+        self, features: Tensor, context: Tensor | None, half: Tensor, gain: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """(scales, means) of the gained latent at the positions of one checkerboard half (1×M×P).
 
         ``context`` is already gathered at those positions (1×2M×P); None for the anchors.
@@ -196,7 +225,9 @@ class CheckerboardCodec(HyperpriorCodec):
         features = features[..., half]
         context = torch.zeros_like(features) if context is None else context
         inputs = torch.cat((features, context), dim=1).unsqueeze(-1)  # pointwise net: 1×C×P×1
-        scales, means = from_fixed(self.exact["entropy_parameters"](inputs).squeeze(-1)).chunk(2, dim=1)
+        scales, means = from_fixed(self.exact["entropy_parameters"](inputs).squeeze(-1)).chunk(
+            2, dim=1
+        )
         gain = gain.reshape(1, -1, 1)
         return scales * gain, means * gain
 
@@ -204,8 +235,13 @@ class CheckerboardCodec(HyperpriorCodec):
         """Both checkerboard passes; ``code_half(i, half, scales, means)`` returns that half's gained ŷ."""
         gain = self.y_gain.coding_gain(q)
         y_hat = checkerboard_code(
-            (self.config.m, *features.shape[-2:]), lambda context, half: self._coding_params(features, context, half, gain),
-            self.exact["context"], self.y_gain.coding_inverse_gain(q), code_half, features.device)
+            (self.config.m, *features.shape[-2:]),
+            lambda context, half: self._coding_params(features, context, half, gain),
+            self.exact["context"],
+            self.y_gain.coding_inverse_gain(q),
+            code_half,
+            features.device,
+        )
         return self.y_gain.ungain(y_hat, q)
 
     def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
@@ -222,5 +258,7 @@ class CheckerboardCodec(HyperpriorCodec):
 
     def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
         return self._code_halves(
-            features, q, lambda i, half, scales, means: self.y_model.decompress(sections[i], scales, means)
+            features,
+            q,
+            lambda i, half, scales, means: self.y_model.decompress(sections[i], scales, means),
         )

@@ -30,12 +30,16 @@ MOTION_BLOCK = 2  # a motion vector covers MOTION_BLOCK×MOTION_BLOCK latents (3
 ZERO_BIAS = 0.02  # estimation: a vector must beat the zero vector's error by this share of it
 
 
-def estimate_motion(current: Tensor, previous: Tensor, search: int, block: int = MOTION_BLOCK * STRIDE) -> Tensor:
+def estimate_motion(
+    current: Tensor, previous: Tensor, search: int, block: int = MOTION_BLOCK * STRIDE
+) -> Tensor:
     """Integer motion vectors (B×2×H/block×W/block, rows then columns): for each block of ``current``
     the displacement d within ±``search`` pixels whose ``previous[p + d]`` matches best (mean absolute
     luma difference over every other row and column, which finds the same vectors at a quarter of the
     work; the zero vector wins ties and near-ties, so static noise does not wander)."""
-    luma = torch.tensor([0.299, 0.587, 0.114], dtype=current.dtype, device=current.device).reshape(1, 3, 1, 1)
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=current.dtype, device=current.device).reshape(
+        1, 3, 1, 1
+    )
     cur, prev = (current * luma).sum(1, keepdim=True), (previous * luma).sum(1, keepdim=True)
     padded = F.pad(prev, (search,) * 4, mode="replicate")
     height, width = cur.shape[-2:]
@@ -46,7 +50,9 @@ def estimate_motion(current: Tensor, previous: Tensor, search: int, block: int =
         for dx in range(-search, search + 1):
             if dy == 0 and dx == 0:
                 continue
-            moved = padded[..., search + dy : search + dy + height : 2, search + dx : search + dx + width : 2]
+            moved = padded[
+                ..., search + dy : search + dy + height : 2, search + dx : search + dx + width : 2
+            ]
             error = F.avg_pool2d((cur - moved).abs(), pool, ceil_mode=True)
             better = error < best
             best = torch.where(better, error, best)
@@ -56,7 +62,9 @@ def estimate_motion(current: Tensor, previous: Tensor, search: int, block: int =
 
 def whole_latents(vectors: Tensor) -> Tensor:
     """The part of each vector that is a whole number of latents, rounded half towards zero."""
-    return torch.sign(vectors) * torch.div(vectors.abs() + STRIDE // 2 - 1, STRIDE, rounding_mode="floor")
+    return torch.sign(vectors) * torch.div(
+        vectors.abs() + STRIDE // 2 - 1, STRIDE, rounding_mode="floor"
+    )
 
 
 def per_latent(vectors: Tensor, shape: tuple[int, int]) -> Tensor:
@@ -71,9 +79,13 @@ def shift_latents(latent: Tensor, whole: Tensor) -> Tensor:
     batch, channels, height, width = latent.shape
     rows = torch.arange(height, device=latent.device).reshape(1, height, 1)
     cols = torch.arange(width, device=latent.device).reshape(1, 1, width)
-    source = (rows + whole[:, 0]).clamp(0, height - 1) * width + (cols + whole[:, 1]).clamp(0, width - 1)
+    source = (rows + whole[:, 0]).clamp(0, height - 1) * width + (cols + whole[:, 1]).clamp(
+        0, width - 1
+    )
     flat = latent.flatten(2)
-    return flat.gather(2, source.flatten(1).unsqueeze(1).expand(batch, channels, -1)).reshape(latent.shape)
+    return flat.gather(2, source.flatten(1).unsqueeze(1).expand(batch, channels, -1)).reshape(
+        latent.shape
+    )
 
 
 class LatentMotion(nn.Module):
@@ -87,8 +99,10 @@ class LatentMotion(nn.Module):
     def __init__(self, m: int, width: int):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(3 * m + 2, width, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(3 * m + 2, width, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
             nn.Conv2d(width, m, 3, padding=1),
         )
         nn.init.zeros_(self.net[-1].weight)
@@ -103,7 +117,9 @@ class LatentMotion(nn.Module):
 
     def forward(self, latent: Tensor, vectors: Tensor) -> Tensor:
         moved, rest = self.inputs(latent, vectors)
-        return moved + self.net(torch.cat((moved, rest[:, :1] * moved, rest[:, 1:] * moved, rest), dim=1))
+        return moved + self.net(
+            torch.cat((moved, rest[:, :1] * moved, rest[:, 1:] * moved, rest), dim=1)
+        )
 
     def exact(self) -> "ExactMotion":
         return ExactMotion(ExactStack(self.net))
@@ -135,7 +151,9 @@ def _laplace_probabilities(scale: float, reach: int) -> np.ndarray:
 
 
 def _laplace(scale: float, reach: int):
-    return constriction.stream.model.Categorical(_laplace_probabilities(scale, reach), perfect=False)
+    return constriction.stream.model.Categorical(
+        _laplace_probabilities(scale, reach), perfect=False
+    )
 
 
 def _differences(vectors: Tensor) -> np.ndarray:

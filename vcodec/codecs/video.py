@@ -50,19 +50,35 @@ from torch import Tensor, nn
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
 from vcodec.codecs.hyperprior import CheckerboardCodec, checkerboard_code, checkerboard_pass
+from vcodec.codecs.motion import (
+    MOTION_BLOCK,
+    LatentMotion,
+    decode_motion,
+    encode_motion,
+    estimate_motion,
+)
 from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
 from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
-from vcodec.entropy.container import Container, FrameType, Kind, Packet, VideoInfo, read_packets, read_video_header
+from vcodec.entropy.container import (
+    Container,
+    FrameType,
+    Kind,
+    Packet,
+    VideoInfo,
+    read_packets,
+    read_video_header,
+)
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
-from vcodec.codecs.motion import MOTION_BLOCK, LatentMotion, decode_motion, encode_motion, estimate_motion
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 from vcodec.weights import resize_table_buffers, weights_hash
 
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
 RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
-DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in the skip decision, relative to λ
+DEFAULT_SKIP_WEIGHT = (
+    1.0  # the weight of distortion against bits in the skip decision, relative to λ
+)
 MAX_MOTION_SEARCH = 32  # pixels; a search of ±R compares (2R+1)² displacements per block
 
 
@@ -81,7 +97,9 @@ class VideoCodecConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.motion_search <= MAX_MOTION_SEARCH:
-            raise ValueError(f"motion_search must be 0 (no motion) to {MAX_MOTION_SEARCH} pixels, got {self.motion_search}")
+            raise ValueError(
+                f"motion_search must be 0 (no motion) to {MAX_MOTION_SEARCH} pixels, got {self.motion_search}"
+            )
         if self.motion_search and self.motion_width < 1:
             raise ValueError(f"motion_width must be at least 1, got {self.motion_width}")
 
@@ -98,7 +116,16 @@ class VideoCodecConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "VideoCodecConfig":
-        names = ("architecture", "n", "m", "lambdas", "temporal_width", "hyper_n", "motion_search", "motion_width")
+        names = (
+            "architecture",
+            "n",
+            "m",
+            "lambdas",
+            "temporal_width",
+            "hyper_n",
+            "motion_search",
+            "motion_width",
+        )
         known = {k: data[k] for k in names if k in data}
         known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
         return cls(**known)
@@ -113,20 +140,28 @@ class TemporalPrior(nn.Module):
         self.m = m
         self.motion = LatentMotion(m, motion_width) if motion_width else None
         self.temporal = nn.Sequential(
-            nn.Conv2d(m, width, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(m, width, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
             nn.Conv2d(width, 2 * m, 3, padding=1),
         )
         self.context = CheckerboardConv2d(m, 2 * m, kernel_size=5)
         self.entropy_parameters = nn.Sequential(
-            nn.Conv2d(6 * m, 10 * m // 3, 1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(10 * m // 3, 8 * m // 3, 1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(6 * m, 10 * m // 3, 1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(10 * m // 3, 8 * m // 3, 1),
+            nn.LeakyReLU(inplace=True),
             nn.Conv2d(8 * m // 3, 3 * m, 1),
         )
 
-    def params(self, hyper: Tensor, temporal: Tensor, context: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+    def params(
+        self, hyper: Tensor, temporal: Tensor, context: Tensor, reference: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """(scales, means) of the ungained latent (float, for training)."""
-        scales, means, alpha = self.entropy_parameters(torch.cat((hyper, temporal, context), dim=1)).chunk(3, dim=1)
+        scales, means, alpha = self.entropy_parameters(
+            torch.cat((hyper, temporal, context), dim=1)
+        ).chunk(3, dim=1)
         return scales, means + alpha * reference
 
     @torch.no_grad()
@@ -158,9 +193,13 @@ class LearnedVideoCodec(nn.Module):
         super().__init__()
         self.config = config
         if intra is not None and intra.config != config.intra_config():
-            raise ValueError(f"image codec {intra.name} is {intra.config}, the video codec needs {config.intra_config()}")
+            raise ValueError(
+                f"image codec {intra.name} is {intra.config}, the video codec needs {config.intra_config()}"
+            )
         self.intra = CheckerboardCodec(config.intra_config()) if intra is None else intra
-        self.prior = TemporalPrior(config.m, config.temporal_width, config.motion_width if config.motion_search else 0)
+        self.prior = TemporalPrior(
+            config.m, config.temporal_width, config.motion_width if config.motion_search else 0
+        )
         self._exact: dict | None = None
         self._weights_hash: bytes | None = None
 
@@ -185,12 +224,16 @@ class LearnedVideoCodec(nn.Module):
         with torch.no_grad():
             y0, y1 = self.intra.g_a(frames[:, 0]), self.intra.g_a(frames[:, 1])
             reference, intra_likelihoods = self.intra.forward_latent(y0, q)
-            z_hat, z_likelihoods = self.intra.z_model(self.intra.h_a(y1) * self.intra.z_gain.gain(q))
+            z_hat, z_likelihoods = self.intra.z_model(
+                self.intra.h_a(y1) * self.intra.z_gain.gain(q)
+            )
             hyper = self.intra.hyper_features(z_hat, q)
         gain, inverse = self.intra.y_gain.gain(q), self.intra.y_gain.inverse_gain(q)
         out = {}
         if self.prior.motion is not None:
-            reference = self.prior.motion(reference, estimate_motion(frames[:, 1], frames[:, 0], self.config.motion_search))
+            reference = self.prior.motion(
+                reference, estimate_motion(frames[:, 1], frames[:, 0], self.config.motion_search)
+            )
             # what a unit-scale Gaussian centred on the prediction would spend on the error, in bits per
             # pixel: a direct signal for the predictor, which the rate alone reaches only through the prior
             error = ((y1 - reference) * gain).pow(2).flatten(1).sum(1)
@@ -204,7 +247,11 @@ class LearnedVideoCodec(nn.Module):
 
         _, scales, means = checkerboard_pass(y1 * gain, params, self.prior.context, inverse)
         _, likelihoods = self.intra.y_model(y1 * gain, scales, means)
-        return {"likelihoods": {"y": likelihoods, "z": z_likelihoods}, "intra_likelihoods": intra_likelihoods, **out}
+        return {
+            "likelihoods": {"y": likelihoods, "z": z_likelihoods},
+            "intra_likelihoods": intra_likelihoods,
+            **out,
+        }
 
     # --- coding state -------------------------------------------------------------------------------
     def update(self) -> None:
@@ -216,8 +263,11 @@ class LearnedVideoCodec(nn.Module):
     @property
     def exact(self) -> dict:
         if self._exact is None:
-            self._exact = {"temporal": ExactStack(self.prior.temporal), "context": ExactStack(self.prior.context),
-                           "entropy_parameters": ExactStack(self.prior.entropy_parameters)}
+            self._exact = {
+                "temporal": ExactStack(self.prior.temporal),
+                "context": ExactStack(self.prior.context),
+                "entropy_parameters": ExactStack(self.prior.entropy_parameters),
+            }
             if self.prior.motion is not None:
                 self._exact["motion"] = self.prior.motion.exact()
         return self._exact
@@ -236,27 +286,47 @@ class LearnedVideoCodec(nn.Module):
         return result
 
     # --- streaming coding ---------------------------------------------------------------------------
-    def encode(self, frames: Iterable[Tensor], quality: int | None = None, intra_period: int = DEFAULT_INTRA_PERIOD,
-               skip_weight: float = DEFAULT_SKIP_WEIGHT, intra_boost: int = DEFAULT_INTRA_BOOST) -> Iterator[Packet]:
+    def encode(
+        self,
+        frames: Iterable[Tensor],
+        quality: int | None = None,
+        intra_period: int = DEFAULT_INTRA_PERIOD,
+        skip_weight: float = DEFAULT_SKIP_WEIGHT,
+        intra_boost: int = DEFAULT_INTRA_BOOST,
+    ) -> Iterator[Packet]:
         """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
         every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the distortion
         side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always.
         Intra frames are coded ``intra_boost`` qualities higher (at most the model's best): the blocks
         later frames copy inherit their quality, as in classical codecs' I/P quality ratio."""
-        for packet, _, _ in self._encode_latents(frames, quality, intra_period, skip_weight, intra_boost):
+        for packet, _, _ in self._encode_latents(
+            frames, quality, intra_period, skip_weight, intra_boost
+        ):
             yield packet
 
-    def encode_and_reconstruct(self, frames: Iterable[Tensor], quality: int | None = None,
-                               intra_period: int = DEFAULT_INTRA_PERIOD, skip_weight: float = DEFAULT_SKIP_WEIGHT,
-                               intra_boost: int = DEFAULT_INTRA_BOOST) -> Iterator[tuple[Packet, Tensor]]:
+    def encode_and_reconstruct(
+        self,
+        frames: Iterable[Tensor],
+        quality: int | None = None,
+        intra_period: int = DEFAULT_INTRA_PERIOD,
+        skip_weight: float = DEFAULT_SKIP_WEIGHT,
+        intra_boost: int = DEFAULT_INTRA_BOOST,
+    ) -> Iterator[tuple[Packet, Tensor]]:
         """Like :meth:`encode`, with each frame as the decoder will output it (costs a synthesis per frame)."""
-        for packet, latent, size in self._encode_latents(frames, quality, intra_period, skip_weight, intra_boost):
+        for packet, latent, size in self._encode_latents(
+            frames, quality, intra_period, skip_weight, intra_boost
+        ):
             yield packet, self._synthesize(latent, *size)
 
     @torch.inference_mode()
-    def _encode_latents(self, frames: Iterable[Tensor], quality: int | None, intra_period: int,
-                        skip_weight: float, intra_boost: int = DEFAULT_INTRA_BOOST
-                        ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
+    def _encode_latents(
+        self,
+        frames: Iterable[Tensor],
+        quality: int | None,
+        intra_period: int,
+        skip_weight: float,
+        intra_boost: int = DEFAULT_INTRA_BOOST,
+    ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
         quality = self.check_quality(self.default_quality if quality is None else quality)
         if intra_period < 1:
             raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
@@ -264,23 +334,33 @@ class LearnedVideoCodec(nn.Module):
             raise VcodecError(f"the intra boost must be 0 or more qualities, got {intra_boost}")
         intra_quality = min(quality + intra_boost, self.num_qualities)
         q = torch.tensor([quality - 1])
-        reference, size, cost = None, None, 0.0  # cost: bits per unit of latent squared error, from λ
+        reference, size, cost = (
+            None,
+            None,
+            0.0,
+        )  # cost: bits per unit of latent squared error, from λ
         previous = None  # the previous source frame, for motion estimation
         for index, frame in enumerate(frames):
             x, _ = _as_rgb(frame, False)
             if size is None:
                 size = tuple(x.shape[-2:])
             elif tuple(x.shape[-2:]) != size:
-                raise VcodecError(f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}")
+                raise VcodecError(
+                    f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}"
+                )
             if index % intra_period == 0:
                 sections, reference = self.intra.encode_latent(x, intra_quality)
                 sections = [bytes([intra_quality]), *sections]
-                if intra_period > 1:  # bits per unit of latent squared error: this GOP's RD decisions
+                if (
+                    intra_period > 1
+                ):  # bits per unit of latent squared error: this GOP's RD decisions
                     lam = self.intra.config.lambdas[quality - 1]
                     cost = lam * 255**2 * self._synthesis_gain(reference, q) / 3
                 yield Packet(FrameType.INTRA, index, sections), reference, size
             else:
-                sections, reference = self._encode_predicted(x, previous, reference, q, cost, skip_weight)
+                sections, reference = self._encode_predicted(
+                    x, previous, reference, q, cost, skip_weight
+                )
                 yield Packet(FrameType.PREDICTED, index, sections), reference, size
             previous = x
 
@@ -289,15 +369,23 @@ class LearnedVideoCodec(nn.Module):
         return self.intra.synthesize(latent, height, width)
 
     @torch.inference_mode()
-    def decode(self, packets: Iterable[Packet | None], width: int, height: int, quality: int,
-               keep_going: bool = False) -> Iterator[Tensor]:
+    def decode(
+        self,
+        packets: Iterable[Packet | None],
+        width: int,
+        height: int,
+        quality: int,
+        keep_going: bool = False,
+    ) -> Iterator[Tensor]:
         """The frames (1×3×H×W in [0, 1]) of a packet sequence that starts with an intra packet.
 
         With ``keep_going``, a lost packet (None) or one that does not decode repeats the last good frame
         (grey before the first) until the next intra packet; otherwise it raises BitstreamError.
         """
         if not 1 <= quality <= self.num_qualities:
-            raise BitstreamError(f"stream declares quality {quality}, model has 1–{self.num_qualities}")
+            raise BitstreamError(
+                f"stream declares quality {quality}, model has 1–{self.num_qualities}"
+            )
         q = torch.tensor([quality - 1])
         shape = self.intra.latent_shape(height, width)
         reference, last = None, None
@@ -311,17 +399,27 @@ class LearnedVideoCodec(nn.Module):
                 reference = None  # everything up to the next intra frame depends on what was lost
             yield torch.full((1, 3, height, width), 0.5) if last is None else last
 
-    def _decode_packet(self, index: int, packet: Packet | None, reference: Tensor | None, q: Tensor,
-                       shape: tuple[int, int]) -> Tensor:
+    def _decode_packet(
+        self,
+        index: int,
+        packet: Packet | None,
+        reference: Tensor | None,
+        q: Tensor,
+        shape: tuple[int, int],
+    ) -> Tensor:
         if packet is None:
             raise BitstreamError(f"frame {index}: packet lost")
         intra = packet.frame_type == FrameType.INTRA  # [quality, the image codec's sections]
         expected = self.intra.sections + 1 if intra else self._predicted_sections
         if len(packet.sections) != expected:
-            raise BitstreamError(f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}")
+            raise BitstreamError(
+                f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}"
+            )
         try:
             if intra:
-                return self.intra.decode_latent(packet.sections[1:], self._intra_quality(packet.sections[0]), shape)
+                return self.intra.decode_latent(
+                    packet.sections[1:], self._intra_quality(packet.sections[0]), shape
+                )
             if reference is None:
                 raise BitstreamError("a predicted frame with no intra frame before it")
             return self._decode_predicted(packet.sections, reference, q)
@@ -335,29 +433,48 @@ class LearnedVideoCodec(nn.Module):
     def _intra_quality(self, section: bytes) -> int:
         """The quality an intra packet's first section declares."""
         if len(section) != 1 or not 1 <= section[0] <= self.num_qualities:
-            raise BitstreamError(f"intra frame declares quality {section.hex() or 'nothing'}, model has "
-                                 f"1–{self.num_qualities}")
+            raise BitstreamError(
+                f"intra frame declares quality {section.hex() or 'nothing'}, model has "
+                f"1–{self.num_qualities}"
+            )
         return section[0]
 
     # --- predicted frames ---------------------------------------------------------------------------
-    def _coding_params(self, inputs: tuple[Tensor, Tensor], prediction: Tensor, context: Tensor | None, half: Tensor,
-                       gain: Tensor) -> tuple[Tensor, Tensor]:
+    def _coding_params(
+        self,
+        inputs: tuple[Tensor, Tensor],
+        prediction: Tensor,
+        context: Tensor | None,
+        half: Tensor,
+        gain: Tensor,
+    ) -> tuple[Tensor, Tensor]:
         """(scales, means) of the gained latent at one checkerboard half, in exact arithmetic."""
         hyper, temporal = (features[..., half] for features in inputs)
         context = torch.zeros_like(hyper) if context is None else context
         stacked = torch.cat((hyper, temporal, context), dim=1).unsqueeze(-1)
-        scales, means, alpha = from_fixed(self.exact["entropy_parameters"](stacked).squeeze(-1)).chunk(3, dim=1)
+        scales, means, alpha = from_fixed(
+            self.exact["entropy_parameters"](stacked).squeeze(-1)
+        ).chunk(3, dim=1)
         gain = gain.reshape(1, -1, 1)
         return scales * gain, (means + alpha * prediction[..., half]) * gain
 
     def _prediction(self, reference: Tensor, vectors: Tensor | None) -> tuple[Tensor, Tensor]:
         """What the temporal prior conditions on: ŷ_{t−1} moved by the motion vectors (float64, exact), and
         its temporal features (fixed point)."""
-        prediction = reference.double() if vectors is None else self.exact["motion"](reference, vectors)
+        prediction = (
+            reference.double() if vectors is None else self.exact["motion"](reference, vectors)
+        )
         return prediction, self.exact["temporal"](to_fixed(prediction))
 
-    def _code_predicted(self, z_hat: Tensor, reference: Tensor, predicted: tuple[Tensor, Tensor], keep: Tensor,
-                        q: Tensor, code_half) -> Tensor:
+    def _code_predicted(
+        self,
+        z_hat: Tensor,
+        reference: Tensor,
+        predicted: tuple[Tensor, Tensor],
+        keep: Tensor,
+        q: Tensor,
+        code_half,
+    ) -> Tensor:
         """Both checkerboard passes of a P-frame's y; skipped positions take the reference's values.
         ``predicted`` is :meth:`_prediction` of the reference."""
         gain, inverse = self.intra.y_gain.coding_gain(q), self.intra.y_gain.coding_inverse_gain(q)
@@ -372,8 +489,13 @@ class LearnedVideoCodec(nn.Module):
             return values
 
         y_hat = checkerboard_code(
-            tuple(reference.shape[1:]), lambda context, half: self._coding_params(inputs, prediction, context, half, gain),
-            self.exact["context"], inverse, code_kept, reference.device)
+            tuple(reference.shape[1:]),
+            lambda context, half: self._coding_params(inputs, prediction, context, half, gain),
+            self.exact["context"],
+            inverse,
+            code_kept,
+            reference.device,
+        )
         return torch.where(keep, self.intra.y_gain.ungain(y_hat, q), reference)
 
     def _skipped_z(self, blocks: Tensor) -> Tensor:
@@ -389,8 +511,15 @@ class LearnedVideoCodec(nn.Module):
         change = self.intra.g_s(latent + delta) - self.intra.g_s(latent)
         return float(change.pow(2).sum() / delta.pow(2).sum())
 
-    def _encode_predicted(self, x: Tensor, previous: Tensor, reference: Tensor, q: Tensor, cost: float,
-                          skip_weight: float) -> tuple[list[bytes], Tensor]:
+    def _encode_predicted(
+        self,
+        x: Tensor,
+        previous: Tensor,
+        reference: Tensor,
+        q: Tensor,
+        cost: float,
+        skip_weight: float,
+    ) -> tuple[list[bytes], Tensor]:
         """A P-frame's sections and its ŷ; ``cost`` converts latent squared error into bits (λ·255²·gain/3),
         weighted by ``skip_weight`` in the skip decision and by :data:`RDOQ_WEIGHT` in quantization.
         ``previous`` is the source frame before ``x``, for motion estimation."""
@@ -407,14 +536,20 @@ class LearnedVideoCodec(nn.Module):
         z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
         z_hat[..., blocks] = z_values.squeeze(-1)
         sections = [encode_flags(blocks)]
-        if vectors is not None:  # only coded blocks carry vectors; the others' do not matter enough to pay for
+        if (
+            vectors is not None
+        ):  # only coded blocks carry vectors; the others' do not matter enough to pay for
             moving = motion_blocks(blocks)
             vectors = vectors * moving
-            sections.append(encode_motion(vectors[0].permute(1, 2, 0)[moving], self.config.motion_search))
+            sections.append(
+                encode_motion(vectors[0].permute(1, 2, 0)[moving], self.config.motion_search)
+            )
         sections.append(z_data)
         predicted = self._prediction(reference, vectors)
 
-        weight = RDOQ_WEIGHT * cost / gain.reshape(1, -1, 1).pow(2)  # bits per unit of gained latent squared error
+        weight = (
+            RDOQ_WEIGHT * cost / gain.reshape(1, -1, 1).pow(2)
+        )  # bits per unit of gained latent squared error
 
         def code_half(i: int, half: Tensor, kept: Tensor, scales: Tensor, means: Tensor) -> Tensor:
             target = y_gained[..., half][..., kept]
@@ -424,11 +559,20 @@ class LearnedVideoCodec(nn.Module):
             sections.append(data)
             return values
 
-        y_hat = self._code_predicted(z_hat, reference, predicted, expand_blocks(blocks), q, code_half)
+        y_hat = self._code_predicted(
+            z_hat, reference, predicted, expand_blocks(blocks), q, code_half
+        )
         return sections, y_hat
 
-    def _blocks_worth_coding(self, y: Tensor, z_gained: Tensor, reference: Tensor, vectors: Tensor | None,
-                             q: Tensor, cost: float) -> Tensor:
+    def _blocks_worth_coding(
+        self,
+        y: Tensor,
+        z_gained: Tensor,
+        reference: Tensor,
+        vectors: Tensor | None,
+        q: Tensor,
+        cost: float,
+    ) -> Tensor:
         """The rate–distortion skip decision: a dry run codes every block to learn its bits and its
         latent error, then a block is coded when the distortion that copying would add costs more."""
         height, width = reference.shape[-2:]
@@ -441,13 +585,20 @@ class LearnedVideoCodec(nn.Module):
         extra = ((y - reference).pow(2) - (y - coded).pow(2)).sum(dim=1)[0].double()
         return F.avg_pool2d((cost * extra - bits)[None, None], BLOCK, divisor_override=1)[0, 0] > 0
 
-    def _dry_run(self, y: Tensor, z_gained: Tensor, reference: Tensor, vectors: Tensor | None,
-                 q: Tensor) -> tuple[Tensor, Tensor]:
+    def _dry_run(
+        self, y: Tensor, z_gained: Tensor, reference: Tensor, vectors: Tensor | None, q: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """Estimated bits per latent position (H×W, float64) and the ŷ (float32) of coding every block,
         through the float prior: an encoder-only estimate, so it need not be exact, and in float32 it
         costs a fraction of the exact pass the chosen blocks then take."""
-        gain, inverse = self.intra.y_gain.coding_gain(q).float(), self.intra.y_gain.coding_inverse_gain(q).float()
-        hyper = self.intra.h_s(self.intra.z_model.quantize(z_gained).float() * self.intra.z_gain.coding_inverse_gain(q).float())
+        gain, inverse = (
+            self.intra.y_gain.coding_gain(q).float(),
+            self.intra.y_gain.coding_inverse_gain(q).float(),
+        )
+        hyper = self.intra.h_s(
+            self.intra.z_model.quantize(z_gained).float()
+            * self.intra.z_gain.coding_inverse_gain(q).float()
+        )
         reference = reference.float()
         prediction = reference if vectors is None else self.prior.motion(reference, vectors)
         temporal = self.prior.temporal(prediction)
@@ -457,7 +608,9 @@ class LearnedVideoCodec(nn.Module):
             scales, means = self.prior.params(hyper, temporal, context, prediction)
             return scales * gain, means * gain
 
-        coded, scales, means = checkerboard_pass(y * gain, params, self.prior.context, inverse, quantize=torch.round)
+        coded, scales, means = checkerboard_pass(
+            y * gain, params, self.prior.context, inverse, quantize=torch.round
+        )
         return self.intra.y_model.bits(coded, scales, means).sum(dim=1)[0].double(), coded * inverse
 
     def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
@@ -471,11 +624,20 @@ class LearnedVideoCodec(nn.Module):
             vectors[0][moving] = coded
             vectors, first_y = vectors.permute(0, 3, 1, 2), 3
         z_hat = self._skipped_z(blocks)
-        z_values = self.intra.z_model.decompress(sections[first_y - 1], (1, z_hat.shape[1], int(blocks.sum()), 1))
+        z_values = self.intra.z_model.decompress(
+            sections[first_y - 1], (1, z_hat.shape[1], int(blocks.sum()), 1)
+        )
         z_hat[..., blocks] = z_values.squeeze(-1)
         return self._code_predicted(
-            z_hat, reference, self._prediction(reference, vectors), expand_blocks(blocks), q,
-            lambda i, half, kept, scales, means: self.intra.y_model.decompress(sections[i + first_y], scales, means))
+            z_hat,
+            reference,
+            self._prediction(reference, vectors),
+            expand_blocks(blocks),
+            q,
+            lambda i, half, kept, scales, means: self.intra.y_model.decompress(
+                sections[i + first_y], scales, means
+            ),
+        )
 
 
 def motion_blocks(blocks: Tensor) -> Tensor:
@@ -517,31 +679,57 @@ def decode_flags(data: bytes, shape: tuple[int, int]) -> Tensor:
 
 
 def _bernoulli(share: int):
-    return constriction.stream.model.Categorical(np.array([255 - share, share], dtype=np.float64) / 255, perfect=False)
+    return constriction.stream.model.Categorical(
+        np.array([255 - share, share], dtype=np.float64) / 255, perfect=False
+    )
 
 
-def stream_header(codec: LearnedVideoCodec, width: int, height: int, fps: Fraction, quality: int,
-                  intra_period: int, frame_count: int) -> bytes:
+def stream_header(
+    codec: LearnedVideoCodec,
+    width: int,
+    height: int,
+    fps: Fraction,
+    quality: int,
+    intra_period: int,
+    frame_count: int,
+) -> bytes:
     """The header container of a video stream (a fixed size for given model and sizes, so it can be
     rewritten with the final frame count once the packets are out)."""
     fps = Fraction(fps).limit_denominator(1 << 16)
     info = VideoInfo(fps.numerator, fps.denominator, frame_count, intra_period)
-    return Container(kind=Kind.VIDEO, model=codec.name, weights_hash=codec.weights_hash, width=width, height=height,
-                     quality=quality, sections=[info.to_bytes()]).to_bytes()
+    return Container(
+        kind=Kind.VIDEO,
+        model=codec.name,
+        weights_hash=codec.weights_hash,
+        width=width,
+        height=height,
+        quality=quality,
+        sections=[info.to_bytes()],
+    ).to_bytes()
 
 
 def check_stream_model(codec: LearnedVideoCodec, header: Container) -> None:
     """BitstreamError unless the stream header names exactly this codec's weights."""
     if codec.name != header.model or codec.weights_hash != header.weights_hash:
-        raise BitstreamError(f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
-                             f"not by '{codec.name}' ({codec.weights_hash.hex()})")
+        raise BitstreamError(
+            f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
+            f"not by '{codec.name}' ({codec.weights_hash.hex()})"
+        )
 
 
-def decode_stream(codec: LearnedVideoCodec, stream: BinaryIO, keep_going: bool = False,
-                  problems: list[str] | None = None) -> tuple[Container, VideoInfo, Iterator[Tensor]]:
+def decode_stream(
+    codec: LearnedVideoCodec,
+    stream: BinaryIO,
+    keep_going: bool = False,
+    problems: list[str] | None = None,
+) -> tuple[Container, VideoInfo, Iterator[Tensor]]:
     """A whole video stream through ``codec``: its header, what the header says, and the decoded frames
     (a generator: frames come out as packets are read)."""
     header, info = read_video_header(stream)
     check_stream_model(codec, header)
     packets = read_packets(stream, header, info, keep_going, problems)
-    return header, info, codec.decode(packets, header.width, header.height, header.quality, keep_going)
+    return (
+        header,
+        info,
+        codec.decode(packets, header.width, header.height, header.quality, keep_going),
+    )

@@ -5,10 +5,17 @@ The names below import on first use, so reading a container (``vcodec info``) ne
 
 from vcodec._lazy import lazy_attributes
 
-_LAZY = {"AutoregressiveTokenPrior": "vcodec.entropy.autoregressive", "StaticTokenPrior": "vcodec.entropy.categorical",
-         "CdfTables": "vcodec.entropy.coder", "decode": "vcodec.entropy.coder", "encode": "vcodec.entropy.coder",
-         "Container": "vcodec.entropy.container", "Kind": "vcodec.entropy.container",
-         "FactorizedModel": "vcodec.entropy.continuous", "GaussianModel": "vcodec.entropy.continuous"}
+_LAZY = {
+    "AutoregressiveTokenPrior": "vcodec.entropy.autoregressive",
+    "StaticTokenPrior": "vcodec.entropy.categorical",
+    "CdfTables": "vcodec.entropy.coder",
+    "decode": "vcodec.entropy.coder",
+    "encode": "vcodec.entropy.coder",
+    "Container": "vcodec.entropy.container",
+    "Kind": "vcodec.entropy.container",
+    "FactorizedModel": "vcodec.entropy.continuous",
+    "GaussianModel": "vcodec.entropy.continuous",
+}
 __getattr__ = lazy_attributes(__name__, _LAZY)
 
 

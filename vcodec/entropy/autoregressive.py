@@ -55,11 +55,17 @@ class _Block(nn.Module):
         self.heads = heads
         self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.qkv, self.out = nn.Linear(width, 3 * width), nn.Linear(width, width)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.ReLU(), nn.Linear(4 * width, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 4 * width), nn.ReLU(), nn.Linear(4 * width, width)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         b, n, w = x.shape
-        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(self.norm1(x))
+            .reshape(b, n, 3, self.heads, w // self.heads)
+            .permute(2, 0, 3, 1, 4)
+        )
         attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.out(attended.transpose(1, 2).reshape(b, n, w))
         return x + self.mlp(self.norm2(x))
@@ -69,10 +75,14 @@ class AutoregressiveTokenPrior(nn.Module):
     """p(tokens) = Π_n Π_g p(t_{n,g} | t_<n): G streams (sub-codebooks) predicted by G heads from the
     same causal context; the input at position n is the sum of the embeddings of t_{n−1,·}."""
 
-    def __init__(self, vocab_sizes: tuple[int, ...], positions: int, config: ARPriorConfig | None = None):
+    def __init__(
+        self, vocab_sizes: tuple[int, ...], positions: int, config: ARPriorConfig | None = None
+    ):
         super().__init__()
         if positions > MAX_POSITIONS:
-            raise ValueError(f"the autoregressive prior codes at most {MAX_POSITIONS} positions, got {positions}")
+            raise ValueError(
+                f"the autoregressive prior codes at most {MAX_POSITIONS} positions, got {positions}"
+            )
         self.vocab_sizes, self.positions = check_vocab_sizes(vocab_sizes), positions
         self.config = config or ARPriorConfig()
         w = self.config.width
@@ -103,18 +113,30 @@ class AutoregressiveTokenPrior(nn.Module):
     def bits(self, indices: Tensor) -> Tensor:
         """−log2 p of each B×N×G index under the float model (training loss, rate estimates)."""
         logits = self.logits(indices)
-        bits = [-torch.log_softmax(l, -1).gather(-1, indices[..., g:g + 1]).squeeze(-1) / math.log(2)
-                for g, l in enumerate(logits)]
+        bits = [
+            -torch.log_softmax(logit, -1).gather(-1, indices[..., g : g + 1]).squeeze(-1)
+            / math.log(2)
+            for g, logit in enumerate(logits)
+        ]
         return torch.stack(bits, dim=-1)
 
-    def fit(self, indices: Tensor, steps: int = 2000, batch: int = 64, lr: float = 2e-3, seed: int = 0,
-            progress: bool = False) -> list[float]:
+    def fit(
+        self,
+        indices: Tensor,
+        steps: int = 2000,
+        batch: int = 64,
+        lr: float = 2e-3,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> list[float]:
         """Train on B×N×G token ids (maximum likelihood); returns the mean bits per token every 100 steps."""
         from tqdm import tqdm
 
         generator = torch.Generator().manual_seed(seed)
         optimizer = torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=0.01)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps, pct_start=0.05)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, lr, total_steps=steps, pct_start=0.05
+        )
         self.train()
         history, window = [], []
         for _ in tqdm(range(steps), desc="token prior", disable=not progress):
@@ -157,7 +179,9 @@ class AutoregressiveTokenPrior(nn.Module):
         else:  # the decoder's order: position by position, streams within a position
             for n in range(ids.shape[0]):
                 for g, table in enumerate(frequencies):
-                    encoder.encode(ids[n:n + 1, g].numpy().astype(np.int32), family, table[0, n:n + 1])
+                    encoder.encode(
+                        ids[n : n + 1, g].numpy().astype(np.int32), family, table[0, n : n + 1]
+                    )
         return coder.range_bytes(encoder)
 
     def decompress(self, data: bytes, num_tokens: int) -> Tensor:
@@ -182,8 +206,9 @@ class _Linear:
     """y = round((x·W + b) / 2**shift) with integer W (largest entry near ±2**WEIGHT_BITS) and b."""
 
     def __init__(self, layer: nn.Linear):
-        self.shift, self.weight, self.bias = integer_weights(layer.weight.detach().double().T,
-                                                             layer.bias.detach().double(), (0,), ACTIVATION_LIMIT)
+        self.shift, self.weight, self.bias = integer_weights(
+            layer.weight.detach().double().T, layer.bias.detach().double(), (0,), ACTIVATION_LIMIT
+        )
 
     def __call__(self, x: Tensor) -> Tensor:
         return rescale(x @ self.weight + self.bias, self.shift, ACTIVATION_LIMIT)
@@ -199,7 +224,10 @@ class _LayerNorm:
 
     def __call__(self, x: Tensor) -> Tensor:
         n = x.shape[-1]
-        s1, s2 = x.sum(-1, keepdim=True), (x * x).sum(-1, keepdim=True)  # exact: integers below 2**53
+        s1, s2 = (
+            x.sum(-1, keepdim=True),
+            (x * x).sum(-1, keepdim=True),
+        )  # exact: integers below 2**53
         mean = s1 / n
         variance = torch.clamp(s2 / n - mean * mean, min=0.0) / float(1 << 2 * ACTIVATION_BITS)
         normalized = (x - mean) / (1 << ACTIVATION_BITS) / torch.sqrt(variance + self.eps)
@@ -222,8 +250,17 @@ class ExactTransformer:
         self.start = _fixed(prior.start.detach())
         self.position = _fixed(prior.position.detach())
         self.embed = [_fixed(e.weight.detach()) for e in prior.embed]
-        self.blocks = [(_LayerNorm(b.norm1), _Linear(b.qkv), _Linear(b.out), _LayerNorm(b.norm2),
-                        _Linear(b.mlp[0]), _Linear(b.mlp[2])) for b in prior.blocks]
+        self.blocks = [
+            (
+                _LayerNorm(b.norm1),
+                _Linear(b.qkv),
+                _Linear(b.out),
+                _LayerNorm(b.norm2),
+                _Linear(b.mlp[0]),
+                _Linear(b.mlp[2]),
+            )
+            for b in prior.blocks
+        ]
         self.norm = _LayerNorm(prior.norm)
         self.out = [_Linear(h) for h in prior.heads]
 
@@ -231,12 +268,19 @@ class ExactTransformer:
         b, n, w = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
         d = w // self.heads
         q, k, v = qkv.reshape(b, n, 3, self.heads, d).permute(2, 0, 3, 1, 4)
-        scores = (q @ k.transpose(-1, -2)) / float(1 << 2 * ACTIVATION_BITS) / math.sqrt(d)  # exact sums
+        scores = (
+            (q @ k.transpose(-1, -2)) / float(1 << 2 * ACTIVATION_BITS) / math.sqrt(d)
+        )  # exact sums
         causal = torch.ones(n, n, dtype=torch.bool).tril()
         scores = scores.masked_fill(~causal, -math.inf)
         weights = _table_weights(scores, EXP_STEPS).masked_fill(~causal, 0.0)
         mixed = (weights @ v) / weights.sum(-1, keepdim=True)  # exact sums, one division
-        return torch.round(mixed).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT).transpose(1, 2).reshape(b, n, w)
+        return (
+            torch.round(mixed)
+            .clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+            .transpose(1, 2)
+            .reshape(b, n, w)
+        )
 
     @torch.no_grad()
     def frequencies(self, indices: Tensor, last: bool = False) -> list[np.ndarray]:
@@ -248,12 +292,16 @@ class ExactTransformer:
         x = (start if previous is None else torch.cat([start, previous], dim=1)) + self.position[:n]
         x = x.clamp(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
         for norm1, qkv, out, norm2, up, down in self.blocks:
-            x = (x + out(self._attention(qkv(norm1(x))))).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+            x = (x + out(self._attention(qkv(norm1(x))))).clamp_(
+                -ACTIVATION_LIMIT, ACTIVATION_LIMIT
+            )
             x = (x + down(torch.relu(up(norm2(x))))).clamp_(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
         x = self.norm(x[:, -1:] if last else x)
         frequencies = []
         for head, vocab in zip(self.out, self.prior.vocab_sizes):
             weights = _table_weights(head(x) / float(1 << ACTIVATION_BITS), EXP_STEPS).long()
             spare = TOTAL_FREQUENCY - vocab
-            frequencies.append((1 + weights * spare // weights.sum(-1, keepdim=True)).double().numpy())
+            frequencies.append(
+                (1 + weights * spare // weights.sum(-1, keepdim=True)).double().numpy()
+            )
         return frequencies

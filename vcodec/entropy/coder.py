@@ -91,7 +91,9 @@ def range_decoder(data: bytes, what: str) -> Iterator[constriction.stream.queue.
     if len(data) % 4:
         raise BitstreamError(f"{what}: length is not a multiple of 4 bytes")
     try:
-        yield constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
+        yield constriction.stream.queue.RangeDecoder(
+            np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        )
     except (ValueError, RuntimeError, AssertionError) as err:
         raise BitstreamError(f"{what} is corrupt ({err})") from None
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import enum
 import struct
 import zlib
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from vcodec.errors import BitstreamError
@@ -56,10 +56,16 @@ class Container:
     def to_bytes(self) -> bytes:
         name = self.model.encode("utf-8")
         if len(name) > 255 or len(self.weights_hash) != 8 or len(self.sections) > MAX_SECTIONS:
-            raise ValueError("model name ≤ 255 bytes, an 8-byte hash and ≤ 64 sections are required")
+            raise ValueError(
+                "model name ≤ 255 bytes, an 8-byte hash and ≤ 64 sections are required"
+            )
         parts = [
-            _FIXED.pack(MAGIC, VERSION, int(self.kind), _FLAG_GREY if self.grey else 0, self.quality),
-            bytes([len(name)]), name, self.weights_hash,
+            _FIXED.pack(
+                MAGIC, VERSION, int(self.kind), _FLAG_GREY if self.grey else 0, self.quality
+            ),
+            bytes([len(name)]),
+            name,
+            self.weights_hash,
             _SIZE.pack(self.width, self.height, len(self.sections)),
         ]
         parts += _section_table(self.sections)
@@ -90,16 +96,26 @@ class _Reader:
 
     def sections(self, count: int) -> list[bytes]:
         """``count`` length-prefixed sections."""
-        return [self.take(_U32.unpack(self.take(4, "section table"))[0], "section") for _ in range(count)]
+        return [
+            self.take(_U32.unpack(self.take(4, "section table"))[0], "section")
+            for _ in range(count)
+        ]
 
     def container(self) -> Container:
         if len(self.data) < 4 or self.data[:4] != MAGIC:
-            raise BitstreamError("not a vcodec stream (bad magic bytes)" if self.data else "stream is empty")
+            raise BitstreamError(
+                "not a vcodec stream (bad magic bytes)" if self.data else "stream is empty"
+            )
         magic, version, kind, flags, quality = _FIXED.unpack(self.take(_FIXED.size, "header"))
         if version != VERSION:
-            raise BitstreamError(f"unsupported format version {version} (this vcodec reads version {VERSION})")
+            raise BitstreamError(
+                f"unsupported format version {version} (this vcodec reads version {VERSION})"
+            )
         body_end = len(self.data) - _U32.size
-        if body_end < self.pos or zlib.crc32(self.data[:body_end]) != _U32.unpack(self.data[body_end:])[0]:
+        if (
+            body_end < self.pos
+            or zlib.crc32(self.data[:body_end]) != _U32.unpack(self.data[body_end:])[0]
+        ):
             raise BitstreamError("stream is corrupt or truncated (CRC32 mismatch)")
         self.data = self.data[:body_end]
         if kind not in Kind._value2member_map_:
@@ -118,8 +134,19 @@ class _Reader:
             raise BitstreamError(f"stream declares {count} sections (at most {MAX_SECTIONS})")
         sections = self.sections(count)
         if self.pos != len(self.data):
-            raise BitstreamError(f"{len(self.data) - self.pos} unexpected bytes after the last section")
-        return Container(Kind(kind), model, weights_hash, width, height, quality, bool(flags & _FLAG_GREY), sections)
+            raise BitstreamError(
+                f"{len(self.data) - self.pos} unexpected bytes after the last section"
+            )
+        return Container(
+            Kind(kind),
+            model,
+            weights_hash,
+            width,
+            height,
+            quality,
+            bool(flags & _FLAG_GREY),
+            sections,
+        )
 
 
 def _section_table(sections: list[bytes]) -> list[bytes]:
@@ -129,7 +156,9 @@ def _section_table(sections: list[bytes]) -> list[bytes]:
 
 def _check_size(width: int, height: int) -> None:
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
-        raise BitstreamError(f"stream declares an image of {width}×{height} pixels, beyond the limits")
+        raise BitstreamError(
+            f"stream declares an image of {width}×{height} pixels, beyond the limits"
+        )
 
 
 # --- video: a header container, then one packet per frame ---------------------------------------------
@@ -174,8 +203,15 @@ class VideoInfo:
         if len(container.sections) != 1 or len(container.sections[0]) != _VIDEO_INFO.size:
             raise BitstreamError("video header is malformed")
         info = cls(*_VIDEO_INFO.unpack(container.sections[0]))
-        if info.fps_num == 0 or info.fps_den == 0 or info.intra_period == 0 or info.frame_count > MAX_FRAMES:
-            raise BitstreamError(f"video header declares an impossible rate, intra period or frame count")
+        if (
+            info.fps_num == 0
+            or info.fps_den == 0
+            or info.intra_period == 0
+            or info.frame_count > MAX_FRAMES
+        ):
+            raise BitstreamError(
+                "video header declares an impossible rate, intra period or frame count"
+            )
         return info
 
 
@@ -198,14 +234,18 @@ class Packet:
     @classmethod
     def from_body(cls, body: bytes) -> "Packet":
         reader = _Reader(body)
-        frame_type, index, count = _PACKET_HEAD.unpack(reader.take(_PACKET_HEAD.size, "packet header"))
+        frame_type, index, count = _PACKET_HEAD.unpack(
+            reader.take(_PACKET_HEAD.size, "packet header")
+        )
         if frame_type not in FrameType._value2member_map_:
             raise BitstreamError(f"unknown frame type {frame_type}")
         if count > MAX_SECTIONS:
             raise BitstreamError(f"packet declares {count} sections (at most {MAX_SECTIONS})")
         sections = reader.sections(count)
         if reader.pos != len(body):
-            raise BitstreamError(f"{len(body) - reader.pos} unexpected bytes after a packet's last section")
+            raise BitstreamError(
+                f"{len(body) - reader.pos} unexpected bytes after a packet's last section"
+            )
         return cls(FrameType(frame_type), index, sections)
 
 
@@ -240,7 +280,9 @@ def read_packet(stream: BinaryIO, max_bytes: int) -> Packet | None:
         raise BitstreamError("stream is truncated (ends inside a packet length)")
     size = _U32.unpack(length)[0]
     if size > max_bytes:
-        raise BitstreamError(f"packet declares {size:,} bytes, more than a frame of this size can need")
+        raise BitstreamError(
+            f"packet declares {size:,} bytes, more than a frame of this size can need"
+        )
     body = _read_exact(stream, size, "packet")
     if zlib.crc32(body) != _U32.unpack(_read_exact(stream, 4, "packet CRC"))[0]:
         raise BitstreamError("packet is corrupt (CRC32 mismatch)")
@@ -276,12 +318,19 @@ def _read_exact(stream: BinaryIO, count: int, what: str) -> bytes:
     return data
 
 
-def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_going: bool = False,
-                 problems: list[str] | None = None) -> Iterator[Packet | None]:
+def read_packets(
+    stream: BinaryIO,
+    header: Container,
+    info: VideoInfo,
+    keep_going: bool = False,
+    problems: list[str] | None = None,
+) -> Iterator[Packet | None]:
     """The packets after a video header, in frame order, each checked. A damaged or missing one raises
     BitstreamError naming its frame; with ``keep_going`` it yields None for every frame it cannot read,
     finds the next whole packet, and notes what happened in ``problems``."""
-    limit = 1024 + 16 * header.width * header.height  # far above what any frame of this size codes to
+    limit = (
+        1024 + 16 * header.width * header.height
+    )  # far above what any frame of this size codes to
     index = 0
     while index < info.frame_count:
         position = stream.tell()
@@ -297,7 +346,9 @@ def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_goin
                 raise BitstreamError(message) from None
             stream.seek(position + 1)
             packet = _next_packet(stream, limit, index, info.frame_count, position)
-            if packet is None:  # no more frames lost than bytes left: damage, not a fabricated frame count
+            if (
+                packet is None
+            ):  # no more frames lost than bytes left: damage, not a fabricated frame count
                 found = min(info.frame_count, index + max(1, stream.seek(0, 2) - position))
             else:
                 found = packet.index
@@ -314,7 +365,9 @@ def read_packets(stream: BinaryIO, header: Container, info: VideoInfo, keep_goin
         raise BitstreamError(f"unexpected bytes after the last of {info.frame_count} frames")
 
 
-def _next_packet(stream: BinaryIO, limit: int, after: int, count: int, damaged_from: int) -> Packet | None:
+def _next_packet(
+    stream: BinaryIO, limit: int, after: int, count: int, damaged_from: int
+) -> Packet | None:
     """The next whole packet of a later frame than ``after`` (None when the stream has none) whose frame
     number is plausible: at least one damaged byte per lost frame, so a stray packet cannot make the
     decoder emit millions of stand-in frames from a few bytes."""

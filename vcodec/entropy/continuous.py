@@ -30,7 +30,9 @@ def scale_table(low: float = 0.11, high: float = 64.0, levels: int = 160) -> lis
 
 def _tables(model: nn.Module) -> CdfTables:
     return CdfTables(
-        model._quantized_cdf.cpu().numpy(), model._cdf_length.cpu().numpy(), model._offset.cpu().numpy()
+        model._quantized_cdf.cpu().numpy(),
+        model._cdf_length.cpu().numpy(),
+        model._offset.cpu().numpy(),
     )
 
 
@@ -129,7 +131,9 @@ class GaussianModel(_TabulatedModel):
     def _tabulate(self) -> None:
         self.conditional.update_scale_table(self.scales, force=True)
 
-    def forward(self, y: Tensor, scales: Tensor, means: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, y: Tensor, scales: Tensor, means: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         return self.conditional(y, scales, means)
 
     def indexes(self, scales: Tensor) -> np.ndarray:
@@ -156,7 +160,10 @@ class GaussianModel(_TabulatedModel):
         smaller = nearest - torch.sign(nearest)
 
         def cost(symbols: Tensor) -> Tensor:
-            return weight * (residual - symbols).pow(2) + self.bits(symbols, scales, torch.zeros_like(scales)).double()
+            return (
+                weight * (residual - symbols).pow(2)
+                + self.bits(symbols, scales, torch.zeros_like(scales)).double()
+            )
 
         return torch.where(cost(smaller) < cost(nearest), smaller, nearest) + means
 
@@ -164,7 +171,9 @@ class GaussianModel(_TabulatedModel):
         """Code ``y`` given its entropy parameters; returns the bytes and ŷ = symbols + means (float64)."""
         means = means.double()
         symbols = _round_symbols(y.double() - means)
-        return coder.encode(symbols.cpu().numpy(), self.indexes(scales), self.tables), symbols + means
+        return coder.encode(
+            symbols.cpu().numpy(), self.indexes(scales), self.tables
+        ), symbols + means
 
     def decompress(self, data: bytes, scales: Tensor, means: Tensor) -> Tensor:
         means = means.double()

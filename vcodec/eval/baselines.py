@@ -18,7 +18,6 @@ from vcodec.defaults import DEFAULT_GOP
 from vcodec.eval.ffmpeg import decode_packets, encode_frames, encoder_available
 
 
-
 @dataclass(frozen=True)
 class Coded:
     """One picture or clip through a codec: its bytes, what decodes from them, and how long each took."""
@@ -27,7 +26,9 @@ class Coded:
     decoded: np.ndarray
     encode_seconds: float
     decode_seconds: float
-    payload_bytes: int | None = None  # entropy-coded bytes without headers, where a codec has the notion
+    payload_bytes: int | None = (
+        None  # entropy-coded bytes without headers, where a codec has the notion
+    )
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,11 @@ class PillowCodec:
 
     @property
     def description(self) -> str:
-        return {"jpeg": "JPEG (Pillow/libjpeg, 4:2:0)", "webp": "WebP (Pillow/libwebp, method 6)",
-                "avif": "AVIF (Pillow/libavif, 4:2:0)"}[self.name]
+        return {
+            "jpeg": "JPEG (Pillow/libjpeg, 4:2:0)",
+            "webp": "WebP (Pillow/libwebp, method 6)",
+            "avif": "AVIF (Pillow/libavif, 4:2:0)",
+        }[self.name]
 
     def missing(self) -> str | None:
         """Why this codec cannot run here, or None."""
@@ -87,14 +91,20 @@ class FFmpegSpec:
         if self.encoder == "libsvtav1":
             if gop is None:
                 return {"preset": "8", "qp": str(point), "svtav1-params": "rc=0"}
-            return {"preset": "8", "crf": str(point), "svtav1-params": f"pred-struct=1:keyint={gop}:scd=0"}
+            return {
+                "preset": "8",
+                "crf": str(point),
+                "svtav1-params": f"pred-struct=1:keyint={gop}:scd=0",
+            }
         raise ValueError(f"no settings for encoder {self.encoder}")
 
 
 FFMPEG = {
     "x264": FFmpegSpec("libx264", "h264", "444", "H.264 (x264 medium, 4:4:4)", 16),
     "x265": FFmpegSpec("libx265", "hevc", "444", "HEVC (x265 medium, 4:4:4)", 16),
-    "av1": FFmpegSpec("libsvtav1", "libdav1d", "420", "AV1 (SVT-AV1 preset 8, 4:2:0: SVT-AV1 codes no 4:4:4)", 4),
+    "av1": FFmpegSpec(
+        "libsvtav1", "libdav1d", "420", "AV1 (SVT-AV1 preset 8, 4:2:0: SVT-AV1 codes no 4:4:4)", 4
+    ),
 }
 
 
@@ -126,7 +136,9 @@ class FFmpegImageCodec:
     def code(self, image: np.ndarray, point: int) -> Coded:
         spec = FFMPEG[self.name]
         start = time.perf_counter()
-        packets = encode_frames(spec.encoder, [image], spec.chroma, Fraction(25), spec.options(point, None))
+        packets = encode_frames(
+            spec.encoder, [image], spec.chroma, Fraction(25), spec.options(point, None)
+        )
         middle = time.perf_counter()
         (decoded,) = decode_packets(spec.decoder, packets, spec.chroma, *image.shape[:2])
         return Coded(sum(map(len, packets)), decoded, middle - start, time.perf_counter() - middle)
@@ -152,10 +164,14 @@ class FFmpegVideoCodec:
     def code(self, frames: np.ndarray, fps: Fraction, point: int) -> Coded:
         spec = FFMPEG[self.name]
         start = time.perf_counter()
-        packets = encode_frames(spec.encoder, list(frames), spec.chroma, fps, spec.options(point, self.gop), self.gop)
+        packets = encode_frames(
+            spec.encoder, list(frames), spec.chroma, fps, spec.options(point, self.gop), self.gop
+        )
         middle = time.perf_counter()
         decoded = decode_packets(spec.decoder, packets, spec.chroma, *frames.shape[1:3])
-        return Coded(sum(map(len, packets)), np.stack(decoded), middle - start, time.perf_counter() - middle)
+        return Coded(
+            sum(map(len, packets)), np.stack(decoded), middle - start, time.perf_counter() - middle
+        )
 
 
 IMAGE_BASELINES = {

@@ -28,12 +28,15 @@ def _curve(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 def _mean_difference(anchor: tuple, test: tuple, method: str) -> float:
     """Mean of (test − anchor) of y as a function of x, over the x range both curves cover."""
-    (x_a, y_a), (x_t, y_t) = anchor, test
+    (x_a, _), (x_t, _) = anchor, test
     low, high = max(x_a.min(), x_t.min()), min(x_a.max(), x_t.max())
     if high <= low:
         raise ValueError("the two curves do not overlap")
     if method == "cubic":
-        integrals = [np.diff(np.polyval(np.polyint(np.polyfit(x, y, 3)), [low, high]))[0] for x, y in (anchor, test)]
+        integrals = [
+            np.diff(np.polyval(np.polyint(np.polyfit(x, y, 3)), [low, high]))[0]
+            for x, y in (anchor, test)
+        ]
     elif method == "pchip":
         integrals = [PchipInterpolator(x, y).integrate(low, high) for x, y in (anchor, test)]
     else:

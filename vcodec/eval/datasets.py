@@ -20,8 +20,11 @@ def development_images() -> dict[str, np.ndarray]:
     from sklearn.datasets import load_sample_images
 
     images = {
-        "astronaut": data.astronaut(), "coffee": data.coffee(), "chelsea": data.chelsea(),
-        "rocket": data.rocket(), "motorcycle": data.stereo_motorcycle()[0],
+        "astronaut": data.astronaut(),
+        "coffee": data.coffee(),
+        "chelsea": data.chelsea(),
+        "rocket": data.rocket(),
+        "motorcycle": data.stereo_motorcycle()[0],
         "hubble": data.hubble_deep_field()[:512, :512],
     }
     samples = load_sample_images()
@@ -42,7 +45,9 @@ def media_files(path: Path, suffixes: frozenset[str], what: str) -> list[Path]:
     return files
 
 
-def load_images(path: Path, min_side: int = 1, strict: bool = False) -> tuple[dict[str, np.ndarray], list[str]]:
+def load_images(
+    path: Path, min_side: int = 1, strict: bool = False
+) -> tuple[dict[str, np.ndarray], list[str]]:
     """The readable images of a folder (or one file) as name → H×W×3 uint8, and what was skipped why.
 
     Unreadable images and images with a side under ``min_side`` are skipped, or with ``strict`` stop
@@ -53,7 +58,9 @@ def load_images(path: Path, min_side: int = 1, strict: bool = False) -> tuple[di
         try:
             image = load_rgb_uint8(file)
             if min(image.shape[:2]) < min_side:
-                raise VcodecError(f"{file}: {image.shape[1]}×{image.shape[0]} is smaller than {min_side} px")
+                raise VcodecError(
+                    f"{file}: {image.shape[1]}×{image.shape[0]} is smaller than {min_side} px"
+                )
         except VcodecError as err:
             if strict:
                 raise
@@ -82,7 +89,9 @@ def load_videos(path: Path, max_frames: int | None, strict: bool = False):
                 raise
             skipped.append(str(err))
             continue
-        videos[file.stem if file.stem not in videos else file.name] = VideoSource(str(file), max_frames)
+        videos[file.stem if file.stem not in videos else file.name] = VideoSource(
+            str(file), max_frames
+        )
     if not videos:
         raise VcodecError(f"{path}: none of the videos could be used: " + "; ".join(skipped))
     return videos, skipped
@@ -114,5 +123,7 @@ class SyntheticClip:
 
 def development_clips(frames: int = 16) -> dict[str, SyntheticClip]:
     """Two synthetic development clips: a static noisy shot and a diagonal pan."""
-    return {"coffee-static": SyntheticClip("coffee", frames, (0, 0), 1.5),
-            "astronaut-pan": SyntheticClip("astronaut", frames, (1, 3), 1.0)}
+    return {
+        "coffee-static": SyntheticClip("coffee", frames, (0, 0), 1.5),
+        "astronaut-pan": SyntheticClip("astronaut", frames, (1, 3), 1.0),
+    }

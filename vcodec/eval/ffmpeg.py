@@ -51,20 +51,29 @@ def _frame(planes: list[np.ndarray], pix_fmt: str):
     frame = av.VideoFrame(planes[0].shape[1], planes[0].shape[0], pix_fmt)
     for plane, data in zip(frame.planes, planes):
         lines = np.zeros((plane.height, plane.line_size), dtype=np.uint8)
-        lines[:, :plane.width] = data
+        lines[:, : plane.width] = data
         plane.update(lines.tobytes())
     return frame
 
 
 def _rgb(frame, chroma: str, height: int, width: int) -> np.ndarray:
     """A decoded PyAV frame → H×W×3 RGB through our inverse colour conversion."""
-    planes = [np.frombuffer(p, dtype=np.uint8).reshape(p.height, p.line_size)[:, :p.width] for p in frame.planes]
+    planes = [
+        np.frombuffer(p, dtype=np.uint8).reshape(p.height, p.line_size)[:, : p.width]
+        for p in frame.planes
+    ]
     ycbcr = np.stack(planes) if chroma == "444" else upsample_chroma(*planes)
     return ycbcr_to_rgb(ycbcr)[:height, :width]
 
 
-def encode_frames(encoder: str, frames: Sequence[np.ndarray], chroma: str, fps: Fraction,
-                  options: dict[str, str], gop: int | None = None) -> list[bytes]:
+def encode_frames(
+    encoder: str,
+    frames: Sequence[np.ndarray],
+    chroma: str,
+    fps: Fraction,
+    options: dict[str, str],
+    gop: int | None = None,
+) -> list[bytes]:
     """Encode RGB frames (H×W×3 uint8 each) and return the encoder's packets, in decode order."""
     import av
 
@@ -89,7 +98,9 @@ def encode_frames(encoder: str, frames: Sequence[np.ndarray], chroma: str, fps: 
     return packets
 
 
-def decode_packets(decoder: str, packets: Sequence[bytes], chroma: str, height: int, width: int) -> list[np.ndarray]:
+def decode_packets(
+    decoder: str, packets: Sequence[bytes], chroma: str, height: int, width: int
+) -> list[np.ndarray]:
     """Decode packets from :func:`encode_frames` back to H×W×3 uint8 RGB frames."""
     import av
 

@@ -17,16 +17,17 @@ import torch
 from vcodec import zoo
 from vcodec.codecs.video import stream_header
 from vcodec.defaults import DEFAULT_GOP
-from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
 from vcodec.entropy.container import Container, read_packets, read_video_header
 from vcodec.errors import VcodecError
+from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
 from vcodec.io.images import to_uint8
 from vcodec.tokenizers.causal3d import VIDEO_TOKEN_CHUNK, VIDEO_TOKEN_TILE, clip_pieces
 
 
-
 def _round_trip(codec, image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray, float, float]:
-    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255.0)  # a writable copy
+    x = (
+        torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255.0)
+    )  # a writable copy
     start = time.perf_counter()
     data = codec.compress(x, quality=quality)
     middle = time.perf_counter()
@@ -47,7 +48,8 @@ class LearnedImageMethod:
 
     def __post_init__(self) -> None:
         self.points = tuple(self.codec.check_quality(q) for q in self.points) or tuple(
-            range(1, self.codec.num_qualities + 1))
+            range(1, self.codec.num_qualities + 1)
+        )
 
     @property
     def description(self) -> str:
@@ -59,7 +61,9 @@ class LearnedImageMethod:
 
     def code(self, image: np.ndarray, point: int) -> Coded:
         data, decoded, enc_s, dec_s = _round_trip(self.codec, image, point)
-        return Coded(len(data), decoded, enc_s, dec_s, payload_bytes=self.codec.parse(data).payload_bytes)
+        return Coded(
+            len(data), decoded, enc_s, dec_s, payload_bytes=self.codec.parse(data).payload_bytes
+        )
 
 
 @dataclass
@@ -74,8 +78,13 @@ class LearnedIntraVideoMethod(LearnedImageMethod):
     def code(self, frames: np.ndarray, fps: Fraction, point: int) -> Coded:
         trips = [_round_trip(self.codec, frame, point) for frame in frames]
         payload = sum(self.codec.parse(t[0]).payload_bytes for t in trips)
-        return Coded(sum(len(t[0]) for t in trips), np.stack([t[1] for t in trips]),
-                     sum(t[2] for t in trips), sum(t[3] for t in trips), payload_bytes=payload)
+        return Coded(
+            sum(len(t[0]) for t in trips),
+            np.stack([t[1] for t in trips]),
+            sum(t[2] for t in trips),
+            sum(t[3] for t in trips),
+            payload_bytes=payload,
+        )
 
 
 @dataclass
@@ -94,22 +103,38 @@ class LearnedVideoMethod(LearnedImageMethod):
         import io
 
         height, width = frames.shape[1:3]
-        tensors = (torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float().div(255.0) for f in frames)
+        tensors = (
+            torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float().div(255.0) for f in frames
+        )
         start = time.perf_counter()
         packets = list(self.codec.encode(tensors, point, self.gop))
-        data = stream_header(self.codec, width, height, fps, point, self.gop, len(packets)) + \
-            b"".join(p.to_bytes() for p in packets)
+        data = stream_header(
+            self.codec, width, height, fps, point, self.gop, len(packets)
+        ) + b"".join(p.to_bytes() for p in packets)
         middle = time.perf_counter()
         stream = io.BytesIO(data)
         header, info = read_video_header(stream)
-        decoded = [to_uint8(x) for x in self.codec.decode(read_packets(stream, header, info), width, height, point)]
-        payload = sum(len(section) for p in packets for section in p.sections)  # entropy-coded bytes only
-        return Coded(len(data), np.stack(decoded), middle - start, time.perf_counter() - middle, payload_bytes=payload)
+        decoded = [
+            to_uint8(x)
+            for x in self.codec.decode(read_packets(stream, header, info), width, height, point)
+        ]
+        payload = sum(
+            len(section) for p in packets for section in p.sections
+        )  # entropy-coded bytes only
+        return Coded(
+            len(data),
+            np.stack(decoded),
+            middle - start,
+            time.perf_counter() - middle,
+            payload_bytes=payload,
+        )
 
 
 def token_counts(max_tokens: int) -> tuple[int, ...]:
     """The rate points of a 1D tokenizer: powers of two up to its K, and K itself."""
-    return tuple(sorted({2**i for i in range(max_tokens.bit_length()) if 2**i <= max_tokens} | {max_tokens}))
+    return tuple(
+        sorted({2**i for i in range(max_tokens.bit_length()) if 2**i <= max_tokens} | {max_tokens})
+    )
 
 
 def tiles(image: np.ndarray, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -119,13 +144,19 @@ def tiles(image: np.ndarray, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
     rows, cols = -(-h // size), -(-w // size)
     padded = np.pad(image, ((0, rows * size - h), (0, cols * size - w), (0, 0)), mode="edge")
     x = torch.from_numpy(padded).permute(2, 0, 1).float().div(255.0)
-    return x.unfold(1, size, size).unfold(2, size, size).permute(1, 2, 0, 3, 4).reshape(-1, 3, size, size), (rows, cols)
+    return x.unfold(1, size, size).unfold(2, size, size).permute(1, 2, 0, 3, 4).reshape(
+        -1, 3, size, size
+    ), (rows, cols)
 
 
 def untile(decoded: torch.Tensor, grid: tuple[int, int], height: int, width: int) -> np.ndarray:
     rows, cols = grid
     size = decoded.shape[-1]
-    image = decoded.reshape(rows, cols, 3, size, size).permute(2, 0, 3, 1, 4).reshape(3, rows * size, cols * size)
+    image = (
+        decoded.reshape(rows, cols, 3, size, size)
+        .permute(2, 0, 3, 1, 4)
+        .reshape(3, rows * size, cols * size)
+    )
     return to_uint8(image[None, :, :height, :width])
 
 
@@ -142,15 +173,21 @@ class TokenizerMethod:
     parallel: bool = False
 
     def __post_init__(self) -> None:
-        prefixes = len(self.tokenizer.token_grid) == 1  # a 2D tokenizer has one rate point: its grid
-        default = token_counts(self.tokenizer.max_tokens) if prefixes else (self.tokenizer.max_tokens,)
+        prefixes = (
+            len(self.tokenizer.token_grid) == 1
+        )  # a 2D tokenizer has one rate point: its grid
+        default = (
+            token_counts(self.tokenizer.max_tokens) if prefixes else (self.tokenizer.max_tokens,)
+        )
         self.points = tuple(self.tokenizer.check_num_tokens(k) for k in self.points) or default
 
     @property
     def description(self) -> str:
         t = self.tokenizer
-        return (f"vcodec {t.config.architecture} tokenizer '{t.name}' ({t.config.summary()}), "
-                f"{t.image_size}² tiles")
+        return (
+            f"vcodec {t.config.architecture} tokenizer '{t.name}' ({t.config.summary()}), "
+            f"{t.image_size}² tiles"
+        )
 
     def missing(self) -> str | None:
         return None
@@ -163,8 +200,13 @@ class TokenizerMethod:
         decoded = torch.cat([self.tokenizer.decompress(s) for s in streams])
         decode_s = time.perf_counter() - middle
         payload = sum(Container.from_bytes(data).payload_bytes for data in streams)
-        return Coded(sum(map(len, streams)), untile(decoded, grid, *image.shape[:2]), middle - start, decode_s,
-                     payload_bytes=payload)
+        return Coded(
+            sum(map(len, streams)),
+            untile(decoded, grid, *image.shape[:2]),
+            middle - start,
+            decode_s,
+            payload_bytes=payload,
+        )
 
 
 @dataclass
@@ -182,8 +224,10 @@ class VideoTokenizerMethod:
     @property
     def description(self) -> str:
         c = self.tokenizer.config
-        return (f"vcodec {c.architecture} video tokenizer '{self.tokenizer.name}' ({c.summary()}), "
-                f"tiles of at most {VIDEO_TOKEN_TILE}²")
+        return (
+            f"vcodec {c.architecture} video tokenizer '{self.tokenizer.name}' ({c.summary()}), "
+            f"tiles of at most {VIDEO_TOKEN_TILE}²"
+        )
 
     def missing(self) -> str | None:
         return None
@@ -199,8 +243,16 @@ class VideoTokenizerMethod:
             decode_s += time.perf_counter() - middle
             encode_s += middle - start
             target = decoded[t, y, x]
-            target[...] = video.mul(255).round().to(torch.uint8).numpy()[tuple(slice(n) for n in target.shape)]
-            num_bytes, payload = num_bytes + len(data), payload + Container.from_bytes(data).payload_bytes
+            target[...] = (
+                video.mul(255)
+                .round()
+                .to(torch.uint8)
+                .numpy()[tuple(slice(n) for n in target.shape)]
+            )
+            num_bytes, payload = (
+                num_bytes + len(data),
+                payload + Container.from_bytes(data).payload_bytes,
+            )
         return Coded(num_bytes, decoded, encode_s, decode_s, payload_bytes=payload)
 
 
@@ -209,14 +261,20 @@ def token_bytes(tokenizer, images: dict[str, np.ndarray], k: int) -> tuple[float
     coded, count = 0, 0
     for image in images.values():
         x, _ = tiles(image, tokenizer.image_size)
-        coded += sum(len(Container.from_bytes(s).sections[1]) for s in tokenizer.compress(x, num_tokens=k))
+        coded += sum(
+            len(Container.from_bytes(s).sections[1]) for s in tokenizer.compress(x, num_tokens=k)
+        )
         count += x.shape[0]
     return coded / count, k * float(np.log2(np.prod(tokenizer.vocab_sizes))) / 8
 
 
 def _default_model(video: bool) -> str:
     """The default model: for videos the shipped video codec, or the image codec all-intra without one."""
-    return zoo.DEFAULT_VIDEO_MODEL if video and zoo.DEFAULT_VIDEO_MODEL in zoo.list_models() else zoo.DEFAULT_MODEL
+    return (
+        zoo.DEFAULT_VIDEO_MODEL
+        if video and zoo.DEFAULT_VIDEO_MODEL in zoo.list_models()
+        else zoo.DEFAULT_MODEL
+    )
 
 
 def _learned(name: str, video: bool):
@@ -228,7 +286,9 @@ def _learned(name: str, video: bool):
     return registry.kind_of(loaded).eval_method(label, loaded, video)
 
 
-def resolve_methods(spec: str, video: bool = False, sweeps: dict[str, tuple[int, ...]] | None = None) -> list:
+def resolve_methods(
+    spec: str, video: bool = False, sweeps: dict[str, tuple[int, ...]] | None = None
+) -> list:
     """The methods of a comma-separated ``--methods`` value (``all`` for every available baseline
     plus the default model). Unknown names are an error; ``sweeps`` replaces a method's rate points
     (qualities of a learned codec, Pillow qualities, QPs or CRFs)."""
@@ -250,12 +310,16 @@ def resolve_methods(spec: str, video: bool = False, sweeps: dict[str, tuple[int,
             methods.append(_learned(name, video))
         else:
             known = ", ".join(["default", *zoo.list_models(), *baselines])
-            raise VcodecError(f"unknown method '{name}' (choose from {known}, or a checkpoint folder)")
+            raise VcodecError(
+                f"unknown method '{name}' (choose from {known}, or a checkpoint folder)"
+            )
     labels = [m.name for m in methods]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
-        raise VcodecError(f"several methods would be called {', '.join(repeated)} (a model named twice, or two "
-                          f"checkpoint folders with the same name); their results would mix")
+        raise VcodecError(
+            f"several methods would be called {', '.join(repeated)} (a model named twice, or two "
+            f"checkpoint folders with the same name); their results would mix"
+        )
     for name, points in (sweeps or {}).items():
         index = next((i for i, m in enumerate(methods) if m.name == name or names[i] == name), None)
         if index is None:

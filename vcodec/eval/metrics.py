@@ -14,7 +14,9 @@ MS_SSIM_MIN_SIDE = 161  # five scales of an 11-tap window need sides above (11 -
 
 
 def _psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
-    mse = np.mean((np.asarray(reference, dtype=np.float64) - np.asarray(decoded, dtype=np.float64)) ** 2)
+    mse = np.mean(
+        (np.asarray(reference, dtype=np.float64) - np.asarray(decoded, dtype=np.float64)) ** 2
+    )
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
@@ -33,7 +35,10 @@ def ms_ssim_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
     161 px, where five scales do not fit."""
     if min(reference.shape[:2]) < MS_SSIM_MIN_SIDE:
         return float("nan")
-    a, b = (torch.from_numpy(np.array(im, dtype=np.float64)).permute(2, 0, 1)[None] for im in (reference, decoded))
+    a, b = (
+        torch.from_numpy(np.array(im, dtype=np.float64)).permute(2, 0, 1)[None]
+        for im in (reference, decoded)
+    )
     return float(ms_ssim(a, b, data_range=255.0))
 
 

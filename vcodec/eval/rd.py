@@ -50,10 +50,17 @@ def image_row(method, name: str, image: np.ndarray, point: int) -> dict:
     coded = method.code(image, point)
     h, w = image.shape[:2]
     payload = coded.num_bytes if coded.payload_bytes is None else coded.payload_bytes
-    return {"image": name, method.parameter: point, "bytes": coded.num_bytes,
-            "bpp": bits_per_pixel(coded.num_bytes, h, w), "payload-bpp": bits_per_pixel(payload, h, w),
-            "psnr-rgb": psnr_rgb(image, coded.decoded), "ms-ssim-rgb": ms_ssim_rgb(image, coded.decoded),
-            "encoding_time": coded.encode_seconds, "decoding_time": coded.decode_seconds}
+    return {
+        "image": name,
+        method.parameter: point,
+        "bytes": coded.num_bytes,
+        "bpp": bits_per_pixel(coded.num_bytes, h, w),
+        "payload-bpp": bits_per_pixel(payload, h, w),
+        "psnr-rgb": psnr_rgb(image, coded.decoded),
+        "ms-ssim-rgb": ms_ssim_rgb(image, coded.decoded),
+        "encoding_time": coded.encode_seconds,
+        "decoding_time": coded.decode_seconds,
+    }
 
 
 def video_row(method, name: str, source: VideoSource, point: int) -> dict:
@@ -61,15 +68,27 @@ def video_row(method, name: str, source: VideoSource, point: int) -> dict:
     clip = source.load()
     coded = method.code(clip.frames, clip.fps, point)
     if coded.decoded.shape != clip.frames.shape:
-        raise VcodecError(f"{method.name} decoded {coded.decoded.shape[0]} frames of {clip.num_frames}")
+        raise VcodecError(
+            f"{method.name} decoded {coded.decoded.shape[0]} frames of {clip.num_frames}"
+        )
     t, h, w = clip.frames.shape[:3]
     psnr = [psnr_rgb(a, b) for a, b in zip(clip.frames, coded.decoded)]
     psnr_luma = [psnr_y(a, b) for a, b in zip(clip.frames, coded.decoded)]
-    return {"video": name, method.parameter: point, "frames": t, "fps": float(clip.fps), "bytes": coded.num_bytes,
-            "kbps": coded.num_bytes * 8 / clip.duration / 1000, "bpp": bits_per_pixel(coded.num_bytes, t * h, w),
-            "psnr-rgb": float(np.mean(psnr)), "psnr-y": float(np.mean(psnr_luma)),
-            "frame_psnr_rgb": psnr, "frame_psnr_y": psnr_luma,
-            "encoding_time": coded.encode_seconds, "decoding_time": coded.decode_seconds}
+    return {
+        "video": name,
+        method.parameter: point,
+        "frames": t,
+        "fps": float(clip.fps),
+        "bytes": coded.num_bytes,
+        "kbps": coded.num_bytes * 8 / clip.duration / 1000,
+        "bpp": bits_per_pixel(coded.num_bytes, t * h, w),
+        "psnr-rgb": float(np.mean(psnr)),
+        "psnr-y": float(np.mean(psnr_luma)),
+        "frame_psnr_rgb": psnr,
+        "frame_psnr_y": psnr_luma,
+        "encoding_time": coded.encode_seconds,
+        "decoding_time": coded.decode_seconds,
+    }
 
 
 def _mean(values: list[float]) -> float:
@@ -82,10 +101,17 @@ def _summary(method, rows: list[dict], metrics: tuple[str, ...], item_key: str) 
     """Per-point means over the items, in CompressAI's layout (NaN where a metric was undefined)."""
     results = {method.parameter: list(method.points)}
     for key in metrics:
-        results[key] = [_mean([r[key] for r in rows if r[method.parameter] == p]) for p in method.points]
+        results[key] = [
+            _mean([r[key] for r in rows if r[method.parameter] == p]) for p in method.points
+        ]
     items = sorted({r[item_key] for r in rows})
-    return {"name": method.name, "description": f"{method.description}; mean over {len(items)} {item_key}s",
-            "results": results, item_key + "s": items, "per_" + item_key: rows}
+    return {
+        "name": method.name,
+        "description": f"{method.description}; mean over {len(items)} {item_key}s",
+        "results": results,
+        item_key + "s": items,
+        "per_" + item_key: rows,
+    }
 
 
 def _worker_init() -> None:
@@ -93,8 +119,16 @@ def _worker_init() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def run(methods: list, items: dict, row: Callable, metrics: tuple[str, ...], item_key: str, jobs: int = 1,
-        progress: bool = True, strict: bool = False) -> tuple[list[dict], list[str]]:
+def run(
+    methods: list,
+    items: dict,
+    row: Callable,
+    metrics: tuple[str, ...],
+    item_key: str,
+    jobs: int = 1,
+    progress: bool = True,
+    strict: bool = False,
+) -> tuple[list[dict], list[str]]:
     """Evaluate every method on every item at every point; returns (summaries, warnings).
 
     A method that fails on any item is dropped with a warning (its curve would not be comparable),
@@ -133,10 +167,14 @@ def run(methods: list, items: dict, row: Callable, metrics: tuple[str, ...], ite
             except BrokenProcessPool as err:
                 raise VcodecError(f"a worker process died ({err}); try --jobs 1") from None
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)  # after an error: drop the queued runs
+                pool.shutdown(
+                    wait=True, cancel_futures=True
+                )  # after an error: drop the queued runs
     finally:
         bar.close()
-    summaries = [_summary(m, rows[m.name], metrics, item_key) for m in methods if m.name not in failed]
+    summaries = [
+        _summary(m, rows[m.name], metrics, item_key) for m in methods if m.name not in failed
+    ]
     return summaries, list(failed.values())
 
 
@@ -148,12 +186,16 @@ def _attempt(row: Callable, method, name: str, item, point: int):
         return VcodecError(str(err).splitlines()[0] if str(err) else type(err).__name__)
 
 
-def evaluate_images(methods: list, images: dict[str, np.ndarray], **options) -> tuple[list[dict], list[str]]:
+def evaluate_images(
+    methods: list, images: dict[str, np.ndarray], **options
+) -> tuple[list[dict], list[str]]:
     """RD curves of ``methods`` over images (name → H×W×3 uint8): bpp, PSNR-RGB, MS-SSIM-RGB, times."""
     return run(methods, images, image_row, IMAGE_METRICS, "image", **options)
 
 
-def evaluate_videos(methods: list, videos: dict[str, VideoSource], **options) -> tuple[list[dict], list[str]]:
+def evaluate_videos(
+    methods: list, videos: dict[str, VideoSource], **options
+) -> tuple[list[dict], list[str]]:
     """RD curves of ``methods`` over clips: kbps, bpp, mean per-frame PSNR in RGB and Y', times."""
     return run(methods, videos, video_row, VIDEO_METRICS, "video", **options)
 

@@ -16,8 +16,14 @@ from vcodec.eval.metrics import ms_ssim_db
 from vcodec.io.images import write_atomic
 
 PLOTS = {  # kind → [(file stem, rate key, quality key, axis label)]
-    "image": [("rd-psnr", "bpp", "psnr-rgb", "PSNR-RGB (dB)"), ("rd-ms-ssim", "bpp", "ms-ssim-rgb", "MS-SSIM-RGB (dB)")],
-    "video": [("rd-psnr", "kbps", "psnr-rgb", "PSNR-RGB (dB)"), ("rd-psnr-y", "kbps", "psnr-y", "PSNR-Y (dB)")],
+    "image": [
+        ("rd-psnr", "bpp", "psnr-rgb", "PSNR-RGB (dB)"),
+        ("rd-ms-ssim", "bpp", "ms-ssim-rgb", "MS-SSIM-RGB (dB)"),
+    ],
+    "video": [
+        ("rd-psnr", "kbps", "psnr-rgb", "PSNR-RGB (dB)"),
+        ("rd-psnr-y", "kbps", "psnr-y", "PSNR-Y (dB)"),
+    ],
 }
 
 
@@ -28,7 +34,11 @@ def file_stem(name: str) -> str:
 
 def output_files(names: list[str], kind: str) -> list[str]:
     """Every file an evaluation writes, so existing ones can be refused before hours of work."""
-    return [f"{file_stem(n)}.json" for n in names] + ["bd-rate.md"] + [f"{p[0]}.png" for p in PLOTS[kind]]
+    return (
+        [f"{file_stem(n)}.json" for n in names]
+        + ["bd-rate.md"]
+        + [f"{p[0]}.png" for p in PLOTS[kind]]
+    )
 
 
 def _clean(value):
@@ -49,11 +59,21 @@ def method_json(summary: dict, per_item: bool) -> str:
 
 def _quality(curve: dict, key: str) -> list[float]:
     values = curve[key]
-    return [ms_ssim_db(v) if not math.isnan(v) else v for v in values] if key == "ms-ssim-rgb" else values
+    return (
+        [ms_ssim_db(v) if not math.isnan(v) else v for v in values]
+        if key == "ms-ssim-rgb"
+        else values
+    )
 
 
-def bd_table(summaries: list[dict], anchors: list[str], rate: str, quality: str, delta=bd_rate,
-             method: str = "cubic") -> dict[str, dict[str, float | None]]:
+def bd_table(
+    summaries: list[dict],
+    anchors: list[str],
+    rate: str,
+    quality: str,
+    delta=bd_rate,
+    method: str = "cubic",
+) -> dict[str, dict[str, float | None]]:
     """delta(anchor → method) for every method against every anchor; None where curves do not overlap."""
     curves = {s["name"]: s["results"] for s in summaries}
     table = {}
@@ -62,14 +82,19 @@ def bd_table(summaries: list[dict], anchors: list[str], rate: str, quality: str,
         for anchor in anchors:
             a = curves[anchor]
             try:
-                table[name][anchor] = delta(a[rate], _quality(a, quality), curve[rate], _quality(curve, quality), method)
+                table[name][anchor] = delta(
+                    a[rate], _quality(a, quality), curve[rate], _quality(curve, quality), method
+                )
             except ValueError:
                 table[name][anchor] = None
     return table
 
 
 def _markdown(table: dict, anchors: list[str], unit: str) -> str:
-    lines = ["| method | " + " | ".join(f"vs {a}" for a in anchors) + " |", "|---|" + "---:|" * len(anchors)]
+    lines = [
+        "| method | " + " | ".join(f"vs {a}" for a in anchors) + " |",
+        "|---|" + "---:|" * len(anchors),
+    ]
     for name, row in table.items():
         cells = ["—" if row[a] is None or name == a else f"{row[a]:+.1f}{unit}" for a in anchors]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -81,19 +106,27 @@ def markdown_report(summaries: list[dict], anchors: list[str], kind: str, header
     rate = "bpp" if kind == "image" else "kbps"
     parts = [header, ""]
     if not anchors:
-        return "\n".join(parts + ["No classical baseline was evaluated, so there is no BD table.", ""])
-    sections = [("BD-rate, PSNR-RGB, cubic (Bjøntegaard)", "psnr-rgb", bd_rate, "cubic", " %"),
-                ("BD-rate, PSNR-RGB, piecewise cubic (PCHIP)", "psnr-rgb", bd_rate, "pchip", " %"),
-                ("BD-PSNR-RGB, cubic", "psnr-rgb", bd_psnr, "cubic", " dB")]
+        return "\n".join(
+            parts + ["No classical baseline was evaluated, so there is no BD table.", ""]
+        )
+    sections = [
+        ("BD-rate, PSNR-RGB, cubic (Bjøntegaard)", "psnr-rgb", bd_rate, "cubic", " %"),
+        ("BD-rate, PSNR-RGB, piecewise cubic (PCHIP)", "psnr-rgb", bd_rate, "pchip", " %"),
+        ("BD-PSNR-RGB, cubic", "psnr-rgb", bd_psnr, "cubic", " dB"),
+    ]
     if kind == "image":
-        sections.append(("BD-rate, MS-SSIM-RGB (dB), piecewise cubic", "ms-ssim-rgb", bd_rate, "pchip", " %"))
+        sections.append(
+            ("BD-rate, MS-SSIM-RGB (dB), piecewise cubic", "ms-ssim-rgb", bd_rate, "pchip", " %")
+        )
     else:
         sections.append(("BD-rate, PSNR-Y, cubic", "psnr-y", bd_rate, "cubic", " %"))
     for title, quality, delta, method, unit in sections:
         table = bd_table(summaries, anchors, rate, quality, delta, method)
         parts += [f"### {title}", "", _markdown(table, anchors, unit), ""]
-    parts.append("Negative BD-rate: fewer bits than the baseline at equal quality. "
-                 "— : the curves do not overlap (or the metric is undefined).")
+    parts.append(
+        "Negative BD-rate: fewer bits than the baseline at equal quality. "
+        "— : the curves do not overlap (or the metric is undefined)."
+    )
     return "\n".join(parts) + "\n"
 
 
@@ -107,7 +140,13 @@ def plot_png(summaries: list[dict], rate: str, quality: str, label: str, title: 
 
     figure, axes = plt.subplots(figsize=(7, 5), dpi=120)
     for s in summaries:
-        axes.plot(s["results"][rate], _quality(s["results"], quality), marker="o", markersize=3, label=s["name"])
+        axes.plot(
+            s["results"][rate],
+            _quality(s["results"], quality),
+            marker="o",
+            markersize=3,
+            label=s["name"],
+        )
     axes.set_xscale("log")
     axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
@@ -123,8 +162,15 @@ def plot_png(summaries: list[dict], rate: str, quality: str, label: str, title: 
     return buffer.getvalue()
 
 
-def write_report(out_dir: Path, summaries: list[dict], anchors: list[str], kind: str, header: str,
-                 per_item: bool, force: bool) -> list[Path]:
+def write_report(
+    out_dir: Path,
+    summaries: list[dict],
+    anchors: list[str],
+    kind: str,
+    header: str,
+    per_item: bool,
+    force: bool,
+) -> list[Path]:
     """Write every output of an evaluation into ``out_dir``; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -132,7 +178,9 @@ def write_report(out_dir: Path, summaries: list[dict], anchors: list[str], kind:
         written.append(out_dir / f"{file_stem(s['name'])}.json")
         write_atomic(written[-1], method_json(s, per_item).encode(), force=force)
     written.append(out_dir / "bd-rate.md")
-    write_atomic(written[-1], markdown_report(summaries, anchors, kind, header).encode(), force=force)
+    write_atomic(
+        written[-1], markdown_report(summaries, anchors, kind, header).encode(), force=force
+    )
     for stem, rate, quality, label in PLOTS[kind]:
         written.append(out_dir / f"{stem}.png")
         title = header.splitlines()[0].lstrip("# ")

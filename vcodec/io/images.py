@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 import io
 import os
 import struct
@@ -21,12 +20,28 @@ from vcodec.errors import VcodecError
 if TYPE_CHECKING:
     import torch
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pgm"})
-MAX_PIXELS = 40_000_000  # refuse larger images instead of exhausting memory (codecs share the limit)
-OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
-                  ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM", ".pgm": "PPM"}
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pgm"}
+)
+MAX_PIXELS = (
+    40_000_000  # refuse larger images instead of exhausting memory (codecs share the limit)
+)
+OUTPUT_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".ppm": "PPM",
+    ".pgm": "PPM",
+}
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}  # Pillow modes coded as greyscale
-LOSSY_QUALITY = {"JPEG": 95, "WEBP": 95}  # formats that compress the decoded image again, at this quality
+LOSSY_QUALITY = {
+    "JPEG": 95,
+    "WEBP": 95,
+}  # formats that compress the decoded image again, at this quality
 
 
 def _open(path: Path) -> Image.Image:
@@ -46,8 +61,18 @@ def _open(path: Path) -> Image.Image:
             return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         raise VcodecError(f"{path}: image larger than the {MAX_PIXELS:,}-pixel limit") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, TypeError, struct.error) as err:
-        detail = str(err).replace(f" {str(path)!r}", "").replace(str(path), "the file")  # Pillow may name it again
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        TypeError,
+        struct.error,
+    ) as err:
+        detail = (
+            str(err).replace(f" {str(path)!r}", "").replace(str(path), "the file")
+        )  # Pillow may name it again
         raise VcodecError(f"{path}: not a readable image ({detail})") from None
 
 
@@ -55,9 +80,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB for every mode: greyscale is replicated, alpha is composited on white, 16-bit is scaled."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
-        sixteen_bit = image.mode.startswith("I;16") or image.format == "PNG"  # PNG has no 32-bit integers
+        sixteen_bit = (
+            image.mode.startswith("I;16") or image.format == "PNG"
+        )  # PNG has no 32-bit integers
         peak = 65535.0 if sixteen_bit or array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(np.round(array / peak * 255.0), 0, 255).astype(np.uint8), "L")
+        image = Image.fromarray(
+            np.clip(np.round(array / peak * 255.0), 0, 255).astype(np.uint8), "L"
+        )
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -89,8 +118,10 @@ def load_square(path: str | os.PathLike, size: int, fit: str = "crop") -> torch.
     image = _to_rgb(_open(Path(path)))
     if image.size != (size, size):
         if fit == "refuse":
-            raise VcodecError(f"{path}: {image.width}×{image.height}, but this model takes {size}×{size} "
-                              f"(use --fit crop or --fit resize)")
+            raise VcodecError(
+                f"{path}: {image.width}×{image.height}, but this model takes {size}×{size} "
+                f"(use --fit crop or --fit resize)"
+            )
         if fit == "crop":
             image = ImageOps.fit(image, (size, size), method=Image.Resampling.BICUBIC)
         else:
@@ -125,7 +156,9 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     if not path.parent.is_dir():
         raise VcodecError(f"{path.parent}: output folder does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent
+        )
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.close(fd)
     except OSError as err:
@@ -158,7 +191,9 @@ def save_image(x: torch.Tensor, path: str | os.PathLike, force: bool = False) ->
     path = Path(path)
     fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise VcodecError(f"{path}: cannot write '{path.suffix}' images (use {', '.join(sorted(OUTPUT_FORMATS))})")
+        raise VcodecError(
+            f"{path}: cannot write '{path.suffix}' images (use {', '.join(sorted(OUTPUT_FORMATS))})"
+        )
     buffer = io.BytesIO()
     options = {"quality": LOSSY_QUALITY[fmt]} if fmt in LOSSY_QUALITY else {}
     Image.fromarray(to_uint8(x)).save(buffer, format=fmt, **options)

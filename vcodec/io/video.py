@@ -10,15 +10,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vcodec.errors import VcodecError
 from vcodec.io.images import MAX_PIXELS, atomic_path
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts"})
+if TYPE_CHECKING:
+    import av
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mkv", ".avi", ".mov", ".webm", ".y4m", ".m4v", ".mpg", ".mpeg", ".ts"}
+)
 DEFAULT_FPS = Fraction(25)  # for streams that do not state a rate
-LOSSLESS_CONTAINERS = {".mkv": "ffv1", ".avi": "ffv1", ".mp4": "libx264rgb", ".mov": "libx264rgb", ".m4v": "libx264rgb"}
+LOSSLESS_CONTAINERS = {
+    ".mkv": "ffv1",
+    ".avi": "ffv1",
+    ".mp4": "libx264rgb",
+    ".mov": "libx264rgb",
+    ".m4v": "libx264rgb",
+}
 VIEWING_CONTAINERS = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
 
 
@@ -77,7 +89,9 @@ class VideoReader:
             self._container.close()
             raise VcodecError(f"{self.path}: frames larger than the {MAX_PIXELS:,}-pixel limit")
         fps = self._stream.average_rate or self._stream.guessed_rate or DEFAULT_FPS
-        self.info = VideoInfo(context.width, context.height, Fraction(fps), self._stream.frames or None)
+        self.info = VideoInfo(
+            context.width, context.height, Fraction(fps), self._stream.frames or None
+        )
         self.variable_rate = False  # set by frames() when the timestamps are not evenly spaced
         self.seeked_to: int | None = None  # set by frames(): the frame a seek let decoding begin at
 
@@ -104,7 +118,9 @@ class VideoReader:
                 if frame.pts is not None:
                     if previous is not None:
                         gaps.add(frame.pts - previous)
-                        self.variable_rate = self.variable_rate or max(gaps) > 1.5 * max(min(gaps), 1)
+                        self.variable_rate = self.variable_rate or max(gaps) > 1.5 * max(
+                            min(gaps), 1
+                        )
                     previous = frame.pts
                 if index < first:
                     continue
@@ -112,13 +128,19 @@ class VideoReader:
                     return
                 rgb = frame.to_ndarray(format="rgb24")
                 if rgb.shape[:2] != (self.info.height, self.info.width):
-                    raise VcodecError(f"{self.path}: frame {index} changes size to {rgb.shape[1]}×{rgb.shape[0]}")
+                    raise VcodecError(
+                        f"{self.path}: frame {index} changes size to {rgb.shape[1]}×{rgb.shape[0]}"
+                    )
                 produced += 1
                 yield rgb
         except (av.error.FFmpegError, UnicodeDecodeError) as err:
-            raise VcodecError(f"{self.path}: decoding stopped at frame {first + produced} ({_reason(err)})") from None
+            raise VcodecError(
+                f"{self.path}: decoding stopped at frame {first + produced} ({_reason(err)})"
+            ) from None
         if produced == 0:
-            raise VcodecError(f"{self.path}: no decodable frames" + (f" after {start:g} s" if start else ""))
+            raise VcodecError(
+                f"{self.path}: no decodable frames" + (f" after {start:g} s" if start else "")
+            )
 
     def _indexed_frames(self, first: int) -> Iterator[tuple[int, "av.VideoFrame"]]:
         """(frame number, frame), skipping what comes before frame ``first`` by a seek where it can.
@@ -145,7 +167,11 @@ class VideoReader:
         last = None
         for frame in decoded:
             index = self._timestamp_index(frame)
-            if index is None or (last is None and index > first) or (last is not None and index <= last):
+            if (
+                index is None
+                or (last is None and index > first)
+                or (last is not None and index <= last)
+            ):
                 decoded.close()
                 return None
             if index >= first:
@@ -197,16 +223,25 @@ class VideoWriter:
     pixel).
     """
 
-    def __init__(self, path: str | os.PathLike, fps: Fraction, width: int, height: int, crf: int | None = None,
-                 force: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: Fraction,
+        width: int,
+        height: int,
+        crf: int | None = None,
+        force: bool = False,
+    ):
         import av
 
         self.path = Path(path)
         suffix = self.path.suffix.lower()
         supported = VIEWING_CONTAINERS if crf is not None else tuple(LOSSLESS_CONTAINERS)
         if suffix not in supported:
-            raise VcodecError(f"{self.path}: cannot write {suffix or 'files without a suffix'} video "
-                              f"(use {', '.join(supported)}, or --frames-dir for PNGs)")
+            raise VcodecError(
+                f"{self.path}: cannot write {suffix or 'files without a suffix'} video "
+                f"(use {', '.join(supported)}, or --frames-dir for PNGs)"
+            )
         self.crf, self.width, self.height, self.fps = crf, width, height, fps
         self._atomic = atomic_path(self.path, force)
         self._av = av
@@ -230,7 +265,9 @@ class VideoWriter:
 
     def __exit__(self, kind, error, traceback) -> None:
         if kind is None:
-            for packet in self._stream.encode(None):  # flush the encoder, then move the file into place
+            for packet in self._stream.encode(
+                None
+            ):  # flush the encoder, then move the file into place
                 self._container.mux(packet)
             self._container.close()
             self._atomic.__exit__(None, None, None)
@@ -248,7 +285,9 @@ class VideoWriter:
             codec = LOSSLESS_CONTAINERS[suffix]
             stream = self._container.add_stream(codec, rate=fps)
             stream.pix_fmt = "bgr0" if codec == "ffv1" else "rgb24"
-            stream.options = {"qp": "0", "preset": "medium"} if codec == "libx264rgb" else {"level": "3"}
+            stream.options = (
+                {"qp": "0", "preset": "medium"} if codec == "libx264rgb" else {"level": "3"}
+            )
             stream.width, stream.height = self.width, self.height
         return stream
 
@@ -259,6 +298,7 @@ class VideoWriter:
         video_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         for packet in self._stream.encode(video_frame.reformat(format=self._stream.pix_fmt)):
             self._container.mux(packet)
+
 
 def _reason(err: Exception) -> str:
     return str(getattr(err, "strerror", None) or err).strip().rstrip(".")

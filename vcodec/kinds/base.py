@@ -54,7 +54,9 @@ class ModelKind:
 
     name: ClassVar[str]
     noun: ClassVar[str]  # "an image codec": what error messages call a model of this kind
-    fitted_at_export: ClassVar[str | None] = None  # prefix of the weights fitted after training, if any
+    fitted_at_export: ClassVar[str | None] = (
+        None  # prefix of the weights fitted after training, if any
+    )
 
     # --- the catalog (no torch) ------------------------------------------------------------------------
     def rate_points(self, model: dict) -> int:
@@ -111,19 +113,32 @@ class ModelKind:
     def prepare_export(self, model: nn.Module, config: TrainConfig) -> None:
         """Fit what is fitted after training (token priors) before the model is measured and shipped."""
 
-    def measure(self, model: nn.Module, name: str, description: str, config: TrainConfig, steps: int,
-                hardware: str) -> tuple[dict, str]:
+    def measure(
+        self,
+        model: nn.Module,
+        name: str,
+        description: str,
+        config: TrainConfig,
+        steps: int,
+        hardware: str,
+    ) -> tuple[dict, str]:
         """Measured results on the development data, and the model card."""
         raise NotImplementedError
 
     # --- the command line ---------------------------------------------------------------------------------
-    def image_compressor(self, model: nn.Module, quality: int | None, num_tokens: int | None) -> ImageCompressor:
+    def image_compressor(
+        self, model: nn.Module, quality: int | None, num_tokens: int | None
+    ) -> ImageCompressor:
         """What ``vcodec encode IMAGE`` calls: path → (stream, pixels coded, what was coded)."""
-        raise VcodecError(f"{model.name} is {self.noun}, which does not code images{self.usage(model.name)}")
+        raise VcodecError(
+            f"{model.name} is {self.noun}, which does not code images{self.usage(model.name)}"
+        )
 
     def decode_image(self, model: nn.Module, stream: bytes) -> tuple[Container, torch.Tensor]:
         """What ``vcodec decode STREAM IMAGE`` calls: the stream's container and its decoded image."""
-        raise VcodecError(f"{model.name} is {self.noun}, which does not code images{self.usage(model.name)}")
+        raise VcodecError(
+            f"{model.name} is {self.noun}, which does not code images{self.usage(model.name)}"
+        )
 
     def usage(self, name: str) -> str:
         """What to do with a model of this kind instead, for errors that refuse it (after its noun)."""
@@ -133,8 +148,10 @@ class ModelKind:
     def eval_method(self, label: str, model: nn.Module, video: bool) -> Any:
         """The rate–distortion method that evaluates ``model`` on images (or videos, ``video``)."""
         media = "video" if video else "image"
-        raise VcodecError(f"'{label}' is {self.noun}; {media} evaluation takes "
-                          f"{'video codecs and tokenizers' if video else 'image codecs and tokenizers'}")
+        raise VcodecError(
+            f"'{label}' is {self.noun}; {media} evaluation takes "
+            f"{'video codecs and tokenizers' if video else 'image codecs and tokenizers'}"
+        )
 
     def fuzz_seeds(self, model: nn.Module, generator: torch.Generator) -> FuzzSeeds | None:
         """Valid streams of ``model`` for a fuzzer to mutate (None: it decodes no streams)."""

@@ -27,7 +27,9 @@ class ImageCodecKind(ModelKind):
 
     def check_training(self, config, model) -> None:
         if config.crop % model.alignment:
-            raise ValueError(f"crop must be a multiple of {model.alignment} for {config.model.architecture}")
+            raise ValueError(
+                f"crop must be a multiple of {model.alignment} for {config.model.architecture}"
+            )
 
     def initialise(self, model, state: dict, recipe, log: Log) -> None:
         """The init's weights; widened first when [model] n is larger (function-preserving), with its
@@ -70,21 +72,30 @@ class ImageCodecKind(ModelKind):
         from vcodec.eval.methods import LearnedImageMethod
         from vcodec.eval.rd import evaluate_images
 
-        (dev,), _ = evaluate_images([LearnedImageMethod(name, model)], development_images(), strict=True)
+        (dev,), _ = evaluate_images(
+            [LearnedImageMethod(name, model)], development_images(), strict=True
+        )
         return dev["results"], _card(name, description, config, steps, hardware, dev["results"])
 
     def eval_method(self, label: str, model, video: bool) -> Any:
         from vcodec.eval.methods import LearnedImageMethod, LearnedIntraVideoMethod
 
-        return LearnedIntraVideoMethod(label + "-intra", model) if video else LearnedImageMethod(label, model)
+        return (
+            LearnedIntraVideoMethod(label + "-intra", model)
+            if video
+            else LearnedImageMethod(label, model)
+        )
 
     def fuzz_seeds(self, model, generator) -> FuzzSeeds:
         import torch
 
         from vcodec.testing.fuzz import image_output, test_images
 
-        seeds = [model.compress(x, quality=q) for x in (test_images()[0], torch.rand(1, 3, 24, 70, generator=generator))
-                 for q in (1, model.num_qualities)]
+        seeds = [
+            model.compress(x, quality=q)
+            for x in (test_images()[0], torch.rand(1, 3, 24, 70, generator=generator))
+            for q in (1, model.num_qualities)
+        ]
         return FuzzSeeds(seeds, model.decompress, declared=image_output(model))
 
 
@@ -96,9 +107,13 @@ def _widened(state: dict, recipe, log: Log) -> dict:
         return state
     side = hyper_width(state)
     if side is not None and side != model.side_channels:
-        raise VcodecError(f"init {recipe.init} has a hyper path of width {side}: set [model] "
-                          f"hyper_n = {side} to widen only its image transforms")
-    log(f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)")
+        raise VcodecError(
+            f"init {recipe.init} has a hyper path of width {side}: set [model] "
+            f"hyper_n = {side} to widen only its image transforms"
+        )
+    log(
+        f"widening {recipe.init} from N={width} to N={model.n} (same function, new channels copy old ones)"
+    )
     return widen_state(state, model.n, seed=recipe.train.seed)
 
 
@@ -112,8 +127,10 @@ def _with_rate_points(state: dict, recipe, log: Log) -> dict:
     own = init_lambdas(recipe)
     if own == tuple(model.lambdas):
         return state
-    log(f"rate points of {recipe.init} (λ {', '.join(map(str, own))}) moved to λ "
-        f"{', '.join(map(str, model.lambdas))}: each starts from the init's nearest λ")
+    log(
+        f"rate points of {recipe.init} (λ {', '.join(map(str, own))}) moved to λ "
+        f"{', '.join(map(str, model.lambdas))}: each starts from the init's nearest λ"
+    )
     return rate_points(state, own, tuple(model.lambdas))
 
 
@@ -152,6 +169,6 @@ flower. All are lossy sources: these are development numbers, not Kodak numbers.
 
 
 def _hyper_width(model) -> str:
-    """", hyper path N=…" when the hyper transforms are narrower or wider than the image transforms."""
+    """ ", hyper path N=…" when the hyper transforms are narrower or wider than the image transforms."""
     hyper_n = getattr(model, "hyper_n", None)
     return "" if hyper_n is None or hyper_n == model.n else f", hyper path N={hyper_n}"

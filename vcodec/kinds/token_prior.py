@@ -21,10 +21,14 @@ class TokenPriorKind(ModelKind):
         return [Dependency("tokenizer", config.tokenizer, expected)]
 
     def dependency_hash(self, role: str, model) -> str:
-        return model.tokens_hash  # its prior aside: a prior is valid over any tokenizer with the same ids
+        return (
+            model.tokens_hash
+        )  # its prior aside: a prior is valid over any tokenizer with the same ids
 
     def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
-        return {"tokenizer": {"name": model.tokenizer.name, "tokens_hash": model.tokenizer.tokens_hash}}, state
+        return {
+            "tokenizer": {"name": model.tokenizer.name, "tokens_hash": model.tokenizer.tokens_hash}
+        }, state
 
     # --- training ------------------------------------------------------------------------------------------
     def objective(self) -> type:
@@ -40,8 +44,10 @@ class TokenPriorKind(ModelKind):
     def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
         from vcodec.errors import VcodecError
 
-        raise VcodecError('a token prior trains from a config file ([model] architecture = "token-prior", '
-                          'tokenizer = NAME); see configs/')
+        raise VcodecError(
+            'a token prior trains from a config file ([model] architecture = "token-prior", '
+            "tokenizer = NAME); see configs/"
+        )
 
     # --- export ------------------------------------------------------------------------------------------
     def measure(self, model, name: str, description: str, config, steps: int, hardware: str):
@@ -66,19 +72,27 @@ def prior_bits(tokenizer, prior, data, crops: int | None = None) -> dict:
     size = tokenizer.image_size
 
     def ids(images: torch.Tensor) -> torch.Tensor:
-        return torch.cat([tokenizer.as_indices(tokenizer.encode(images[i : i + 64])).clone()
-                          for i in range(0, len(images), 64)])
+        return torch.cat(
+            [
+                tokenizer.as_indices(tokenizer.encode(images[i : i + 64])).clone()
+                for i in range(0, len(images), 64)
+            ]
+        )
 
     with torch.no_grad():
         held_in = ids(RandomCrops.from_npz(data, size, seed=12345).batch(crops or HELD_IN_CROPS))
         held_out = ids(torch.cat([tiles(im, size)[0] for im in development_images().values()]))
         static = StaticTokenPrior(tokenizer.vocab_sizes, held_in.shape[1])
         static.fit(held_in)
-        return {"bits_held_in": float(prior.bits(held_in).mean()), "bits_held_out": float(prior.bits(held_out).mean()),
-                "static_bits_held_in": float(static.bits(held_in).mean()),
-                "static_bits_held_out": float(static.bits(held_out).mean()),
-                "log2_vocabulary": float(sum(np.log2(v) for v in tokenizer.vocab_sizes)),
-                "held_in_sequences": held_in.shape[0], "held_out_sequences": held_out.shape[0]}
+        return {
+            "bits_held_in": float(prior.bits(held_in).mean()),
+            "bits_held_out": float(prior.bits(held_out).mean()),
+            "static_bits_held_in": float(static.bits(held_in).mean()),
+            "static_bits_held_out": float(static.bits(held_out).mean()),
+            "log2_vocabulary": float(sum(np.log2(v) for v in tokenizer.vocab_sizes)),
+            "held_in_sequences": held_in.shape[0],
+            "held_out_sequences": held_out.shape[0],
+        }
 
 
 def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict, model) -> str:
@@ -98,10 +112,10 @@ def _card(name: str, description: str, config, steps: int, hardware: str, dev: d
 - Hardware: {hardware}.
 - Use: `vcodec sample --tokenizer {model.tokenizer.name} --prior {name} -n 8 --out samples/`.
 
-## Bits per token (log2 V = {dev['log2_vocabulary']:.2f})
+## Bits per token (log2 V = {dev["log2_vocabulary"]:.2f})
 
 | ids | this prior | static per-position prior |
 |---|---|---|
-| held in ({dev['held_in_sequences']} training crops) | {dev['bits_held_in']:.3f} | {dev['static_bits_held_in']:.3f} |
-| held out ({dev['held_out_sequences']} tiles of the development images) | {dev['bits_held_out']:.3f} | {dev['static_bits_held_out']:.3f} |
+| held in ({dev["held_in_sequences"]} training crops) | {dev["bits_held_in"]:.3f} | {dev["static_bits_held_in"]:.3f} |
+| held out ({dev["held_out_sequences"]} tiles of the development images) | {dev["bits_held_out"]:.3f} | {dev["static_bits_held_out"]:.3f} |
 """

@@ -9,10 +9,17 @@ from typing import Any
 from vcodec.errors import VcodecError
 from vcodec.kinds.base import FuzzSeeds, ModelKind
 
-FSQ_LEVELS = {256: (8, 6, 5), 1024: (8, 5, 5, 5), 4096: (7, 5, 5, 5, 5), 16384: (8, 8, 8, 6, 5)}  # Mentzer 2023
+FSQ_LEVELS = {
+    256: (8, 6, 5),
+    1024: (8, 5, 5, 5),
+    4096: (7, 5, 5, 5, 5),
+    16384: (8, 8, 8, 6, 5),
+}  # Mentzer 2023
 PRIOR_CROPS = 4096
-PRIOR_NOTES = {"static": "per-position categorical (maximum likelihood by counting)",
-               "autoregressive": "small causal transformer (coded through its fixed-point copy)"}
+PRIOR_NOTES = {
+    "static": "per-position categorical (maximum likelihood by counting)",
+    "autoregressive": "small causal transformer (coded through its fixed-point copy)",
+}
 
 
 def fsq_levels(codebook_size: int) -> tuple[int, ...]:
@@ -28,7 +35,11 @@ class TokenizerKind(ModelKind):
     def rate_points(self, model: dict) -> int:
         """Tokens: a 1D tokenizer's K, a 2D one's grid cells."""
         try:
-            return int(model["num_tokens"]) if "num_tokens" in model else (model["image_size"] // model["factor"]) ** 2
+            return (
+                int(model["num_tokens"])
+                if "num_tokens" in model
+                else (model["image_size"] // model["factor"]) ** 2
+            )
         except (KeyError, TypeError, ZeroDivisionError):
             return 0
 
@@ -51,20 +62,39 @@ class TokenizerKind(ModelKind):
         """A tokenizer config from the command line's few knobs (the rest are the architecture's defaults)."""
         from vcodec import registry
 
-        size, tokens, quantizer, codebook_size = flags["crop"], flags["tokens"], flags["quantizer"], flags["codebook_size"]
-        options = {"vq": {"codebook_size": codebook_size}, "lfq": {"codebook_size": codebook_size},
-                   "factorized-vq": {"codebook_sizes": (codebook_size, codebook_size)},
-                   "fsq": {"levels": fsq_levels(codebook_size)}}
+        size, tokens, quantizer, codebook_size = (
+            flags["crop"],
+            flags["tokens"],
+            flags["quantizer"],
+            flags["codebook_size"],
+        )
+        options = {
+            "vq": {"codebook_size": codebook_size},
+            "lfq": {"codebook_size": codebook_size},
+            "factorized-vq": {"codebook_sizes": (codebook_size, codebook_size)},
+            "fsq": {"levels": fsq_levels(codebook_size)},
+        }
         config_type = registry.architecture(architecture).config_type
         try:
             if architecture == "conv-2d":  # --tokens is the grid: (image_size / factor)² cells
                 side = math.isqrt(tokens)
                 if side * side != tokens or size % side:
-                    raise ValueError("a 2D tokenizer needs --tokens = (crop / factor)², e.g. 256 for crop 128, factor 8")
-                return config_type(image_size=size, factor=size // side, quantizer=quantizer,
-                                   quantizer_options=options[quantizer])
-            return config_type(image_size=size, num_tokens=tokens, quantizer=quantizer,
-                               quantizer_options=options[quantizer], nested_dropout=flags["nested_dropout"])
+                    raise ValueError(
+                        "a 2D tokenizer needs --tokens = (crop / factor)², e.g. 256 for crop 128, factor 8"
+                    )
+                return config_type(
+                    image_size=size,
+                    factor=size // side,
+                    quantizer=quantizer,
+                    quantizer_options=options[quantizer],
+                )
+            return config_type(
+                image_size=size,
+                num_tokens=tokens,
+                quantizer=quantizer,
+                quantizer_options=options[quantizer],
+                nested_dropout=flags["nested_dropout"],
+            )
         except ValueError as err:
             raise VcodecError(str(err)) from None
 
@@ -81,7 +111,11 @@ class TokenizerKind(ModelKind):
         size = model.image_size
 
         def compress(path):
-            return model.compress(load_square(path, size, "crop"), num_tokens=k)[0], size * size, f"{size}×{size}, {k} tokens"
+            return (
+                model.compress(load_square(path, size, "crop"), num_tokens=k)[0],
+                size * size,
+                f"{size}×{size}, {k} tokens",
+            )
 
         return compress
 
@@ -137,13 +171,24 @@ def fit_token_prior(tokenizer, data, crops: int | None = None, batch: int = 64) 
 
     source = RandomCrops.from_npz(data, tokenizer.image_size, seed=12345)
     with torch.no_grad():
-        indices = torch.cat([tokenizer.as_indices(tokenizer.encode(source.batch(batch)))
-                             for _ in range(max(1, (crops or PRIOR_CROPS) // batch))])
+        indices = torch.cat(
+            [
+                tokenizer.as_indices(tokenizer.encode(source.batch(batch)))
+                for _ in range(max(1, (crops or PRIOR_CROPS) // batch))
+            ]
+        )
     tokenizer.prior.fit(indices)
 
 
-def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict,
-          vocab_sizes: tuple[int, ...]) -> str:
+def _card(
+    name: str,
+    description: str,
+    config,
+    steps: int,
+    hardware: str,
+    dev: dict,
+    vocab_sizes: tuple[int, ...],
+) -> str:
     import numpy as np
 
     from vcodec.train.export import data_note, extra_terms
@@ -152,8 +197,10 @@ def _card(name: str, description: str, config, steps: int, hardware: str, dev: d
     vocab_bits = float(np.log2(np.prod(vocab_sizes)))
     rows = "\n".join(
         f"| {k} | {bpp:.4f} | {bits:.2f} | {psnr:.2f} | {msssim:.4f} |"
-        for k, bpp, bits, psnr, msssim in zip(dev["tokens"], dev["bpp"], dev["bits_per_token"], dev["psnr-rgb"],
-                                              dev["ms-ssim-rgb"]))
+        for k, bpp, bits, psnr, msssim in zip(
+            dev["tokens"], dev["bpp"], dev["bits_per_token"], dev["psnr-rgb"], dev["ms-ssim-rgb"]
+        )
+    )
     return f"""# {name}
 
 {description}

@@ -33,8 +33,10 @@ class VideoCodecKind(ModelKind):
         twin = zoo.shipped_twin(model.intra)
         if twin is None:
             return {}, state
-        return ({"intra": {"name": twin, "weights_hash": model.intra.weights_hash.hex()}},
-                {k: v for k, v in state.items() if not k.startswith("intra.")})
+        return (
+            {"intra": {"name": twin, "weights_hash": model.intra.weights_hash.hex()}},
+            {k: v for k, v in state.items() if not k.startswith("intra.")},
+        )
 
     # --- training ------------------------------------------------------------------------------------------
     def objective(self) -> type:
@@ -47,12 +49,15 @@ class VideoCodecKind(ModelKind):
 
         from vcodec.train.data import SyntheticMotion
 
-        return SyntheticMotion.from_npz(Path(config.data), config.crop, config.seed, deform=config.deform,
-                                        change=config.change)
+        return SyntheticMotion.from_npz(
+            Path(config.data), config.crop, config.seed, deform=config.deform, change=config.change
+        )
 
     def check_training(self, config, model) -> None:
         if config.crop % model.intra.alignment:
-            raise ValueError(f"crop must be a multiple of {model.intra.alignment} for {config.model.architecture}")
+            raise ValueError(
+                f"crop must be a multiple of {model.intra.alignment} for {config.model.architecture}"
+            )
 
     def initialise(self, model, state: dict, recipe, log: Log) -> None:
         """From an image codec (its weights become the intra codec, the temporal prior starts as a copy
@@ -65,7 +70,9 @@ class VideoCodecKind(ModelKind):
         if prior:
             missing, unexpected = model.prior.load_state_dict(prior, strict=False)
             if unexpected or any(not key.startswith("motion.") for key in missing):
-                raise ValueError(f"temporal priors differ (missing {missing[:3]}, unexpected {unexpected[:3]})")
+                raise ValueError(
+                    f"temporal priors differ (missing {missing[:3]}, unexpected {unexpected[:3]})"
+                )
         else:
             model.prior.start_from(model.intra)
 
@@ -80,7 +87,9 @@ class VideoCodecKind(ModelKind):
         if started is not None:
             return started.model
         if init_from is None:
-            raise VcodecError("a video codec trains on an image codec's transforms: give --init IMAGE_CODEC")
+            raise VcodecError(
+                "a video codec trains on an image codec's transforms: give --init IMAGE_CODEC"
+            )
         c = zoo.load(init_from).config
         if c.architecture != "mean-scale-checkerboard":
             raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
@@ -100,7 +109,10 @@ class VideoCodecKind(ModelKind):
 
         clips = development_clips()
         (dev, intra), _ = evaluate_videos(
-            [LearnedVideoMethod(name, model), LearnedIntraVideoMethod("intra", model.intra)], clips, strict=True)
+            [LearnedVideoMethod(name, model), LearnedIntraVideoMethod("intra", model.intra)],
+            clips,
+            strict=True,
+        )
         dev, intra = dev["results"], intra["results"]
         dev["intra-bpp"] = intra["bpp"]
         return dev, _card(name, description, config, steps, hardware, dev, intra, clips)
@@ -123,9 +135,11 @@ class VideoCodecKind(ModelKind):
 
         base = test_images()[0][..., :32, :48]
         frames = [torch.roll(base, shifts=t, dims=-1) for t in range(4)]
-        seeds = [stream_header(model, 48, 32, Fraction(25), q, 2, 4) + b"".join(p.to_bytes() for p in
-                                                                             model.encode(frames, q, 2))
-                 for q in (1, model.num_qualities)]
+        seeds = [
+            stream_header(model, 48, 32, Fraction(25), q, 2, 4)
+            + b"".join(p.to_bytes() for p in model.encode(frames, q, 2))
+            for q in (1, model.num_qualities)
+        ]
 
         def decode(data: bytes) -> int:
             return sum(1 for _ in decode_stream(model, io.BytesIO(data), keep_going=True)[2])
@@ -135,21 +149,30 @@ class VideoCodecKind(ModelKind):
 
 def _part(state: dict, prefix: str) -> dict:
     """The entries of a state dict under ``prefix``, with the prefix removed."""
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def _motion_note(model) -> str:
     if not model.motion_search:
         return ""
-    return (f"\n  Coded blocks carry integer motion vectors (±{model.motion_search} pixels per 32×32), and a latent "
-            f"motion\n  predictor of width {model.motion_width} moves the previous latent by them before the prior "
-            f"sees it.")
+    return (
+        f"\n  Coded blocks carry integer motion vectors (±{model.motion_search} pixels per 32×32), and a latent "
+        f"motion\n  predictor of width {model.motion_width} moves the previous latent by them before the prior "
+        f"sees it."
+    )
 
 
 def _data_note(config) -> str:
-    turning = f" {config.deform:.0%} of the clips also turn and change brightness." if config.deform else ""
-    changing = (f" {config.change:.0%} of the moving objects change what they show or enter the shot part-way."
-                if config.change else "")
+    turning = (
+        f" {config.deform:.0%} of the clips also turn and change brightness."
+        if config.deform
+        else ""
+    )
+    changing = (
+        f" {config.change:.0%} of the moving objects change what they show or enter the shot part-way."
+        if config.change
+        else ""
+    )
     return turning + changing
 
 
@@ -157,13 +180,25 @@ def _proxy_note(model) -> str:
     return ", plus a rate proxy for the motion predictor's error" if model.motion_search else ""
 
 
-def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict, intra: dict, clips: dict) -> str:
+def _card(
+    name: str,
+    description: str,
+    config,
+    steps: int,
+    hardware: str,
+    dev: dict,
+    intra: dict,
+    clips: dict,
+) -> str:
     from vcodec.eval.methods import LearnedVideoMethod
     from vcodec.train.export import DATA_NOTE
 
-    rows = "\n".join(f"| {q} | {bpp:.4f} | {ibpp:.4f} | {bpp / ibpp:.0%} | {psnr:.2f} | {ipsnr:.2f} |"
-                     for q, bpp, ibpp, psnr, ipsnr in zip(dev["quality"], dev["bpp"], intra["bpp"], dev["psnr-rgb"],
-                                                          intra["psnr-rgb"]))
+    rows = "\n".join(
+        f"| {q} | {bpp:.4f} | {ibpp:.4f} | {bpp / ibpp:.0%} | {psnr:.2f} | {ipsnr:.2f} |"
+        for q, bpp, ibpp, psnr, ipsnr in zip(
+            dev["quality"], dev["bpp"], intra["bpp"], dev["psnr-rgb"], intra["psnr-rgb"]
+        )
+    )
     return f"""# {name}
 
 {description}

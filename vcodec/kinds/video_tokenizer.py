@@ -27,24 +27,36 @@ class VideoTokenizerKind(ModelKind):
 
         from vcodec.train.data import SyntheticMotion
 
-        return SyntheticMotion.from_npz(Path(config.data), config.crop, config.seed, frames=config.frames,
-                                        channels_first=True, deform=config.deform, change=config.change)
+        return SyntheticMotion.from_npz(
+            Path(config.data),
+            config.crop,
+            config.seed,
+            frames=config.frames,
+            channels_first=True,
+            deform=config.deform,
+            change=config.change,
+        )
 
     def check_training(self, config, model) -> None:
         space, time = model.config.spatial_factor, model.config.temporal_factor
         if config.crop % space or config.frames < 1 + time or (config.frames - 1) % time:
-            raise ValueError(f"a {config.model.architecture} tokenizer trains on crops that are a multiple of {space} "
-                             f"and clips of 1 + k·{time} frames (k ≥ 1), got --crop {config.crop} --frames {config.frames}")
+            raise ValueError(
+                f"a {config.model.architecture} tokenizer trains on crops that are a multiple of {space} "
+                f"and clips of 1 + k·{time} frames (k ≥ 1), got --crop {config.crop} --frames {config.frames}"
+            )
 
     def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
         from vcodec import registry
 
-        return registry.architecture(architecture).config_type(channels=flags["n"],
-                                                               levels=fsq_levels(flags["codebook_size"]))
+        return registry.architecture(architecture).config_type(
+            channels=flags["n"], levels=fsq_levels(flags["codebook_size"])
+        )
 
     def usage(self, name: str) -> str:
-        return (f": `vcodec tokenize CLIP -m {name}` gives its token ids, and its token streams decode in "
-                f"Python (tok.decompress)")
+        return (
+            f": `vcodec tokenize CLIP -m {name}` gives its token ids, and its token streams decode in "
+            f"Python (tok.decompress)"
+        )
 
     # --- export and evaluation ---------------------------------------------------------------------------------
     def prepare_export(self, model, config) -> None:
@@ -66,8 +78,12 @@ class VideoTokenizerKind(ModelKind):
         (dev,), _ = evaluate_videos([VideoTokenizerMethod(name, model)], clips, strict=True)
         dev = dev["results"]
         c, size = model.config, next(iter(clips.values())).size
-        per_clip = (1 + (VIDEO_TOKEN_CHUNK - 1) // c.temporal_factor) * np.prod([-(-s // c.spatial_factor) for s in size])
-        dev["bits_per_token"] = [bpp * VIDEO_TOKEN_CHUNK * np.prod(size) / per_clip for bpp in dev["bpp"]]
+        per_clip = (1 + (VIDEO_TOKEN_CHUNK - 1) // c.temporal_factor) * np.prod(
+            [-(-s // c.spatial_factor) for s in size]
+        )
+        dev["bits_per_token"] = [
+            bpp * VIDEO_TOKEN_CHUNK * np.prod(size) / per_clip for bpp in dev["bpp"]
+        ]
         return dev, _card(name, description, config, steps, hardware, dev, model, clips)
 
     def eval_method(self, label: str, model, video: bool) -> Any:
@@ -82,8 +98,11 @@ class VideoTokenizerKind(ModelKind):
 
         from vcodec.testing.fuzz import clip_output
 
-        return FuzzSeeds(model.compress(torch.rand(2, 3, 5, 32, 32, generator=generator)), model.decompress,
-                         declared=clip_output(model))
+        return FuzzSeeds(
+            model.compress(torch.rand(2, 3, 5, 32, 32, generator=generator)),
+            model.decompress,
+            declared=clip_output(model),
+        )
 
 
 def fit_video_token_prior(tokenizer, config, clips: int = PRIOR_CLIPS, batch: int = 8) -> None:
@@ -94,13 +113,27 @@ def fit_video_token_prior(tokenizer, config, clips: int = PRIOR_CLIPS, batch: in
 
     from vcodec.train.data import SyntheticMotion
 
-    source = SyntheticMotion.from_npz(Path(config.data), config.crop, seed=12345, frames=config.frames,
-                                      channels_first=True)
+    source = SyntheticMotion.from_npz(
+        Path(config.data), config.crop, seed=12345, frames=config.frames, channels_first=True
+    )
     with torch.no_grad():
-        tokenizer.fit_prior(torch.cat([tokenizer.encode(source.batch(batch)) for _ in range(max(1, clips // batch))]))
+        tokenizer.fit_prior(
+            torch.cat(
+                [tokenizer.encode(source.batch(batch)) for _ in range(max(1, clips // batch))]
+            )
+        )
 
 
-def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict, tokenizer, clips: dict) -> str:
+def _card(
+    name: str,
+    description: str,
+    config,
+    steps: int,
+    hardware: str,
+    dev: dict,
+    tokenizer,
+    clips: dict,
+) -> str:
     from vcodec.train.export import DATA_NOTE, extra_terms
 
     model = config.model

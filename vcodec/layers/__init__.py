@@ -8,4 +8,10 @@ from vcodec.layers.transforms import (
     synthesis_transform,
 )
 
-__all__ = ["CheckerboardConv2d", "analysis_transform", "synthesis_transform", "hyper_analysis", "hyper_synthesis"]
+__all__ = [
+    "CheckerboardConv2d",
+    "analysis_transform",
+    "synthesis_transform",
+    "hyper_analysis",
+    "hyper_synthesis",
+]

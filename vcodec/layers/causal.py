@@ -15,8 +15,13 @@ from torch import Tensor, nn
 class CausalConv3d(nn.Conv3d):
     """A Conv3d over B×C×T×H×W whose outputs never see later frames."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int, int] = (3, 3, 3),
-                 stride: tuple[int, int, int] = (1, 1, 1)):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: tuple[int, int, int] = (3, 3, 3),
+        stride: tuple[int, int, int] = (1, 1, 1),
+    ):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0)
         self.time_pad, self.space_pad = kernel_size[0] - 1, kernel_size[1] // 2
 
@@ -30,7 +35,9 @@ class CausalResBlock(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.body = nn.Sequential(CausalConv3d(channels, channels), nn.SiLU(), CausalConv3d(channels, channels))
+        self.body = nn.Sequential(
+            CausalConv3d(channels, channels), nn.SiLU(), CausalConv3d(channels, channels)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
@@ -46,7 +53,12 @@ class CausalTimeUpsample(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, t, h, w = x.shape
-        doubled = self.expand(x).reshape(b, 2, c, t, h, w).permute(0, 2, 3, 1, 4, 5).reshape(b, c, 2 * t, h, w)
+        doubled = (
+            self.expand(x)
+            .reshape(b, 2, c, t, h, w)
+            .permute(0, 2, 3, 1, 4, 5)
+            .reshape(b, c, 2 * t, h, w)
+        )
         return doubled[:, :, 1:]
 
 

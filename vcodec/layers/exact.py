@@ -38,8 +38,9 @@ def from_fixed(x: Tensor) -> Tensor:
     return x / (1 << ACTIVATION_BITS)
 
 
-def integer_weights(weight: Tensor, bias: Tensor, fan_in_dims: tuple[int, ...],
-                    limit: float = ACTIVATION_LIMIT) -> tuple[int, Tensor, Tensor]:
+def integer_weights(
+    weight: Tensor, bias: Tensor, fan_in_dims: tuple[int, ...], limit: float = ACTIVATION_LIMIT
+) -> tuple[int, Tensor, Tensor]:
     """(shift, W, b) of a layer in fixed point: W = round(weight·2**shift) with its largest entry near
     ±2**WEIGHT_BITS, b in units of the activations times 2**shift. ValueError when a sum over
     ``fan_in_dims`` of activations up to ``limit`` could leave the integers float64 holds exactly."""
@@ -64,16 +65,24 @@ class _ExactLayer:
         weight = layer.weight.detach().double()
         if hasattr(layer, "mask"):
             weight = weight * layer.mask.double()
-        bias = layer.bias.detach().double() if layer.bias is not None else torch.zeros(layer.out_channels, dtype=torch.float64)
+        bias = (
+            layer.bias.detach().double()
+            if layer.bias is not None
+            else torch.zeros(layer.out_channels, dtype=torch.float64)
+        )
         self.transposed = isinstance(layer, nn.ConvTranspose2d)
-        self.shift, self.weight, self.bias = integer_weights(weight, bias, (0, 2, 3) if self.transposed else (1, 2, 3))
+        self.shift, self.weight, self.bias = integer_weights(
+            weight, bias, (0, 2, 3) if self.transposed else (1, 2, 3)
+        )
         self.stride, self.padding = layer.stride, layer.padding
         self.output_padding = getattr(layer, "output_padding", 0)
 
     def __call__(self, x: Tensor) -> Tensor:
         weight, bias = self.weight.to(x.device), self.bias.to(x.device).reshape(1, -1, 1, 1)
         if self.transposed:
-            acc = F.conv_transpose2d(x, weight, None, self.stride, self.padding, self.output_padding)
+            acc = F.conv_transpose2d(
+                x, weight, None, self.stride, self.padding, self.output_padding
+            )
         elif weight.shape[-2:] == (1, 1) and self.stride == (1, 1):  # pointwise: one matrix product
             acc = torch.einsum("oi,bihw->bohw", weight[:, :, 0, 0], x)
         else:
@@ -114,8 +123,11 @@ class ExactStack:
     """
 
     def __init__(self, layers: nn.Module | Iterable[nn.Module]):
-        modules = list(layers) if isinstance(layers, nn.Sequential) else (
-            [layers] if isinstance(layers, nn.Module) else list(layers))
+        modules = (
+            list(layers)
+            if isinstance(layers, nn.Sequential)
+            else ([layers] if isinstance(layers, nn.Module) else list(layers))
+        )
         self.layers = [self._convert(m) for m in modules]
 
     @staticmethod

@@ -17,13 +17,21 @@ def _conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
 
 
 def _deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
-    return nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1)
+    return nn.ConvTranspose2d(
+        cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1
+    )
 
 
 def analysis_transform(n: int, m: int) -> nn.Sequential:
     """g_a: image (3 channels) → latent y (m channels) at 1/16 resolution."""
     return nn.Sequential(
-        _conv(3, n), GDN(n), _conv(n, n), GDN(n), _conv(n, n), GDN(n), _conv(n, m),
+        _conv(3, n),
+        GDN(n),
+        _conv(n, n),
+        GDN(n),
+        _conv(n, n),
+        GDN(n),
+        _conv(n, m),
     )
 
 
@@ -38,16 +46,24 @@ class ChannelsLastSequential(nn.Sequential):
 def synthesis_transform(n: int, m: int) -> nn.Sequential:
     """g_s: latent ŷ (m channels) → image (3 channels), with inverse GDN."""
     return ChannelsLastSequential(
-        _deconv(m, n), GDN(n, inverse=True), _deconv(n, n), GDN(n, inverse=True),
-        _deconv(n, n), GDN(n, inverse=True), _deconv(n, 3),
+        _deconv(m, n),
+        GDN(n, inverse=True),
+        _deconv(n, n),
+        GDN(n, inverse=True),
+        _deconv(n, n),
+        GDN(n, inverse=True),
+        _deconv(n, 3),
     )
 
 
 def hyper_analysis(n: int, m: int) -> nn.Sequential:
     """h_a: |y| or y (m channels) → side information z (n channels) at 1/4 of y's resolution."""
     return nn.Sequential(
-        _conv(m, n, k=3, stride=1), nn.LeakyReLU(inplace=True),
-        _conv(n, n), nn.LeakyReLU(inplace=True), _conv(n, n),
+        _conv(m, n, k=3, stride=1),
+        nn.LeakyReLU(inplace=True),
+        _conv(n, n),
+        nn.LeakyReLU(inplace=True),
+        _conv(n, n),
     )
 
 
@@ -55,8 +71,10 @@ def hyper_synthesis(n: int, out: int) -> nn.Sequential:
     """h_s: ẑ (n channels) → entropy parameters for y (``out`` channels) at y's resolution."""
     mid = (n + out) // 2
     return nn.Sequential(
-        _deconv(n, n), nn.LeakyReLU(inplace=True),
-        _deconv(n, mid), nn.LeakyReLU(inplace=True),
+        _deconv(n, n),
+        nn.LeakyReLU(inplace=True),
+        _deconv(n, mid),
+        nn.LeakyReLU(inplace=True),
         _conv(mid, out, k=3, stride=1),
     )
 
@@ -72,7 +90,11 @@ class CheckerboardConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         offsets = torch.arange(kernel_size) - kernel_size // 2
         mask = (offsets.reshape(-1, 1) + offsets.reshape(1, -1)) % 2 == 1
-        self.register_buffer("mask", mask.to(self.weight.dtype).reshape(1, 1, kernel_size, kernel_size), persistent=False)
+        self.register_buffer(
+            "mask",
+            mask.to(self.weight.dtype).reshape(1, 1, kernel_size, kernel_size),
+            persistent=False,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self._conv_forward(x, self.weight * self.mask, self.bias)

@@ -6,8 +6,12 @@ All share :class:`Quantizer`'s contract: B×N×D in, :class:`QuantizerOutput` ou
 
 from vcodec.quantizers.base import Quantizer, QuantizerOutput
 from vcodec.quantizers.factorized import FactorizedVectorQuantizer
-from vcodec.quantizers.library import (FiniteScalarQuantizer, LookupFreeQuantizer, ResidualVectorQuantizer,
-                                       VectorQuantizer)
+from vcodec.quantizers.library import (
+    FiniteScalarQuantizer,
+    LookupFreeQuantizer,
+    ResidualVectorQuantizer,
+    VectorQuantizer,
+)
 from vcodec.quantizers.nested_dropout import NestedDropout
 
 QUANTIZERS = {
@@ -26,6 +30,15 @@ def build_quantizer(kind: str, dim: int, **options) -> Quantizer:
     return QUANTIZERS[kind](dim, **options)
 
 
-__all__ = ["FactorizedVectorQuantizer", "FiniteScalarQuantizer", "LookupFreeQuantizer", "NestedDropout",
-           "QUANTIZERS", "Quantizer", "QuantizerOutput", "ResidualVectorQuantizer", "VectorQuantizer",
-           "build_quantizer"]
+__all__ = [
+    "FactorizedVectorQuantizer",
+    "FiniteScalarQuantizer",
+    "LookupFreeQuantizer",
+    "NestedDropout",
+    "QUANTIZERS",
+    "Quantizer",
+    "QuantizerOutput",
+    "ResidualVectorQuantizer",
+    "VectorQuantizer",
+    "build_quantizer",
+]

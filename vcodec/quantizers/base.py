@@ -59,15 +59,17 @@ class Quantizer(nn.Module):
         for g, vocab in enumerate(self.vocab_sizes):
             stream = indices[..., g]
             if stream.numel() and (stream.min() < 0 or stream.max() >= vocab):
-                raise ValueError(f"token ids of stream {g} must lie in [0, {vocab}), got "
-                                 f"{int(stream.min())}…{int(stream.max())}")
+                raise ValueError(
+                    f"token ids of stream {g} must lie in [0, {vocab}), got "
+                    f"{int(stream.min())}…{int(stream.max())}"
+                )
 
     @torch.no_grad()
     def _statistics(self, indices: Tensor) -> tuple[Tensor, Tensor]:
         perplexity, usage, offset = [], [], 0
         for g, vocab in enumerate(self.vocab_sizes):
             counts = torch.bincount(indices[..., g].reshape(-1), minlength=vocab).float()
-            self.code_counts[offset:offset + vocab] += counts
+            self.code_counts[offset : offset + vocab] += counts
             offset += vocab
             p = counts / counts.sum().clamp(min=1)
             perplexity.append(torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum()))
@@ -76,7 +78,9 @@ class Quantizer(nn.Module):
 
     def codebook_usage(self) -> Tensor:
         """Per stream: the fraction of codes used at least once since the last :meth:`reset_usage`."""
-        return torch.stack([c.gt(0).float().mean() for c in self.code_counts.split(list(self.vocab_sizes))])
+        return torch.stack(
+            [c.gt(0).float().mean() for c in self.code_counts.split(list(self.vocab_sizes))]
+        )
 
     def reset_usage(self) -> None:
         self.code_counts.zero_()

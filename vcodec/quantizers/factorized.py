@@ -19,16 +19,28 @@ class FactorizedVectorQuantizer(Quantizer):
     """``len(codebook_sizes)`` VQ sub-codebooks over projections of a D-dim token; their outputs are
     concatenated (D/G channels each) back to D."""
 
-    def __init__(self, dim: int, codebook_sizes: tuple[int, ...] = (1024, 1024), codebook_dim: int = 8,
-                 disentangle_weight: float = 0.1, **vq_options):
+    def __init__(
+        self,
+        dim: int,
+        codebook_sizes: tuple[int, ...] = (1024, 1024),
+        codebook_dim: int = 8,
+        disentangle_weight: float = 0.1,
+        **vq_options,
+    ):
         groups = len(codebook_sizes)
         if groups < 2 or dim % groups:
-            raise ValueError(f"factorized VQ needs at least 2 sub-codebooks dividing dim={dim}, got {groups}")
+            raise ValueError(
+                f"factorized VQ needs at least 2 sub-codebooks dividing dim={dim}, got {groups}"
+            )
         super().__init__(dim, tuple(codebook_sizes))
         self.disentangle_weight = disentangle_weight
         self.project_in = nn.ModuleList(nn.Linear(dim, codebook_dim) for _ in codebook_sizes)
-        self.codebooks = nn.ModuleList(VectorQuantizer(codebook_dim, size, **vq_options) for size in codebook_sizes)
-        self.project_out = nn.ModuleList(nn.Linear(codebook_dim, dim // groups) for _ in codebook_sizes)
+        self.codebooks = nn.ModuleList(
+            VectorQuantizer(codebook_dim, size, **vq_options) for size in codebook_sizes
+        )
+        self.project_out = nn.ModuleList(
+            nn.Linear(codebook_dim, dim // groups) for _ in codebook_sizes
+        )
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         codes, indices, loss = [], [], z.new_zeros(())
@@ -42,12 +54,21 @@ class FactorizedVectorQuantizer(Quantizer):
         return quantized, torch.cat(indices, dim=-1), loss
 
     def _embed(self, indices: Tensor) -> Tensor:
-        return torch.cat([p(c._embed(indices[..., g:g + 1])) for g, (p, c) in
-                          enumerate(zip(self.project_out, self.codebooks))], dim=-1)
+        return torch.cat(
+            [
+                p(c._embed(indices[..., g : g + 1]))
+                for g, (p, c) in enumerate(zip(self.project_out, self.codebooks))
+            ],
+            dim=-1,
+        )
 
 
 def disentanglement(codes: list[Tensor]) -> Tensor:
     """Mean over tokens and sub-codebook pairs of cos²(code_i, code_j): 0 when orthogonal."""
     normed = [F.normalize(c, dim=-1) for c in codes]
-    pairs = [(normed[i] * normed[j]).sum(-1).pow(2).mean() for i in range(len(codes)) for j in range(i + 1, len(codes))]
+    pairs = [
+        (normed[i] * normed[j]).sum(-1).pow(2).mean()
+        for i in range(len(codes))
+        for j in range(i + 1, len(codes))
+    ]
     return torch.stack(pairs).mean()

@@ -16,10 +16,12 @@ from vcodec.quantizers.base import Quantizer
 
 @functools.cache
 def _library() -> ModuleType:
-    from loguru import logger
     import vector_quantize_pytorch
+    from loguru import logger
 
-    logger.disable("vector_quantize_pytorch")  # it logs a warning whenever k-means sees a small batch
+    logger.disable(
+        "vector_quantize_pytorch"
+    )  # it logs a warning whenever k-means sees a small batch
     return vector_quantize_pytorch
 
 
@@ -27,14 +29,29 @@ class VectorQuantizer(Quantizer):
     """VQ with an EMA codebook, k-means initialisation and dead-code expiry (van den Oord 2017;
     Razavi 2019), codes looked up in a ``codebook_dim`` space (factorized codes, Yu 2022)."""
 
-    def __init__(self, dim: int, codebook_size: int, codebook_dim: int | None = None, decay: float = 0.99,
-                 commitment_weight: float = 0.25, kmeans_init: bool = True, dead_code_threshold: float = 2.0,
-                 cosine: bool = False):
+    def __init__(
+        self,
+        dim: int,
+        codebook_size: int,
+        codebook_dim: int | None = None,
+        decay: float = 0.99,
+        commitment_weight: float = 0.25,
+        kmeans_init: bool = True,
+        dead_code_threshold: float = 2.0,
+        cosine: bool = False,
+    ):
         super().__init__(dim, (codebook_size,))
         self.vq = _library().VectorQuantize(
-            dim=dim, codebook_size=codebook_size, codebook_dim=codebook_dim, decay=decay,
-            commitment_weight=commitment_weight, kmeans_init=kmeans_init, kmeans_iters=10,
-            threshold_ema_dead_code=dead_code_threshold, use_cosine_sim=cosine)
+            dim=dim,
+            codebook_size=codebook_size,
+            codebook_dim=codebook_dim,
+            decay=decay,
+            commitment_weight=commitment_weight,
+            kmeans_init=kmeans_init,
+            kmeans_iters=10,
+            threshold_ema_dead_code=dead_code_threshold,
+            use_cosine_sim=cosine,
+        )
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.vq(z)
@@ -64,11 +81,20 @@ class LookupFreeQuantizer(Quantizer):
     """LFQ (MAGVIT-v2, Yu 2023): log2(codebook_size) projected channels, each quantized to ±1, with the
     entropy penalty that keeps codes in use."""
 
-    def __init__(self, dim: int, codebook_size: int = 2**10, entropy_weight: float = 0.1,
-                 commitment_weight: float = 0.25):
+    def __init__(
+        self,
+        dim: int,
+        codebook_size: int = 2**10,
+        entropy_weight: float = 0.1,
+        commitment_weight: float = 0.25,
+    ):
         super().__init__(dim, (codebook_size,))
-        self.lfq = _library().LFQ(dim=dim, codebook_size=codebook_size, entropy_loss_weight=entropy_weight,
-                                  commitment_loss_weight=commitment_weight)
+        self.lfq = _library().LFQ(
+            dim=dim,
+            codebook_size=codebook_size,
+            entropy_loss_weight=entropy_weight,
+            commitment_loss_weight=commitment_weight,
+        )
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.lfq(z)
@@ -81,14 +107,29 @@ class ResidualVectorQuantizer(Quantizer):
     """Residual VQ (SoundStream, Zeghidour 2021): ``levels`` codebooks, each quantizing what the
     previous ones left; a token is a tuple of one index per level."""
 
-    def __init__(self, dim: int, levels: int = 4, codebook_size: int = 1024, codebook_dim: int | None = None,
-                 decay: float = 0.99, commitment_weight: float = 0.25, kmeans_init: bool = True,
-                 dead_code_threshold: float = 2.0):
+    def __init__(
+        self,
+        dim: int,
+        levels: int = 4,
+        codebook_size: int = 1024,
+        codebook_dim: int | None = None,
+        decay: float = 0.99,
+        commitment_weight: float = 0.25,
+        kmeans_init: bool = True,
+        dead_code_threshold: float = 2.0,
+    ):
         super().__init__(dim, (codebook_size,) * levels)
         self.rvq = _library().ResidualVQ(
-            dim=dim, num_quantizers=levels, codebook_size=codebook_size, codebook_dim=codebook_dim, decay=decay,
-            commitment_weight=commitment_weight, kmeans_init=kmeans_init, kmeans_iters=10,
-            threshold_ema_dead_code=dead_code_threshold)
+            dim=dim,
+            num_quantizers=levels,
+            codebook_size=codebook_size,
+            codebook_dim=codebook_dim,
+            decay=decay,
+            commitment_weight=commitment_weight,
+            kmeans_init=kmeans_init,
+            kmeans_iters=10,
+            threshold_ema_dead_code=dead_code_threshold,
+        )
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         quantized, indices, losses = self.rvq(z)

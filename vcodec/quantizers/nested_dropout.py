@@ -20,7 +20,14 @@ from torch import Tensor, nn
 class NestedDropout(nn.Module):
     """Drop the tail of B×K×D token sequences at a random length during training."""
 
-    def __init__(self, max_tokens: int, dim: int, mode: str = "slice", lengths: str = "uniform", min_tokens: int = 1):
+    def __init__(
+        self,
+        max_tokens: int,
+        dim: int,
+        mode: str = "slice",
+        lengths: str = "uniform",
+        min_tokens: int = 1,
+    ):
         super().__init__()
         if mode not in ("slice", "mask"):
             raise ValueError(f"nested dropout mode must be 'slice' or 'mask', got {mode!r}")
@@ -31,24 +38,35 @@ class NestedDropout(nn.Module):
         self.max_tokens, self.mode, self.min_tokens = max_tokens, mode, min_tokens
         choices = range(min_tokens, max_tokens + 1)
         if lengths == "pow2":
-            choices = sorted({k for k in (2**i for i in range(max_tokens.bit_length())) if k >= min_tokens} | {max_tokens})
+            choices = sorted(
+                {k for k in (2**i for i in range(max_tokens.bit_length())) if k >= min_tokens}
+                | {max_tokens}
+            )
         self.register_buffer("choices", torch.tensor(list(choices)), persistent=False)
         self.mask_token = nn.Parameter(torch.randn(dim) * 0.02) if mode == "mask" else None
 
     def sample_lengths(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
         """Lengths to keep: one per sample (mask mode) or one shared by the batch (slice mode)."""
         count = batch if self.mode == "mask" else 1
-        picks = torch.randint(len(self.choices), (count,), generator=generator, device=self.choices.device)
+        picks = torch.randint(
+            len(self.choices), (count,), generator=generator, device=self.choices.device
+        )
         return self.choices[picks].expand(batch)
 
-    def forward(self, tokens: Tensor, num_tokens: int | Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, tokens: Tensor, num_tokens: int | Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """(tokens with the tail dropped, kept length per sample). ``num_tokens`` fixes the length."""
         batch, k = tokens.shape[:2]
         if k != self.max_tokens:
             raise ValueError(f"expected {self.max_tokens} tokens, got {k}")
         if num_tokens is None and not self.training:
             return tokens, torch.full((batch,), k, device=tokens.device)
-        lengths = self.sample_lengths(batch) if num_tokens is None else torch.as_tensor(num_tokens).to(tokens.device).expand(batch)
+        lengths = (
+            self.sample_lengths(batch)
+            if num_tokens is None
+            else torch.as_tensor(num_tokens).to(tokens.device).expand(batch)
+        )
         if self.mode == "slice":
             keep = int(lengths[0])
             if not bool((lengths == keep).all()):

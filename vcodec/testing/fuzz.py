@@ -38,7 +38,9 @@ from vcodec.entropy.container import Container, Packet, read_packet, read_video_
 from vcodec.errors import BitstreamError
 from vcodec.testing.tiny import strengthen
 
-HANG_FACTOR = 16  # a case may do this many times its target's largest seed's work (per declared output)
+HANG_FACTOR = (
+    16  # a case may do this many times its target's largest seed's work (per declared output)
+)
 
 
 @dataclass
@@ -63,14 +65,23 @@ class Report:
     decoded: int = 0
     rejected: int = 0  # BitstreamError
     crashes: list[tuple[bytes, str]] = field(default_factory=list)
-    hangs: list[tuple[bytes, int]] = field(default_factory=list)  # the input, and the work done when stopped
+    hangs: list[tuple[bytes, int]] = field(
+        default_factory=list
+    )  # the input, and the work done when stopped
     most_work: float = 0.0  # the largest share of its work limit a case used (a hang: above 1)
 
     def summary(self) -> dict:
-        return {"target": self.target, "cases": self.cases, "decoded": self.decoded, "rejected": self.rejected,
-                "crashes": len(self.crashes), "hangs": len(self.hangs), "most_work": round(self.most_work, 4),
-                "peak_rss_mib": peak_rss_mib(),
-                "first_crash": self.crashes[0][1].strip().splitlines()[-1] if self.crashes else None}
+        return {
+            "target": self.target,
+            "cases": self.cases,
+            "decoded": self.decoded,
+            "rejected": self.rejected,
+            "crashes": len(self.crashes),
+            "hangs": len(self.hangs),
+            "most_work": round(self.most_work, 4),
+            "peak_rss_mib": peak_rss_mib(),
+            "first_crash": self.crashes[0][1].strip().splitlines()[-1] if self.crashes else None,
+        }
 
 
 def peak_rss_mib() -> float:
@@ -78,14 +89,18 @@ def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run(target: Target, cases: int, seed: int = 0, progress: bool = False, first: int = 0) -> Report:
+def run(
+    target: Target, cases: int, seed: int = 0, progress: bool = False, first: int = 0
+) -> Report:
     """Decode the mutated streams ``first`` … ``first + cases − 1`` of ``seed`` (case i is a function of
     ``seed`` and i alone, so a run can be continued, and any failure replayed with :func:`case`)."""
     from tqdm import tqdm
 
     report = Report(target.name)
     baseline = seed_work(target)
-    for index in tqdm(range(first, first + cases), desc=target.name, disable=not progress, unit="case"):
+    for index in tqdm(
+        range(first, first + cases), desc=target.name, disable=not progress, unit="case"
+    ):
         data = case(target, seed, index)
         limit = work_limit(target, data, baseline)
         outcome, work, trace = decode_case(target, data, limit)
@@ -129,15 +144,21 @@ class WorkMeter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        self.add(out.numel() if isinstance(out, torch.Tensor) else  # the common case, first: this runs per op
-                 sum(t.numel() for t in tree_leaves(out) if isinstance(t, torch.Tensor)))
+        self.add(
+            out.numel()
+            if isinstance(out, torch.Tensor)
+            # the common case, first: this runs per op
+            else sum(t.numel() for t in tree_leaves(out) if isinstance(t, torch.Tensor))
+        )
         return out
 
     def __enter__(self):
         if WorkMeter.active is not None:
             raise RuntimeError("work meters do not nest")
         WorkMeter.active = self
-        constriction.stream.queue.RangeDecoder = _CountingRangeDecoder  # the decoders look it up per stream
+        constriction.stream.queue.RangeDecoder = (
+            _CountingRangeDecoder  # the decoders look it up per stream
+        )
         return super().__enter__()
 
     def __exit__(self, *exc):
@@ -154,16 +175,27 @@ class _CountingRangeDecoder:
 
     def decode(self, model, *params):
         if WorkMeter.active is not None:
-            first = params[0] if params else None  # a count, or per-symbol parameters (one row a symbol)
-            WorkMeter.active.add(1 if first is None else int(first) if isinstance(first, (int, np.integer))
-                                 else len(first) if np.ndim(first) else 1)
+            first = (
+                params[0] if params else None
+            )  # a count, or per-symbol parameters (one row a symbol)
+            WorkMeter.active.add(
+                1
+                if first is None
+                else int(first)
+                if isinstance(first, (int, np.integer))
+                else len(first)
+                if np.ndim(first)
+                else 1
+            )
         return self._decoder.decode(model, *params)
 
     def __getattr__(self, name: str):
         return getattr(self._decoder, name)
 
 
-def decode_case(target: Target, data: bytes, limit: float = math.inf) -> tuple[str, int, str | None]:
+def decode_case(
+    target: Target, data: bytes, limit: float = math.inf
+) -> tuple[str, int, str | None]:
     """Decode one input under a work limit: ("decoded" | "rejected" | "crash" | "hang", the work done,
     the traceback of a crash)."""
     meter = WorkMeter(limit)
@@ -218,7 +250,9 @@ def case(target: Target, seed: int, index: int) -> bytes:
 
 
 # --- byte-level mutations ------------------------------------------------------------------------------
-def mutate_bytes(data: bytes, rng: np.random.Generator, pool: list[bytes], rounds: int | None = None) -> bytes:
+def mutate_bytes(
+    data: bytes, rng: np.random.Generator, pool: list[bytes], rounds: int | None = None
+) -> bytes:
     """Some random edits of ``data``: bit flips, byte overwrites, truncation, insertion, deletion,
     duplication, splicing with another seed, or plain random bytes."""
     buffer = bytearray(data)
@@ -237,7 +271,9 @@ def _flip(b: bytearray, rng, pool) -> bytearray:
 def _overwrite(b: bytearray, rng, pool) -> bytearray:
     if b:
         at = int(rng.integers(len(b)))
-        values = rng.choice([0x00, 0xFF, 0x7F, 0x80, int(rng.integers(256))], size=int(rng.integers(1, 9)))
+        values = rng.choice(
+            [0x00, 0xFF, 0x7F, 0x80, int(rng.integers(256))], size=int(rng.integers(1, 9))
+        )
         b[at : at + len(values)] = bytes(int(v) for v in values)
     return b
 
@@ -296,13 +332,30 @@ def _mutate_container(c: Container, rng: np.random.Generator, pool: list[bytes])
         elif field_name == "quality":
             c.quality = int(rng.choice([0, 1, 2, value + 1, 255]))
         else:  # sizes stay near the seed's (a larger one also raises the case's work limit)
-            setattr(c, field_name, int(rng.choice([1, 2, max(1, value - 1), value + 1, value * 2, value // 2 + 1,
-                                                   int(rng.integers(1, 4 * value + 2))])))
+            setattr(
+                c,
+                field_name,
+                int(
+                    rng.choice(
+                        [
+                            1,
+                            2,
+                            max(1, value - 1),
+                            value + 1,
+                            value * 2,
+                            value // 2 + 1,
+                            int(rng.integers(1, 4 * value + 2)),
+                        ]
+                    )
+                ),
+            )
     elif choice == 1:  # sections added, dropped or reordered
         sections = list(c.sections)
         operation = rng.integers(3)
         if operation == 0:
-            sections.insert(int(rng.integers(len(sections) + 1)), bytes(rng.bytes(int(rng.integers(0, 32)))))
+            sections.insert(
+                int(rng.integers(len(sections) + 1)), bytes(rng.bytes(int(rng.integers(0, 32))))
+            )
         elif operation == 1:
             del sections[rng.integers(len(sections))]
         else:
@@ -310,7 +363,11 @@ def _mutate_container(c: Container, rng: np.random.Generator, pool: list[bytes])
         c.sections = sections
     else:  # one section's bytes
         at = int(rng.integers(len(c.sections)))
-        c.sections = [*c.sections[:at], mutate_bytes(c.sections[at], rng, c.sections), *c.sections[at + 1 :]]
+        c.sections = [
+            *c.sections[:at],
+            mutate_bytes(c.sections[at], rng, c.sections),
+            *c.sections[at + 1 :],
+        ]
     return c
 
 
@@ -333,7 +390,9 @@ def _mutate_video(data: bytes, rng: np.random.Generator, pool: list[bytes]) -> b
         if rng.random() < 0.5:
             packet.frame_type = packet.frame_type % 2 + 1
         else:
-            packet.index = int(rng.choice([0, packet.index + 1, max(0, packet.index - 1), len(packets), 2**32 - 1]))
+            packet.index = int(
+                rng.choice([0, packet.index + 1, max(0, packet.index - 1), len(packets), 2**32 - 1])
+            )
     elif choice == 2 and packets:  # packets dropped, repeated or swapped
         i, j = (int(v) for v in rng.integers(len(packets), size=2))
         operation = rng.integers(3)
@@ -345,10 +404,19 @@ def _mutate_video(data: bytes, rng: np.random.Generator, pool: list[bytes]) -> b
             packets[i], packets[j] = packets[j], packets[i]
     elif packets:  # one packet's sections
         packet = packets[rng.integers(len(packets))]
-        as_container = Container(header.kind, header.model, header.weights_hash, header.width, header.height,
-                                 sections=list(packet.sections))
-        packet.sections = _mutate_container(as_container, rng, pool).sections if rng.random() < 0.3 else \
-            _mutate_one_section(packet.sections, rng)
+        as_container = Container(
+            header.kind,
+            header.model,
+            header.weights_hash,
+            header.width,
+            header.height,
+            sections=list(packet.sections),
+        )
+        packet.sections = (
+            _mutate_container(as_container, rng, pool).sections
+            if rng.random() < 0.3
+            else _mutate_one_section(packet.sections, rng)
+        )
     stream = header.to_bytes() + b"".join(p.to_bytes() for p in packets)
     return stream if rng.random() < 0.8 else mutate_bytes(stream, rng, pool, rounds=1)
 
@@ -363,9 +431,11 @@ def _mutate_one_section(sections: list[bytes], rng: np.random.Generator) -> list
 # --- the output a stream declares, as its decoder reads and caps it ---------------------------------------
 def image_output(codec) -> Callable[[bytes], int]:
     """Pixels of an image stream (the codec's own parse checks them against its limits)."""
+
     def declared(data: bytes) -> int:
         container = codec.parse(data)
         return container.width * container.height
+
     return declared
 
 
@@ -378,6 +448,7 @@ def video_output(codec) -> Callable[[bytes], int]:
         header, _ = read_video_header(io.BytesIO(data))
         check_stream_model(codec, header)
         return header.width * header.height
+
     return declared
 
 
@@ -391,6 +462,7 @@ def clip_output(tokenizer) -> Callable[[bytes], int]:
         c = tokenizer.config
         voxels = (1 + c.temporal_factor * (count - 1)) * height * width * c.spatial_factor**2
         return voxels if voxels <= MAX_DECODED_VOXELS else 0
+
     return declared
 
 
@@ -399,8 +471,14 @@ def test_images(seed: int = 0) -> list[torch.Tensor]:
     """A smooth 40×56 image, a noisy 17×33 one and a greyscale one (padding, colour and grey paths)."""
     g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 40), torch.linspace(0, 1, 56), indexing="ij")
-    smooth = (0.8 * torch.stack((xx, yy, 0.5 * (xx + yy))) + 0.2 * torch.rand(3, 40, 56, generator=g)).clamp(0, 1)
-    return [smooth[None], torch.rand(1, 3, 33, 17, generator=g), torch.rand(1, 1, 20, 24, generator=g)]
+    smooth = (
+        0.8 * torch.stack((xx, yy, 0.5 * (xx + yy))) + 0.2 * torch.rand(3, 40, 56, generator=g)
+    ).clamp(0, 1)
+    return [
+        smooth[None],
+        torch.rand(1, 3, 33, 17, generator=g),
+        torch.rand(1, 1, 20, 24, generator=g),
+    ]
 
 
 def image_targets() -> dict[str, Target]:
@@ -413,8 +491,9 @@ def image_targets() -> dict[str, Target]:
         strengthen(codec.g_a)
         codec.eval().update()
         seeds = [codec.compress(x, quality=q) for x in test_images() for q in (1, 3)]
-        targets[f"image/{architecture}"] = Target(f"image/{architecture}", seeds, codec.decompress,
-                                                  declared=image_output(codec))
+        targets[f"image/{architecture}"] = Target(
+            f"image/{architecture}", seeds, codec.decompress, declared=image_output(codec)
+        )
     return targets
 
 
@@ -423,9 +502,16 @@ def video_targets() -> dict[str, Target]:
     targets = {}
     for name, motion in (("video", 0), ("video/motion", 4)):
         codec, seeds = _video_codec_and_seeds(motion)
-        targets[name] = Target(name, seeds, _video_decoder(codec, False), video=True, declared=video_output(codec))
-        targets[f"{name}/keep-going"] = Target(f"{name}/keep-going", seeds, _video_decoder(codec, True), video=True,
-                                               declared=video_output(codec))
+        targets[name] = Target(
+            name, seeds, _video_decoder(codec, False), video=True, declared=video_output(codec)
+        )
+        targets[f"{name}/keep-going"] = Target(
+            f"{name}/keep-going",
+            seeds,
+            _video_decoder(codec, True),
+            video=True,
+            declared=video_output(codec),
+        )
     return targets
 
 
@@ -436,8 +522,14 @@ def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[by
     from vcodec.registry import build_model
 
     torch.manual_seed(0)
-    config = VideoCodecConfig(n=16, m=24, lambdas=(0.0035, 0.013, 0.0483), temporal_width=8,
-                              motion_search=motion_search, motion_width=8)
+    config = VideoCodecConfig(
+        n=16,
+        m=24,
+        lambdas=(0.0035, 0.013, 0.0483),
+        temporal_width=8,
+        motion_search=motion_search,
+        motion_width=8,
+    )
     codec = build_model(config, "fuzz-video")
     strengthen(codec.intra.g_a)
     with torch.no_grad():
@@ -449,11 +541,15 @@ def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[by
     base = torch.rand(1, 3, 40, 72, generator=g)
     frames = [torch.roll(base, shifts=2 * t, dims=-1) for t in range(3)]
     seeds = []
-    skip_weight = 1000 if motion_search else 1  # with motion, code blocks (and so vectors) in every P-frame
+    skip_weight = (
+        1000 if motion_search else 1
+    )  # with motion, code blocks (and so vectors) in every P-frame
     for quality, period in ((1, 3), (3, 2)):
         packets = list(codec.encode(frames, quality, period, skip_weight=skip_weight))
-        seeds.append(stream_header(codec, 72, 40, Fraction(25), quality, period, len(packets))
-                     + b"".join(p.to_bytes() for p in packets))
+        seeds.append(
+            stream_header(codec, 72, 40, Fraction(25), quality, period, len(packets))
+            + b"".join(p.to_bytes() for p in packets)
+        )
     return codec, seeds
 
 
@@ -463,23 +559,50 @@ def _video_decoder(codec: torch.nn.Module, keep_going: bool) -> Callable[[bytes]
     def decode(data: bytes) -> int:
         _, _, decoded = decode_stream(codec, io.BytesIO(data), keep_going)
         return sum(1 for _ in decoded)
+
     return decode
 
 
 def token_targets() -> dict[str, Target]:
-    from vcodec.tokenizers import (Causal3DConfig, CausalVideoTokenizer, Conv2DConfig, Conv2DTokenizer,
-                                   Transformer1DConfig, Transformer1DTokenizer)
+    from vcodec.tokenizers import (
+        Causal3DConfig,
+        CausalVideoTokenizer,
+        Conv2DConfig,
+        Conv2DTokenizer,
+        Transformer1DConfig,
+        Transformer1DTokenizer,
+    )
 
     targets = {}
     fsq = {"quantizer": "fsq", "quantizer_options": {"levels": (8, 5, 5, 5)}}
     small = dict(image_size=32, **fsq)
     for name, tokenizer in (
-            ("tokens/transformer-1d", Transformer1DTokenizer(Transformer1DConfig(**small, patch_size=8, width=32, depth=1,
-                                                                                  heads=2, num_tokens=16), "fuzz")),
-            ("tokens/transformer-1d-ar", Transformer1DTokenizer(Transformer1DConfig(**small, patch_size=8, width=32,
-                                                                                     depth=1, heads=2, num_tokens=16,
-                                                                                     prior="autoregressive"), "fuzz")),
-            ("tokens/conv-2d", Conv2DTokenizer(Conv2DConfig(**small, factor=8, channels=8), "fuzz"))):
+        (
+            "tokens/transformer-1d",
+            Transformer1DTokenizer(
+                Transformer1DConfig(
+                    **small, patch_size=8, width=32, depth=1, heads=2, num_tokens=16
+                ),
+                "fuzz",
+            ),
+        ),
+        (
+            "tokens/transformer-1d-ar",
+            Transformer1DTokenizer(
+                Transformer1DConfig(
+                    **small,
+                    patch_size=8,
+                    width=32,
+                    depth=1,
+                    heads=2,
+                    num_tokens=16,
+                    prior="autoregressive",
+                ),
+                "fuzz",
+            ),
+        ),
+        ("tokens/conv-2d", Conv2DTokenizer(Conv2DConfig(**small, factor=8, channels=8), "fuzz")),
+    ):
         torch.manual_seed(0)
         tokenizer.eval()
         images = torch.rand(6, 3, 32, 32)
@@ -489,16 +612,21 @@ def token_targets() -> dict[str, Target]:
         else:
             tokenizer.prior.fit(indices)
         tokenizer.update()
-        seeds = tokenizer.compress(images[:3]) + (tokenizer.compress(images[3:], num_tokens=4)
-                                                  if len(tokenizer.token_grid) == 1 else [])
+        seeds = tokenizer.compress(images[:3]) + (
+            tokenizer.compress(images[3:], num_tokens=4) if len(tokenizer.token_grid) == 1 else []
+        )
         targets[name] = Target(name, seeds, tokenizer.decompress)
     torch.manual_seed(0)
     video_tokenizer = CausalVideoTokenizer(Causal3DConfig(channels=8)).eval()
     video_tokenizer.name = "fuzz"
     clips = torch.rand(2, 3, 5, 32, 40)
     video_tokenizer.fit_prior(video_tokenizer.encode(clips))
-    targets["tokens/causal-3d"] = Target("tokens/causal-3d", video_tokenizer.compress(clips),
-                                         video_tokenizer.decompress, declared=clip_output(video_tokenizer))
+    targets["tokens/causal-3d"] = Target(
+        "tokens/causal-3d",
+        video_tokenizer.compress(clips),
+        video_tokenizer.decompress,
+        declared=clip_output(video_tokenizer),
+    )
     return targets
 
 
@@ -509,19 +637,27 @@ def shipped_targets() -> dict[str, Target]:
     targets = {}
     for name in zoo.list_models():
         model = zoo.load(name)
-        g = torch.Generator().manual_seed(zlib.crc32(name.encode()))  # per model: adding one changes no other
+        g = torch.Generator().manual_seed(
+            zlib.crc32(name.encode())
+        )  # per model: adding one changes no other
         target = model_target(f"shipped/{name}", model, g)
         if target is not None:  # a token prior is a generator: it decodes no streams
             targets[target.name] = target
     return targets
 
 
-def model_target(name: str, model: torch.nn.Module, generator: torch.Generator | None = None) -> Target | None:
+def model_target(
+    name: str, model: torch.nn.Module, generator: torch.Generator | None = None
+) -> Target | None:
     """The decoder of any model, on the seed streams its kind makes (None: its kind decodes no streams)."""
     from vcodec import registry
 
     made = registry.kind_of(model).fuzz_seeds(model, generator or torch.Generator().manual_seed(0))
-    return None if made is None else Target(name, made.seeds, made.decode, video=made.video, declared=made.declared)
+    return (
+        None
+        if made is None
+        else Target(name, made.seeds, made.decode, video=made.video, declared=made.declared)
+    )
 
 
 def container_target() -> Target:
@@ -532,4 +668,9 @@ def container_target() -> Target:
 
 def targets() -> dict[str, Target]:
     """Every decoder of the project, keyed by name."""
-    return {"container": container_target(), **image_targets(), **video_targets(), **token_targets()}
+    return {
+        "container": container_target(),
+        **image_targets(),
+        **video_targets(),
+        **token_targets(),
+    }

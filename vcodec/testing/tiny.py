@@ -22,12 +22,16 @@ def tiny_model(architecture: str, name: str = "tiny", seed: int = 0, **overrides
     """An untrained model of any registered architecture from its tiny config, ready to code
     (eval mode, tables built)."""
     torch.manual_seed(seed)
-    model = registry.build_model(registry.architecture(architecture).tiny_config(**overrides), name).eval()
+    model = registry.build_model(
+        registry.architecture(architecture).tiny_config(**overrides), name
+    ).eval()
     model.update()
     return model
 
 
-def tiny_codec(architecture: str = "mean-scale-checkerboard", name: str = "tiny", seed: int = 0) -> nn.Module:
+def tiny_codec(
+    architecture: str = "mean-scale-checkerboard", name: str = "tiny", seed: int = 0
+) -> nn.Module:
     return tiny_model(architecture, name, seed)
 
 
@@ -40,6 +44,8 @@ def tiny_video_codec(name: str = "tiny-video", seed: int = 0) -> nn.Module:
         model.prior.start_from(model.intra)
         for p in model.prior.temporal.parameters():
             p.add_(0.05 * torch.randn_like(p))
-        model.prior.entropy_parameters[0].weight.add_(0.02 * torch.randn_like(model.prior.entropy_parameters[0].weight))
+        model.prior.entropy_parameters[0].weight.add_(
+            0.02 * torch.randn_like(model.prior.entropy_parameters[0].weight)
+        )
     model.eval().update()
     return model

@@ -92,14 +92,18 @@ class LearnedTokenizer(TokenModel):
     def check_images(self, images: Tensor) -> Tensor:
         """B×3×S×S floats in [0, 1] (S = image_size), or a ValueError saying what was expected."""
         if not isinstance(images, Tensor) or not images.dtype.is_floating_point:
-            raise ValueError(f"images must be a float tensor, got {type(images).__name__} "
-                             f"{getattr(images, 'dtype', '')}".rstrip())
+            raise ValueError(
+                f"images must be a float tensor, got {type(images).__name__} "
+                f"{getattr(images, 'dtype', '')}".rstrip()
+            )
         if images.dim() == 3:
             images = images.unsqueeze(0)
         s = self.image_size
         if images.dim() != 4 or tuple(images.shape[1:]) != (3, s, s):
-            raise ValueError(f"this tokenizer takes B×3×{s}×{s} images, got {tuple(images.shape)} "
-                             f"(resize or crop to {s}×{s} first)")
+            raise ValueError(
+                f"this tokenizer takes B×3×{s}×{s} images, got {tuple(images.shape)} "
+                f"(resize or crop to {s}×{s} first)"
+            )
         if not torch.isfinite(images).all():
             raise ValueError("images contain NaN or infinite values")
         return images.clamp(0, 1)
@@ -107,10 +111,14 @@ class LearnedTokenizer(TokenModel):
     def check_num_tokens(self, num_tokens: int | None) -> int:
         k = self.max_tokens if num_tokens is None else num_tokens
         if len(self.token_grid) > 1 and k != self.max_tokens:
-            raise ValueError(f"a 2D tokenizer always gives its whole {'×'.join(map(str, self.token_grid))} grid; "
-                             f"num_tokens must be None or {self.max_tokens}, got {num_tokens!r}")
+            raise ValueError(
+                f"a 2D tokenizer always gives its whole {'×'.join(map(str, self.token_grid))} grid; "
+                f"num_tokens must be None or {self.max_tokens}, got {num_tokens!r}"
+            )
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.max_tokens:
-            raise ValueError(f"num_tokens must be an integer in 1…{self.max_tokens}, got {num_tokens!r}")
+            raise ValueError(
+                f"num_tokens must be an integer in 1…{self.max_tokens}, got {num_tokens!r}"
+            )
         return k
 
     def as_indices(self, tokens: Tensor) -> Tensor:
@@ -123,11 +131,21 @@ class LearnedTokenizer(TokenModel):
             tokens = tokens.unsqueeze(-1)
         if len(grid) > 1 and tokens.dim() == len(grid) + 2 and tuple(tokens.shape[1:-1]) == grid:
             tokens = tokens.flatten(1, -2)
-        if tokens.dim() != 3 or tokens.shape[-1] != groups or not 1 <= tokens.shape[1] <= self.max_tokens or (
-                len(grid) > 1 and tokens.shape[1] != self.max_tokens):
-            shape = "B×" + ("N" if len(grid) == 1 else "×".join(map(str, grid))) + ("" if groups == 1 else f"×{groups}")
+        if (
+            tokens.dim() != 3
+            or tokens.shape[-1] != groups
+            or not 1 <= tokens.shape[1] <= self.max_tokens
+            or (len(grid) > 1 and tokens.shape[1] != self.max_tokens)
+        ):
+            shape = (
+                "B×"
+                + ("N" if len(grid) == 1 else "×".join(map(str, grid)))
+                + ("" if groups == 1 else f"×{groups}")
+            )
             limit = f" with 1 ≤ N ≤ {self.max_tokens}" if len(grid) == 1 else ""
-            raise ValueError(f"expected token ids of shape {shape}{limit}, got {tuple(tokens.shape)}")
+            raise ValueError(
+                f"expected token ids of shape {shape}{limit}, got {tuple(tokens.shape)}"
+            )
         self.quantizer.check_indices(tokens)
         return tokens.long()
 
@@ -154,15 +172,30 @@ class LearnedTokenizer(TokenModel):
         """Code vectors (B×N×D) of token ids, what a downstream generator consumes."""
         return self.quantizer.embed(self.as_indices(tokens))
 
-    def sample(self, count: int, num_tokens: int | None = None, temperature: float = 1.0, top_k: int | None = None,
-               top_p: float | None = None, seed: int | None = None) -> Tensor:
+    def sample(
+        self,
+        count: int,
+        num_tokens: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Tensor:
         """``count`` token sequences drawn from the token prior (decode them with :meth:`decode`)."""
         from vcodec.tokenizers.sampling import sample_tokens
 
         return sample_tokens(self, count, num_tokens, temperature, top_k, top_p, seed)
 
-    def complete(self, images: Tensor, keep: int, count: int = 1, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None) -> Tensor:
+    def complete(
+        self,
+        images: Tensor,
+        keep: int,
+        count: int = 1,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Tensor:
         """Token ids of ``images`` with all but the first ``keep`` tokens drawn again, ``count`` per image."""
         from vcodec.tokenizers.sampling import complete_tokens
 
@@ -171,13 +204,19 @@ class LearnedTokenizer(TokenModel):
     def compress(self, images: Tensor, num_tokens: int | None = None) -> list[bytes]:
         """One VCDC token container per image: the first ``num_tokens`` ids, range-coded with the prior."""
         tokens = self.as_indices(self.encode(images, num_tokens))
-        return [token_container(self, self.image_size, self.image_size, t.shape[0], self.prior.compress(t))
-                for t in tokens]
+        return [
+            token_container(
+                self, self.image_size, self.image_size, t.shape[0], self.prior.compress(t)
+            )
+            for t in tokens
+        ]
 
     def decompress_tokens(self, data: bytes) -> Tensor:
         """The 1×N(×G) token ids in a container made by :meth:`compress` of this model."""
         container, count = read_token_container(data, self)
-        if not 1 <= count <= self.max_tokens or (len(self.token_grid) > 1 and count != self.max_tokens):
+        if not 1 <= count <= self.max_tokens or (
+            len(self.token_grid) > 1 and count != self.max_tokens
+        ):
             raise BitstreamError(f"stream declares {count} tokens, model has 1–{self.max_tokens}")
         return self._public(self.prior.decompress(container.sections[1], count)[None])
 
@@ -200,8 +239,14 @@ class LearnedTokenizer(TokenModel):
 
 def token_container(model, width: int, height: int, count: int, payload: bytes) -> bytes:
     """A VCDC token container: ``count`` (tokens, or token frames for video) and the coded ids."""
-    return Container(kind=Kind.TOKENS, model=model.name, weights_hash=model.weights_hash, width=width, height=height,
-                     sections=[_COUNT.pack(count), payload]).to_bytes()
+    return Container(
+        kind=Kind.TOKENS,
+        model=model.name,
+        weights_hash=model.weights_hash,
+        width=width,
+        height=height,
+        sections=[_COUNT.pack(count), payload],
+    ).to_bytes()
 
 
 def read_token_container(data: bytes, model) -> tuple[Container, int]:
@@ -210,8 +255,10 @@ def read_token_container(data: bytes, model) -> tuple[Container, int]:
     if container.kind != Kind.TOKENS:
         raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not tokens")
     if container.model != model.name or container.weights_hash != model.weights_hash:
-        raise BitstreamError(f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
-                             f"not by '{model.name}' ({model.weights_hash.hex()})")
+        raise BitstreamError(
+            f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
+            f"not by '{model.name}' ({model.weights_hash.hex()})"
+        )
     if len(container.sections) != 2 or len(container.sections[0]) != _COUNT.size:
         raise BitstreamError("token stream must hold a count section and a token section")
     return container, _COUNT.unpack(container.sections[0])[0]

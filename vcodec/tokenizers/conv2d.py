@@ -32,7 +32,9 @@ class Conv2DConfig:
     token_dim: int = 8
     quantizer: str = "vq"
     quantizer_options: dict = field(default_factory=lambda: {"codebook_size": 1024})
-    prior: str = "static"  # token entropy model: "static" (per position) or "autoregressive" (transformer)
+    prior: str = (
+        "static"  # token entropy model: "static" (per position) or "autoregressive" (transformer)
+    )
     architecture: str = "conv-2d"
 
     def __post_init__(self) -> None:
@@ -41,7 +43,9 @@ class Conv2DConfig:
         if self.channels % 8:
             raise ValueError(f"channels must be a multiple of 8, got {self.channels}")
         if self.image_size % self.factor:
-            raise ValueError(f"image_size {self.image_size} is not a multiple of factor {self.factor}")
+            raise ValueError(
+                f"image_size {self.image_size} is not a multiple of factor {self.factor}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,9 +53,11 @@ class Conv2DConfig:
     def summary(self) -> str:
         """One line for model cards and result descriptions."""
         side = self.image_size // self.factor
-        return (f"VQGAN-style conv encoder/decoder with a 4×4 patchify stem, {self.image_size}² input, factor "
-                f"{self.factor} ({side}×{side} tokens), widths {self.widths()}, quantizer {self.quantizer} "
-                f"{self.quantizer_options}")
+        return (
+            f"VQGAN-style conv encoder/decoder with a 4×4 patchify stem, {self.image_size}² input, factor "
+            f"{self.factor} ({side}×{side} tokens), widths {self.widths()}, quantizer {self.quantizer} "
+            f"{self.quantizer_options}"
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> "Conv2DConfig":
@@ -79,15 +85,29 @@ class Conv2DTokenizer(LearnedTokenizer):
         encoder: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, stride=4)]
         for before, after in zip(widths, widths[1:]):
             encoder += [ResBlock(before, after), Downsample(after)]
-        encoder += [ResBlock(widths[-1], widths[-1]), nn.GroupNorm(min(32, widths[-1] // 4), widths[-1]), nn.SiLU(),
-                    nn.Conv2d(widths[-1], config.token_dim, 1)]
+        encoder += [
+            ResBlock(widths[-1], widths[-1]),
+            nn.GroupNorm(min(32, widths[-1] // 4), widths[-1]),
+            nn.SiLU(),
+            nn.Conv2d(widths[-1], config.token_dim, 1),
+        ]
         self.encoder = nn.Sequential(*encoder)
-        self.quantizer = build_quantizer(config.quantizer, config.token_dim, **config.quantizer_options)
-        decoder: list[nn.Module] = [nn.Conv2d(config.token_dim, widths[-1], 3, padding=1), ResBlock(widths[-1], widths[-1])]
+        self.quantizer = build_quantizer(
+            config.quantizer, config.token_dim, **config.quantizer_options
+        )
+        decoder: list[nn.Module] = [
+            nn.Conv2d(config.token_dim, widths[-1], 3, padding=1),
+            ResBlock(widths[-1], widths[-1]),
+        ]
         for before, after in zip(reversed(widths), list(reversed(widths))[1:]):
             decoder += [Upsample(before), ResBlock(before, after)]
-        decoder += [ResBlock(widths[0], widths[0]), nn.GroupNorm(min(32, widths[0] // 4), widths[0]), nn.SiLU(),
-                    nn.Conv2d(widths[0], 3 * 16, 3, padding=1), nn.PixelShuffle(4)]
+        decoder += [
+            ResBlock(widths[0], widths[0]),
+            nn.GroupNorm(min(32, widths[0] // 4), widths[0]),
+            nn.SiLU(),
+            nn.Conv2d(widths[0], 3 * 16, 3, padding=1),
+            nn.PixelShuffle(4),
+        ]
         self.decoder = nn.Sequential(*decoder)
         self.prior = build_token_prior(config.prior, self.quantizer.vocab_sizes, side * side)
 

@@ -36,22 +36,35 @@ class TokenPriorConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TokenPriorConfig":
-        return cls(**{k: data[k] for k in ("tokenizer", "width", "depth", "heads", "architecture") if k in data})
+        return cls(
+            **{
+                k: data[k]
+                for k in ("tokenizer", "width", "depth", "heads", "architecture")
+                if k in data
+            }
+        )
 
 
 class TokenPriorModel(nn.Module):
     """``forward(images)``: −log2 p of each of the images' token ids (B×N×G) under the prior; the
     tokenizer that makes the ids is frozen and is not part of this model's weights."""
 
-    def __init__(self, config: TokenPriorConfig, tokenizer: LearnedTokenizer, name: str = "unnamed"):
+    def __init__(
+        self, config: TokenPriorConfig, tokenizer: LearnedTokenizer, name: str = "unnamed"
+    ):
         """``tokenizer``: the loaded tokenizer ``config.tokenizer`` names (``vcodec.zoo.build`` loads it)."""
         super().__init__()
         if not isinstance(tokenizer, LearnedTokenizer):
             raise ValueError(f"{config.tokenizer} is not an image tokenizer")
         self.config, self.name = config, name
-        self._tokenizer = (tokenizer.eval().requires_grad_(False),)  # a tuple: not a submodule, not our weights
-        self.prior = AutoregressiveTokenPrior(tokenizer.vocab_sizes, tokenizer.max_tokens,
-                                              ARPriorConfig(config.width, config.depth, config.heads))
+        self._tokenizer = (
+            tokenizer.eval().requires_grad_(False),
+        )  # a tuple: not a submodule, not our weights
+        self.prior = AutoregressiveTokenPrior(
+            tokenizer.vocab_sizes,
+            tokenizer.max_tokens,
+            ARPriorConfig(config.width, config.depth, config.heads),
+        )
 
     @property
     def tokenizer(self):

@@ -33,26 +33,34 @@ class Transformer1DConfig:
     token_dim: int = 8
     quantizer: str = "vq"
     quantizer_options: dict = field(default_factory=lambda: {"codebook_size": 1024})
-    prior: str = "static"  # token entropy model: "static" (per position) or "autoregressive" (transformer)
+    prior: str = (
+        "static"  # token entropy model: "static" (per position) or "autoregressive" (transformer)
+    )
     nested_dropout: str = "slice"  # "slice" (One-D-Piece), "mask" (FlexTok) or "none" (fixed K)
     architecture: str = "transformer-1d"
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
-            raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+            raise ValueError(
+                f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
+            )
         if self.width % self.heads:
             raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
         if self.nested_dropout not in ("slice", "mask", "none"):
-            raise ValueError(f"nested_dropout must be slice, mask or none, got {self.nested_dropout!r}")
+            raise ValueError(
+                f"nested_dropout must be slice, mask or none, got {self.nested_dropout!r}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
         """One line for model cards and result descriptions."""
-        return (f"TiTok-style ViT encoder/decoder, {self.image_size}² input, patch {self.patch_size}, width "
-                f"{self.width}, {self.depth}+{self.depth} layers, K={self.num_tokens} tokens, quantizer "
-                f"{self.quantizer} {self.quantizer_options}, nested dropout {self.nested_dropout}")
+        return (
+            f"TiTok-style ViT encoder/decoder, {self.image_size}² input, patch {self.patch_size}, width "
+            f"{self.width}, {self.depth}+{self.depth} layers, K={self.num_tokens} tokens, quantizer "
+            f"{self.quantizer} {self.quantizer_options}, nested dropout {self.nested_dropout}"
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> "Transformer1DConfig":
@@ -60,8 +68,15 @@ class Transformer1DConfig:
 
 
 def _transformer(config: Transformer1DConfig) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(config.width, config.heads, 4 * config.width, dropout=0.0, activation="gelu",
-                                       batch_first=True, norm_first=True)
+    layer = nn.TransformerEncoderLayer(
+        config.width,
+        config.heads,
+        4 * config.width,
+        dropout=0.0,
+        activation="gelu",
+        batch_first=True,
+        norm_first=True,
+    )
     return nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
 
 
@@ -83,7 +98,9 @@ class Transformer1DTokenizer(LearnedTokenizer):
         self.patch_pos, self.latent_queries = _positions(patches, w), _positions(k, w)
         self.encoder = _transformer(config)
         self.to_token = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, config.token_dim))
-        self.quantizer = build_quantizer(config.quantizer, config.token_dim, **config.quantizer_options)
+        self.quantizer = build_quantizer(
+            config.quantizer, config.token_dim, **config.quantizer_options
+        )
         self.from_token = nn.Linear(config.token_dim, w)
         self.latent_pos = _positions(k, w)
         mode = config.nested_dropout
@@ -97,7 +114,9 @@ class Transformer1DTokenizer(LearnedTokenizer):
         """B×K×token_dim continuous tokens of B×3×S×S images in [0, 1]."""
         patches = self.patch_embed(images * 2 - 1).flatten(2).transpose(1, 2) + self.patch_pos
         queries = self.latent_queries.expand(images.shape[0], -1, -1)
-        return self.to_token(self.encoder(torch.cat([patches, queries], dim=1))[:, -self.max_tokens:])
+        return self.to_token(
+            self.encoder(torch.cat([patches, queries], dim=1))[:, -self.max_tokens :]
+        )
 
     def _indices(self, images: Tensor) -> Tensor:
         return self.quantizer(self._latents(images)).indices
@@ -114,7 +133,9 @@ class Transformer1DTokenizer(LearnedTokenizer):
         queries = self.pixel_queries.expand(vectors.shape[0], -1, -1)
         decoded = self.decoder(torch.cat([queries, vectors], dim=1))[:, : self.grid**2]
         p = self.config.patch_size
-        image = rearrange(self.to_pixels(decoded), "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p)
+        image = rearrange(
+            self.to_pixels(decoded), "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p
+        )
         return image * 0.5 + 0.5
 
     def forward(self, images: Tensor, num_tokens: int | None = None) -> dict:

@@ -21,13 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vcodec.errors import VcodecError
 from vcodec import registry
+from vcodec.errors import VcodecError
 from vcodec.train.loop import TrainConfig
 from vcodec.train.objectives import LossConfig
 
-DATA_KEYS = {"path": "data", "crop": "crop", "crop_scales": "crop_scales", "frames": "frames", "deform": "deform",
-             "change": "change"}  # → TrainConfig
+DATA_KEYS = {
+    "path": "data",
+    "crop": "crop",
+    "crop_scales": "crop_scales",
+    "frames": "frames",
+    "deform": "deform",
+    "change": "change",
+}  # → TrainConfig
 TRAIN_ONLY = ("init",)  # [train] keys that are not TrainConfig fields
 MACHINE_KEYS = ("device",)  # chosen on the command line, not in a config file
 
@@ -82,6 +88,7 @@ def _defaults(config_type) -> dict[str, Any]:
 
 def _checked(where: str, key: str, value: Any, default: Any) -> Any:
     """``value`` converted to the type of ``default`` (int → float allowed, lists → tuples), or an error."""
+
     def wrong(kind: str) -> VcodecError:
         return VcodecError(f"{where}: {key} must be {kind}, got {value!r}")
 
@@ -116,7 +123,9 @@ def _model_config(where: str, table: dict):
     if architecture is None:
         raise VcodecError(f"{where}: [model] needs an architecture (one of {', '.join(known)})")
     if architecture not in known:
-        raise VcodecError(f"{where}: unknown architecture {architecture!r}{_closest(str(architecture), known)}")
+        raise VcodecError(
+            f"{where}: unknown architecture {architecture!r}{_closest(str(architecture), known)}"
+        )
     config_type = registry.architecture(architecture).config_type
     defaults = _defaults(config_type)
     _check_keys(f"{where} [model]", table, defaults)
@@ -131,7 +140,9 @@ def _loss_config(where: str, table: dict) -> LossConfig:
     defaults = _defaults(LossConfig)
     _check_keys(f"{where} [loss]", table, defaults)
     try:
-        return LossConfig(**{k: _checked(f"{where} [loss]", k, v, defaults[k]) for k, v in table.items()})
+        return LossConfig(
+            **{k: _checked(f"{where} [loss]", k, v, defaults[k]) for k, v in table.items()}
+        )
     except ValueError as err:
         raise VcodecError(f"{where} [loss]: {err}") from None
 
@@ -155,17 +166,32 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
     data, train = document["data"], document.get("train", {})
     export = document.get("export", {})
     _check_keys(f"{where} [data]", data, DATA_KEYS)
-    valid_train = [k for k in train_defaults if k not in ("model", "loss", *DATA_KEYS.values(), *MACHINE_KEYS)]
+    valid_train = [
+        k for k in train_defaults if k not in ("model", "loss", *DATA_KEYS.values(), *MACHINE_KEYS)
+    ]
     valid_train += list(TRAIN_ONLY)
     _check_keys(f"{where} [train]", train, valid_train)
     _check_keys(f"{where} [export]", export, _defaults(ExportSettings))
     if "path" not in data:
-        raise VcodecError(f"{where}: [data] needs a path (a training cache from `vcodec data prepare`)")
-    values = {DATA_KEYS[k]: _checked(f"{where} [data]", k, v, train_defaults[DATA_KEYS[k]]) for k, v in data.items()}
-    values.update({k: _checked(f"{where} [train]", k, v, train_defaults[k]) for k, v in train.items() if k not in TRAIN_ONLY})
+        raise VcodecError(
+            f"{where}: [data] needs a path (a training cache from `vcodec data prepare`)"
+        )
+    values = {
+        DATA_KEYS[k]: _checked(f"{where} [data]", k, v, train_defaults[DATA_KEYS[k]])
+        for k, v in data.items()
+    }
+    values.update(
+        {
+            k: _checked(f"{where} [train]", k, v, train_defaults[k])
+            for k, v in train.items()
+            if k not in TRAIN_ONLY
+        }
+    )
     for share in ("deform", "change"):
         if not 0.0 <= values.get(share, 0.0) <= 1.0:
-            raise VcodecError(f"{where} [data]: {share} is a share of the clips, from 0 to 1; got {values[share]}")
+            raise VcodecError(
+                f"{where} [data]: {share} is a share of the clips, from 0 to 1; got {values[share]}"
+            )
     values["loss"] = _loss_config(where, document.get("loss", {}))
     init = train.get("init")
     if init is not None and not isinstance(init, str):
@@ -174,7 +200,7 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
         if not isinstance(value, str):
             raise VcodecError(f"{where} [export]: {key} must be a string, got {value!r}")
     if export.get("token_prior") not in (None, "static", "autoregressive"):
-        raise VcodecError(f"{where} [export]: token_prior must be \"static\" or \"autoregressive\"")
+        raise VcodecError(f'{where} [export]: token_prior must be "static" or "autoregressive"')
     return RunRecipe(TrainConfig(model, **values), init, ExportSettings(**export), source)
 
 
@@ -186,7 +212,9 @@ def load_config(path: Path) -> RunRecipe:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise VcodecError(f"{path}: cannot read ({err.strerror if isinstance(err, OSError) else err})") from None
+        raise VcodecError(
+            f"{path}: cannot read ({err.strerror if isinstance(err, OSError) else err})"
+        ) from None
     return parse_config(text, path)
 
 

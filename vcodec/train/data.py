@@ -35,18 +35,33 @@ class PhotoSource:
 
 
 PLASMA_PICKS = (
-    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow",
-    "FallenLeaf", "Grey", "OneStandsOut", "Path", "summer_1am",
+    "BytheWater",
+    "ColdRipple",
+    "ColorfulCups",
+    "DarkestHour",
+    "EveningGlow",
+    "FallenLeaf",
+    "Grey",
+    "OneStandsOut",
+    "Path",
+    "summer_1am",
 )
 
 PHOTO_SOURCES = (
-    PhotoSource("mate-backgrounds", "usr/share/backgrounds/mate/nature", licence="GPL-2+ / CC (see package copyright)"),
     PhotoSource(
-        "lomiri-wallpapers-16.04", "usr/share/backgrounds",
-        exclude=("umang_by_Abhishek_Mudgal.jpg",), licence="CC-BY-SA (see package copyright)",
+        "mate-backgrounds",
+        "usr/share/backgrounds/mate/nature",
+        licence="GPL-2+ / CC (see package copyright)",
     ),
     PhotoSource(
-        "plasma-workspace-wallpapers", "usr/share/wallpapers",
+        "lomiri-wallpapers-16.04",
+        "usr/share/backgrounds",
+        exclude=("umang_by_Abhishek_Mudgal.jpg",),
+        licence="CC-BY-SA (see package copyright)",
+    ),
+    PhotoSource(
+        "plasma-workspace-wallpapers",
+        "usr/share/wallpapers",
         include=tuple(f"{name}/contents/images/2560x1600.jpg" for name in PLASMA_PICKS),
         licence="LGPL-3 / CC-BY-SA (see package copyright)",
     ),
@@ -58,7 +73,9 @@ def _source_files(root: Path, source: PhotoSource) -> list[Path]:
     if source.include:
         return [folder / name for name in source.include]
     return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in source.exclude
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in source.exclude
     )
 
 
@@ -72,22 +89,38 @@ def download_photos(work_dir: Path) -> list[tuple[Path, str]]:
     for source in PHOTO_SOURCES:
         if not list(debs.glob(f"{source.package}_*.deb")):
             try:
-                subprocess.run(["apt-get", "download", source.package], cwd=debs, check=True, capture_output=True)
+                subprocess.run(
+                    ["apt-get", "download", source.package],
+                    cwd=debs,
+                    check=True,
+                    capture_output=True,
+                )
             except (OSError, subprocess.CalledProcessError) as err:
-                raise VcodecError(f"cannot download the Debian package {source.package} ({_reason(err)}); "
-                                  f"give your own photos with --from FOLDER") from None
+                raise VcodecError(
+                    f"cannot download the Debian package {source.package} ({_reason(err)}); "
+                    f"give your own photos with --from FOLDER"
+                ) from None
         for deb in debs.glob(f"{source.package}_*.deb"):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
-        photos += [(p, f"Debian package {source.package}, {source.licence}") for p in _source_files(tree, source)]
+        photos += [
+            (p, f"Debian package {source.package}, {source.licence}")
+            for p in _source_files(tree, source)
+        ]
     missing = [p for p, _ in photos if not p.is_file()]
     if missing:
-        raise VcodecError(f"training photos missing after extraction: {', '.join(map(str, missing[:3]))}")
+        raise VcodecError(
+            f"training photos missing after extraction: {', '.join(map(str, missing[:3]))}"
+        )
     return photos
 
 
 def _reason(err: Exception) -> str:
     if isinstance(err, subprocess.CalledProcessError):
-        return (err.stderr or b"").decode(errors="replace").strip().splitlines()[-1:][0] if err.stderr else f"exit {err.returncode}"
+        return (
+            (err.stderr or b"").decode(errors="replace").strip().splitlines()[-1:][0]
+            if err.stderr
+            else f"exit {err.returncode}"
+        )
     return str(err)
 
 
@@ -126,7 +159,9 @@ def _png(image: np.ndarray) -> np.ndarray:
     return np.frombuffer(buffer.getvalue(), dtype=np.uint8)
 
 
-def prepare_photos(out_file: Path, photos: list[Path | tuple[Path, str]] | None = None, factor: float = 2.0) -> Path:
+def prepare_photos(
+    out_file: Path, photos: list[Path | tuple[Path, str]] | None = None, factor: float = 2.0
+) -> Path:
     """Write the downscaled training photos to one ``.npz`` cache, each photo as lossless PNG bytes
     (keys ``png0``, ``png1``…): a third of the raw size, small enough to carry to a lent GPU machine.
     ``photos`` are files or (file, source) pairs; by default the Debian photos of PHOTO_SOURCES."""
@@ -134,14 +169,20 @@ def prepare_photos(out_file: Path, photos: list[Path | tuple[Path, str]] | None 
         with tempfile.TemporaryDirectory() as tmp:
             return prepare_photos(out_file, download_photos(Path(tmp)), factor)
     pairs = [item if isinstance(item, tuple) else (item, "user-supplied") for item in photos]
-    return write_cache(out_file, ((p.name, load_rgb_uint8(p), source) for p, source in pairs), factor)
+    return write_cache(
+        out_file, ((p.name, load_rgb_uint8(p), source) for p, source in pairs), factor
+    )
 
 
 MIN_SIDE = 64  # smaller photos cannot give a training crop
 
 
-def write_cache(out_file: Path, photos: Iterable[tuple[str, np.ndarray, str]], factor: float = 1.0,
-                skipped: list[str] | None = None) -> Path:
+def write_cache(
+    out_file: Path,
+    photos: Iterable[tuple[str, np.ndarray, str]],
+    factor: float = 1.0,
+    skipped: list[str] | None = None,
+) -> Path:
     """The training cache of (name, image, source) triples, downscaled by ``factor``, written atomically;
     a JSON sidecar lists every photo with its source and licence. Photos that end up smaller than
     64² are left out (and named in ``skipped``)."""
@@ -157,12 +198,16 @@ def write_cache(out_file: Path, photos: Iterable[tuple[str, np.ndarray, str]], f
         arrays[f"png{len(arrays)}"] = _png(small)
         records.append({"file": name, "source": source, "size": [small.shape[1], small.shape[0]]})
     if not arrays:
-        raise VcodecError(f"no usable training images (each must be at least {MIN_SIDE}×{MIN_SIDE} after downscaling)")
+        raise VcodecError(
+            f"no usable training images (each must be at least {MIN_SIDE}×{MIN_SIDE} after downscaling)"
+        )
     out_file.parent.mkdir(parents=True, exist_ok=True)
     tmp_file = out_file.with_suffix(".tmp.npz")
     np.savez(tmp_file, **arrays)
     tmp_file.replace(out_file)
-    out_file.with_suffix(".json").write_text(json.dumps({"photos": records, "factor": factor}, indent=1))
+    out_file.with_suffix(".json").write_text(
+        json.dumps({"photos": records, "factor": factor}, indent=1)
+    )
     return out_file
 
 
@@ -170,10 +215,16 @@ def load_photos(path: Path) -> list[np.ndarray]:
     """The H×W×3 uint8 photos of a training cache."""
     try:
         with np.load(path) as data:
-            return [np.asarray(Image.open(io.BytesIO(data[k].tobytes())).convert("RGB")) if k.startswith("png")
-                    else data[k] for k in data.files]
+            return [
+                np.asarray(Image.open(io.BytesIO(data[k].tobytes())).convert("RGB"))
+                if k.startswith("png")
+                else data[k]
+                for k in data.files
+            ]
     except (OSError, ValueError, KeyError) as err:
-        raise VcodecError(f"{path}: not a training-photo cache from `vcodec prepare-data` ({err})") from None
+        raise VcodecError(
+            f"{path}: not a training-photo cache from `vcodec prepare-data` ({err})"
+        ) from None
 
 
 class RandomCrops:
@@ -185,7 +236,13 @@ class RandomCrops:
     never learns to code.
     """
 
-    def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0, scales: tuple[float, float] = (1.0, 1.0)):
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        crop: int,
+        seed: int = 0,
+        scales: tuple[float, float] = (1.0, 1.0),
+    ):
         if not 1.0 <= scales[0] <= scales[1]:
             raise VcodecError(f"crop scales must satisfy 1 ≤ low ≤ high, got {tuple(scales)}")
         usable = [im for im in images if min(im.shape[:2]) >= crop]
@@ -195,7 +252,9 @@ class RandomCrops:
         self.rng = np.random.default_rng(seed)
 
     @classmethod
-    def from_npz(cls, path: Path, crop: int, seed: int = 0, scales: tuple[float, float] = (1.0, 1.0)) -> "RandomCrops":
+    def from_npz(
+        cls, path: Path, crop: int, seed: int = 0, scales: tuple[float, float] = (1.0, 1.0)
+    ) -> "RandomCrops":
         """Crops from a cache of :func:`prepare_photos` (PNG-encoded photos, or raw arrays ``img*``)."""
         return cls(load_photos(path), crop, seed, scales)
 
@@ -217,7 +276,9 @@ class RandomCrops:
             x = self.rng.integers(image.shape[1] - side + 1)
             patch = image[y : y + side, x : x + side]
             if side != self.crop:
-                patch = np.asarray(Image.fromarray(patch).resize((self.crop, self.crop), Image.Resampling.LANCZOS))
+                patch = np.asarray(
+                    Image.fromarray(patch).resize((self.crop, self.crop), Image.Resampling.LANCZOS)
+                )
             if self.rng.random() < 0.5:
                 patch = patch[:, ::-1]
             out[i] = patch
@@ -240,9 +301,18 @@ class SyntheticMotion:
     part-way: new content where the background stood still, which no vector predicts.
     """
 
-    def __init__(self, images: list[np.ndarray], crop: int, seed: int = 0, max_shift: int = 8,
-                 max_noise: float = 2.5, frames: int = 2, channels_first: bool = False, deform: float = 0.0,
-                 change: float = 0.0):
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        crop: int,
+        seed: int = 0,
+        max_shift: int = 8,
+        max_noise: float = 2.5,
+        frames: int = 2,
+        channels_first: bool = False,
+        deform: float = 0.0,
+        change: float = 0.0,
+    ):
         if frames < 2:
             raise VcodecError(f"a clip needs at least 2 frames, got {frames}")
         steps = frames - 1
@@ -251,32 +321,65 @@ class SyntheticMotion:
         margin = 2 * steps * max(self.max_shift, self.max_grow)
         usable = [im for im in images if min(im.shape[:2]) >= crop + margin]
         if not usable:
-            raise VcodecError(f"no training image is at least {crop + margin}×{crop + margin} pixels")
+            raise VcodecError(
+                f"no training image is at least {crop + margin}×{crop + margin} pixels"
+            )
         self.images, self.crop, self.max_noise = usable, crop, max_noise
-        self.frames, self.channels_first, self.deform, self.change = frames, channels_first, deform, change
+        self.frames, self.channels_first, self.deform, self.change = (
+            frames,
+            channels_first,
+            deform,
+            change,
+        )
         self.max_turn = min(2.0, 4.0 / steps)  # degrees per frame
-        self.turn_margin = int(np.ceil(crop * 2 * np.sin(np.radians(self.max_turn * steps) / 2))) + 2
-        self.turn_side = crop + margin + 2 * self.turn_margin  # the smallest photo a turning clip fits in
+        self.turn_margin = (
+            int(np.ceil(crop * 2 * np.sin(np.radians(self.max_turn * steps) / 2))) + 2
+        )
+        self.turn_side = (
+            crop + margin + 2 * self.turn_margin
+        )  # the smallest photo a turning clip fits in
         if deform and not any(min(im.shape[:2]) >= self.turn_side for im in usable):
             raise VcodecError(f"no training image is large enough for turning {crop}×{crop} clips")
         self.rng = np.random.default_rng(seed)
 
     @classmethod
-    def from_npz(cls, path: Path, crop: int, seed: int = 0, frames: int = 2,
-                 channels_first: bool = False, deform: float = 0.0, change: float = 0.0) -> "SyntheticMotion":
-        return cls(load_photos(path), crop, seed, frames=frames, channels_first=channels_first, deform=deform,
-                   change=change)
+    def from_npz(
+        cls,
+        path: Path,
+        crop: int,
+        seed: int = 0,
+        frames: int = 2,
+        channels_first: bool = False,
+        deform: float = 0.0,
+        change: float = 0.0,
+    ) -> "SyntheticMotion":
+        return cls(
+            load_photos(path),
+            crop,
+            seed,
+            frames=frames,
+            channels_first=channels_first,
+            deform=deform,
+            change=change,
+        )
 
     def batch(self, size: int) -> torch.Tensor:
         """A B×T×3×crop×crop float batch in [0, 1] (B×3×T×… with ``channels_first``), frames in order."""
-        clips = torch.from_numpy(np.stack([self._clip() for _ in range(size)])).permute(0, 1, 4, 2, 3)
+        clips = torch.from_numpy(np.stack([self._clip() for _ in range(size)])).permute(
+            0, 1, 4, 2, 3
+        )
         return (clips.transpose(1, 2) if self.channels_first else clips).float().div_(255.0)
 
-    def _window(self, image: np.ndarray, top: int, left: int, side: int, turn: float = 0.0) -> np.ndarray:
-        if turn:  # cut a larger window, turn it about its centre, keep the middle (no empty corners)
+    def _window(
+        self, image: np.ndarray, top: int, left: int, side: int, turn: float = 0.0
+    ) -> np.ndarray:
+        if (
+            turn
+        ):  # cut a larger window, turn it about its centre, keep the middle (no empty corners)
             m = self.turn_margin
-            turned = Image.fromarray(image[top - m : top + side + m, left - m : left + side + m]).rotate(
-                turn, resample=Image.BICUBIC)
+            turned = Image.fromarray(
+                image[top - m : top + side + m, left - m : left + side + m]
+            ).rotate(turn, resample=Image.BICUBIC)
             patch = np.asarray(turned)[m : m + side, m : m + side]
         else:
             patch = image[top : top + side, left : left + side]
@@ -288,18 +391,34 @@ class SyntheticMotion:
         rng, crop, steps = self.rng, self.crop, self.frames - 1
         image = self.images[rng.integers(len(self.images))]
         kind = rng.choice(4, p=(0.3, 0.35, 0.1, 0.25))
-        dy, dx = (int(v) for v in rng.integers(-self.max_shift, self.max_shift + 1, 2)) if kind == 1 else (0, 0)
+        dy, dx = (
+            (int(v) for v in rng.integers(-self.max_shift, self.max_shift + 1, 2))
+            if kind == 1
+            else (0, 0)
+        )
         grow = int(rng.integers(1, self.max_grow + 1)) if kind == 2 else 0
         deforming = self.deform and rng.random() < self.deform  # (no draw at all without deform)
         deforming = deforming and min(image.shape[:2]) >= self.turn_side
         turn = float(rng.uniform(-self.max_turn, self.max_turn)) if deforming else 0.0
         brightness = float(rng.uniform(0.94, 1.06)) if deforming else 1.0
-        reach = max(abs(dy), abs(dx), grow) * steps + (self.turn_margin if deforming else 0)  # the last window's distance
+        reach = max(abs(dy), abs(dx), grow) * steps + (
+            self.turn_margin if deforming else 0
+        )  # the last window's distance
         top = int(rng.integers(reach, image.shape[0] - crop - reach + 1))
         left = int(rng.integers(reach, image.shape[1] - crop - reach + 1))
-        clip = np.stack([self._window(image, top + t * dy - t * grow // 2, left + t * dx - t * grow // 2, crop + t * grow,
-                                      t * turn) * brightness**t
-                         for t in range(self.frames)])
+        clip = np.stack(
+            [
+                self._window(
+                    image,
+                    top + t * dy - t * grow // 2,
+                    left + t * dx - t * grow // 2,
+                    crop + t * grow,
+                    t * turn,
+                )
+                * brightness**t
+                for t in range(self.frames)
+            ]
+        )
         if kind == 3:  # an object moves over a static background
             self._moving_object(clip)
         noise = rng.uniform(0, self.max_noise) * rng.standard_normal(clip.shape).astype(np.float32)
@@ -326,5 +445,8 @@ class SyntheticMotion:
             clip[t, top : top + h, left : left + w] = looks[t]
 
     def _patch(self, source: np.ndarray, h: int, w: int) -> np.ndarray:
-        sy, sx = int(self.rng.integers(source.shape[0] - h + 1)), int(self.rng.integers(source.shape[1] - w + 1))
+        sy, sx = (
+            int(self.rng.integers(source.shape[0] - h + 1)),
+            int(self.rng.integers(source.shape[1] - w + 1)),
+        )
         return source[sy : sy + h, sx : sx + w].astype(np.float32)

@@ -20,7 +20,10 @@ _IMAGES: list[Tensor] | None = None
 def _images() -> list[Tensor]:
     global _IMAGES
     if _IMAGES is None:
-        _IMAGES = [torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255 for im in development_images().values()]
+        _IMAGES = [
+            torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255
+            for im in development_images().values()
+        ]
     return _IMAGES
 
 
@@ -46,7 +49,9 @@ def codec_metrics(codec: nn.Module) -> dict:
             scores.append(_psnr(out["x_hat"][..., :h, :w].cpu(), image))
         bpp.append(sum(rates) / len(rates))
         psnr.append(sum(scores) / len(scores))
-    summary = ", ".join(f"q{q + 1} {b:.3f} bpp {p:.2f} dB" for q, (b, p) in enumerate(zip(bpp, psnr)))
+    summary = ", ".join(
+        f"q{q + 1} {b:.3f} bpp {p:.2f} dB" for q, (b, p) in enumerate(zip(bpp, psnr))
+    )
     return {"bpp": bpp, "psnr": psnr, "summary": summary}
 
 

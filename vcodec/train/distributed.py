@@ -76,12 +76,16 @@ def replicate(model: nn.Module, shard: Shard, device: torch.device) -> nn.Module
     return _Replica(model, device_ids=ids, find_unused_parameters=True)
 
 
-def mean_over_processes(metrics: dict[str, float], shard: Shard, device: torch.device) -> dict[str, float]:
+def mean_over_processes(
+    metrics: dict[str, float], shard: Shard, device: torch.device
+) -> dict[str, float]:
     """Each metric averaged over the processes (so logs describe the global batch)."""
     if shard.world == 1 or not metrics:
         return metrics
     keys = sorted(metrics)
-    values = torch.tensor([metrics[k] for k in keys], dtype=torch.float64, device=device)  # NCCL: on the GPU
+    values = torch.tensor(
+        [metrics[k] for k in keys], dtype=torch.float64, device=device
+    )  # NCCL: on the GPU
     dist.all_reduce(values)
     return dict(zip(keys, (values / shard.world).tolist()))
 
@@ -101,7 +105,9 @@ def largest(value: int, shard: Shard, device: torch.device) -> int:
     """The largest of the processes' ``value`` (a collective: every process must ask, at the same point)."""
     if shard.world == 1:
         return value
-    values = torch.tensor([value], dtype=torch.int64, device=device)  # on the GPU for NCCL: no CPU tensors
+    values = torch.tensor(
+        [value], dtype=torch.int64, device=device
+    )  # on the GPU for NCCL: no CPU tensors
     dist.all_reduce(values, op=dist.ReduceOp.MAX)
     return int(values.item())
 

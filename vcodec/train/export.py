@@ -34,7 +34,9 @@ def extra_terms(config: TrainConfig) -> str:
     loss = config.loss
     terms = [f" + {loss.ms_ssim:g}·(1 − MS-SSIM)"] if loss.ms_ssim else []
     if loss.adversarial:
-        terms.append(f" + {loss.adversarial:g}·PatchGAN hinge loss from step {loss.adversarial_start}")
+        terms.append(
+            f" + {loss.adversarial:g}·PatchGAN hinge loss from step {loss.adversarial_start}"
+        )
     return "".join(terms)
 
 
@@ -52,8 +54,15 @@ def load_run(run_dir: Path, name: str, token_prior: str | None = None):
     return model.eval(), config, ckpt
 
 
-def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None, hardware: str | None = None,
-               force: bool = False, token_prior: str | None = None) -> dict:
+def export_run(
+    run_dir: Path,
+    out_dir: Path,
+    name: str,
+    description: str | None,
+    hardware: str | None = None,
+    force: bool = False,
+    token_prior: str | None = None,
+) -> dict:
     """Measure the run's model on the development data and write the checkpoint folder; returns the
     measured results."""
     if Path(out_dir).exists() and not force:
@@ -63,12 +72,20 @@ def export_run(run_dir: Path, out_dir: Path, name: str, description: str | None,
     prepare_for_shipping(model)
     kind.prepare_export(model, config)  # priors fitted on the tokens of the weights as shipped
     description = description or registry.architecture(config.model.architecture).description
-    hardware = hardware or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    hardware = (
+        hardware
+        or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    )
     if wall_seconds(ckpt):
         hardware += f"; {_duration(wall_seconds(ckpt))} of training"
     dev, card = kind.measure(model, name, description, config, ckpt["step"], hardware)
-    save_checkpoint(model, Path(out_dir), _record(description, config, ckpt, hardware, dev), _with_lineage(card, run_dir),
-                    force)
+    save_checkpoint(
+        model,
+        Path(out_dir),
+        _record(description, config, ckpt, hardware, dev),
+        _with_lineage(card, run_dir),
+        force,
+    )
     return dev
 
 
@@ -86,7 +103,11 @@ def _started_from(run_dir: Path) -> str | None:
 def _with_lineage(card: str, run_dir: Path) -> str:
     """The card, saying which weights the run started from, when it did not start from scratch."""
     init = _started_from(run_dir)
-    return card.replace("\n- Hardware:", f"\n- Started from: `{init}`.\n- Hardware:", 1) if init else card
+    return (
+        card.replace("\n- Hardware:", f"\n- Started from: `{init}`.\n- Hardware:", 1)
+        if init
+        else card
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -98,8 +119,16 @@ def _duration(seconds: float) -> str:
 
 def _record(description: str, config: TrainConfig, ckpt: dict, hardware: str, dev: dict) -> dict:
     """What config.json says besides the architecture: the training run and the measured results."""
-    return {"description": description,
-            "training": {"steps": ckpt["step"], "batch": config.batch, "crop": config.crop, "lr": config.lr,
-                         "data": data_note(config), "hardware": hardware,
-                         "wall_seconds": round(wall_seconds(ckpt))},
-            "results": {"dev": dev}}
+    return {
+        "description": description,
+        "training": {
+            "steps": ckpt["step"],
+            "batch": config.batch,
+            "crop": config.crop,
+            "lr": config.lr,
+            "data": data_note(config),
+            "hardware": hardware,
+            "wall_seconds": round(wall_seconds(ckpt)),
+        },
+        "results": {"dev": dev},
+    }

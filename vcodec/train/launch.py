@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from vcodec.errors import VcodecError
 from vcodec import registry
+from vcodec.errors import VcodecError
 from vcodec.train.config import RunRecipe, config_text, load_config
-from vcodec.train.loop import Trainer, load_training_state
+from vcodec.train.loop import Trainer
 
 Log = Callable[[str], None]
 
@@ -22,13 +22,17 @@ def check_ready(recipe: RunRecipe) -> None:
     """Refuse, before any compute, a recipe whose data is missing or whose weights cannot be found."""
     data = Path(recipe.train.data)
     if not data.is_file():
-        raise VcodecError(f"{data}: no such training cache (build it with `vcodec data prepare {data}`)")
+        raise VcodecError(
+            f"{data}: no such training cache (build it with `vcodec data prepare {data}`)"
+        )
     if recipe.init and not _is_config(recipe.init):
         from vcodec import zoo
 
         if recipe.init not in zoo.list_models() and not Path(recipe.init).is_dir():
-            raise VcodecError(f"init {recipe.init!r} is neither a shipped model ({', '.join(zoo.list_models())}), "
-                              f"a checkpoint folder nor a config file")
+            raise VcodecError(
+                f"init {recipe.init!r} is neither a shipped model ({', '.join(zoo.list_models())}), "
+                f"a checkpoint folder nor a config file"
+            )
 
 
 def _is_config(init: str) -> bool:
@@ -65,7 +69,9 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
     try:
         registry.kind_of(recipe.train.model).initialise(trainer.model, state, recipe, log)
     except (ValueError, RuntimeError) as err:
-        raise VcodecError(f"init {recipe.init} does not fit the model [model] describes ({err})") from None
+        raise VcodecError(
+            f"init {recipe.init} does not fit the model [model] describes ({err})"
+        ) from None
 
 
 def init_lambdas(recipe: RunRecipe) -> tuple[float, ...]:
@@ -99,4 +105,3 @@ def train_recipe(recipe: RunRecipe, run_dir: Path, log: Log = print) -> Trainer:
         log(f"starting {run_dir}" + (f" from {recipe.init}" if recipe.init else ""))
     trainer.run()
     return trainer
-

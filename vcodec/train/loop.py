@@ -19,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
-from torch import nn
-
+from vcodec import registry
 from vcodec.errors import VcodecError
 from vcodec.io.images import atomic_path, write_atomic
-from vcodec import registry
 from vcodec.registry import ModelConfig, config_from_dict
 from vcodec.train import distributed
 from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LossConfig
@@ -40,10 +39,17 @@ class TrainConfig:
     steps: int = 30_000
     batch: int = 8
     crop: int = 128
-    crop_scales: tuple[float, float] = (1.0, 1.0)  # image models: crops cut s× larger, then shrunk (s in range)
+    crop_scales: tuple[float, float] = (
+        1.0,
+        1.0,
+    )  # image models: crops cut s× larger, then shrunk (s in range)
     frames: int = 9  # frames per training clip of a video tokenizer (1 + k·its temporal factor)
-    deform: float = 0.0  # video models: share of synthetic clips that also turn and change brightness
-    change: float = 0.0  # video models: share of moving objects that change what they show or enter the shot
+    deform: float = (
+        0.0  # video models: share of synthetic clips that also turn and change brightness
+    )
+    change: float = (
+        0.0  # video models: share of moving objects that change what they show or enter the shot
+    )
     lr: float = 5e-4
     final_lr: float = 2e-5  # cosine decay towards this over ``steps``
     aux_lr: float = 1e-3
@@ -85,7 +91,9 @@ def _lr_at(config: TrainConfig, step: int) -> float:
     if step < warmup:
         return config.lr * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, config.steps - warmup))
-    return config.final_lr + 0.5 * (config.lr - config.final_lr) * (1 + math.cos(math.pi * progress))
+    return config.final_lr + 0.5 * (config.lr - config.final_lr) * (
+        1 + math.cos(math.pi * progress)
+    )
 
 
 MAX_SKIPPED_STEPS = 20  # consecutive steps with non-finite gradients after which a run stops
@@ -99,7 +107,11 @@ def load_training_state(model: nn.Module, state: dict) -> None:
     fitted_later = registry.kind_of(model).fitted_at_export or "\0"
     state = {k: v for k, v in state.items() if not k.startswith(fitted_later)}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    bad = [k for k in missing if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS and not k.startswith(fitted_later)]
+    bad = [
+        k
+        for k in missing
+        if k.rsplit(".", 1)[-1] not in DERIVED_BUFFERS and not k.startswith(fitted_later)
+    ]
     bad += list(unexpected)
     if bad:
         raise ValueError(f"checkpoint does not fit the model: {', '.join(bad[:5])}")
@@ -137,8 +149,10 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __init__(self, signum: int, step: int, steps: int, checkpoint: Path | None):
         self.signum, self.step, self.steps, self.checkpoint = signum, step, steps, checkpoint
-        super().__init__(f"{signal.Signals(signum).name} at step {step} of {steps}"
-                         + (f", saved {checkpoint}" if checkpoint else ""))
+        super().__init__(
+            f"{signal.Signals(signum).name} at step {step} of {steps}"
+            + (f", saved {checkpoint}" if checkpoint else "")
+        )
 
     @property
     def exit_status(self) -> int:
@@ -153,8 +167,17 @@ def _normalised(model_config) -> str:
     return json.dumps(model_config.to_dict(), sort_keys=True)
 
 
-RESUMABLE_CHANGES = ("steps", "data", "checkpoint_every", "threads", "device", "amp", "compile", "log_every",
-                     "dev_every")  # what a resumed run may change; the rest would make it another run
+RESUMABLE_CHANGES = (
+    "steps",
+    "data",
+    "checkpoint_every",
+    "threads",
+    "device",
+    "amp",
+    "compile",
+    "log_every",
+    "dev_every",
+)  # what a resumed run may change; the rest would make it another run
 
 
 def changed_settings(saved: "TrainConfig", new: "TrainConfig") -> list[str]:
@@ -162,8 +185,11 @@ def changed_settings(saved: "TrainConfig", new: "TrainConfig") -> list[str]:
     if _normalised(saved.model) != _normalised(new.model):
         return [f"model: {saved.model} → {new.model}"]
     old, now = saved.to_dict(), new.to_dict()
-    return [f"{k}: {old[k]!r} → {now[k]!r}" for k in now
-            if k != "model" and k not in RESUMABLE_CHANGES and _plain(old.get(k)) != _plain(now[k])]
+    return [
+        f"{k}: {old[k]!r} → {now[k]!r}"
+        for k in now
+        if k != "model" and k not in RESUMABLE_CHANGES and _plain(old.get(k)) != _plain(now[k])
+    ]
 
 
 def _plain(value):
@@ -172,7 +198,9 @@ def _plain(value):
 
 def _check_crop(config: TrainConfig, model) -> None:
     if config.loss.uses_ms_ssim and config.crop < MS_SSIM_MIN_SIDE:
-        raise ValueError(f"an MS-SSIM loss needs crops of at least {MS_SSIM_MIN_SIDE} px, got {config.crop}")
+        raise ValueError(
+            f"an MS-SSIM loss needs crops of at least {MS_SSIM_MIN_SIDE} px, got {config.crop}"
+        )
     registry.kind_of(config.model).check_training(config, model)
 
 
@@ -192,7 +220,9 @@ class Trainer:
             raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
         self.shard, self.device = distributed.start(config.device)
         if config.batch % self.shard.world:
-            raise ValueError(f"the batch ({config.batch}) must split evenly over {self.shard.world} processes")
+            raise ValueError(
+                f"the batch ({config.batch}) must split evenly over {self.shard.world} processes"
+            )
         if self.shard.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         from vcodec import zoo
@@ -205,9 +235,15 @@ class Trainer:
         self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
         self.crops = kind.training_data(config)
         self.state = RunState()
-        self.skipped_in_a_row = 0  # steps whose gradients were NaN or infinite, since the last good one
-        self.window: list[dict[str, float]] = []  # metrics of the steps since the last history entry
-        self._forward: nn.Module | None = None  # the model as the training step calls it (DDP, compiled)
+        self.skipped_in_a_row = (
+            0  # steps whose gradients were NaN or infinite, since the last good one
+        )
+        self.window: list[
+            dict[str, float]
+        ] = []  # metrics of the steps since the last history entry
+        self._forward: nn.Module | None = (
+            None  # the model as the training step calls it (DDP, compiled)
+        )
         self._signal: int | None = None  # the SIGINT or SIGTERM that asked the run to stop
 
     @property
@@ -217,15 +253,23 @@ class Trainer:
     def save(self) -> None:
         if not self.shard.is_main:
             return
-        save_atomic({
-            "config": self.config.to_dict(), "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "step": self.state.step, "history": self.state.history,
-            "elapsed": self.state.elapsed,
-            "torch_rng": torch.get_rng_state(), "crop_rng": self.crops.rng.bit_generator.state,
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            "log_window": self.window, "skipped_in_a_row": self.skipped_in_a_row,
-            **self.objective.state_dict(),
-        }, self.checkpoint_path)
+        save_atomic(
+            {
+                "config": self.config.to_dict(),
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "step": self.state.step,
+                "history": self.state.history,
+                "elapsed": self.state.elapsed,
+                "torch_rng": torch.get_rng_state(),
+                "crop_rng": self.crops.rng.bit_generator.state,
+                "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+                "log_window": self.window,
+                "skipped_in_a_row": self.skipped_in_a_row,
+                **self.objective.state_dict(),
+            },
+            self.checkpoint_path,
+        )
         history = json.dumps(self.state.history)  # history.json: readable while the run goes on
         write_atomic(self.run_dir / "history.json", history.encode(), force=True)
 
@@ -233,20 +277,28 @@ class Trainer:
         """Load ``last.pt`` if there is one; the run's settings must be the same (``steps`` may grow)."""
         if not self.checkpoint_path.exists():
             return False
-        ckpt = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)  # then copied to the device
+        ckpt = torch.load(
+            self.checkpoint_path, map_location="cpu", weights_only=False
+        )  # then copied to the device
         changes = changed_settings(TrainConfig.from_dict(ckpt["config"]), self.config)
         if changes:
-            raise ValueError(f"{self.checkpoint_path} was trained with other settings ({'; '.join(changes)}); "
-                             f"use a new run folder")
+            raise ValueError(
+                f"{self.checkpoint_path} was trained with other settings ({'; '.join(changes)}); "
+                f"use a new run folder"
+            )
         load_training_state(self.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.objective.load_state_dict(ckpt)
-        self.state = RunState(ckpt["step"], ckpt["history"], ckpt.get("elapsed", wall_seconds(ckpt)))
+        self.state = RunState(
+            ckpt["step"], ckpt["history"], ckpt.get("elapsed", wall_seconds(ckpt))
+        )
         torch.set_rng_state(ckpt["torch_rng"])
         if self.device.type == "cuda" and ckpt.get("cuda_rng"):
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         self.crops.rng.bit_generator.state = ckpt["crop_rng"]
-        self.window = list(ckpt.get("log_window", []))  # saved between two history entries (an interrupt)
+        self.window = list(
+            ckpt.get("log_window", [])
+        )  # saved between two history entries (an interrupt)
         self.skipped_in_a_row = ckpt.get("skipped_in_a_row", 0)
         return True
 
@@ -267,13 +319,18 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        if not torch.isfinite(norm):  # every process sees the same averaged gradients, so all skip together
+        if not torch.isfinite(
+            norm
+        ):  # every process sees the same averaged gradients, so all skip together
             self._skip_update()
             return None
         self.skipped_in_a_row = 0
         self.optimizer.step()
-        return distributed.mean_over_processes({"loss": loss.item(), **metrics, **self.objective.after_step(model)},
-                                               self.shard, self.device)
+        return distributed.mean_over_processes(
+            {"loss": loss.item(), **metrics, **self.objective.after_step(model)},
+            self.shard,
+            self.device,
+        )
 
     def _skip_update(self) -> None:
         """Drop a step's NaN or infinite gradients instead of writing them into the weights; stop the run
@@ -281,9 +338,11 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.skipped_in_a_row += 1
         if self.skipped_in_a_row >= MAX_SKIPPED_STEPS:
-            raise VcodecError(f"the loss has had no finite gradient for {MAX_SKIPPED_STEPS} steps in a row (step "
-                              f"{self.state.step}): the run diverged; start a new run with a lower lr, its init an "
-                              f"earlier checkpoint")
+            raise VcodecError(
+                f"the loss has had no finite gradient for {MAX_SKIPPED_STEPS} steps in a row (step "
+                f"{self.state.step}): the run diverged; start a new run with a lower lr, its init an "
+                f"earlier checkpoint"
+            )
 
     def run(self, stop_at: int | None = None) -> None:
         """Train until ``config.steps`` (or until step ``stop_at``, leaving the schedule unchanged).
@@ -295,8 +354,13 @@ class Trainer:
         config = self.config
         stop_at = config.steps if stop_at is None else min(stop_at, config.steps)
         self.model.train()
-        bar = tqdm(total=config.steps, initial=self.state.step, desc="train", dynamic_ncols=True,
-                   disable=not self.shard.is_main)
+        bar = tqdm(
+            total=config.steps,
+            initial=self.state.step,
+            desc="train",
+            dynamic_ncols=True,
+            disable=not self.shard.is_main,
+        )
         started, before = time.time(), self.state.elapsed
         self._signal, stopped, previous = None, 0, self._catch_stop_signals()
         try:
@@ -312,13 +376,26 @@ class Trainer:
                     mean = {k: float(np.mean([w[k] for w in self.window])) for k in self.window[0]}
                     mean.update(step=self.state.step, seconds=round(time.time() - started, 1))
                     self.state.history.append(mean)
-                    bar.set_postfix({k: f"{mean[k]:.3f}" for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens")
-                                     if k in mean})
+                    bar.set_postfix(
+                        {
+                            k: f"{mean[k]:.3f}"
+                            for k in ("loss", "bpp", "intra_bpp", "psnr", "tokens")
+                            if k in mean
+                        }
+                    )
                     self.window = []
-                if config.dev_every and self.state.step % config.dev_every == 0 and self.shard.is_main:
+                if (
+                    config.dev_every
+                    and self.state.step % config.dev_every == 0
+                    and self.shard.is_main
+                ):
                     self._evaluate(bar)
                 stopped = self._stop_requested()  # every process stops after the same step
-                if self.state.step % config.checkpoint_every == 0 or self.state.step == stop_at or stopped:
+                if (
+                    self.state.step % config.checkpoint_every == 0
+                    or self.state.step == stop_at
+                    or stopped
+                ):
                     self.state.elapsed = before + time.time() - started
                     self.save()
                 if stopped:
@@ -349,7 +426,9 @@ class Trainer:
         return previous
 
     def _on_stop_signal(self, signum, frame) -> None:
-        if self._signal is not None:  # a second one: stop now (an interrupted save leaves last.pt whole)
+        if (
+            self._signal is not None
+        ):  # a second one: stop now (an interrupted save leaves last.pt whole)
             raise KeyboardInterrupt
         self._signal = signum
 

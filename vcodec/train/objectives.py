@@ -22,7 +22,9 @@ from torch import Tensor, nn
 from vcodec.train.distributed import Shard, average_gradients
 
 DISTORTIONS = ("mse", "ms-ssim")
-MS_SSIM_LAMBDA_SCALE = 1250.0  # CompressAI's MS-SSIM λ table over its MSE λ table (2.40 / 0.0018 … 60.5 / 0.0483)
+MS_SSIM_LAMBDA_SCALE = (
+    1250.0  # CompressAI's MS-SSIM λ table over its MSE λ table (2.40 / 0.0018 … 60.5 / 0.0483)
+)
 
 
 @dataclass
@@ -37,9 +39,13 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         if self.distortion not in DISTORTIONS:
-            raise ValueError(f"distortion must be one of {', '.join(DISTORTIONS)}, got {self.distortion!r}")
+            raise ValueError(
+                f"distortion must be one of {', '.join(DISTORTIONS)}, got {self.distortion!r}"
+            )
         if min(self.ms_ssim, self.adversarial, self.adversarial_start, self.discriminator_lr) < 0:
-            raise ValueError("loss weights, adversarial_start and discriminator_lr must not be negative")
+            raise ValueError(
+                "loss weights, adversarial_start and discriminator_lr must not be negative"
+            )
 
     @property
     def uses_ms_ssim(self) -> bool:
@@ -55,7 +61,9 @@ def ms_ssim_loss(x_hat: Tensor, x: Tensor) -> Tensor:
     if x.dim() == 5:
         x_hat, x = (v.transpose(1, 2).flatten(0, 1) for v in (x_hat, x))
     window = 11 if min(x.shape[-2:]) > 160 else 7 if min(x.shape[-2:]) > 96 else 3
-    return 1 - ms_ssim(x_hat.float(), x.float(), data_range=1.0, size_average=False, win_size=window)
+    return 1 - ms_ssim(
+        x_hat.float(), x.float(), data_range=1.0, size_average=False, win_size=window
+    )
 
 
 def _psnr(mse: Tensor) -> float:
@@ -65,9 +73,19 @@ def _psnr(mse: Tensor) -> float:
 class RateDistortion:
     """The variable-rate RD objective of the image codecs."""
 
-    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard(),
-                 loss: LossConfig = LossConfig()):
-        self.quality_rng, self.shard, self.distortion = np.random.default_rng(seed + 1), shard, loss.distortion
+    def __init__(
+        self,
+        model: nn.Module,
+        aux_lr: float,
+        seed: int,
+        shard: Shard = Shard(),
+        loss: LossConfig = LossConfig(),
+    ):
+        self.quality_rng, self.shard, self.distortion = (
+            np.random.default_rng(seed + 1),
+            shard,
+            loss.distortion,
+        )
         aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
         self.aux_optimizer = torch.optim.Adam(aux, lr=aux_lr)
 
@@ -76,7 +94,9 @@ class RateDistortion:
         return [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
 
     def loss(self, model: nn.Module, x: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
-        quality = _draw_qualities(self.quality_rng, model.num_qualities, x.shape[0], self.shard).to(x.device)
+        quality = _draw_qualities(self.quality_rng, model.num_qualities, x.shape[0], self.shard).to(
+            x.device
+        )
         out = rd_loss(model, x, quality, self.distortion)
         return out["loss"], {"bpp": out["bpp"].mean().item(), "psnr": _psnr(out["mse"])}
 
@@ -88,14 +108,19 @@ class RateDistortion:
         return {"aux": aux.item()}
 
     def state_dict(self) -> dict:
-        return {"aux_optimizer": self.aux_optimizer.state_dict(), "quality_rng": self.quality_rng.bit_generator.state}
+        return {
+            "aux_optimizer": self.aux_optimizer.state_dict(),
+            "quality_rng": self.quality_rng.bit_generator.state,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.aux_optimizer.load_state_dict(state["aux_optimizer"])
         self.quality_rng.bit_generator.state = state["quality_rng"]
 
 
-def rd_loss(model: nn.Module, x: Tensor, quality: Tensor, distortion: str = "mse") -> dict[str, Tensor]:
+def rd_loss(
+    model: nn.Module, x: Tensor, quality: Tensor, distortion: str = "mse"
+) -> dict[str, Tensor]:
     """λ·255²·MSE + bpp (or λ·1250·(1 − MS-SSIM) + bpp) per sample, λ of each sample's quality,
     averaged over the batch."""
     out = model(x, quality)
@@ -118,7 +143,11 @@ class PatchDiscriminator(nn.Module):
         blocks: list[nn.Module] = [nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2)]
         channels = width
         for _ in range(layers - 1):
-            blocks += [nn.Conv2d(channels, 2 * channels, 4, 2, 1), nn.GroupNorm(8, 2 * channels), nn.LeakyReLU(0.2)]
+            blocks += [
+                nn.Conv2d(channels, 2 * channels, 4, 2, 1),
+                nn.GroupNorm(8, 2 * channels),
+                nn.LeakyReLU(0.2),
+            ]
             channels *= 2
         blocks.append(nn.Conv2d(channels, 1, 3, 1, 1))
         self.net = nn.Sequential(*blocks)
@@ -133,16 +162,23 @@ class Reconstruction:
     """The tokenizer objective: pixels back from (a random prefix of) the tokens; optionally with a
     (1 − MS-SSIM) term and, from ``adversarial_start``, a PatchGAN trained with the hinge loss."""
 
-    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard(),
-                 loss: LossConfig = LossConfig()):
+    def __init__(
+        self,
+        model: nn.Module,
+        aux_lr: float,
+        seed: int,
+        shard: Shard = Shard(),
+        loss: LossConfig = LossConfig(),
+    ):
         self.settings, self.shard = loss, shard
         self.discriminator = self.d_optimizer = None
         self._pair: tuple[Tensor, Tensor] | None = None  # (real, reconstructed) of the last step
         if loss.adversarial > 0:
             device = next(model.parameters()).device
             self.discriminator = PatchDiscriminator().to(device)
-            self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=loss.discriminator_lr,
-                                                betas=(0.5, 0.9))
+            self.d_optimizer = torch.optim.Adam(
+                self.discriminator.parameters(), lr=loss.discriminator_lr, betas=(0.5, 0.9)
+            )
 
     @staticmethod
     def main_parameters(model: nn.Module) -> list:
@@ -157,7 +193,11 @@ class Reconstruction:
         mse = (x_hat - x).pow(2).flatten(1).mean(1)
         q = out["quantizer"]
         loss = mse.mean() + q.loss
-        metrics = {"psnr": _psnr(mse.detach()), "perplexity": float(q.perplexity.mean()), "usage": float(q.usage.mean())}
+        metrics = {
+            "psnr": _psnr(mse.detach()),
+            "perplexity": float(q.perplexity.mean()),
+            "usage": float(q.usage.mean()),
+        }
         if self.settings.ms_ssim > 0:
             structural = ms_ssim_loss(x_hat, x).mean()
             loss = loss + self.settings.ms_ssim * structural
@@ -179,7 +219,10 @@ class Reconstruction:
             return {}
         real, fake = self._pair
         self._pair = None
-        d_loss = F.relu(1 - self.discriminator(real)).mean() + F.relu(1 + self.discriminator(fake)).mean()
+        d_loss = (
+            F.relu(1 - self.discriminator(real)).mean()
+            + F.relu(1 + self.discriminator(fake)).mean()
+        )
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         average_gradients(self.discriminator, self.shard)
@@ -189,7 +232,10 @@ class Reconstruction:
     def state_dict(self) -> dict:
         if self.discriminator is None:
             return {}
-        return {"discriminator": self.discriminator.state_dict(), "discriminator_optimizer": self.d_optimizer.state_dict()}
+        return {
+            "discriminator": self.discriminator.state_dict(),
+            "discriminator_optimizer": self.d_optimizer.state_dict(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         if self.discriminator is not None and "discriminator" in state:
@@ -200,8 +246,14 @@ class Reconstruction:
 class TokenLikelihood:
     """A standalone token prior's objective: bits per token of the (frozen) tokenizer's ids of each crop."""
 
-    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard(),
-                 loss: LossConfig = LossConfig()):
+    def __init__(
+        self,
+        model: nn.Module,
+        aux_lr: float,
+        seed: int,
+        shard: Shard = Shard(),
+        loss: LossConfig = LossConfig(),
+    ):
         pass
 
     @staticmethod
@@ -228,8 +280,14 @@ class TemporalRate:
     there is to lower. Each sample draws a quality; the intra bits of the reference frame are logged for
     comparison. A codec with motion adds its predictor's rate proxy (``prediction_bits``)."""
 
-    def __init__(self, model: nn.Module, aux_lr: float, seed: int, shard: Shard = Shard(),
-                 loss: LossConfig = LossConfig()):
+    def __init__(
+        self,
+        model: nn.Module,
+        aux_lr: float,
+        seed: int,
+        shard: Shard = Shard(),
+        loss: LossConfig = LossConfig(),
+    ):
         self.quality_rng, self.shard = np.random.default_rng(seed + 1), shard
         model.intra.requires_grad_(False)
 
@@ -237,8 +295,12 @@ class TemporalRate:
     def main_parameters(model: nn.Module) -> list:
         return list(model.prior.parameters())
 
-    def loss(self, model: nn.Module, frames: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
-        quality = _draw_qualities(self.quality_rng, model.num_qualities, frames.shape[0], self.shard)
+    def loss(
+        self, model: nn.Module, frames: Tensor, step: int = 0
+    ) -> tuple[Tensor, dict[str, float]]:
+        quality = _draw_qualities(
+            self.quality_rng, model.num_qualities, frames.shape[0], self.shard
+        )
         out = model(frames, quality.to(frames.device))
         pixels = frames.shape[-2] * frames.shape[-1]
         bpp = _bits(out["likelihoods"]) / pixels
@@ -259,7 +321,9 @@ class TemporalRate:
         self.quality_rng.bit_generator.state = state["quality_rng"]
 
 
-def _draw_qualities(rng: np.random.Generator, qualities: int, local_batch: int, shard: Shard) -> Tensor:
+def _draw_qualities(
+    rng: np.random.Generator, qualities: int, local_batch: int, shard: Shard
+) -> Tensor:
     """One quality per sample of the global batch (same draw in every process), this process's slice."""
     return shard.part(torch.from_numpy(rng.integers(1, qualities + 1, local_batch * shard.world)))
 

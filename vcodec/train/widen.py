@@ -16,8 +16,10 @@ import torch
 from torch import Tensor
 
 # Hidden stages of g_a and g_s (vcodec.layers.transforms): (producing conv, GDN, consuming conv).
-_STAGES = {prefix: [(f"{prefix}.{i}", f"{prefix}.{i + 1}", f"{prefix}.{i + 2}") for i in (0, 2, 4)]
-           for prefix in ("g_a", "g_s")}
+_STAGES = {
+    prefix: [(f"{prefix}.{i}", f"{prefix}.{i + 1}", f"{prefix}.{i + 2}") for i in (0, 2, 4)]
+    for prefix in ("g_a", "g_s")
+}
 _PEDESTAL = 2.0**-36  # compressai's NonNegativeParametrizer: reparam_offset² with offset 2**-18
 
 
@@ -37,11 +39,19 @@ def copy_map(old: int, new: int, generator: torch.Generator) -> Tensor:
     return torch.cat((torch.arange(old), extra))
 
 
-def _widen_stage(state: dict, names: tuple[str, str, str], source: Tensor, transposed: bool,
-                 noise: float, generator: torch.Generator) -> None:
+def _widen_stage(
+    state: dict,
+    names: tuple[str, str, str],
+    source: Tensor,
+    transposed: bool,
+    noise: float,
+    generator: torch.Generator,
+) -> None:
     producer, gdn, consumer = names
     old = int(source.max()) + 1  # copy_map keeps the old channels first, in order
-    share = (1.0 / torch.bincount(source, minlength=old).to(state[f"{producer}.weight"].dtype))[source]
+    share = (1.0 / torch.bincount(source, minlength=old).to(state[f"{producer}.weight"].dtype))[
+        source
+    ]
     out_dim = 1 if transposed else 0  # ConvTranspose2d weights are in×out×k×k, Conv2d out×in×k×k
     weight = state[f"{producer}.weight"].index_select(out_dim, source)
     # Break the symmetry of the new copies (identical copies would get identical gradients forever).
@@ -57,7 +67,9 @@ def _widen_stage(state: dict, names: tuple[str, str, str], source: Tensor, trans
     in_dim = 0 if transposed else 1
     shape = [1] * 4
     shape[in_dim] = -1
-    state[f"{consumer}.weight"] = state[f"{consumer}.weight"].index_select(in_dim, source) * share.reshape(shape)
+    state[f"{consumer}.weight"] = state[f"{consumer}.weight"].index_select(
+        in_dim, source
+    ) * share.reshape(shape)
 
 
 def widen_state(state: dict, new_n: int, noise: float = 1e-4, seed: int = 0) -> dict:
@@ -69,7 +81,9 @@ def widen_state(state: dict, new_n: int, noise: float = 1e-4, seed: int = 0) -> 
     generator = torch.Generator().manual_seed(seed)
     for prefix, stages in _STAGES.items():
         for names in stages:
-            _widen_stage(state, names, copy_map(old_n, new_n, generator), prefix == "g_s", noise, generator)
+            _widen_stage(
+                state, names, copy_map(old_n, new_n, generator), prefix == "g_s", noise, generator
+            )
     return state
 
 
@@ -107,9 +121,15 @@ def rate_points(state: dict, source: tuple[float, ...], lambdas: tuple[float, ..
     steps = 0.5 * (target - logs[nearest])
     state = dict(state)
     for key in [k for k in state if k.rsplit(".", 1)[-1] in _GAIN_KEYS]:
-        rows, inverse, frozen = state[key], "inverse" in key, key.rsplit(".", 1)[-1].startswith("frozen")
+        rows, inverse, frozen = (
+            state[key],
+            "inverse" in key,
+            key.rsplit(".", 1)[-1].startswith("frozen"),
+        )
         picked = rows[nearest].double()
         sign = -1.0 if inverse else 1.0
-        new = picked * torch.exp(sign * steps)[:, None] if frozen else picked + sign * steps[:, None]
+        new = (
+            picked * torch.exp(sign * steps)[:, None] if frozen else picked + sign * steps[:, None]
+        )
         state[key] = new.to(rows.dtype)
     return state
