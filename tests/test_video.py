@@ -16,7 +16,7 @@ from conftest import tiny_video_codec
 
 from vcodec import zoo
 from vcodec.cli.main import main
-from vcodec.codecs.video import decode_flags, encode_flags, stream_header
+from vcodec.codecs.video import decode_flags, encode_flags
 from vcodec.entropy.container import FrameType, Packet, VideoInfo, read_header, read_packets
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.video import VideoReader, VideoWriter
@@ -167,7 +167,7 @@ def test_encoder_refuses_bad_input(codec):
 def test_stream_reading_names_the_broken_frame(codec):
     frames = as_tensors(moving_pattern(4))
     packets = [p.to_bytes() for p in codec.encode(frames, quality=2, intra_period=2)]
-    data = stream_header(codec, 56, 40, Fraction(24), 2, 2, 4) + b"".join(packets)
+    data = codec.header(56, 40, Fraction(24), 2, 2, 4) + b"".join(packets)
     stream = io.BytesIO(data)
     header = read_header(stream)
     info = VideoInfo.from_container(header)
@@ -429,19 +429,16 @@ def test_rd_quantization_of_predicted_frames_saves_bits(codec, monkeypatch):
 
 
 def test_a_fabricated_frame_count_cannot_make_keep_going_emit_millions_of_frames(codec):
-    from vcodec.codecs.video import decode_stream, stream_header
     from vcodec.entropy.container import MAX_FRAMES
 
     frames = as_tensors(moving_pattern(2, 32, 32))
     packets = list(codec.encode(frames, 1, 2))
     data = (
-        stream_header(codec, 32, 32, Fraction(24), 1, 2, MAX_FRAMES)
-        + packets[0].to_bytes()
-        + b"\x00" * 20
+        codec.header(32, 32, Fraction(24), 1, 2, MAX_FRAMES) + packets[0].to_bytes() + b"\x00" * 20
     )
     stray = Packet(packets[1].frame_type, MAX_FRAMES - 1, packets[1].sections).to_bytes()
     for tail in (b"", stray):
-        _, info, decoded = decode_stream(codec, io.BytesIO(data + tail), keep_going=True)
+        _, info, decoded = codec.decode_stream(io.BytesIO(data + tail), keep_going=True)
         assert info.frame_count == MAX_FRAMES and sum(1 for _ in decoded) <= 1 + 20 + 1 + len(tail)
 
 

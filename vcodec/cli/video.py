@@ -3,7 +3,6 @@ one packet per frame, with a progress bar, atomic outputs and one-line errors.""
 
 from __future__ import annotations
 
-import functools
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -63,8 +62,6 @@ def encode_video(
 ) -> None:
     import torch
 
-    from vcodec.codecs.video import stream_header
-
     codec = load_video_codec(model)
     quality = codec.check_quality(codec.default_quality if quality is None else quality)
     if intra_period < 1:
@@ -73,23 +70,29 @@ def encode_video(
         raise VcodecError(f"{dst}: exists (use --force to overwrite)")
     with VideoReader(src) as video, atomic_path(dst, force) as tmp, open(tmp, "wb") as out:
         info = video.info
-        header = functools.partial(
-            stream_header, codec, info.width, info.height, info.fps, quality, intra_period
-        )
-        out.write(header(0))  # rewritten with the frame count at the end (same size)
         frames = (
             torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0)
             for f in video.frames(start, max_frames)
         )
         total = _expected_frames(info.frame_count, info.fps, start, max_frames)
-        count, started = 0, time.time()
-        packets = codec.encode(frames, quality, intra_period, intra_boost=intra_boost)
-        for packet in tqdm(packets, total=total, unit="frame", desc="encode"):
-            out.write(packet.to_bytes())
+        started = time.time()
+        stream = codec.encode_stream(
+            frames,
+            info.width,
+            info.height,
+            info.fps,
+            quality,
+            intra_period,
+            intra_boost=intra_boost,
+        )
+        out.write(next(stream))  # the header, rewritten with the frame count at the end (same size)
+        count = 0
+        for packet in tqdm(stream, total=total, unit="frame", desc="encode"):
+            out.write(packet)
             count += 1
         size = out.tell()
         out.seek(0)
-        out.write(header(count))
+        out.write(codec.header(info.width, info.height, info.fps, quality, intra_period, count))
     seconds = count / float(info.fps)
     if video.variable_rate:
         echo(
@@ -120,8 +123,6 @@ def decode_video(
     force: bool,
     keep_going: bool = False,
 ) -> None:
-    from vcodec.codecs.video import decode_stream
-
     if dst is None and frames_dir is None:
         raise VcodecError("give an output video file, or --frames-dir for PNG frames")
     with open(src, "rb") as stream:
@@ -129,7 +130,7 @@ def decode_video(
         codec = load_video_codec(stream_model_name(header.model, model))
         stream.seek(0)
         problems: list[str] = []
-        header, info, frames = decode_stream(codec, stream, keep_going, problems)
+        header, info, frames = codec.decode_stream(stream, keep_going, problems)
         fps = Fraction(info.fps_num, info.fps_den)
         frames = tqdm(frames, total=info.frame_count, unit="frame", desc="decode")
         size, padded = (header.width, header.height), ""

@@ -62,11 +62,12 @@ from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
 from vcodec.entropy.container import (
     Container,
     FrameType,
-    Kind,
     Packet,
     VideoInfo,
+    check_model,
     read_packets,
     read_video_header,
+    video_header,
 )
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
@@ -363,6 +364,54 @@ class LearnedVideoCodec(nn.Module):
                 )
                 yield Packet(FrameType.PREDICTED, index, sections), reference, size
             previous = x
+
+    # --- the file: a header, then the packets ------------------------------------------------------------
+    def header(
+        self,
+        width: int,
+        height: int,
+        fps: Fraction,
+        quality: int,
+        intra_period: int,
+        frame_count: int,
+    ) -> bytes:
+        """The stream header of a video this codec codes (same size whatever ``frame_count``)."""
+        return video_header(
+            self.name, self.weights_hash, width, height, fps, quality, intra_period, frame_count
+        )
+
+    def encode_stream(
+        self,
+        frames: Iterable[Tensor],
+        width: int,
+        height: int,
+        fps: Fraction,
+        quality: int | None = None,
+        intra_period: int = DEFAULT_INTRA_PERIOD,
+        frame_count: int = 0,
+        **options,
+    ) -> Iterator[bytes]:
+        """The bytes of a whole video file, as they are written: the header (declaring ``frame_count``;
+        rewrite it with :meth:`header` once the count is known), then one packet per frame
+        (``options``: those of :meth:`encode`)."""
+        quality = self.check_quality(self.default_quality if quality is None else quality)
+        yield self.header(width, height, fps, quality, intra_period, frame_count)
+        for packet in self.encode(frames, quality, intra_period, **options):
+            yield packet.to_bytes()
+
+    def decode_stream(
+        self, stream: BinaryIO, keep_going: bool = False, problems: list[str] | None = None
+    ) -> tuple[Container, VideoInfo, Iterator[Tensor]]:
+        """A whole video file: its header, what the header says, and the decoded frames (a generator:
+        frames come out as packets are read). ``keep_going`` and ``problems``: see :func:`read_packets`."""
+        header, info = read_video_header(stream)
+        check_model(header, self.name, self.weights_hash)
+        packets = read_packets(stream, header, info, keep_going, problems)
+        return (
+            header,
+            info,
+            self.decode(packets, header.width, header.height, header.quality, keep_going),
+        )
 
     @torch.inference_mode()
     def _synthesize(self, latent: Tensor, height: int, width: int) -> Tensor:
@@ -681,55 +730,4 @@ def decode_flags(data: bytes, shape: tuple[int, int]) -> Tensor:
 def _bernoulli(share: int):
     return constriction.stream.model.Categorical(
         np.array([255 - share, share], dtype=np.float64) / 255, perfect=False
-    )
-
-
-def stream_header(
-    codec: LearnedVideoCodec,
-    width: int,
-    height: int,
-    fps: Fraction,
-    quality: int,
-    intra_period: int,
-    frame_count: int,
-) -> bytes:
-    """The header container of a video stream (a fixed size for given model and sizes, so it can be
-    rewritten with the final frame count once the packets are out)."""
-    fps = Fraction(fps).limit_denominator(1 << 16)
-    info = VideoInfo(fps.numerator, fps.denominator, frame_count, intra_period)
-    return Container(
-        kind=Kind.VIDEO,
-        model=codec.name,
-        weights_hash=codec.weights_hash,
-        width=width,
-        height=height,
-        quality=quality,
-        sections=[info.to_bytes()],
-    ).to_bytes()
-
-
-def check_stream_model(codec: LearnedVideoCodec, header: Container) -> None:
-    """BitstreamError unless the stream header names exactly this codec's weights."""
-    if codec.name != header.model or codec.weights_hash != header.weights_hash:
-        raise BitstreamError(
-            f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
-            f"not by '{codec.name}' ({codec.weights_hash.hex()})"
-        )
-
-
-def decode_stream(
-    codec: LearnedVideoCodec,
-    stream: BinaryIO,
-    keep_going: bool = False,
-    problems: list[str] | None = None,
-) -> tuple[Container, VideoInfo, Iterator[Tensor]]:
-    """A whole video stream through ``codec``: its header, what the header says, and the decoded frames
-    (a generator: frames come out as packets are read)."""
-    header, info = read_video_header(stream)
-    check_stream_model(codec, header)
-    packets = read_packets(stream, header, info, keep_going, problems)
-    return (
-        header,
-        info,
-        codec.decode(packets, header.width, header.height, header.quality, keep_going),
     )

@@ -19,6 +19,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import BinaryIO
 
 from vcodec.errors import BitstreamError
@@ -263,6 +264,41 @@ def read_header(stream: BinaryIO) -> Container:
         parts += [length, _read_exact(stream, _U32.unpack(length)[0], "header section")]
     parts.append(_read_exact(stream, 4, "header CRC"))
     return Container.from_bytes(b"".join(parts))
+
+
+def video_header(
+    model: str,
+    weights_hash: bytes,
+    width: int,
+    height: int,
+    fps: Fraction,
+    quality: int,
+    intra_period: int,
+    frame_count: int,
+) -> bytes:
+    """The header container of a video stream: the model, the frame size and the stream's quality, and
+    a section with the frame rate, frame count and intra period. Its size does not depend on the
+    frame count, so a writer can rewrite it with the final count once the packets are out."""
+    fps = Fraction(fps).limit_denominator(1 << 16)
+    info = VideoInfo(fps.numerator, fps.denominator, frame_count, intra_period)
+    return Container(
+        kind=Kind.VIDEO,
+        model=model,
+        weights_hash=weights_hash,
+        width=width,
+        height=height,
+        quality=quality,
+        sections=[info.to_bytes()],
+    ).to_bytes()
+
+
+def check_model(header: Container, model: str, weights_hash: bytes) -> None:
+    """BitstreamError unless a stream's header names exactly this model and these weights."""
+    if header.model != model or header.weights_hash != weights_hash:
+        raise BitstreamError(
+            f"stream was made by model '{header.model}' ({header.weights_hash.hex()}), "
+            f"not by '{model}' ({weights_hash.hex()})"
+        )
 
 
 def read_video_header(stream: BinaryIO) -> tuple[Container, VideoInfo]:

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from vcodec import zoo
-from vcodec.codecs.video import stream_header
 from vcodec.defaults import DEFAULT_GOP
 from vcodec.entropy.container import Container, read_packets, read_video_header
 from vcodec.errors import VcodecError
@@ -107,17 +106,14 @@ class LearnedVideoMethod(LearnedImageMethod):
             torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float().div(255.0) for f in frames
         )
         start = time.perf_counter()
-        packets = list(self.codec.encode(tensors, point, self.gop))
-        data = stream_header(
-            self.codec, width, height, fps, point, self.gop, len(packets)
-        ) + b"".join(p.to_bytes() for p in packets)
+        data = b"".join(
+            self.codec.encode_stream(tensors, width, height, fps, point, self.gop, len(frames))
+        )
         middle = time.perf_counter()
         stream = io.BytesIO(data)
         header, info = read_video_header(stream)
-        decoded = [
-            to_uint8(x)
-            for x in self.codec.decode(read_packets(stream, header, info), width, height, point)
-        ]
+        packets = list(read_packets(stream, header, info))
+        decoded = [to_uint8(x) for x in self.codec.decode(packets, width, height, point)]
         payload = sum(
             len(section) for p in packets for section in p.sections
         )  # entropy-coded bytes only

@@ -130,19 +130,17 @@ class VideoCodecKind(ModelKind):
 
         import torch
 
-        from vcodec.codecs.video import decode_stream, stream_header
         from vcodec.testing.fuzz import test_images, video_output
 
         base = test_images()[0][..., :32, :48]
         frames = [torch.roll(base, shifts=t, dims=-1) for t in range(4)]
         seeds = [
-            stream_header(model, 48, 32, Fraction(25), q, 2, 4)
-            + b"".join(p.to_bytes() for p in model.encode(frames, q, 2))
+            b"".join(model.encode_stream(frames, 48, 32, Fraction(25), q, 2, frame_count=4))
             for q in (1, model.num_qualities)
         ]
 
         def decode(data: bytes) -> int:
-            return sum(1 for _ in decode_stream(model, io.BytesIO(data), keep_going=True)[2])
+            return sum(1 for _ in model.decode_stream(io.BytesIO(data), keep_going=True)[2])
 
         return FuzzSeeds(seeds, decode, video=True, declared=video_output(model))
 

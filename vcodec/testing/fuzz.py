@@ -34,7 +34,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from vcodec.entropy.container import Container, Packet, read_packet, read_video_header
+from vcodec.entropy.container import Container, Packet, check_model, read_packet, read_video_header
 from vcodec.errors import BitstreamError
 from vcodec.testing.tiny import strengthen
 
@@ -442,11 +442,10 @@ def image_output(codec) -> Callable[[bytes], int]:
 def video_output(codec) -> Callable[[bytes], int]:
     """Pixels of a video stream's frames. Its frame count does not count: the decoder decodes a frame per
     whole packet and stands in for at most one lost frame per damaged byte, so a count buys no work."""
-    from vcodec.codecs.video import check_stream_model
 
     def declared(data: bytes) -> int:
         header, _ = read_video_header(io.BytesIO(data))
-        check_stream_model(codec, header)
+        check_model(header, codec.name, codec.weights_hash)
         return header.width * header.height
 
     return declared
@@ -518,7 +517,7 @@ def video_targets() -> dict[str, Target]:
 def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[bytes]]:
     from fractions import Fraction
 
-    from vcodec.codecs.video import VideoCodecConfig, stream_header
+    from vcodec.codecs.video import VideoCodecConfig
     from vcodec.registry import build_model
 
     torch.manual_seed(0)
@@ -545,19 +544,23 @@ def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[by
         1000 if motion_search else 1
     )  # with motion, code blocks (and so vectors) in every P-frame
     for quality, period in ((1, 3), (3, 2)):
-        packets = list(codec.encode(frames, quality, period, skip_weight=skip_weight))
-        seeds.append(
-            stream_header(codec, 72, 40, Fraction(25), quality, period, len(packets))
-            + b"".join(p.to_bytes() for p in packets)
+        stream = codec.encode_stream(
+            frames,
+            72,
+            40,
+            Fraction(25),
+            quality,
+            period,
+            frame_count=len(frames),
+            skip_weight=skip_weight,
         )
+        seeds.append(b"".join(stream))
     return codec, seeds
 
 
 def _video_decoder(codec: torch.nn.Module, keep_going: bool) -> Callable[[bytes], object]:
-    from vcodec.codecs.video import decode_stream
-
     def decode(data: bytes) -> int:
-        _, _, decoded = decode_stream(codec, io.BytesIO(data), keep_going)
+        _, _, decoded = codec.decode_stream(io.BytesIO(data), keep_going)
         return sum(1 for _ in decoded)
 
     return decode
