@@ -23,8 +23,9 @@ from _common import write_json
 
 import vcodec
 from vcodec import zoo
-from vcodec.codecs.video import BLOCK, decode_flags
+from vcodec.codecs.video import BLOCK
 from vcodec.entropy.container import FrameType
+from vcodec.entropy.flags import decode_flags
 from vcodec.eval.bdrate import bd_rate
 from vcodec.eval.datasets import media_files
 from vcodec.eval.metrics import psnr_rgb

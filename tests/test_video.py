@@ -16,8 +16,8 @@ from conftest import tiny_video_codec
 
 from vcodec import zoo
 from vcodec.cli.main import main
-from vcodec.codecs.video import decode_flags, encode_flags
 from vcodec.entropy.container import FrameType, Packet, VideoInfo, read_header, read_packets
+from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.video import VideoReader, VideoWriter
 

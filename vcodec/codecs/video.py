@@ -42,8 +42,6 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import BinaryIO
 
-import constriction
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -58,7 +56,6 @@ from vcodec.codecs.motion import (
     estimate_motion,
 )
 from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
-from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
 from vcodec.entropy.container import (
     Container,
     FrameType,
@@ -69,6 +66,7 @@ from vcodec.entropy.container import (
     read_video_header,
     video_header,
 )
+from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.layers import CheckerboardConv2d
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
@@ -698,36 +696,3 @@ def motion_blocks(blocks: Tensor) -> Tensor:
 def expand_blocks(blocks: Tensor) -> Tensor:
     """Block flags (h/BLOCK × w/BLOCK) as a per-latent mask (h × w)."""
     return blocks.repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)
-
-
-def encode_flags(blocks: Tensor) -> bytes:
-    """Which blocks are coded: a byte p (0: none, 255: all, else their share in 255ths) and, in between,
-    the flags range-coded as Bernoulli(p/255)."""
-    flags = blocks.reshape(-1).numpy().astype(np.int32)
-    coded = int(flags.sum())
-    if coded == 0 or coded == flags.size:
-        return bytes([255 if coded else 0])
-    share = min(max(round(255 * coded / flags.size), 1), 254)
-    encoder = range_encoder()
-    encoder.encode(flags, _bernoulli(share))
-    return bytes([share]) + range_bytes(encoder)
-
-
-def decode_flags(data: bytes, shape: tuple[int, int]) -> Tensor:
-    if not data:
-        raise BitstreamError("predicted frame has no block flags")
-    share, rest = data[0], data[1:]
-    count = shape[0] * shape[1]
-    if share in (0, 255):
-        if rest:
-            raise BitstreamError("block flags carry unexpected bytes")
-        return torch.full(shape, share == 255, dtype=torch.bool)
-    with range_decoder(rest, "block flags") as decoder:
-        flags = decoder.decode(_bernoulli(share), count)
-    return torch.from_numpy(flags.astype(bool)).reshape(shape)
-
-
-def _bernoulli(share: int):
-    return constriction.stream.model.Categorical(
-        np.array([255 - share, share], dtype=np.float64) / 255, perfect=False
-    )
