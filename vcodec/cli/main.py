@@ -18,7 +18,7 @@ from vcodec.cli.evaluate import evaluate
 from vcodec.cli.generate import complete, sample
 from vcodec.cli.options import threads_option
 from vcodec.cli.tokenize import tokenize
-from vcodec.cli.training import data, export, prepare_data, train
+from vcodec.cli.training import data, export, train
 from vcodec.cli.video import (
     decode_video,
     encode_video,
@@ -386,7 +386,6 @@ main.add_command(tokenize)
 main.add_command(sample)
 main.add_command(complete)
 main.add_command(data)
-main.add_command(prepare_data)
 main.add_command(train)
 main.add_command(export)
 

@@ -98,17 +98,6 @@ def data_prepare(
     _prepare(out, source, downscale, frame_step, force)
 
 
-@click.command("prepare-data", hidden=True)
-@click.argument("out", type=click.Path(path_type=Path))
-@_with_prepare_options
-@friendly_errors
-def prepare_data(
-    out: Path, source: Path | None, downscale: float, frame_step: int, force: bool
-) -> None:
-    """Same as `vcodec data prepare` (kept for older scripts)."""
-    _prepare(out, source, downscale, frame_step, force)
-
-
 FLAG_FORM = (
     "data",
     "architecture",

@@ -223,7 +223,7 @@ def load_photos(path: Path) -> list[np.ndarray]:
             ]
     except (OSError, ValueError, KeyError) as err:
         raise VcodecError(
-            f"{path}: not a training-photo cache from `vcodec prepare-data` ({err})"
+            f"{path}: not a training-photo cache from `vcodec data prepare` ({err})"
         ) from None
 
 

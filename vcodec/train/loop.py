@@ -126,11 +126,8 @@ def saved_config(run_dir: Path) -> TrainConfig | None:
 
 
 def wall_seconds(ckpt: dict) -> float:
-    """Training seconds of a checkpoint: recorded since runs kept them, else the longest stretch its
-    history shows (runs from before: a lower bound when they were resumed)."""
-    if "elapsed" in ckpt:
-        return float(ckpt["elapsed"])
-    return max((h.get("seconds", 0.0) for h in ckpt.get("history", [])), default=0.0)
+    """Training seconds a checkpoint records."""
+    return float(ckpt.get("elapsed", 0.0))
 
 
 def save_atomic(obj: dict, path: Path) -> None:
@@ -289,9 +286,7 @@ class Trainer:
         load_training_state(self.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.objective.load_state_dict(ckpt)
-        self.state = RunState(
-            ckpt["step"], ckpt["history"], ckpt.get("elapsed", wall_seconds(ckpt))
-        )
+        self.state = RunState(ckpt["step"], ckpt["history"], wall_seconds(ckpt))
         torch.set_rng_state(ckpt["torch_rng"])
         if self.device.type == "cuda" and ckpt.get("cuda_rng"):
             torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
