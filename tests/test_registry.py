@@ -150,3 +150,12 @@ def test_the_catalog_needs_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 0
+
+
+def test_image_and_video_tokenizers_meet_the_tokenizer_protocol():
+    from vcodec.tokenizers import Tokenizer
+
+    for name in registry.architectures("tokenizer") + registry.architectures("video-tokenizer"):
+        model = registry.build_model(registry.architecture(name).tiny_config())
+        assert isinstance(model, Tokenizer), name
+        assert model.max_tokens >= 1

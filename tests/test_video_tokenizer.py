@@ -124,7 +124,7 @@ def test_the_video_tokenizer_trains_ships_and_tokenizes_a_video(tmp_path, monkey
     again = CliRunner().invoke(main, ["tokenize", str(clip), "-m", "vtok", "--out", str(ids_file)])
     assert again.exit_code == 1 and "exists" in again.output
     for wrong, message in (
-        (["-k", "4"], "--num-tokens applies"),
+        (["-k", "4"], "num_tokens applies"),
         (["--chunk", "4"], "1 + k·4"),
     ):
         result = CliRunner().invoke(main, ["tokenize", str(clip), "-m", "vtok", *wrong])

@@ -11,6 +11,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from vcodec import registry
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.options import threads_option
 from vcodec.errors import VcodecError
@@ -23,12 +24,6 @@ def _tokenizer(model: str, num_tokens: int | None):
     from vcodec import zoo
 
     tokenizer = zoo.load(model, kinds=("tokenizer", "video-tokenizer"))
-    if not hasattr(tokenizer, "check_num_tokens"):  # a video tokenizer: its whole grid
-        if num_tokens is not None:
-            raise VcodecError(
-                "--num-tokens applies to 1D image tokenizers; a video tokenizer gives its whole grid"
-            )
-        return tokenizer
     try:
         tokenizer.check_num_tokens(num_tokens)
     except ValueError as err:
@@ -133,7 +128,7 @@ def tokenize(
     tokenizer = _tokenizer(model, num_tokens)
     if not src.exists():
         raise VcodecError(f"{src}: no such file or folder")
-    if not hasattr(tokenizer, "image_size"):  # a video tokenizer takes clips of any size
+    if registry.kind_of(tokenizer).media == "video":
         _tokenize_video(tokenizer, src, out, chunk, max_frames, force)
         return
     if src.is_dir():

@@ -54,9 +54,9 @@ class ModelKind:
 
     name: ClassVar[str]
     noun: ClassVar[str]  # "an image codec": what error messages call a model of this kind
-    fitted_at_export: ClassVar[str | None] = (
-        None  # prefix of the weights fitted after training, if any
-    )
+    media: ClassVar[str] = "image"  # what its models take: "image" or "video"
+    # prefix of the weights fitted after training (a token prior), if any
+    fitted_at_export: ClassVar[str | None] = None
 
     # --- the catalog (no torch) ------------------------------------------------------------------------
     def rate_points(self, model: dict) -> int:

@@ -12,6 +12,7 @@ from vcodec.kinds.base import Dependency, FuzzSeeds, Log, ModelKind
 class VideoCodecKind(ModelKind):
     name = "video-codec"
     noun = "a video codec"
+    media = "video"
 
     def rate_points(self, model: dict) -> int:
         return len(model.get("lambdas", ()))

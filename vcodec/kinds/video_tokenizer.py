@@ -14,6 +14,7 @@ PRIOR_CLIPS = 512
 class VideoTokenizerKind(ModelKind):
     name = "video-tokenizer"
     noun = "a video tokenizer"
+    media = "video"
     fitted_at_export = "prior."  # the token prior, fitted on the shipped weights' tokens
 
     # --- training ------------------------------------------------------------------------------------------

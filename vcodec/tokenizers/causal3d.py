@@ -162,9 +162,22 @@ class CausalVideoTokenizer(TokenModel):
         quantized = out.quantized.reshape(b, t, h, w, d).permute(0, 4, 1, 2, 3)
         return {"x_hat": (self.decoder(quantized) + 1) / 2, "quantizer": out}
 
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens one clip's stream may hold (its grid depends on the clip's size)."""
+        return MAX_CLIP_TOKENS
+
+    def check_num_tokens(self, num_tokens: int | None) -> None:
+        """A video tokenizer always gives its whole grid: ``num_tokens`` must be None."""
+        if num_tokens is not None:
+            raise ValueError(
+                "num_tokens applies to 1D image tokenizers; a video tokenizer gives its whole grid"
+            )
+
     @torch.no_grad()
-    def encode(self, video: Tensor) -> Tensor:
-        """Token ids, B×T'×h×w."""
+    def encode(self, video: Tensor, num_tokens: int | None = None) -> Tensor:
+        """Token ids, B×T'×h×w (the whole grid: ``num_tokens`` is for the protocol and must be None)."""
+        self.check_num_tokens(num_tokens)
         self.check_video(video)
         latent = self.encoder(video * 2 - 1)
         b, d, t, h, w = latent.shape
