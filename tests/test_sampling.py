@@ -125,7 +125,7 @@ def test_the_cli_samples_and_completes(tmp_path):
         (["-n", "0"], "0 is not in the range"),
         (["-k", "65"], "num_tokens must be an integer in 1…64"),
         (["--prior", "vq2d-f8"], "models the ids of vq2d-f8, not of tok1d-64"),
-        (["-m", "checkerboard-small"], "not an image tokenizer"),
+        (["-m", "checkerboard-small-v2"], "not an image tokenizer"),
         (["--temperature", "0"], "0 is not in the range"),
     ],
 )

@@ -169,7 +169,7 @@ def test_the_video_tokenizer_trains_ships_and_tokenizes_a_video(tmp_path, monkey
 def test_info_counts_a_video_token_stream_in_frames(tmp_path):
     import vcodec
 
-    tokenizer = vcodec.load("vtok-f8t4")
+    tokenizer = vcodec.load("vtok-f8t4-v2")
     clip = torch.rand(1, 3, 5, 32, 48)
     stream = tmp_path / "clip.vcd"
     stream.write_bytes(tokenizer.compress(clip)[0])
@@ -189,7 +189,7 @@ def test_decompress_refuses_a_stream_declaring_a_clip_too_large_to_decode_at_onc
     from vcodec.testing.fuzz import WorkMeter
     from vcodec.tokenizers.base import read_token_container, token_container
 
-    tokenizer = vcodec.load("vtok-f8t4")
+    tokenizer = vcodec.load("vtok-f8t4-v2")
     clip = torch.rand(1, 3, 5, 32, 32, generator=torch.Generator().manual_seed(0))
     stream = tokenizer.compress(clip)[0]
     payload = read_token_container(stream, tokenizer)[0].sections[1]
