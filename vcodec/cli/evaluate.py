@@ -239,15 +239,16 @@ def video(
     kbps comes from each codec's real stream size and the clip's frame rate; PSNR is the mean of
     per-frame PSNR in RGB and in BT.709 luma.
     """
-    from dataclasses import replace
+    from dataclasses import fields, replace
 
-    from vcodec.eval.baselines import FFmpegVideoCodec
     from vcodec.eval.datasets import load_videos
-    from vcodec.eval.methods import LearnedVideoMethod, resolve_methods
+    from vcodec.eval.methods import resolve_methods
     from vcodec.eval.rd import evaluate_videos
 
     chosen = [
-        replace(m, gop=gop) if isinstance(m, (FFmpegVideoCodec, LearnedVideoMethod)) else m
+        replace(m, gop=gop)
+        if "gop" in {f.name for f in fields(m)}
+        else m  # methods with an intra period
         for m in resolve_methods(methods, video=True, sweeps=_sweeps(sweep))
     ]
     chosen = _usable(chosen, strict)

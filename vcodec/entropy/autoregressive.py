@@ -110,6 +110,10 @@ class AutoregressiveTokenPrior(nn.Module):
         x = self.norm(x)
         return [head(x) for head in self.heads]
 
+    def next_logits(self, indices: Tensor, position: int) -> list[Tensor]:
+        """Per stream, B×V logits of the token at ``position`` given ``indices[:, :position]`` (sampling)."""
+        return [logits[:, position] for logits in self.logits(indices[:, : position + 1])]
+
     def bits(self, indices: Tensor) -> Tensor:
         """−log2 p of each B×N×G index under the float model (training loss, rate estimates)."""
         logits = self.logits(indices)

@@ -56,6 +56,10 @@ class StaticTokenPrior(nn.Module):
         self.register_buffer("_offset", torch.zeros(0, dtype=torch.int32))
         self._tables: coder.CdfTables | None = None
 
+    def next_logits(self, indices: Tensor, position: int) -> list[Tensor]:
+        """Per stream, B×V logits of the token at ``position`` (the same whatever came before it)."""
+        return [logits[position].expand(indices.shape[0], -1) for logits in self.logits]
+
     def bits(self, indices: Tensor) -> Tensor:
         """−log2 p of each B×N×G index (N ≤ positions: a prefix), for training and rate estimates."""
         n = indices.shape[1]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from vcodec.entropy import AutoregressiveTokenPrior, StaticTokenPrior
 from vcodec.threads import torch_threads
 
 
@@ -38,15 +37,6 @@ def filtered_probabilities(
         )  # the first id always stays
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
     return torch.softmax(logits, dim=-1)
-
-
-def _next_logits(prior: nn.Module, ids: Tensor, position: int) -> list[Tensor]:
-    """Per stream, B×V logits of the token at ``position`` given ``ids[:, :position]``."""
-    if isinstance(prior, AutoregressiveTokenPrior):
-        return [logits[:, position] for logits in prior.logits(ids[:, : position + 1])]
-    if isinstance(prior, StaticTokenPrior):
-        return [logits[position].expand(ids.shape[0], -1) for logits in prior.logits]
-    raise TypeError(f"cannot sample from a {type(prior).__name__}")
 
 
 @torch.no_grad()
@@ -78,7 +68,7 @@ def sample_indices(
         1
     ):  # one small step per token: sharing it between cores costs more than it saves
         for position in range(start, length):
-            for g, logits in enumerate(_next_logits(prior, ids, position)):
+            for g, logits in enumerate(prior.next_logits(ids, position)):
                 probabilities = filtered_probabilities(logits, temperature, top_k, top_p)
                 ids[:, position, g] = torch.multinomial(probabilities, 1, generator=generator)[:, 0]
     return ids
