@@ -1,16 +1,14 @@
 """Block motion for the video codec: estimation, the coded motion field, and the latent predictor it drives.
 
 A latent of the frame autoencoder covers 16×16 pixels, and the latents of a picture moved by a few
-pixels are not a shifted copy of the old ones (g_a is not shift-equivariant below its stride). On
-skimage's astronaut through ``checkerboard-small-v2`` at quality 1 (``benchmarks/latent_motion.py``), a
-4-pixel shift leaves 58 % of the latent variance unexplained by ŷ_{t−1}, and bilinear interpolation
-between latents only brings that to 48 %. Re-analysing the shifted decoded frame, g_a(shift(g_s(ŷ_{t−1}))),
-leaves 9 %, but it needs the synthesis and analysis transforms in exact arithmetic at every frame.
-So the codec learns that function in the latent domain instead: the
-encoder sends one integer motion vector per block of pixels, ŷ_{t−1} moves by whole latents where the
-vector reaches that far, and a small network (:class:`LatentMotion`) turns the latent and the
-remaining sub-latent motion into the prediction the temporal prior conditions on. Everything the
-decoder computes from the vectors is exact (integer gathers and :class:`~vcodec.layers.exact.ExactStack`).
+pixels are not a shifted copy of the old ones (g_a is not shift-equivariant below its stride; measured
+with ``benchmarks/latent_motion.py``, see benchmarks/RESULTS.md). Re-analysing the shifted decoded frame
+would predict well but needs the transforms in exact arithmetic at every frame, so the codec learns
+that function in the latent domain instead: the encoder sends one integer motion vector per block of
+pixels, ŷ_{t−1} moves by whole latents where the vector reaches that far, and a small network
+(:class:`LatentMotion`) turns the latent and the remaining sub-latent motion into the prediction the
+temporal prior conditions on. Everything the decoder computes from the vectors is exact (integer
+gathers and :class:`~vcodec.layers.exact.ExactStack`).
 """
 
 from __future__ import annotations
