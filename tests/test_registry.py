@@ -159,3 +159,13 @@ def test_image_and_video_tokenizers_meet_the_tokenizer_protocol():
         model = registry.build_model(registry.architecture(name).tiny_config())
         assert isinstance(model, Tokenizer), name
         assert model.max_tokens >= 1
+
+
+def test_a_dependency_of_the_wrong_kind_is_refused_before_its_weights_load():
+    from vcodec.errors import VcodecError
+    from vcodec.tokenizers.prior import TokenPriorConfig
+
+    with pytest.raises(
+        VcodecError, match="'checkerboard-medium' is an image codec, not an image tokenizer"
+    ):
+        zoo.build(TokenPriorConfig(tokenizer="checkerboard-medium", width=16, depth=1, heads=2))

@@ -213,7 +213,7 @@ def _build(
     kind = registry.kind_of(config)
     loaded = {}
     for dependency in kind.dependencies(config, record):
-        model = load(dependency.name)
+        model = load(dependency.name, kinds=(dependency.kind,))
         found = kind.dependency_hash(dependency.role, model)
         if dependency.expected_hash is not None and found != dependency.expected_hash:
             raise VcodecError(

@@ -32,10 +32,11 @@ ImageCompressor = Callable[[Path], tuple[bytes, int, str]]
 @dataclass(frozen=True)
 class Dependency:
     """Another checkpoint a model is built on: the constructor argument it fills (``role``), the
-    checkpoint's name, and the hash the loaded one must have (None: any)."""
+    checkpoint's name, the kind it must be, and the hash the loaded one must have (None: any)."""
 
     role: str
     name: str
+    kind: str
     expected_hash: str | None = None
 
 

@@ -18,7 +18,7 @@ class TokenPriorKind(ModelKind):
     def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
         recorded = (record or {}).get("tokenizer")
         expected = recorded.get("tokens_hash") if isinstance(recorded, dict) else None
-        return [Dependency("tokenizer", config.tokenizer, expected)]
+        return [Dependency("tokenizer", config.tokenizer, "tokenizer", expected)]
 
     def dependency_hash(self, role: str, model) -> str:
         return (

@@ -26,7 +26,7 @@ class VideoCodecKind(ModelKind):
         intra = (record or {}).get("intra")
         if not isinstance(intra, dict):
             return []  # the checkpoint stores its image codec's weights itself
-        return [Dependency("intra", str(intra.get("name")), intra.get("weights_hash"))]
+        return [Dependency("intra", str(intra.get("name")), "image-codec", intra.get("weights_hash"))]
 
     def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
         from vcodec import zoo

@@ -54,8 +54,6 @@ class TokenPriorModel(nn.Module):
     ):
         """``tokenizer``: the loaded tokenizer ``config.tokenizer`` names (``vcodec.zoo.build`` loads it)."""
         super().__init__()
-        if not isinstance(tokenizer, LearnedTokenizer):
-            raise ValueError(f"{config.tokenizer} is not an image tokenizer")
         self.config, self.name = config, name
         self._tokenizer = (
             tokenizer.eval().requires_grad_(False),
