@@ -169,3 +169,34 @@ def test_a_dependency_of_the_wrong_kind_is_refused_before_its_weights_load():
         VcodecError, match="'checkerboard-medium' is an image codec, not an image tokenizer"
     ):
         zoo.build(TokenPriorConfig(tokenizer="checkerboard-medium", width=16, depth=1, heads=2))
+
+
+def test_plugins_named_in_the_environment_register_architectures_for_the_command_line(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "my_plugin.py").write_text(
+        "from vcodec import registry\n"
+        "registry.register(registry.Architecture('plugin-checkerboard', 'image-codec',\n"
+        "    'vcodec.codecs.base:CodecConfig', 'vcodec.codecs.hyperprior:CheckerboardCodec'))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("VCODEC_PLUGINS", "my_plugin")
+    data = tiny_data(tmp_path)
+    args = [
+        "train",
+        str(tmp_path / "run"),
+        "--data",
+        str(data),
+        "--architecture",
+        "plugin-checkerboard",
+    ]
+    try:
+        result = CliRunner().invoke(
+            main, [*args, "--n", "8", "--m", "8", "--crop", "64", "--batch", "2", "--steps", "1"]
+        )
+        assert result.exit_code == 0, result.output
+    finally:
+        registry.unregister("plugin-checkerboard")
+    monkeypatch.setenv("VCODEC_PLUGINS", "no_such_plugin")
+    result = CliRunner().invoke(main, ["models"])
+    assert result.exit_code == 1 and "VCODEC_PLUGINS: cannot import no_such_plugin" in result.output

@@ -15,6 +15,7 @@ use, so ``vcodec models`` lists checkpoints without torch.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -100,6 +101,25 @@ def register(arch: Architecture, replace: bool = False) -> Architecture:
         raise ValueError(f"architecture {arch.name!r} is registered already")
     _ARCHITECTURES[arch.name] = arch
     return arch
+
+
+def load_plugins(spec: str | None = None) -> list[str]:
+    """Import the modules ``spec`` names (comma-separated; default ``$VCODEC_PLUGINS``), which register
+    architectures of their own, so the command line knows them too. Returns the modules imported."""
+    from vcodec.errors import VcodecError
+
+    names = [
+        n.strip()
+        for n in (os.environ.get("VCODEC_PLUGINS", "") if spec is None else spec).split(",")
+    ]
+    for name in filter(None, names):
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # any failure of a user's module is theirs to see, in one line
+            raise VcodecError(
+                f"VCODEC_PLUGINS: cannot import {name} ({type(err).__name__}: {err})"
+            ) from None
+    return [n for n in names if n]
 
 
 def unregister(name: str) -> None:

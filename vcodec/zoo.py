@@ -115,10 +115,18 @@ def _info(folder: Path) -> ModelInfo:
         folder=folder,
         kind=kind,
         description=str(config.get("description", "")),
-        qualities=registry.kind(kind).rate_points(model),
+        qualities=_rate_points(registry.kind(kind), model),
         results=config.get("results", {}) if isinstance(config.get("results"), dict) else {},
         model=model,
     )
+
+
+def _rate_points(kind, model: dict) -> int:
+    """The kind's count of rate points, 0 for a record that does not say (the catalog never fails)."""
+    try:
+        return int(kind.rate_points(model))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return 0
 
 
 def list_models() -> list[str]:
@@ -210,18 +218,25 @@ def _build(
     checked against the hash ``record`` names, and handed to the model's constructor."""
     from vcodec import registry
 
-    kind = registry.kind_of(config)
+    kind, where = registry.kind_of(config), folder or name
     loaded = {}
     for dependency in kind.dependencies(config, record):
-        model = load(dependency.name, kinds=(dependency.kind,))
+        try:
+            model = load(dependency.name, kinds=(dependency.kind,))
+        except VcodecError as err:
+            raise VcodecError(f"{where} is built on {dependency.name}: {err}") from None
         found = kind.dependency_hash(dependency.role, model)
         if dependency.expected_hash is not None and found != dependency.expected_hash:
+            what = kind.dependency_hash_name(dependency.role)
             raise VcodecError(
-                f"{folder or name}: built on {dependency.name} with weights {dependency.expected_hash}, "
+                f"{where}: built on {dependency.name} with {what} {dependency.expected_hash}, "
                 f"but the installed {dependency.name} has {found}"
             )
         loaded[dependency.role] = model
-    return registry.build_model(config, name, **loaded), set(loaded)
+    try:
+        return registry.build_model(config, name, **loaded), set(loaded)
+    except ValueError as err:  # a dependency that does not fit the config
+        raise VcodecError(f"{where}: {err}") from None
 
 
 def shipped_twin(codec: "LearnedImageCodec") -> str | None:

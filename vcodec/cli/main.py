@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from vcodec import zoo
+from vcodec import registry, zoo
 from vcodec.cli.errors import echo, friendly_errors
 from vcodec.cli.evaluate import evaluate
 from vcodec.cli.generate import complete, sample
@@ -49,7 +49,13 @@ def main() -> None:
     vcodec models                          list shipped models and their measured rate–distortion
     vcodec eval images [DIR]               RD curves and BD-rates against JPEG/WebP/AVIF/x265/AV1
     vcodec tokenize photo.png -m TOKENIZER token ids for generation code
+
+    Architectures of your own: name the modules that register them in VCODEC_PLUGINS (comma-separated).
     """
+    try:
+        registry.load_plugins()
+    except VcodecError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _pairs(
@@ -177,8 +183,6 @@ def encode(
             intra_boost,
         )
         return
-    from vcodec import registry
-
     loaded = zoo.load(model or zoo.DEFAULT_MODEL)
     compress = registry.kind_of(loaded).image_compressor(loaded, quality, num_tokens)
     pairs = _pairs(src, dst, IMAGE_SUFFIXES, STREAM_SUFFIX)
@@ -267,8 +271,6 @@ def decode(
         return
     if src.is_file() and dst.suffix.lower() in VIDEO_SUFFIXES:
         raise BitstreamError(f"{src}: holds an image stream, not a video (decode it to .png)")
-    from vcodec import registry
-
     pairs = _pairs(src, dst, {STREAM_SUFFIX}, ".png")
     cache: dict = {}
 
@@ -334,10 +336,12 @@ def info(src: Path) -> None:
         shipped = (
             zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
         )
-        if shipped is not None and shipped.kind == "video-tokenizer":  # token frames of a clip
-            frames = 1 + 2 ** int(shipped.model["temporal_downsamples"]) * (
-                count - 1
-            )  # its temporal_factor
+        frames = (
+            None
+            if shipped is None
+            else registry.kind(shipped.kind).clip_frames(shipped.model, count)
+        )
+        if frames is not None:  # the token frames of a clip
             echo(f"tokens:   {count} token frames ({frames} video frames)")
             pixels *= frames
         else:
@@ -361,7 +365,7 @@ def models() -> None:
         raise VcodecError(f"no checkpoints found under {zoo.checkpoint_root()}")
     for info_ in infos:
         default = " (default)" if info_.name == zoo.DEFAULT_MODEL else ""
-        span = "tokens" if info_.kind == "tokenizer" else "qualities"
+        span = registry.kind(info_.kind).rate_unit
         echo(
             f"{info_.name}{default}: {info_.kind}"
             + (f", {span} 1–{info_.qualities}" if info_.qualities else "")

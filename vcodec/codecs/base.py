@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vcodec.entropy.container import MAX_SIDE, Container, Kind
+from vcodec.entropy.container import MAX_SIDE, Container, Kind, check_model
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import MAX_PIXELS  # decoding larger images would need tiling (not yet)
@@ -279,11 +279,7 @@ class LearnedImageCodec(nn.Module):
         container = Container.from_bytes(data)
         if container.kind != Kind.IMAGE:
             raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not an image")
-        if container.model != self.name or container.weights_hash != self.weights_hash:
-            raise BitstreamError(
-                f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
-                f"not by '{self.name}' ({self.weights_hash.hex()})"
-            )
+        check_model(container, self.name, self.weights_hash)
         if container.width * container.height > MAX_PIXELS:
             raise BitstreamError(
                 f"stream declares {container.width}×{container.height} pixels, beyond {MAX_PIXELS:,}"

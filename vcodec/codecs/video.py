@@ -393,6 +393,8 @@ class LearnedVideoCodec(nn.Module):
         rewrite it with :meth:`header` once the count is known), then one packet per frame
         (``options``: those of :meth:`encode`)."""
         quality = self.check_quality(self.default_quality if quality is None else quality)
+        if intra_period < 1:  # before the header is out
+            raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
         yield self.header(width, height, fps, quality, intra_period, frame_count)
         for packet in self.encode(frames, quality, intra_period, **options):
             yield packet.to_bytes()

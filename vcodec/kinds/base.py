@@ -56,6 +56,8 @@ class ModelKind:
     name: ClassVar[str]
     noun: ClassVar[str]  # "an image codec": what error messages call a model of this kind
     media: ClassVar[str] = "image"  # what its models take: "image" or "video"
+    rate_unit: ClassVar[str] = "qualities"  # what `vcodec models` calls its rate points
+    decodes_streams: ClassVar[bool] = True  # False: a generator, with no stream format of its own
     # prefix of the weights fitted after training (a token prior), if any
     fitted_at_export: ClassVar[str | None] = None
 
@@ -63,6 +65,10 @@ class ModelKind:
     def rate_points(self, model: dict) -> int:
         """What ``vcodec models`` shows as a checkpoint's rate points (from config.json's ``model``)."""
         return 0
+
+    def clip_frames(self, model: dict, token_frames: int) -> int | None:
+        """Video frames a token stream of ``token_frames`` covers (``vcodec info``; None: not video)."""
+        return None
 
     def check_config(self, config: Any) -> None:
         """ValueError if a checkpoint's config cannot describe a usable model."""
@@ -75,6 +81,10 @@ class ModelKind:
     def dependency_hash(self, role: str, model: nn.Module) -> str:
         """The hash a :class:`Dependency` of this role checks (a loaded checkpoint's weights hash)."""
         return model.weights_hash.hex()
+
+    def dependency_hash_name(self, role: str) -> str:
+        """What :meth:`dependency_hash` identifies, for the error when it differs."""
+        return "weights"
 
     def shipping_record(self, model: nn.Module, state: dict) -> tuple[dict, dict]:
         """What config.json adds about dependencies, and the weights to store (without those of a
@@ -142,7 +152,7 @@ class ModelKind:
         )
 
     def usage(self, name: str) -> str:
-        """What to do with a model of this kind instead, for errors that refuse it (after its noun)."""
+        """What a model of this kind is for, for errors that refuse it where another kind was needed."""
         return " (see `vcodec models`)"
 
     # --- evaluation and fuzzing ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ HELD_IN_CROPS = 1024
 class TokenPriorKind(ModelKind):
     name = "token-prior"
     noun = "a token prior"
+    decodes_streams = False  # a generator and a likelihood model
 
     # --- the tokenizer it models ------------------------------------------------------------------------------
     def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
@@ -21,9 +22,10 @@ class TokenPriorKind(ModelKind):
         return [Dependency("tokenizer", config.tokenizer, "tokenizer", expected)]
 
     def dependency_hash(self, role: str, model) -> str:
-        return (
-            model.tokens_hash
-        )  # its prior aside: a prior is valid over any tokenizer with the same ids
+        return model.tokens_hash  # a prior is valid over any tokenizer with the same ids
+
+    def dependency_hash_name(self, role: str) -> str:
+        return "ids (the tokens hash: its weights without its own prior)"
 
     def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
         return {

@@ -30,6 +30,7 @@ def fsq_levels(codebook_size: int) -> tuple[int, ...]:
 class TokenizerKind(ModelKind):
     name = "tokenizer"
     noun = "an image tokenizer"
+    rate_unit = "tokens"
     fitted_at_export = "prior."  # the token prior, fitted on the shipped weights' tokens
 
     def rate_points(self, model: dict) -> int:

@@ -26,7 +26,9 @@ class VideoCodecKind(ModelKind):
         intra = (record or {}).get("intra")
         if not isinstance(intra, dict):
             return []  # the checkpoint stores its image codec's weights itself
-        return [Dependency("intra", str(intra.get("name")), "image-codec", intra.get("weights_hash"))]
+        return [
+            Dependency("intra", str(intra.get("name")), "image-codec", intra.get("weights_hash"))
+        ]
 
     def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
         from vcodec import zoo
@@ -79,8 +81,7 @@ class VideoCodecKind(ModelKind):
 
     def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
         """A video codec config around the image codec ``--init`` names (a started run keeps its own)."""
-        from vcodec import zoo
-        from vcodec.codecs.video import VideoCodecConfig
+        from vcodec import registry, zoo
         from vcodec.train.loop import saved_config
 
         init_from = flags["init_from"]
@@ -94,12 +95,13 @@ class VideoCodecKind(ModelKind):
         c = zoo.load(init_from).config
         if c.architecture != "mean-scale-checkerboard":
             raise VcodecError(f"{init_from} is not a mean-scale-checkerboard image codec")
-        return VideoCodecConfig(n=c.n, m=c.m, lambdas=c.lambdas, hyper_n=c.hyper_n)
+        config_type = registry.architecture(architecture).config_type
+        return config_type(n=c.n, m=c.m, lambdas=c.lambdas, hyper_n=c.hyper_n)
 
     def usage(self, name: str) -> str:
         from vcodec.io.video import VIDEO_SUFFIXES
 
-        return f": give it a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
+        return f"; it codes videos ({', '.join(sorted(VIDEO_SUFFIXES))}): vcodec encode CLIP OUT.vcd -m {name}"
 
     # --- export and evaluation ---------------------------------------------------------------------------------
     def measure(self, model, name: str, description: str, config, steps: int, hardware: str):

@@ -55,9 +55,13 @@ class VideoTokenizerKind(ModelKind):
 
     def usage(self, name: str) -> str:
         return (
-            f": `vcodec tokenize CLIP -m {name}` gives its token ids, and its token streams decode in "
+            f"; `vcodec tokenize CLIP -m {name}` gives its token ids, and its token streams decode in "
             f"Python (tok.decompress)"
         )
+
+    def clip_frames(self, model: dict, token_frames: int) -> int:
+        """1 + temporal_factor · (token frames − 1), from config.json alone (no torch)."""
+        return 1 + 2 ** int(model["temporal_downsamples"]) * (token_frames - 1)
 
     # --- export and evaluation ---------------------------------------------------------------------------------
     def prepare_export(self, model, config) -> None:

@@ -635,17 +635,17 @@ def token_targets() -> dict[str, Target]:
 
 def shipped_targets() -> dict[str, Target]:
     """The decoders of the shipped checkpoints (the real networks and tables), on small seed streams."""
-    from vcodec import zoo
+    from vcodec import registry, zoo
 
     targets = {}
-    for name in zoo.list_models():
-        model = zoo.load(name)
-        g = torch.Generator().manual_seed(
-            zlib.crc32(name.encode())
-        )  # per model: adding one changes no other
-        target = model_target(f"shipped/{name}", model, g)
-        if target is not None:  # a token prior is a generator: it decodes no streams
-            targets[target.name] = target
+    for info in zoo.model_infos():
+        if not registry.kind(info.kind).decodes_streams:  # a token prior is a generator
+            continue
+        seeds = torch.Generator().manual_seed(
+            zlib.crc32(info.name.encode())
+        )  # adding a model changes no other
+        target = model_target(f"shipped/{info.name}", zoo.load(info.name), seeds)
+        targets[target.name] = target
     return targets
 
 

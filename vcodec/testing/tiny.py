@@ -19,8 +19,8 @@ def strengthen(module: nn.Module) -> None:
 
 
 def tiny_model(architecture: str, name: str = "tiny", seed: int = 0, **overrides) -> nn.Module:
-    """An untrained model of any registered architecture from its tiny config, ready to code
-    (eval mode, tables built)."""
+    """An untrained model of a registered architecture from its tiny config, ready to code (eval
+    mode, tables built); architectures built on other checkpoints (a token prior) need those too."""
     torch.manual_seed(seed)
     model = registry.build_model(
         registry.architecture(architecture).tiny_config(**overrides), name

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from vcodec.entropy.container import Container, Kind
+from vcodec.entropy.container import Container, Kind, check_model
 from vcodec.errors import BitstreamError
 from vcodec.weights import resize_table_buffers, weights_hash
 
@@ -254,11 +254,7 @@ def read_token_container(data: bytes, model) -> tuple[Container, int]:
     container = Container.from_bytes(data)
     if container.kind != Kind.TOKENS:
         raise BitstreamError(f"stream holds {container.kind.name.lower()} data, not tokens")
-    if container.model != model.name or container.weights_hash != model.weights_hash:
-        raise BitstreamError(
-            f"stream was made by model '{container.model}' ({container.weights_hash.hex()}), "
-            f"not by '{model.name}' ({model.weights_hash.hex()})"
-        )
+    check_model(container, model.name, model.weights_hash)
     if len(container.sections) != 2 or len(container.sections[0]) != _COUNT.size:
         raise BitstreamError("token stream must hold a count section and a token section")
     return container, _COUNT.unpack(container.sections[0])[0]

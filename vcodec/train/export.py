@@ -71,7 +71,8 @@ def export_run(
     kind = registry.kind_of(config.model)
     prepare_for_shipping(model)
     kind.prepare_export(model, config)  # priors fitted on the tokens of the weights as shipped
-    description = description or registry.architecture(config.model.architecture).description
+    arch = registry.architecture(config.model.architecture)
+    description = description or arch.description or arch.name
     hardware = (
         hardware
         or f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
