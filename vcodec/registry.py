@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Architecture",
+    "ModelConfig",
     "architecture",
     "architectures",
     "build_model",
@@ -33,7 +34,10 @@ __all__ = [
     "kind",
     "kind_of",
     "kinds",
+    "load_plugins",
     "register",
+    "resolve",
+    "unregister",
 ]
 
 KIND_CLASSES = {
@@ -53,7 +57,7 @@ class ModelConfig(Protocol):
     def to_dict(self) -> dict: ...
 
 
-def _resolve(target: str | Any) -> Any:
+def resolve(target: str | Any) -> Any:
     """``"package.module:attribute"`` imported, or ``target`` itself when it is not a string."""
     if not isinstance(target, str):
         return target
@@ -75,11 +79,11 @@ class Architecture:
 
     @property
     def config_type(self) -> type:
-        return _resolve(self.config)
+        return resolve(self.config)
 
     @property
     def model_type(self) -> type:
-        return _resolve(self.model)
+        return resolve(self.model)
 
     def config_from_dict(self, data: dict) -> Any:
         return self.config_type.from_dict({**data, "architecture": self.name})
@@ -150,7 +154,7 @@ def kind(name: str) -> ModelKind:
     if name not in _KINDS:
         if name not in KIND_CLASSES:
             raise ValueError(f"unknown kind {name!r} (known: {', '.join(KIND_CLASSES)})")
-        _KINDS[name] = _resolve(KIND_CLASSES[name])()
+        _KINDS[name] = resolve(KIND_CLASSES[name])()
     return _KINDS[name]
 
 

@@ -57,6 +57,7 @@ class ModelKind:
     noun: ClassVar[str]  # "an image codec": what error messages call a model of this kind
     media: ClassVar[str] = "image"  # what its models take: "image" or "video"
     rate_unit: ClassVar[str] = "qualities"  # what `vcodec models` calls its rate points
+    eval_method_type: ClassVar[str | None] = None  # "module:Class" of its rate–distortion method
     decodes_streams: ClassVar[bool] = True  # False: a generator, with no stream format of its own
     # prefix of the weights fitted after training (a token prior), if any
     fitted_at_export: ClassVar[str | None] = None
@@ -157,8 +158,13 @@ class ModelKind:
 
     # --- evaluation and fuzzing ----------------------------------------------------------------------------
     def eval_method(self, label: str, model: nn.Module, video: bool) -> Any:
-        """The rate–distortion method that evaluates ``model`` on images (or videos, ``video``)."""
+        """The rate–distortion method that evaluates ``model`` on images (or videos, ``video``): the
+        kind's :attr:`eval_method_type`, for inputs of its :attr:`media`."""
         media = "video" if video else "image"
+        if self.eval_method_type is not None and media == self.media:
+            from vcodec.registry import resolve
+
+            return resolve(self.eval_method_type)(label, model)
         raise VcodecError(
             f"'{label}' is {self.noun}; {media} evaluation takes "
             f"{'video codecs and tokenizers' if video else 'image codecs and tokenizers'}"

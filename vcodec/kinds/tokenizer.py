@@ -31,6 +31,7 @@ class TokenizerKind(ModelKind):
     name = "tokenizer"
     noun = "an image tokenizer"
     rate_unit = "tokens"
+    eval_method_type = "vcodec.eval.methods:TokenizerMethod"
     fitted_at_export = "prior."  # the token prior, fitted on the shipped weights' tokens
 
     def rate_points(self, model: dict) -> int:
@@ -145,13 +146,6 @@ class TokenizerKind(ModelKind):
         dev = dev["results"]
         dev["bits_per_token"] = [token_bytes(model, images, k)[0] * 8 / k for k in dev["tokens"]]
         return dev, _card(name, description, config, steps, hardware, dev, model.vocab_sizes)
-
-    def eval_method(self, label: str, model, video: bool) -> Any:
-        if video:
-            return super().eval_method(label, model, video)
-        from vcodec.eval.methods import TokenizerMethod
-
-        return TokenizerMethod(label, model)
 
     def fuzz_seeds(self, model, generator) -> FuzzSeeds:
         import torch

@@ -13,6 +13,7 @@ class VideoCodecKind(ModelKind):
     name = "video-codec"
     noun = "a video codec"
     media = "video"
+    eval_method_type = "vcodec.eval.methods:LearnedVideoMethod"
 
     def rate_points(self, model: dict) -> int:
         return len(model.get("lambdas", ()))
@@ -119,13 +120,6 @@ class VideoCodecKind(ModelKind):
         dev, intra = dev["results"], intra["results"]
         dev["intra-bpp"] = intra["bpp"]
         return dev, _card(name, description, config, steps, hardware, dev, intra, clips)
-
-    def eval_method(self, label: str, model, video: bool) -> Any:
-        if not video:
-            return super().eval_method(label, model, video)
-        from vcodec.eval.methods import LearnedVideoMethod
-
-        return LearnedVideoMethod(label, model)
 
     def fuzz_seeds(self, model, generator) -> FuzzSeeds:
         import io

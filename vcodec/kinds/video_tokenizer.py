@@ -15,6 +15,7 @@ class VideoTokenizerKind(ModelKind):
     name = "video-tokenizer"
     noun = "a video tokenizer"
     media = "video"
+    eval_method_type = "vcodec.eval.methods:VideoTokenizerMethod"
     fitted_at_export = "prior."  # the token prior, fitted on the shipped weights' tokens
 
     # --- training ------------------------------------------------------------------------------------------
@@ -90,13 +91,6 @@ class VideoTokenizerKind(ModelKind):
             bpp * VIDEO_TOKEN_CHUNK * np.prod(size) / per_clip for bpp in dev["bpp"]
         ]
         return dev, _card(name, description, config, steps, hardware, dev, model, clips)
-
-    def eval_method(self, label: str, model, video: bool) -> Any:
-        if not video:
-            return super().eval_method(label, model, video)
-        from vcodec.eval.methods import VideoTokenizerMethod
-
-        return VideoTokenizerMethod(label, model)
 
     def fuzz_seeds(self, model, generator) -> FuzzSeeds:
         import torch
