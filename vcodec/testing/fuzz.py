@@ -517,19 +517,12 @@ def video_targets() -> dict[str, Target]:
 def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[bytes]]:
     from fractions import Fraction
 
-    from vcodec.codecs.video import VideoCodecConfig
-    from vcodec.registry import build_model
+    from vcodec import registry
 
     torch.manual_seed(0)
-    config = VideoCodecConfig(
-        n=16,
-        m=24,
-        lambdas=(0.0035, 0.013, 0.0483),
-        temporal_width=8,
-        motion_search=motion_search,
-        motion_width=8,
-    )
-    codec = build_model(config, "fuzz-video")
+    tiny = registry.architecture("temporal-checkerboard")
+    config = tiny.tiny_config(motion_search=motion_search, motion_width=8)
+    codec = registry.build_model(config, "fuzz-video")
     strengthen(codec.intra.g_a)
     with torch.no_grad():
         codec.prior.start_from(codec.intra)
