@@ -65,23 +65,18 @@ def image_codec(codec, batch: int):
 def video_codec(codec, batch: int):
     """(encode, decode) for the video codec: the packets and every frame's ŷ; ŷ back from the packets."""
     clip = development_clips(8)["astronaut-pan"].load()
-    q = torch.tensor([2])
 
     def encode(device):
         frames = [
             torch.from_numpy(f.copy()).permute(2, 0, 1)[None].float().div(255.0).to(device)
             for f in clip.frames
         ]
-        coded = list(codec._encode_latents(frames, 3, 4, 1.0))
+        coded = list(codec.encode_latents(frames, 3, 4, 1.0))
         return [p for p, _, _ in coded], [latent.cpu() for _, latent, _ in coded]
 
     def decode(packets, device):
-        shape = codec.intra.latent_shape(*clip.frames.shape[1:3])
-        reference, latents = None, []
-        for index, packet in enumerate(packets):
-            reference = codec._decode_packet(index, packet, reference, q.to(device), shape)
-            latents.append(reference.cpu())
-        return latents
+        height, width = clip.frames.shape[1:3]
+        return [latent.cpu() for latent in codec.decode_latents(packets, width, height, 3)]
 
     return encode, decode
 

@@ -298,7 +298,7 @@ class LearnedVideoCodec(nn.Module):
         side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always.
         Intra frames are coded ``intra_boost`` qualities higher (at most the model's best): the blocks
         later frames copy inherit their quality, as in classical codecs' I/P quality ratio."""
-        for packet, _, _ in self._encode_latents(
+        for packet, _, _ in self.encode_latents(
             frames, quality, intra_period, skip_weight, intra_boost
         ):
             yield packet
@@ -312,13 +312,13 @@ class LearnedVideoCodec(nn.Module):
         intra_boost: int = DEFAULT_INTRA_BOOST,
     ) -> Iterator[tuple[Packet, Tensor]]:
         """Like :meth:`encode`, with each frame as the decoder will output it (costs a synthesis per frame)."""
-        for packet, latent, size in self._encode_latents(
+        for packet, latent, size in self.encode_latents(
             frames, quality, intra_period, skip_weight, intra_boost
         ):
             yield packet, self._synthesize(latent, *size)
 
     @torch.inference_mode()
-    def _encode_latents(
+    def encode_latents(
         self,
         frames: Iterable[Tensor],
         quality: int | None,
@@ -326,6 +326,7 @@ class LearnedVideoCodec(nn.Module):
         skip_weight: float,
         intra_boost: int = DEFAULT_INTRA_BOOST,
     ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
+        """Like :meth:`encode`, with each frame's ŷ as the decoder will rebuild it and the frame size."""
         quality = self.check_quality(self.default_quality if quality is None else quality)
         if intra_period < 1:
             raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
@@ -447,6 +448,25 @@ class LearnedVideoCodec(nn.Module):
                     raise
                 reference = None  # everything up to the next intra frame depends on what was lost
             yield torch.full((1, 3, height, width), 0.5) if last is None else last
+
+    @torch.inference_mode()
+    def decode_latents(
+        self, packets: Iterable[Packet], width: int, height: int, quality: int
+    ) -> Iterator[Tensor]:
+        """ŷ of every frame of a packet sequence, exactly as the encoder had it (what :meth:`decode`
+        synthesizes); BitstreamError at the first packet that does not decode."""
+        if not 1 <= quality <= self.num_qualities:
+            raise BitstreamError(
+                f"stream declares quality {quality}, model has 1–{self.num_qualities}"
+            )
+        q, shape, reference = (
+            torch.tensor([quality - 1]),
+            self.intra.latent_shape(height, width),
+            None,
+        )
+        for index, packet in enumerate(packets):
+            reference = self._decode_packet(index, packet, reference, q, shape)
+            yield reference
 
     def _decode_packet(
         self,
