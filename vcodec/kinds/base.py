@@ -4,9 +4,11 @@ Each entry point calls one hook instead of asking what type a model is: the zoo
 (:meth:`~ModelKind.rate_points`, :meth:`~ModelKind.check_config`, :meth:`~ModelKind.dependencies`,
 :meth:`~ModelKind.shipping_record`), the trainer (:meth:`~ModelKind.objective`,
 :meth:`~ModelKind.training_data`, :meth:`~ModelKind.check_training`, :meth:`~ModelKind.initialise`),
-the exporter (:meth:`~ModelKind.prepare_export`, :meth:`~ModelKind.measure`), the evaluator
-(:meth:`~ModelKind.eval_method`), ``vcodec train``'s flag form (:meth:`~ModelKind.config_from_flags`)
-and the fuzzer (:meth:`~ModelKind.fuzz_seeds`).
+its development metrics (:meth:`~ModelKind.development_metrics`), the exporter
+(:meth:`~ModelKind.prepare_export`, :meth:`~ModelKind.measure`), the evaluator
+(:meth:`~ModelKind.eval_method`), the command line (:meth:`~ModelKind.image_compressor`,
+:meth:`~ModelKind.decode_image`, :meth:`~ModelKind.usage`, :meth:`~ModelKind.clip_frames`,
+:meth:`~ModelKind.config_from_flags`) and the fuzzer (:meth:`~ModelKind.fuzz_seeds`).
 """
 
 from __future__ import annotations
