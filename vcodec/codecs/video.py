@@ -432,12 +432,7 @@ class LearnedVideoCodec(nn.Module):
         With ``keep_going``, a lost packet (None) or one that does not decode repeats the last good frame
         (grey before the first) until the next intra packet; otherwise it raises BitstreamError.
         """
-        if not 1 <= quality <= self.num_qualities:
-            raise BitstreamError(
-                f"stream declares quality {quality}, model has 1–{self.num_qualities}"
-            )
-        q = torch.tensor([quality - 1])
-        shape = self.intra.latent_shape(height, width)
+        q, shape = self._decoding_setup(quality, width, height)
         reference, last = None, None
         for index, packet in enumerate(packets):
             try:
@@ -455,18 +450,22 @@ class LearnedVideoCodec(nn.Module):
     ) -> Iterator[Tensor]:
         """ŷ of every frame of a packet sequence, exactly as the encoder had it (what :meth:`decode`
         synthesizes); BitstreamError at the first packet that does not decode."""
+        q, shape = self._decoding_setup(quality, width, height)
+        reference = None
+        for index, packet in enumerate(packets):
+            reference = self._decode_packet(index, packet, reference, q, shape)
+            yield reference
+
+    def _decoding_setup(
+        self, quality: int, width: int, height: int
+    ) -> tuple[Tensor, tuple[int, int]]:
+        """The 0-based quality index and the latent shape of a stream; BitstreamError for a quality
+        the model does not have."""
         if not 1 <= quality <= self.num_qualities:
             raise BitstreamError(
                 f"stream declares quality {quality}, model has 1–{self.num_qualities}"
             )
-        q, shape, reference = (
-            torch.tensor([quality - 1]),
-            self.intra.latent_shape(height, width),
-            None,
-        )
-        for index, packet in enumerate(packets):
-            reference = self._decode_packet(index, packet, reference, q, shape)
-            yield reference
+        return torch.tensor([quality - 1]), self.intra.latent_shape(height, width)
 
     def _decode_packet(
         self,

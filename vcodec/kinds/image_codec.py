@@ -44,9 +44,10 @@ class ImageCodecKind(ModelKind):
         return codec_metrics(model)
 
     def config_from_flags(self, architecture: str, flags: dict, run_dir) -> Any:
-        from vcodec.codecs import CodecConfig
+        from vcodec import registry
 
-        return CodecConfig(architecture, n=flags["n"], m=flags["m"])
+        config_type = registry.architecture(architecture).config_type
+        return config_type(architecture, n=flags["n"], m=flags["m"])
 
     # --- the command line ---------------------------------------------------------------------------------
     def image_compressor(self, model, quality: int | None, num_tokens: int | None):

@@ -122,12 +122,11 @@ class VideoCodecKind(ModelKind):
         return dev, _card(name, description, config, steps, hardware, dev, intra, clips)
 
     def fuzz_seeds(self, model, generator) -> FuzzSeeds:
-        import io
         from fractions import Fraction
 
         import torch
 
-        from vcodec.testing.fuzz import test_images, video_output
+        from vcodec.testing.fuzz import test_images, video_decoder, video_output
 
         base = test_images()[0][..., :32, :48]
         frames = [torch.roll(base, shifts=t, dims=-1) for t in range(4)]
@@ -135,11 +134,9 @@ class VideoCodecKind(ModelKind):
             b"".join(model.encode_stream(frames, 48, 32, Fraction(25), q, 2, frame_count=4))
             for q in (1, model.num_qualities)
         ]
-
-        def decode(data: bytes) -> int:
-            return sum(1 for _ in model.decode_stream(io.BytesIO(data), keep_going=True)[2])
-
-        return FuzzSeeds(seeds, decode, video=True, declared=video_output(model))
+        return FuzzSeeds(
+            seeds, video_decoder(model, keep_going=True), video=True, declared=video_output(model)
+        )
 
 
 def _part(state: dict, prefix: str) -> dict:

@@ -502,12 +502,12 @@ def video_targets() -> dict[str, Target]:
     for name, motion in (("video", 0), ("video/motion", 4)):
         codec, seeds = _video_codec_and_seeds(motion)
         targets[name] = Target(
-            name, seeds, _video_decoder(codec, False), video=True, declared=video_output(codec)
+            name, seeds, video_decoder(codec, False), video=True, declared=video_output(codec)
         )
         targets[f"{name}/keep-going"] = Target(
             f"{name}/keep-going",
             seeds,
-            _video_decoder(codec, True),
+            video_decoder(codec, True),
             video=True,
             declared=video_output(codec),
         )
@@ -551,7 +551,9 @@ def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[by
     return codec, seeds
 
 
-def _video_decoder(codec: torch.nn.Module, keep_going: bool) -> Callable[[bytes], object]:
+def video_decoder(codec: torch.nn.Module, keep_going: bool) -> Callable[[bytes], object]:
+    """Decode a whole video stream through ``codec``, counting the frames (what a fuzz target calls)."""
+
     def decode(data: bytes) -> int:
         _, _, decoded = codec.decode_stream(io.BytesIO(data), keep_going)
         return sum(1 for _ in decoded)
