@@ -152,8 +152,8 @@ def test_unwritable_or_missing_output_folder(tiny_zoo, photo, tmp_path):
 
 
 def test_bad_quality_and_unknown_model(tiny_zoo, photo, tmp_path):
-    result = run("encode", photo, tmp_path / "x.vcd", "-m", "tiny", "-q", "7")
-    assert result.exit_code == 1 and "qualities 1–3" in result.output
+    result = run("encode", photo, tmp_path / "x.vcd", "-m", "tiny", "-q", "9")
+    assert result.exit_code == 1 and "qualities 1–8" in result.output
     result = run("encode", photo, tmp_path / "x.vcd", "-m", "nope")
     assert result.exit_code == 1 and "unknown model 'nope'" in result.output
 

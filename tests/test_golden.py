@@ -70,6 +70,11 @@ def image_codec_record(codec, images: dict[str, np.ndarray]) -> dict[str, str]:
         quality = 1 + i % codec.num_qualities  # every quality, across the images
         data = codec.compress(as_tensor(image), quality=quality)
         out[f"{name}@q{quality}"] = digest(data, pixels(codec.decompress(data)))
+    refinements = codec.max_quality - codec.num_qualities
+    for i, name in enumerate(sorted(images)[:refinements]):  # each residual-layer quality once
+        quality = codec.num_qualities + 1 + i
+        data = codec.compress(as_tensor(images[name][:128, :192]), quality=quality)
+        out[f"{name}-crop@q{quality}"] = digest(data, pixels(codec.decompress(data)))
     return out
 
 

@@ -13,6 +13,10 @@ quantization and more bits.
 
 Subclasses supply the entropy model of y: ``forward_latent`` (training likelihoods) and
 ``_compress_latent`` / ``_decompress_latent`` (bytes).
+
+Qualities above the learned ones code the top learned quality and then a near-lossless residual
+layer (:mod:`vcodec.entropy.residual`, one more section): the learned transforms saturate near
+32 dB, and the residual layer carries quality on to visually lossless and beyond.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vcodec.entropy import residual
 from vcodec.entropy.container import MAX_SIDE, Container, Kind, check_model
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.errors import BitstreamError, VcodecError
@@ -34,6 +40,9 @@ from vcodec.weights import resize_table_buffers, weights_hash
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
 DEFAULT_QUALITY_LAMBDA = DEFAULT_LAMBDAS[3]  # CompressAI's usual middle-high choice
+# The qualities after the learned ones: the largest error of any sample, in 8-bit levels, that the
+# residual layer allows (about 39, 41, 43, 45 and 50 dB PSNR).
+REFINEMENT_MAX_ERRORS = (6, 4, 3, 2, 1)
 
 
 @dataclass
@@ -139,7 +148,24 @@ class LearnedImageCodec(nn.Module):
     # --- qualities -----------------------------------------------------------------------------
     @property
     def num_qualities(self) -> int:
+        """The learned qualities (one per λ): what training and the video codec use."""
         return len(self.config.lambdas)
+
+    @property
+    def max_quality(self) -> int:
+        """The best quality: the learned ones, then one per :data:`REFINEMENT_MAX_ERRORS` entry."""
+        return self.num_qualities + len(REFINEMENT_MAX_ERRORS)
+
+    def max_error(self, quality: int) -> int | None:
+        """The residual layer's largest per-sample error at ``quality`` (None: no residual layer)."""
+        return (
+            REFINEMENT_MAX_ERRORS[quality - self.num_qualities - 1]
+            if self.refined(quality)
+            else None
+        )
+
+    def refined(self, quality: int) -> bool:
+        return quality > self.num_qualities
 
     @property
     def default_quality(self) -> int:
@@ -149,9 +175,10 @@ class LearnedImageCodec(nn.Module):
         return 1 + distance.index(min(distance))
 
     def check_quality(self, quality: int) -> int:
-        if not 1 <= int(quality) <= self.num_qualities:
+        if not 1 <= int(quality) <= self.max_quality:
             raise VcodecError(
-                f"quality {quality} is out of range: this model has qualities 1–{self.num_qualities}"
+                f"quality {quality} is out of range: this model has qualities 1–{self.max_quality} "
+                f"(1–{self.num_qualities} learned, above that with a near-lossless residual layer)"
             )
         return int(quality)
 
@@ -223,7 +250,11 @@ class LearnedImageCodec(nn.Module):
         """
         x, grey = _as_rgb(x, grey)
         quality = self.check_quality(self.default_quality if quality is None else quality)
-        sections, _ = self.encode_latent(x, quality)
+        sections, y_hat = self.encode_latent(x, min(quality, self.num_qualities))
+        if self.refined(quality):
+            base = self._base_output(y_hat, *x.shape[-2:], grey)
+            section, _ = residual.encode(_levels(x, grey), _levels(base), self.max_error(quality))
+            sections.append(section)
         return Container(
             kind=Kind.IMAGE,
             model=self.name,
@@ -239,10 +270,12 @@ class LearnedImageCodec(nn.Module):
     def reconstruction(self, x: Tensor, quality: int | None = None) -> Tensor:
         """The image the decoder will output for ``x`` (g_s of the encoder's ŷ), without any bytes."""
         x, _ = _as_rgb(x, False)
-        _, y_hat = self.encode_latent(
-            x, self.check_quality(self.default_quality if quality is None else quality)
-        )
-        return self.synthesize(y_hat, x.shape[-2], x.shape[-1])
+        quality = self.check_quality(self.default_quality if quality is None else quality)
+        _, y_hat = self.encode_latent(x, min(quality, self.num_qualities))
+        base = self.synthesize(y_hat, x.shape[-2], x.shape[-1])
+        if not self.refined(quality):
+            return base
+        return _from_levels(residual.refine(_levels(x), _levels(base), self.max_error(quality)))
 
     def synthesize(self, y_hat: Tensor, height: int, width: int) -> Tensor:
         """The decoded image of ŷ, cropped to height × width, clipped to [0, 1], in the default layout
@@ -284,13 +317,15 @@ class LearnedImageCodec(nn.Module):
             raise BitstreamError(
                 f"stream declares {container.width}×{container.height} pixels, beyond {MAX_PIXELS:,}"
             )
-        if not 1 <= container.quality <= self.num_qualities:
+        if not 1 <= container.quality <= self.max_quality:
             raise BitstreamError(
-                f"stream declares quality {container.quality}, model has 1–{self.num_qualities}"
+                f"stream declares quality {container.quality}, model has 1–{self.max_quality}"
             )
-        if len(container.sections) != self.sections:
+        expected = self.sections + self.refined(container.quality)
+        if len(container.sections) != expected:
             raise BitstreamError(
-                f"stream has {len(container.sections)} sections, model writes {self.sections}"
+                f"stream has {len(container.sections)} sections, model writes {expected} "
+                f"at quality {container.quality}"
             )
         return container
 
@@ -298,9 +333,19 @@ class LearnedImageCodec(nn.Module):
     def decode_container(self, container: Container) -> Tensor:
         """Decode a container that :meth:`parse` accepted (greyscale sources come back as 1 channel)."""
         shape = self.latent_shape(container.height, container.width)
-        y_hat = self.decode_latent(container.sections, container.quality, shape)
-        x_hat = self.synthesize(y_hat, container.height, container.width)
-        return x_hat.mean(dim=1, keepdim=True) if container.grey else x_hat
+        quality, sections = container.quality, container.sections
+        y_hat = self.decode_latent(
+            sections[: self.sections], min(quality, self.num_qualities), shape
+        )
+        x_hat = self._base_output(y_hat, container.height, container.width, container.grey)
+        if not self.refined(quality):
+            return x_hat
+        return _from_levels(residual.decode(sections[-1], _levels(x_hat)))
+
+    def _base_output(self, y_hat: Tensor, height: int, width: int, grey: bool) -> Tensor:
+        """What the learned layer decodes to (1 channel for a greyscale source)."""
+        x_hat = self.synthesize(y_hat, height, width)
+        return x_hat.mean(dim=1, keepdim=True) if grey else x_hat
 
     # --- the entropy model of y (subclasses) ------------------------------------------------------
     def forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -321,6 +366,17 @@ class LearnedImageCodec(nn.Module):
         resize_table_buffers(self, state_dict)
         self.forget_coding_state()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def _levels(x: Tensor, grey: bool = False) -> np.ndarray:
+    """A 1×C×H×W image in [0, 1] as C×H×W 8-bit levels, rounded as files are written (one channel
+    for a greyscale source)."""
+    x = x.mean(dim=1, keepdim=True) if grey else x
+    return x[0].clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy()
+
+
+def _from_levels(levels: np.ndarray) -> Tensor:
+    return torch.from_numpy(levels).float().div(255)[None]
 
 
 def _as_rgb(x: Tensor, grey: bool) -> tuple[Tensor, bool]:

@@ -212,7 +212,12 @@ class LearnedVideoCodec(nn.Module):
         return self.intra.default_quality
 
     def check_quality(self, quality: int) -> int:
-        return self.intra.check_quality(quality)
+        """The image codec's learned qualities (its residual layer is for still images)."""
+        if not 1 <= int(quality) <= self.num_qualities:
+            raise VcodecError(
+                f"quality {quality} is out of range: this video model has qualities 1–{self.num_qualities}"
+            )
+        return int(quality)
 
     # --- training ---------------------------------------------------------------------------------
     def forward(self, frames: Tensor, quality: Tensor) -> dict:

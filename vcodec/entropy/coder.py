@@ -100,6 +100,19 @@ def range_decoder(data: bytes, what: str) -> Iterator[constriction.stream.queue.
 
 def encode(values: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     """Range-code integer ``values`` (any shape), each under the table its ``indexes`` entry names."""
+    encoder = range_encoder()
+    encode_into(encoder, values, indexes, tables)
+    return range_bytes(encoder)
+
+
+def encode_into(
+    encoder: constriction.stream.queue.RangeEncoder,
+    values: np.ndarray,
+    indexes: np.ndarray,
+    tables: CdfTables,
+) -> None:
+    """:func:`encode` onto an open encoder, so several groups can share one stream (decode them with
+    :func:`decode_from` in the same order)."""
     values = np.asarray(values, dtype=np.int32).reshape(-1)
     indexes = np.asarray(indexes, dtype=np.intp).reshape(-1)
     if values.shape != indexes.shape:
@@ -114,12 +127,9 @@ def encode(values: np.ndarray, indexes: np.ndarray, tables: CdfTables) -> bytes:
     escape = tables.escapes32[indexes]
     escaped = (symbols < 0) | (symbols >= escape)
     np.copyto(symbols, escape, where=escaped)
-
-    encoder = range_encoder()
     for table in np.flatnonzero(np.diff(bounds)):
         encoder.encode(symbols[bounds[table] : bounds[table + 1]], tables.model(int(table)))
     encoder.encode(values[escaped], _ESCAPE_MODEL)
-    return range_bytes(encoder)
 
 
 def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
@@ -127,18 +137,26 @@ def decode(data: bytes, indexes: np.ndarray, tables: CdfTables) -> np.ndarray:
 
     Raises :class:`BitstreamError` when ``data`` cannot be a stream for these indexes.
     """
+    with range_decoder(data, "entropy-coded data") as decoder:
+        return decode_from(decoder, indexes, tables)
+
+
+def decode_from(
+    decoder: constriction.stream.queue.RangeDecoder, indexes: np.ndarray, tables: CdfTables
+) -> np.ndarray:
+    """Inverse of :func:`encode_into`: the next values of an open decoder, in the shape of ``indexes``
+    (run it inside :func:`range_decoder`, which turns a corrupt stream into a BitstreamError)."""
     shape = np.shape(indexes)
     indexes = np.asarray(indexes, dtype=np.intp).reshape(-1)
-    with range_decoder(data, "entropy-coded data") as decoder:
-        order, bounds = _groups(indexes, tables.count)
-        sorted_values = np.empty(len(indexes), dtype=np.int32)
-        for table in np.flatnonzero(np.diff(bounds)):
-            lo, hi = bounds[table], bounds[table + 1]
-            sorted_values[lo:hi] = decoder.decode(tables.model(int(table)), int(hi - lo))
-        sorted_indexes = indexes[order]
-        escaped = sorted_values == tables.escapes32[sorted_indexes]
-        sorted_values += tables.offsets32[sorted_indexes]
-        sorted_values[escaped] = decoder.decode(_ESCAPE_MODEL, int(escaped.sum()))
+    order, bounds = _groups(indexes, tables.count)
+    sorted_values = np.empty(len(indexes), dtype=np.int32)
+    for table in np.flatnonzero(np.diff(bounds)):
+        lo, hi = bounds[table], bounds[table + 1]
+        sorted_values[lo:hi] = decoder.decode(tables.model(int(table)), int(hi - lo))
+    sorted_indexes = indexes[order]
+    escaped = sorted_values == tables.escapes32[sorted_indexes]
+    sorted_values += tables.offsets32[sorted_indexes]
+    sorted_values[escaped] = decoder.decode(_ESCAPE_MODEL, int(escaped.sum()))
     values = np.empty_like(sorted_values)
     values[order] = sorted_values
     return values.reshape(shape)

@@ -95,7 +95,7 @@ class ImageCodecKind(ModelKind):
         seeds = [
             model.compress(x, quality=q)
             for x in (test_images()[0], torch.rand(1, 3, 24, 70, generator=generator))
-            for q in (1, model.num_qualities)
+            for q in (1, model.num_qualities, model.max_quality)  # the last with a residual layer
         ]
         return FuzzSeeds(seeds, model.decompress, declared=image_output(model))
 
