@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import tiny_codec
 
-from vcodec.codecs.base import REFINEMENT_MAX_ERRORS
+from vcodec.defaults import REFINEMENT_MAX_ERRORS
 from vcodec.entropy import residual
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import to_uint8

@@ -9,6 +9,9 @@ DEFAULT_INTRA_PERIOD = 32  # video: an intra frame every N frames
 DEFAULT_INTRA_BOOST = (
     1  # video: intra frames are coded this many qualities above the predicted frames
 )
+# Image qualities after a codec's learned ones: the top learned quality plus a near-lossless residual
+# layer, whose largest error of any sample in 8-bit levels is (about 39, 41, 43, 45 and 50 dB PSNR):
+REFINEMENT_MAX_ERRORS = (6, 4, 3, 2, 1)
 DEFAULT_GOP = 32  # intra period of the video comparisons (as in the DCVC test conditions)
 DEFAULT_IMAGE_METHODS = ("default", "jpeg", "webp", "avif", "x265", "av1")  # vcodec eval images
 DEFAULT_VIDEO_METHODS = ("default", "x264", "x265", "av1")  # vcodec eval video

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vcodec.defaults import REFINEMENT_MAX_ERRORS
 from vcodec.entropy import residual
 from vcodec.entropy.container import MAX_SIDE, Container, Kind, check_model
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
@@ -40,9 +41,6 @@ from vcodec.weights import resize_table_buffers, weights_hash
 # CompressAI's six λ for MSE (bmshj2018 qualities 1–6): one rate point each.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
 DEFAULT_QUALITY_LAMBDA = DEFAULT_LAMBDAS[3]  # CompressAI's usual middle-high choice
-# The qualities after the learned ones: the largest error of any sample, in 8-bit levels, that the
-# residual layer allows (about 39, 41, 43, 45 and 50 dB PSNR).
-REFINEMENT_MAX_ERRORS = (6, 4, 3, 2, 1)
 
 
 @dataclass

@@ -13,7 +13,10 @@ class ImageCodecKind(ModelKind):
     noun = "an image codec"
 
     def rate_points(self, model: dict) -> int:
-        return len(model.get("lambdas", ()))
+        """The learned qualities and the residual layer's above them."""
+        from vcodec.defaults import REFINEMENT_MAX_ERRORS
+
+        return len(model.get("lambdas", ())) + len(REFINEMENT_MAX_ERRORS)
 
     def check_config(self, config: Any) -> None:
         if min(config.n, config.m, config.side_channels, len(config.lambdas)) < 1:
