@@ -11,12 +11,12 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 from test_train import tiny_data
-from torch import Tensor
 
 from vcodec import registry, zoo
 from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
 from vcodec.codecs.hyperprior import HyperpriorCodec
+from vcodec.latent_codecs import GaussianConditionalLatentCodec
 from vcodec.layers.exact import from_fixed
 from vcodec.testing import fuzz
 from vcodec.testing.tiny import TINY, strengthen
@@ -24,33 +24,18 @@ from vcodec.testing.tiny import TINY, strengthen
 
 class MeanScaleCodec(HyperpriorCodec):
     """Mean-scale hyperprior without a context model (Minnen et al. 2018, "mbt2018-mean"): the whole
-    new architecture is this class and one registration."""
-
-    sections = 2
+    new architecture is this class and one registration. h_s predicts a scale and a mean per
+    channel; y is coded in one pass by a Gaussian conditional composed over the inherited modules."""
 
     def hyper_out(self, config: CodecConfig) -> int:
         return 2 * config.m
 
-    def _forward_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
-        gain = self.y_gain.gain(q)
-        scales, means = features.chunk(2, dim=1)
-        y_hat, likelihoods = self.y_model(y * gain, scales * gain, means * gain)
-        return y_hat * self.y_gain.inverse_gain(q), likelihoods
-
-    def _params(self, features: Tensor, q: Tensor) -> tuple[Tensor, Tensor]:
-        gain = self.y_gain.coding_gain(q)
-        scales, means = from_fixed(features).chunk(2, dim=1)
-        return scales * gain, means * gain
-
-    def _compress_y(self, y: Tensor, features: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
-        data, y_hat = self.y_model.compress(
-            y.double() * self.y_gain.coding_gain(q), *self._params(features, q)
-        )
-        return [data], self.y_gain.ungain(y_hat, q)
-
-    def _decompress_y(self, sections: list[bytes], features: Tensor, q: Tensor) -> Tensor:
-        return self.y_gain.ungain(
-            self.y_model.decompress(sections[0], *self._params(features, q)), q
+    def y_codec(self) -> GaussianConditionalLatentCodec:
+        return GaussianConditionalLatentCodec(
+            self.y_model,
+            self.y_gain,
+            params=lambda features: features.chunk(2, dim=1),
+            exact_params=lambda features: from_fixed(features).chunk(2, dim=1),
         )
 
 

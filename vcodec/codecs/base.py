@@ -11,8 +11,8 @@ quantization and more bits.
                                  │   ▲
                            entropy model (subclass)
 
-Subclasses supply the entropy model of y: ``forward_latent`` (training likelihoods) and
-``_compress_latent`` / ``_decompress_latent`` (bytes).
+Subclasses supply the entropy coding of y as a latent codec (:mod:`vcodec.latent_codecs`), composed
+over the modules they own: float ``forward`` for training, exact ``compress``/``decompress``.
 
 Qualities above the learned ones code the top learned quality and then a near-lossless residual
 layer (:mod:`vcodec.entropy.residual`, one more section): the learned transforms saturate near
@@ -35,6 +35,7 @@ from vcodec.entropy.container import MAX_SIDE, Container, Kind, check_model
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import MAX_PIXELS  # decoding larger images would need tiling (not yet)
+from vcodec.latent_codecs.base import LatentCodec
 from vcodec.layers import analysis_transform, synthesis_transform
 from vcodec.weights import resize_table_buffers, weights_hash
 
@@ -131,7 +132,6 @@ class LearnedImageCodec(nn.Module):
     """Base class: ``forward`` for training, ``compress``/``decompress`` for bytes (one container)."""
 
     name: str = "unnamed"
-    sections: int = 1  # how many entropy-coded sections the latent codec writes
     alignment: int = 16  # the input is padded to a multiple of this
 
     def __init__(self, config: CodecConfig):
@@ -142,6 +142,7 @@ class LearnedImageCodec(nn.Module):
         self.y_gain = GainUnit(config.lambdas, config.m)
         self._weights_hash: bytes | None = None
         self._exact: dict | None = None
+        self._latent: LatentCodec | None = None
 
     # --- qualities -----------------------------------------------------------------------------
     @property
@@ -222,6 +223,21 @@ class LearnedImageCodec(nn.Module):
         return {}
 
     @property
+    def latent(self) -> LatentCodec:
+        """How y is entropy-coded: a latent codec over this model's modules (built on first use)."""
+        if self._latent is None:
+            self._latent = self._build_latent()
+        return self._latent
+
+    def _build_latent(self) -> LatentCodec:
+        raise NotImplementedError
+
+    @property
+    def sections(self) -> int:
+        """How many entropy-coded sections the learned layer writes."""
+        return self.latent.sections
+
+    @property
     def weights_hash(self) -> bytes:
         """First 8 bytes of the SHA-256 of all weights and CDF tables: names the exact model in streams."""
         if self._weights_hash is None:
@@ -299,6 +315,7 @@ class LearnedImageCodec(nn.Module):
         """Drop what is derived from the weights (exact networks, weights hash) after they change."""
         self._exact = None
         self._weights_hash = None
+        self._latent = None
 
     @torch.inference_mode()
     def decompress(self, data: bytes) -> Tensor:
@@ -345,18 +362,20 @@ class LearnedImageCodec(nn.Module):
         x_hat = self.synthesize(y_hat, height, width)
         return x_hat.mean(dim=1, keepdim=True) if grey else x_hat
 
-    # --- the entropy model of y (subclasses) ------------------------------------------------------
+    # --- the entropy model of y ------------------------------------------------------------------
     def forward_latent(self, y: Tensor, q: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        raise NotImplementedError
+        """Training pass of the latent codec: ŷ and likelihoods by name (``q`` 0-based)."""
+        return self.latent.forward(y, q)
 
     def _compress_latent(self, y: Tensor, q: Tensor) -> tuple[list[bytes], Tensor]:
         """The sections, and ŷ exactly as the decoder will rebuild it."""
-        raise NotImplementedError
+        sections, y_hat = self.latent.compress(y, q)
+        return sections, y_hat.float()
 
     def _decompress_latent(
         self, sections: list[bytes], q: Tensor, shape: tuple[int, int]
     ) -> Tensor:
-        raise NotImplementedError
+        return self.latent.decompress(sections, q, (1, self.config.m, *shape)).float()
 
     # --- weights ---------------------------------------------------------------------------------
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):

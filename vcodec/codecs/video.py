@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
-from vcodec.codecs.hyperprior import CheckerboardCodec, checkerboard_code, checkerboard_pass
+from vcodec.codecs.hyperprior import CheckerboardCodec
 from vcodec.codecs.motion import (
     MOTION_BLOCK,
     LatentMotion,
@@ -68,6 +68,7 @@ from vcodec.entropy.container import (
 )
 from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.errors import BitstreamError, VcodecError
+from vcodec.latent_codecs import CheckerboardLatentCodec
 from vcodec.layers import CheckerboardConv2d
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 from vcodec.weights import resize_table_buffers, weights_hash
@@ -201,6 +202,7 @@ class LearnedVideoCodec(nn.Module):
         )
         self._exact: dict | None = None
         self._weights_hash: bytes | None = None
+        self._latent: CheckerboardLatentCodec | None = None
 
     # --- qualities (those of the image codec) -------------------------------------------------------
     @property
@@ -228,11 +230,10 @@ class LearnedVideoCodec(nn.Module):
         with torch.no_grad():
             y0, y1 = self.intra.g_a(frames[:, 0]), self.intra.g_a(frames[:, 1])
             reference, intra_likelihoods = self.intra.forward_latent(y0, q)
-            z_hat, z_likelihoods = self.intra.z_model(
-                self.intra.h_a(y1) * self.intra.z_gain.gain(q)
-            )
-            hyper = self.intra.hyper_features(z_hat, q)
-        gain, inverse = self.intra.y_gain.gain(q), self.intra.y_gain.inverse_gain(q)
+            side = self.intra.latent
+            z_hat, z_likelihoods = side.side.forward(self.intra.h_a(y1), q)
+            hyper = side.synthesis(z_hat)
+        gain = self.intra.y_gain.gain(q)
         out = {}
         if self.prior.motion is not None:
             reference = self.prior.motion(
@@ -243,16 +244,9 @@ class LearnedVideoCodec(nn.Module):
             error = ((y1 - reference) * gain).pow(2).flatten(1).sum(1)
             out["prediction_bits"] = error / (2 * math.log(2) * frames.shape[-2] * frames.shape[-1])
         temporal = self.prior.temporal(reference)
-
-        def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
-            context = torch.zeros_like(hyper) if context is None else context
-            scales, means = self.prior.params(hyper, temporal, context, reference)
-            return scales * gain, means * gain
-
-        _, scales, means = checkerboard_pass(y1 * gain, params, self.prior.context, inverse)
-        _, likelihoods = self.intra.y_model(y1 * gain, scales, means)
+        _, likelihoods = self.latent.forward(y1, q, (hyper, temporal, reference))
         return {
-            "likelihoods": {"y": likelihoods, "z": z_likelihoods},
+            "likelihoods": {**likelihoods, **z_likelihoods},
             "intra_likelihoods": intra_likelihoods,
             **out,
         }
@@ -263,6 +257,21 @@ class LearnedVideoCodec(nn.Module):
         self.intra.update()
         self._exact = None
         self._weights_hash = None
+
+    @property
+    def latent(self) -> CheckerboardLatentCodec:
+        """How a predicted frame's y is coded: the image codec's Gaussian model and gains, in
+        checkerboard passes conditioned on (hyper features, temporal features, prediction)."""
+        if self._latent is None:
+            self._latent = CheckerboardLatentCodec(
+                self.intra.y_model,
+                self.intra.y_gain,
+                self.prior.context,
+                params=self._params,
+                exact_context=lambda: self.exact["context"],
+                exact_params=self._exact_params,
+            )
+        return self._latent
 
     @property
     def exact(self) -> dict:
@@ -513,23 +522,25 @@ class LearnedVideoCodec(nn.Module):
         return section[0]
 
     # --- predicted frames ---------------------------------------------------------------------------
-    def _coding_params(
-        self,
-        inputs: tuple[Tensor, Tensor],
-        prediction: Tensor,
-        context: Tensor | None,
-        half: Tensor,
-        gain: Tensor,
+    def _params(self, condition: tuple, context: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(scales, means) of the ungained latent in float: ``condition`` is (hyper features, temporal
+        features, prediction)."""
+        hyper, temporal, prediction = condition
+        context = torch.zeros_like(hyper) if context is None else context
+        return self.prior.params(hyper, temporal, context, prediction)
+
+    def _exact_params(
+        self, condition: tuple, context: Tensor | None, half: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """(scales, means) of the gained latent at one checkerboard half, in exact arithmetic."""
-        hyper, temporal = (features[..., half] for features in inputs)
+        """The same in exact arithmetic at one checkerboard half (1×M×P); ``condition`` holds the exact
+        hyper and temporal features and the prediction (float64)."""
+        hyper, temporal = (features[..., half] for features in condition[:2])
         context = torch.zeros_like(hyper) if context is None else context
         stacked = torch.cat((hyper, temporal, context), dim=1).unsqueeze(-1)
         scales, means, alpha = from_fixed(
             self.exact["entropy_parameters"](stacked).squeeze(-1)
         ).chunk(3, dim=1)
-        gain = gain.reshape(1, -1, 1)
-        return scales * gain, (means + alpha * prediction[..., half]) * gain
+        return scales, means + alpha * condition[2][..., half]
 
     def _prediction(self, reference: Tensor, vectors: Tensor | None) -> tuple[Tensor, Tensor]:
         """What the temporal prior conditions on: ŷ_{t−1} moved by the motion vectors (float64, exact), and
@@ -539,41 +550,10 @@ class LearnedVideoCodec(nn.Module):
         )
         return prediction, self.exact["temporal"](to_fixed(prediction))
 
-    def _code_predicted(
-        self,
-        z_hat: Tensor,
-        reference: Tensor,
-        predicted: tuple[Tensor, Tensor],
-        keep: Tensor,
-        q: Tensor,
-        code_half,
-    ) -> Tensor:
-        """Both checkerboard passes of a P-frame's y; skipped positions take the reference's values.
-        ``predicted`` is :meth:`_prediction` of the reference."""
-        gain, inverse = self.intra.y_gain.coding_gain(q), self.intra.y_gain.coding_inverse_gain(q)
-        prediction, temporal = predicted
-        inputs = (self.intra.exact_hyper_features(z_hat, q), temporal)
-        reference_gained = reference.double() * gain
-
-        def code_kept(i: int, half: Tensor, scales: Tensor, means: Tensor) -> Tensor:
-            values = reference_gained[..., half].clone()
-            kept = keep[half]
-            values[..., kept] = code_half(i, half, kept, scales[..., kept], means[..., kept])
-            return values
-
-        y_hat = checkerboard_code(
-            tuple(reference.shape[1:]),
-            lambda context, half: self._coding_params(inputs, prediction, context, half, gain),
-            self.exact["context"],
-            inverse,
-            code_kept,
-            reference.device,
-        )
-        return torch.where(keep, self.intra.y_gain.ungain(y_hat, q), reference)
-
-    def _skipped_z(self, blocks: Tensor) -> Tensor:
-        """ẑ where every block is skipped: the factorized model's medians (its symbol 0)."""
-        return self.intra.z_model._medians().expand(1, -1, *blocks.shape).clone()
+    def _condition(self, z_hat: Tensor, reference: Tensor, vectors: Tensor | None) -> tuple:
+        """The exact condition of a P-frame's y: hyper features of ẑ, temporal features, prediction."""
+        prediction, temporal = self._prediction(reference, vectors)
+        return self.intra.latent.exact_synthesis(z_hat), temporal, prediction
 
     def _synthesis_gain(self, latent: Tensor, q: Tensor) -> float:
         """Pixel squared error per unit of latent squared error around ``latent``: the synthesis transform's
@@ -596,51 +576,37 @@ class LearnedVideoCodec(nn.Module):
         """A P-frame's sections and its ŷ; ``cost`` converts latent squared error into bits (λ·255²·gain/3),
         weighted by ``skip_weight`` in the skip decision and by :data:`RDOQ_WEIGHT` in quantization.
         ``previous`` is the source frame before ``x``, for motion estimation."""
-        gain = self.intra.y_gain.coding_gain(q)
         x = self.intra.pad(x)
         y = self.intra.g_a(x)
-        y_gained = y.double() * gain
-        z_gained = self.intra.h_a(y).double() * self.intra.z_gain.coding_gain(q)
+        z = self.intra.h_a(y)
         vectors = None
         if self.prior.motion is not None:
             vectors = estimate_motion(x, self.intra.pad(previous), self.config.motion_search)
-        blocks = self._blocks_worth_coding(y, z_gained, reference, vectors, q, skip_weight * cost)
-        z_hat = self._skipped_z(blocks)
-        z_data, z_values = self.intra.z_model.compress(z_gained[..., blocks].unsqueeze(-1))
-        z_hat[..., blocks] = z_values.squeeze(-1)
+        blocks = self._blocks_worth_coding(y, z, reference, vectors, q, skip_weight * cost)
+        z_sections, z_hat = self.intra.latent.side.compress(z, q, keep=blocks)
         sections = [encode_flags(blocks)]
-        if (
-            vectors is not None
-        ):  # only coded blocks carry vectors; the others' do not matter enough to pay for
+        if vectors is not None:  # only coded blocks carry vectors; the others' matter too little
             moving = motion_blocks(blocks)
             vectors = vectors * moving
             sections.append(
                 encode_motion(vectors[0].permute(1, 2, 0)[moving], self.config.motion_search)
             )
-        sections.append(z_data)
-        predicted = self._prediction(reference, vectors)
-
-        weight = (
-            RDOQ_WEIGHT * cost / gain.reshape(1, -1, 1).pow(2)
-        )  # bits per unit of gained latent squared error
-
-        def code_half(i: int, half: Tensor, kept: Tensor, scales: Tensor, means: Tensor) -> Tensor:
-            target = y_gained[..., half][..., kept]
-            if RDOQ_WEIGHT:
-                target = self.intra.y_model.rd_values(target, scales, means, weight)
-            data, values = self.intra.y_model.compress(target, scales, means)
-            sections.append(data)
-            return values
-
-        y_hat = self._code_predicted(
-            z_hat, reference, predicted, expand_blocks(blocks), q, code_half
+        gain = self.intra.y_gain.coding_gain(q).reshape(1, -1, 1)
+        y_sections, y_hat = self.latent.compress(
+            y,
+            q,
+            self._condition(z_hat, reference, vectors),
+            keep=expand_blocks(blocks),
+            reference=reference,
+            # bits per unit of gained latent squared error
+            rdo_weight=RDOQ_WEIGHT * cost / gain.pow(2) if RDOQ_WEIGHT else None,
         )
-        return sections, y_hat
+        return [*sections, *z_sections, *y_sections], y_hat.float()
 
     def _blocks_worth_coding(
         self,
         y: Tensor,
-        z_gained: Tensor,
+        z: Tensor,
         reference: Tensor,
         vectors: Tensor | None,
         q: Tensor,
@@ -654,63 +620,47 @@ class LearnedVideoCodec(nn.Module):
             return ~every
         if math.isinf(cost):
             return every
-        bits, coded = self._dry_run(y, z_gained, reference, vectors, q)
+        bits, coded = self._dry_run(y, z, reference, vectors, q)
         extra = ((y - reference).pow(2) - (y - coded).pow(2)).sum(dim=1)[0].double()
         return F.avg_pool2d((cost * extra - bits)[None, None], BLOCK, divisor_override=1)[0, 0] > 0
 
     def _dry_run(
-        self, y: Tensor, z_gained: Tensor, reference: Tensor, vectors: Tensor | None, q: Tensor
+        self, y: Tensor, z: Tensor, reference: Tensor, vectors: Tensor | None, q: Tensor
     ) -> tuple[Tensor, Tensor]:
         """Estimated bits per latent position (H×W, float64) and the ŷ (float32) of coding every block,
         through the float prior: an encoder-only estimate, so it need not be exact, and in float32 it
         costs a fraction of the exact pass the chosen blocks then take."""
-        gain, inverse = (
-            self.intra.y_gain.coding_gain(q).float(),
-            self.intra.y_gain.coding_inverse_gain(q).float(),
-        )
-        hyper = self.intra.h_s(
-            self.intra.z_model.quantize(z_gained).float()
-            * self.intra.z_gain.coding_inverse_gain(q).float()
-        )
+        z_gained = self.intra.latent.side.quantize_gained(z, q)
+        hyper = self.intra.h_s(z_gained.float() * self.intra.z_gain.coding_inverse_gain(q).float())
         reference = reference.float()
         prediction = reference if vectors is None else self.prior.motion(reference, vectors)
-        temporal = self.prior.temporal(prediction)
-
-        def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
-            context = torch.zeros_like(hyper) if context is None else context
-            scales, means = self.prior.params(hyper, temporal, context, prediction)
-            return scales * gain, means * gain
-
-        coded, scales, means = checkerboard_pass(
-            y * gain, params, self.prior.context, inverse, quantize=torch.round
+        coded, bits = self.latent.estimate(
+            y, q, (hyper, self.prior.temporal(prediction), prediction)
         )
-        return self.intra.y_model.bits(coded, scales, means).sum(dim=1)[0].double(), coded * inverse
+        return bits.sum(dim=1)[0].double(), coded
 
     def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
         height, width = reference.shape[-2:]
         blocks = decode_flags(sections[0], (height // BLOCK, width // BLOCK))
-        vectors, first_y = None, 2
+        vectors, first_z = None, 1
         if self.prior.motion is not None:
             moving = motion_blocks(blocks)
             coded = decode_motion(sections[1], int(moving.sum()), self.config.motion_search)
             vectors = torch.zeros((1, *moving.shape, 2), dtype=torch.long)
             vectors[0][moving] = coded
-            vectors, first_y = vectors.permute(0, 3, 1, 2), 3
-        z_hat = self._skipped_z(blocks)
-        z_values = self.intra.z_model.decompress(
-            sections[first_y - 1], (1, z_hat.shape[1], int(blocks.sum()), 1)
+            vectors, first_z = vectors.permute(0, 3, 1, 2), 2
+        z_shape = (1, self.intra.config.side_channels, *blocks.shape)
+        z_hat = self.intra.latent.side.decompress(
+            sections[first_z : first_z + 1], q, z_shape, keep=blocks
         )
-        z_hat[..., blocks] = z_values.squeeze(-1)
-        return self._code_predicted(
-            z_hat,
-            reference,
-            self._prediction(reference, vectors),
-            expand_blocks(blocks),
+        return self.latent.decompress(
+            sections[first_z + 1 :],
             q,
-            lambda i, half, kept, scales, means: self.intra.y_model.decompress(
-                sections[i + first_y], scales, means
-            ),
-        )
+            tuple(reference.shape),
+            self._condition(z_hat, reference, vectors),
+            keep=expand_blocks(blocks),
+            reference=reference,
+        ).float()
 
 
 def motion_blocks(blocks: Tensor) -> Tensor:
