@@ -475,3 +475,43 @@ def test_a_second_signal_during_the_save_leaves_the_last_checkpoint_whole(tmp_pa
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2
     assert not list((tmp_path / "run").glob("*.part*"))  # no temporary file left
     assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_a_new_architecture_starts_from_another_ones_frozen_parts(tmp_path):
+    """init_modules takes some modules from the init and starts the others fresh; freeze keeps the
+    named ones exactly as they started while the rest trains."""
+    from vcodec.zoo import save_checkpoint
+
+    data = tiny_data(tmp_path)
+    base = Trainer(
+        TrainConfig(
+            CodecConfig("mean-scale-checkerboard", n=8, m=8),
+            data=str(data),
+            steps=1,
+            batch=2,
+            crop=64,
+        ),
+        tmp_path / "base",
+    )
+    base.run()
+    save_checkpoint(base.model, tmp_path / "base-ckpt", {}, "# test\n")
+    shared = '["g_a", "g_s", "h_a", "h_s", "z_gain", "z_model", "y_gain", "y_model"]'
+    config = tmp_path / "channel.toml"
+    config.write_text(
+        '[model]\narchitecture = "channel-checkerboard"\nn = 8\nm = 8\n'
+        f'[data]\npath = "{data}"\ncrop = 64\n'
+        f'[train]\nsteps = 2\nbatch = 2\nlr = 0.01\ninit = "{tmp_path / "base-ckpt"}"\n'
+        f'init_modules = {shared}\nfreeze = ["g_a", "g_s", "h_a", "h_s"]\n'
+    )
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "ch")])
+    assert result.exit_code == 0, result.output
+    assert "new: channel_context, group_parameters, spatial_context" in result.output
+    trained = torch.load(tmp_path / "ch" / "last.pt", weights_only=False)["model"]
+    start = base.model.state_dict()
+    for key in ("g_a.0.weight", "g_s.0.weight", "h_s.0.weight"):
+        assert torch.equal(trained[key], start[key]), key
+    assert not torch.equal(trained["y_gain.log_gain"], start["y_gain.log_gain"])
+
+    config.write_text(config.read_text().replace('"h_s"]', '"h_s", "nothing"]'))
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "bad")])
+    assert result.exit_code == 1 and "freeze names no parameters" in result.output, result.output

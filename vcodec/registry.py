@@ -204,6 +204,14 @@ _BUILT_IN = (
         "Variable-rate mean-scale hyperprior with checkerboard context.",
     ),
     Architecture(
+        "channel-checkerboard",
+        "image-codec",
+        "vcodec.codecs.base:CodecConfig",
+        "vcodec.codecs.channel:ChannelCheckerboardCodec",
+        _TINY_CODEC,
+        "Variable-rate hyperprior with uneven channel groups, each in checkerboard passes (ELIC).",
+    ),
+    Architecture(
         "temporal-checkerboard",
         "video-codec",
         "vcodec.codecs.video:VideoCodecConfig",

@@ -192,6 +192,11 @@ def parse_config(text: str, source: Path | None = None) -> RunRecipe:
             raise VcodecError(
                 f"{where} [data]: {share} is a share of the clips, from 0 to 1; got {values[share]}"
             )
+    for key in ("freeze", "init_modules"):
+        if not all(isinstance(name, str) and name for name in values.get(key, ())):
+            raise VcodecError(f"{where} [train]: {key} must be a list of module names")
+    if values.get("init_modules") and train.get("init") is None:
+        raise VcodecError(f"{where} [train]: init_modules needs an init to take them from")
     values["loss"] = _loss_config(where, document.get("loss", {}))
     init = train.get("init")
     if init is not None and not isinstance(init, str):

@@ -13,7 +13,7 @@ from typing import Callable
 from vcodec import registry
 from vcodec.errors import VcodecError
 from vcodec.train.config import RunRecipe, config_text, load_config
-from vcodec.train.loop import Trainer
+from vcodec.train.loop import Trainer, load_modules
 
 Log = Callable[[str], None]
 
@@ -67,7 +67,13 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
     (:meth:`vcodec.kinds.base.ModelKind.initialise`: an image codec widened or with its rate points
     moved, a video codec from an image codec, …)."""
     try:
-        registry.kind_of(recipe.train.model).initialise(trainer.model, state, recipe, log)
+        if recipe.train.init_modules:
+            fresh = load_modules(trainer.model, state, recipe.train.init_modules)
+            log(
+                f"from {recipe.init}: {', '.join(recipe.train.init_modules)}; new: {', '.join(fresh)}"
+            )
+        else:
+            registry.kind_of(recipe.train.model).initialise(trainer.model, state, recipe, log)
     except (ValueError, RuntimeError) as err:
         raise VcodecError(
             f"init {recipe.init} does not fit the model [model] describes ({err})"

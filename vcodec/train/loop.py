@@ -28,6 +28,7 @@ from vcodec.io.images import atomic_path, write_atomic
 from vcodec.registry import ModelConfig, config_from_dict
 from vcodec.train import distributed
 from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LossConfig
+from vcodec.weights import TABLE_BUFFERS
 
 
 @dataclass
@@ -61,6 +62,12 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast of the forward pass (on CUDA; meant for tokenizers)
     compile: bool = False  # torch.compile the model's training forward pass
     log_every: int = 50  # steps averaged into one history entry
+    # modules (name prefixes, e.g. "g_a") whose parameters stay as they start (a frozen, already
+    # trained part); a factorized model's quantiles still train, as they only shape its tables
+    freeze: tuple[str, ...] = ()
+    # modules taken from [train] init, the others starting fresh (empty: the whole model, as the
+    # model's kind starts from an init); lets a new architecture start from another's parts
+    init_modules: tuple[str, ...] = ()
     dev_every: int = 0  # evaluate on the development images every this many steps (0: never)
     loss: LossConfig = field(default_factory=LossConfig)
 
@@ -74,6 +81,8 @@ class TrainConfig:
         data = dict(data)
         data["model"] = config_from_dict(data["model"])
         data["crop_scales"] = tuple(data.get("crop_scales", (1.0, 1.0)))
+        for key in ("freeze", "init_modules"):
+            data[key] = tuple(data.get(key, ()))
         data["loss"] = LossConfig(**data.get("loss", {}))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
@@ -98,6 +107,38 @@ def _lr_at(config: TrainConfig, step: int) -> float:
 
 MAX_SKIPPED_STEPS = 20  # consecutive steps with non-finite gradients after which a run stops
 DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update() before coding
+
+
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def freeze_modules(model: nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Stop the parameters under ``prefixes`` from training (quantiles excepted, see ``freeze``);
+    ValueError for a prefix that names no parameter."""
+    names = [n for n, _ in model.named_parameters()]
+    unknown = [p for p in prefixes if not any(_under(n, (p,)) for n in names)]
+    if unknown:
+        raise ValueError(f"freeze names no parameters of the model: {', '.join(unknown)}")
+    for name, parameter in model.named_parameters():
+        if _under(name, prefixes) and not name.endswith(".quantiles"):
+            parameter.requires_grad_(False)
+
+
+def load_modules(model: nn.Module, state: dict, prefixes: tuple[str, ...]) -> list[str]:
+    """Copy the entries of ``state`` under ``prefixes`` into ``model`` (names and shapes must match;
+    CDF tables are resized); returns the model's top-level modules that start fresh."""
+    chosen = {k: v for k, v in state.items() if _under(k, prefixes)}
+    missing = [p for p in prefixes if not any(_under(k, (p,)) for k in chosen)]
+    if missing:
+        raise ValueError(f"the init has no {', '.join(missing)}")
+    own = model.state_dict()
+    wrong = [k for k, v in chosen.items() if k not in own or own[k].shape != v.shape]
+    wrong = [k for k in wrong if k.rsplit(".", 1)[-1] not in TABLE_BUFFERS]
+    if wrong:
+        raise ValueError(f"the init's {', '.join(wrong[:3])} do not fit this model")
+    model.load_state_dict(chosen, strict=False)
+    return sorted({k.split(".")[0] for k in own if not _under(k, prefixes)})
 
 
 def load_training_state(model: nn.Module, state: dict) -> None:
@@ -229,7 +270,9 @@ class Trainer:
         _check_crop(config, self.model)
         objective = kind.objective()
         self.objective = objective(self.model, config.aux_lr, config.seed, self.shard, config.loss)
-        self.optimizer = torch.optim.Adam(objective.main_parameters(self.model), lr=config.lr)
+        freeze_modules(self.model, config.freeze)
+        trained = [p for p in objective.main_parameters(self.model) if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trained, lr=config.lr)
         self.crops = kind.training_data(config)
         self.state = RunState()
         self.skipped_in_a_row = (
