@@ -16,6 +16,14 @@ from vcodec.errors import VcodecError
 from vcodec.eval.baselines import VIDEO_BASELINES
 
 
+def _levels(value: str) -> tuple[int, ...]:
+    """``--effort 0,2`` as (0, 2)."""
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise VcodecError(f"--effort takes levels like 0,1,2, got '{value}'") from None
+
+
 def _sweeps(values: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """``--sweep x265=22,27,32`` → {"x265": (22, 27, 32)}."""
     sweeps = {}
@@ -153,12 +161,22 @@ def evaluate() -> None:
     is_flag=True,
     help="Keep every image's numbers in the JSON (to trace a regression).",
 )
+@click.option(
+    "--effort",
+    "efforts",
+    default="0",
+    show_default=True,
+    metavar="N,N,…",
+    help="Encoder efforts of the learned codecs: each level above 0 is a method of its own "
+    "(NAME-effortN), slower to encode.",
+)
 @_with_common
 @friendly_errors
 def images(
     source: Path | None,
     methods: str,
     per_image: bool,
+    efforts: str,
     out: Path,
     jobs: int,
     sweep: tuple[str, ...],
@@ -175,7 +193,10 @@ def images(
     from vcodec.eval.methods import resolve_methods
     from vcodec.eval.rd import evaluate_images
 
-    chosen = _usable(resolve_methods(methods, video=False, sweeps=_sweeps(sweep)), strict)
+    chosen = _usable(
+        resolve_methods(methods, video=False, sweeps=_sweeps(sweep), efforts=_levels(efforts)),
+        strict,
+    )
     _check_outputs(out, [m.name for m in chosen], "image", force)
     if source is None:
         pictures, skipped = development_images(), []

@@ -59,6 +59,7 @@ def encode_video(
     max_frames: int | None,
     force: bool,
     intra_boost: int = DEFAULT_INTRA_BOOST,
+    effort: int = 0,
 ) -> None:
     import torch
 
@@ -84,6 +85,7 @@ def encode_video(
             quality,
             intra_period,
             intra_boost=intra_boost,
+            effort=effort,
         )
         out.write(next(stream))  # the header, rewritten with the frame count at the end (same size)
         count = 0

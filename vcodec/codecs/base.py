@@ -22,6 +22,7 @@ layer (:mod:`vcodec.entropy.residual`, one more section): the learned transforms
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -257,14 +258,25 @@ class LearnedImageCodec(nn.Module):
         return (height + a - 1) // a * (a // 16), (width + a - 1) // a * (a // 16)
 
     @torch.inference_mode()
-    def compress(self, x: Tensor, quality: int | None = None, grey: bool = False) -> bytes:
+    def compress(
+        self,
+        x: Tensor,
+        quality: int | None = None,
+        grey: bool = False,
+        effort: int = 0,
+        progress: Callable[[int], None] | None = None,
+    ) -> bytes:
         """A complete container for one image: 1×C×H×W or C×H×W floats in [0, 1].
 
         C may be 3 (RGB), 1 (greyscale: decoded as greyscale) or 4 (RGBA: composited on white).
+        ``effort`` 1–3 refines the latent at encode time (slower, smaller; any decoder reads it; see
+        :mod:`vcodec.codecs.effort`), reporting each step to ``progress``; 0 is the plain encode.
         """
         x, grey = _as_rgb(x, grey)
         quality = self.check_quality(self.default_quality if quality is None else quality)
-        sections, y_hat = self.encode_latent(x, min(quality, self.num_qualities))
+        sections, y_hat = self.encode_latent(
+            x, min(quality, self.num_qualities), effort=effort, progress=progress
+        )
         if self.refined(quality):
             base = self._base_output(y_hat, *x.shape[-2:], grey)
             section, _ = residual.encode(_levels(x, grey), _levels(base), self.max_error(quality))
@@ -281,11 +293,11 @@ class LearnedImageCodec(nn.Module):
         ).to_bytes()
 
     @torch.inference_mode()
-    def reconstruction(self, x: Tensor, quality: int | None = None) -> Tensor:
-        """The image the decoder will output for ``x`` (g_s of the encoder's ŷ), without any bytes."""
+    def reconstruction(self, x: Tensor, quality: int | None = None, effort: int = 0) -> Tensor:
+        """The image the decoder will output for ``x`` (g_s of the encoder's ŷ)."""
         x, _ = _as_rgb(x, False)
         quality = self.check_quality(self.default_quality if quality is None else quality)
-        _, y_hat = self.encode_latent(x, min(quality, self.num_qualities))
+        _, y_hat = self.encode_latent(x, min(quality, self.num_qualities), effort=effort)
         base = self.synthesize(y_hat, x.shape[-2], x.shape[-1])
         if not self.refined(quality):
             return base
@@ -297,12 +309,32 @@ class LearnedImageCodec(nn.Module):
         return self.g_s(y_hat)[..., :height, :width].clamp(0, 1).contiguous()
 
     @torch.inference_mode()
-    def encode_latent(self, x: Tensor, quality: int) -> tuple[list[bytes], Tensor]:
+    def encode_latent(
+        self,
+        x: Tensor,
+        quality: int,
+        effort: int = 0,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[list[bytes], Tensor]:
         """Analysis and entropy coding of a 1×3×H×W image: the sections, and ŷ exactly as
-        :meth:`decode_latent` will rebuild it (what a video codec predicts from)."""
-        return self._compress_latent(
-            self.g_a(self.pad(x)), torch.tensor([quality - 1], device=x.device)
+        :meth:`decode_latent` will rebuild it (what a video codec predicts from). ``effort``: see
+        :meth:`compress`."""
+        q = torch.tensor([quality - 1], device=x.device)
+        plain = self._compress_latent(self.g_a(self.pad(x)), q)
+        if not check_effort(effort):
+            return plain
+        from vcodec.codecs.effort import EFFORT_ITERATIONS, rd_cost, refine_latent
+
+        refined = self._compress_latent(
+            refine_latent(self, x, quality, EFFORT_ITERATIONS[effort], progress=progress), q
         )
+        lam = self.config.lambdas[quality - 1]
+
+        def cost(candidate: tuple[list[bytes], Tensor]) -> float:
+            bits = 8 * sum(len(s) for s in candidate[0])
+            return float(rd_cost(bits, self.synthesize(candidate[1], *x.shape[-2:]), x, lam))
+
+        return min((plain, refined), key=cost)  # the plain encode on a tie
 
     @torch.inference_mode()
     def decode_latent(self, sections: list[bytes], quality: int, shape: tuple[int, int]) -> Tensor:
@@ -383,6 +415,15 @@ class LearnedImageCodec(nn.Module):
         resize_table_buffers(self, state_dict)
         self.forget_coding_state()
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def check_effort(effort: int) -> int:
+    """``effort`` if it is a level the encoder has (0 … :data:`MAX_EFFORT`), else VcodecError."""
+    from vcodec.defaults import MAX_EFFORT
+
+    if isinstance(effort, bool) or not isinstance(effort, int) or not 0 <= effort <= MAX_EFFORT:
+        raise VcodecError(f"effort must be 0–{MAX_EFFORT} (0: the plain encode), got {effort!r}")
+    return effort
 
 
 def _levels(x: Tensor, grey: bool = False) -> np.ndarray:

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb
+from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb, check_effort
 from vcodec.codecs.hyperprior import CheckerboardCodec
 from vcodec.codecs.motion import (
     MOTION_BLOCK,
@@ -306,14 +306,16 @@ class LearnedVideoCodec(nn.Module):
         intra_period: int = DEFAULT_INTRA_PERIOD,
         skip_weight: float = DEFAULT_SKIP_WEIGHT,
         intra_boost: int = DEFAULT_INTRA_BOOST,
+        effort: int = 0,
     ) -> Iterator[Packet]:
         """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
         every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the distortion
         side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always.
         Intra frames are coded ``intra_boost`` qualities higher (at most the model's best): the blocks
-        later frames copy inherit their quality, as in classical codecs' I/P quality ratio."""
+        later frames copy inherit their quality, as in classical codecs' I/P quality ratio. ``effort``
+        refines intra frames' latents at encode time (see the image codec's ``compress``)."""
         for packet, _, _ in self.encode_latents(
-            frames, quality, intra_period, skip_weight, intra_boost
+            frames, quality, intra_period, skip_weight, intra_boost, effort
         ):
             yield packet
 
@@ -339,11 +341,13 @@ class LearnedVideoCodec(nn.Module):
         intra_period: int,
         skip_weight: float,
         intra_boost: int = DEFAULT_INTRA_BOOST,
+        effort: int = 0,
     ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
         """Like :meth:`encode`, with each frame's ŷ as the decoder will rebuild it and the frame size."""
         quality = self.check_quality(self.default_quality if quality is None else quality)
         if intra_period < 1:
             raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
+        check_effort(effort)
         if intra_boost < 0:
             raise VcodecError(f"the intra boost must be 0 or more qualities, got {intra_boost}")
         intra_quality = min(quality + intra_boost, self.num_qualities)
@@ -363,7 +367,7 @@ class LearnedVideoCodec(nn.Module):
                     f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}"
                 )
             if index % intra_period == 0:
-                sections, reference = self.intra.encode_latent(x, intra_quality)
+                sections, reference = self.intra.encode_latent(x, intra_quality, effort=effort)
                 sections = [bytes([intra_quality]), *sections]
                 if (
                     intra_period > 1
@@ -410,6 +414,7 @@ class LearnedVideoCodec(nn.Module):
         quality = self.check_quality(self.default_quality if quality is None else quality)
         if intra_period < 1:  # before the header is out
             raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
+        check_effort(options.get("effort", 0))
         yield self.header(width, height, fps, quality, intra_period, frame_count)
         for packet in self.encode(frames, quality, intra_period, **options):
             yield packet.to_bytes()

@@ -90,6 +90,18 @@ class FactorizedModel(_TabulatedModel):
     def aux_loss(self) -> Tensor:
         return self.bottleneck.loss()
 
+    def relaxed(self, x: Tensor, quantize) -> tuple[Tensor, Tensor]:
+        """x rounded around the channel medians by ``quantize`` (any differentiable rounding), and the
+        bits of each element under the density: an encoder's objective, not what the coder uses."""
+        medians = self.bottleneck._get_medians()  # C×1×1
+        values = x.transpose(0, 1)
+        shape = values.shape
+        values = values.reshape(shape[0], 1, -1)
+        rounded = quantize(values - medians) + medians
+        likelihood, _, _ = self.bottleneck._likelihood(rounded)
+        bits = -torch.log2(self.bottleneck.likelihood_lower_bound(likelihood))
+        return rounded.reshape(shape).transpose(0, 1), bits.reshape(shape).transpose(0, 1)
+
     def _medians(self) -> Tensor:
         return self.bottleneck._get_medians().detach().double().reshape(1, -1, 1, 1)
 

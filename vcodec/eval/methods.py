@@ -23,12 +23,14 @@ from vcodec.io.images import to_uint8
 from vcodec.tokenizers.causal3d import VIDEO_TOKEN_CHUNK, VIDEO_TOKEN_TILE, clip_pieces
 
 
-def _round_trip(codec, image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray, float, float]:
+def _round_trip(
+    codec, image: np.ndarray, quality: int, effort: int = 0
+) -> tuple[bytes, np.ndarray, float, float]:
     x = (
         torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255.0)
     )  # a writable copy
     start = time.perf_counter()
-    data = codec.compress(x, quality=quality)
+    data = codec.compress(x, quality=quality, **({"effort": effort} if effort else {}))
     middle = time.perf_counter()
     decoded = to_uint8(codec.decompress(data))
     return data, decoded, middle - start, time.perf_counter() - middle
@@ -44,6 +46,7 @@ class LearnedImageMethod:
     parameter: str = "quality"
     min_side: int = 1  # any size: the codec pads to its alignment
     parallel: bool = False  # runs in the main process, where torch already uses every core
+    effort: int = 0  # encoder effort (refined latents); a method of its own on the RD plot
 
     def __post_init__(self) -> None:
         self.points = tuple(self.codec.check_quality(q) for q in self.points) or tuple(
@@ -53,13 +56,14 @@ class LearnedImageMethod:
     @property
     def description(self) -> str:
         c = self.codec.config
-        return f"vcodec {c.architecture} (N={c.n}, M={c.m}), model '{self.codec.name}'"
+        effort = f", encoder effort {self.effort}" if self.effort else ""
+        return f"vcodec {c.architecture} (N={c.n}, M={c.m}), model '{self.codec.name}'{effort}"
 
     def missing(self) -> str | None:
         return None
 
     def code(self, image: np.ndarray, point: int) -> Coded:
-        data, decoded, enc_s, dec_s = _round_trip(self.codec, image, point)
+        data, decoded, enc_s, dec_s = _round_trip(self.codec, image, point, self.effort)
         return Coded(
             len(data), decoded, enc_s, dec_s, payload_bytes=self.codec.parse(data).payload_bytes
         )
@@ -283,11 +287,15 @@ def _learned(name: str, video: bool):
 
 
 def resolve_methods(
-    spec: str, video: bool = False, sweeps: dict[str, tuple[int, ...]] | None = None
+    spec: str,
+    video: bool = False,
+    sweeps: dict[str, tuple[int, ...]] | None = None,
+    efforts: tuple[int, ...] = (0,),
 ) -> list:
     """The methods of a comma-separated ``--methods`` value (``all`` for every available baseline
     plus the default model). Unknown names are an error; ``sweeps`` replaces a method's rate points
-    (qualities of a learned codec, Pillow qualities, QPs or CRFs)."""
+    (qualities of a learned codec, Pillow qualities, QPs or CRFs); each learned image codec is coded
+    at every encoder effort in ``efforts``, a method (NAME-effortN) per level above 0."""
     from dataclasses import replace
 
     baselines = VIDEO_BASELINES if video else IMAGE_BASELINES
@@ -324,4 +332,24 @@ def resolve_methods(
             methods[index] = replace(methods[index], points=tuple(points))
         except ValueError as err:
             raise VcodecError(f"--sweep {name}: {err}") from None
-    return methods
+    return _with_efforts(methods, efforts)
+
+
+def _with_efforts(methods: list, efforts: tuple[int, ...]) -> list:
+    """Each learned image method once per effort level (level 0 keeps its name)."""
+    from dataclasses import replace
+
+    from vcodec.codecs.base import check_effort
+
+    for level in efforts:
+        check_effort(level)
+    out = []
+    for method in methods:
+        if type(method) is not LearnedImageMethod:
+            out.append(method)
+            continue
+        out += [
+            replace(method, effort=e, name=method.name + (f"-effort{e}" if e else ""))
+            for e in sorted(set(efforts))
+        ]
+    return out

@@ -141,7 +141,7 @@ class ModelKind:
 
     # --- the command line ---------------------------------------------------------------------------------
     def image_compressor(
-        self, model: nn.Module, quality: int | None, num_tokens: int | None
+        self, model: nn.Module, quality: int | None, num_tokens: int | None, effort: int = 0
     ) -> ImageCompressor:
         """What ``vcodec encode IMAGE`` calls: path → (stream, pixels coded, what was coded)."""
         raise VcodecError(

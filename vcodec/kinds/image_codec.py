@@ -53,16 +53,38 @@ class ImageCodecKind(ModelKind):
         return config_type(architecture, n=flags["n"], m=flags["m"])
 
     # --- the command line ---------------------------------------------------------------------------------
-    def image_compressor(self, model, quality: int | None, num_tokens: int | None):
+    def image_compressor(self, model, quality: int | None, num_tokens: int | None, effort: int = 0):
+        from tqdm import tqdm
+
+        from vcodec.codecs.base import check_effort
+        from vcodec.codecs.effort import EFFORT_ITERATIONS
         from vcodec.io.images import GREY_MODES, load_image
 
         quality = model.check_quality(quality if quality is not None else model.default_quality)
+        check_effort(effort)
 
         def compress(path):
             image, mode = load_image(path)
             h, w = image.shape[-2:]
-            data = model.compress(image, quality=quality, grey=mode in GREY_MODES)
-            return data, h * w, f"{w}×{h}, quality {quality}"
+            with tqdm(
+                total=EFFORT_ITERATIONS[effort],
+                desc="refine",
+                unit="step",
+                leave=False,
+                disable=not effort,
+            ) as bar:
+                data = model.compress(
+                    image,
+                    quality=quality,
+                    grey=mode in GREY_MODES,
+                    effort=effort,
+                    progress=lambda step: bar.update(step - bar.n),
+                )
+            return (
+                data,
+                h * w,
+                f"{w}×{h}, quality {quality}" + (f", effort {effort}" if effort else ""),
+            )
 
         return compress
 

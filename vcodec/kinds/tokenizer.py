@@ -96,10 +96,15 @@ class TokenizerKind(ModelKind):
             raise VcodecError(str(err)) from None
 
     # --- the command line ---------------------------------------------------------------------------------
-    def image_compressor(self, model, quality: int | None, num_tokens: int | None):
+    def image_compressor(self, model, quality: int | None, num_tokens: int | None, effort: int = 0):
         """Token containers of the first ``num_tokens`` tokens; other images are scaled and centre-cropped
         to the tokenizer's input size."""
         from vcodec.io.images import load_square
+
+        if effort:
+            raise VcodecError(
+                f"{model.name} is a tokenizer: --effort is for image and video codecs"
+            )
 
         try:
             k = model.check_num_tokens(num_tokens)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from torch import Tensor
+
+Quantize = Callable[[Tensor], Tensor]  # a rounding of centred values: straight-through, soft, …
 
 
 class Gains(Protocol):
@@ -58,4 +61,11 @@ class LatentCodec:
         self, sections: list[bytes], q: Tensor, shape: tuple[int, ...], condition: Any = None
     ) -> Tensor:
         """ŷ (shape 1×C×H×W) from the sections :meth:`compress` wrote."""
+        raise NotImplementedError
+
+    def relaxed(
+        self, y: Tensor, q: Tensor, quantize: Quantize, condition: Any = None
+    ) -> tuple[Tensor, Tensor]:
+        """ŷ and its total bits in float with the coding gains, rounded by ``quantize`` (a
+        differentiable stand-in for rounding): what encode-time refinement optimises."""
         raise NotImplementedError

@@ -37,6 +37,18 @@ class ChannelGroupsLatentCodec(LatentCodec):
             likelihoods.update({f"{name}{k}": value for name, value in group.items()})
         return torch.cat(decoded, dim=1), likelihoods
 
+    def relaxed(
+        self, y: Tensor, q: Tensor, quantize, condition: Any = None
+    ) -> tuple[Tensor, Tensor]:
+        decoded, bits = [], 0
+        for codec, part in zip(self.codecs, y.split(self.groups, dim=1)):
+            y_hat, group_bits = codec.relaxed(
+                part, q, quantize, (condition, self._earlier(decoded))
+            )
+            decoded.append(y_hat)
+            bits = bits + group_bits
+        return torch.cat(decoded, dim=1), bits
+
     def compress(self, y: Tensor, q: Tensor, condition: Any = None) -> tuple[list[bytes], Tensor]:
         decoded, sections = [], []
         for codec, part in zip(self.codecs, y.split(self.groups, dim=1)):

@@ -95,6 +95,14 @@ class CheckerboardLatentCodec(LatentCodec):
         coded, scales, means = self._float_pass(y, condition, gain, inverse, torch.round)
         return coded * inverse, self.model.bits(coded, scales, means)
 
+    def relaxed(
+        self, y: Tensor, q: Tensor, quantize, condition: Any = None
+    ) -> tuple[Tensor, Tensor]:
+        gain = self.gains.coding_gain(q).float()
+        inverse = self.gains.coding_inverse_gain(q).float()
+        rounded, scales, means = self._float_pass(y, condition, gain, inverse, quantize)
+        return rounded * inverse, self.model.bits(rounded, scales, means).sum()
+
     # --- exact ---------------------------------------------------------------------------------------
     def _code(self, shape, q: Tensor, condition: Any, code_half, keep, reference) -> Tensor:
         """Both passes; ``code_half(i, half, kept, scales, means)`` codes or decodes the kept positions

@@ -55,6 +55,13 @@ class FactorizedLatentCodec(LatentCodec):
             values[..., keep] = kept.squeeze(-1)
         return values * self.gains.coding_inverse_gain(q)
 
+    def relaxed(
+        self, y: Tensor, q: Tensor, quantize, condition: Any = None
+    ) -> tuple[Tensor, Tensor]:
+        gain = self.gains.coding_gain(q).float()
+        rounded, bits = self.model.relaxed(y * gain, quantize)
+        return rounded * self.gains.coding_inverse_gain(q).float(), bits.sum()
+
     def quantize_gained(self, y: Tensor, q: Tensor) -> Tensor:
         """The gained ŷ (float64) that coding every element would give, without coding (an estimate)."""
         return self.model.quantize(y.double() * self.gains.coding_gain(q))

@@ -36,6 +36,17 @@ class GaussianConditionalLatentCodec(LatentCodec):
         )
         return y_hat * self.gains.inverse_gain(q), {"y": likelihoods}
 
+    def relaxed(
+        self, y: Tensor, q: Tensor, quantize, condition: Any = None
+    ) -> tuple[Tensor, Tensor]:
+        gain = self.gains.coding_gain(q).float()
+        scales, means = self.params(condition)
+        scales = scales * gain
+        means = torch.zeros_like(scales) if means is None else means * gain
+        rounded = quantize(y * gain - means) + means
+        bits = self.model.bits(rounded, scales, means).sum()
+        return rounded * self.gains.coding_inverse_gain(q).float(), bits
+
     def _coding_params(self, condition: Any, q: Tensor) -> tuple[Tensor, Tensor]:
         gain = self.gains.coding_gain(q)
         scales, means = self.exact_params(condition)

@@ -44,6 +44,13 @@ class HyperpriorLatentCodec(LatentCodec):
         y_hat, y_likelihoods = self.y.forward(y, q, self.synthesis(z_hat))
         return y_hat, {**y_likelihoods, **z_likelihoods}
 
+    def relaxed(
+        self, y: Tensor, q: Tensor, quantize, condition: Any = None
+    ) -> tuple[Tensor, Tensor]:
+        z_hat, z_bits = self.side.relaxed(self.analysis(y), q, quantize)
+        y_hat, y_bits = self.y.relaxed(y, q, quantize, self.synthesis(z_hat))
+        return y_hat, y_bits + z_bits
+
     def compress(self, y: Tensor, q: Tensor, condition: Any = None) -> tuple[list[bytes], Tensor]:
         z_sections, z_hat = self.side.compress(self.analysis(y), q)
         y_sections, y_hat = self.y.compress(y, q, self.exact_synthesis(z_hat))
