@@ -489,7 +489,8 @@ def image_targets() -> dict[str, Target]:
         codec = registry.build_model(registry.architecture(architecture).tiny_config(), "fuzz")
         strengthen(codec.g_a)
         codec.eval().update()
-        seeds = [codec.compress(x, quality=q) for x in test_images() for q in (1, 3)]
+        qualities = (1, 3, codec.max_quality)  # the last with the near-lossless residual layer
+        seeds = [codec.compress(x, quality=q) for x in test_images() for q in qualities]
         targets[f"image/{architecture}"] = Target(
             f"image/{architecture}", seeds, codec.decompress, declared=image_output(codec)
         )
