@@ -42,15 +42,15 @@ def channel_groups(channels: int) -> list[int]:
     return [eighth, eighth, 2 * eighth, 4 * eighth]
 
 
-def _pointwise(inputs: int, outputs: int) -> nn.Sequential:
-    """The parameter network of one group: 1×1 convolutions, as in the checkerboard codec."""
-    hidden = max(outputs, inputs // 2)
+def _pointwise(inputs: int, outputs: int, m: int) -> nn.Sequential:
+    """The parameter network of one group: 1×1 convolutions as wide as the checkerboard codec's, so
+    a trained checkerboard model's network can start each group's (:meth:`adopt`)."""
     return nn.Sequential(
-        nn.Conv2d(inputs, hidden, 1),
+        nn.Conv2d(inputs, 10 * m // 3, 1),
         nn.LeakyReLU(inplace=True),
-        nn.Conv2d(hidden, (hidden + outputs) // 2, 1),
+        nn.Conv2d(10 * m // 3, 8 * m // 3, 1),
         nn.LeakyReLU(inplace=True),
-        nn.Conv2d((hidden + outputs) // 2, outputs, 1),
+        nn.Conv2d(8 * m // 3, outputs, 1),
     )
 
 
@@ -77,12 +77,37 @@ class ChannelCheckerboardCodec(HyperpriorCodec):
             _channel_context(start, 2 * g) for start, g in zip(starts[1:], self.groups[1:])
         )
         self.group_parameters = nn.ModuleList(
-            _pointwise(features + (2 * g if k else 0) + 2 * g, 2 * g)
+            _pointwise(features + (2 * g if k else 0) + 2 * g, 2 * g, config.m)
             for k, g in enumerate(self.groups)
         )
 
     def hyper_out(self, config: CodecConfig) -> int:
         return 2 * config.m
+
+    @torch.no_grad()
+    def adopt(self, state: dict) -> list[str]:
+        """Start the group networks from a checkerboard codec's entropy-parameter network (in
+        ``state``): each group's net gets its hidden layers and the rows of its channels, reading the
+        hyper features as before, its new inputs (channel and spatial context) weighted zero. The
+        model then starts as that codec with every position coded like an anchor, and training
+        learns the contexts. Returns what it took (nothing when ``state`` has no such network)."""
+        m, features = self.config.m, self.hyper_out(self.config)
+        source = [state.get(f"entropy_parameters.{i}.weight") for i in (0, 2, 4)]
+        if any(w is None for w in source) or source[0].shape[1] != 2 * features:
+            return []
+        start = 0
+        for k, g in enumerate(self.groups):
+            net, rows = self.group_parameters[k], [*range(start, start + g)]
+            rows += [m + r for r in rows]  # scales, then means
+            net[0].weight.zero_()
+            net[0].weight[:, :features] = source[0][:, :features]
+            for i in (0, 2):
+                net[i].bias.copy_(state[f"entropy_parameters.{i}.bias"])
+            net[2].weight.copy_(source[1])
+            net[4].weight.copy_(source[2][rows])
+            net[4].bias.copy_(state["entropy_parameters.4.bias"][rows])
+            start += g
+        return ["entropy_parameters → group_parameters"]
 
     def _build_exact(self) -> dict:
         return {
