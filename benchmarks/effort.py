@@ -1,0 +1,131 @@
+"""Encoder effort: what refining the latent at encode time saves, and what it costs.
+
+For each development image (a centre crop of ``--crop`` W×H, or the whole image with ``--crop 0``) and
+each quality, the image is coded at every effort level with the real coder and decoded with the
+unchanged decoder; the script prints bpp / PSNR-RGB per level, BD-rate of each level against effort 0
+(piecewise cubic, over the qualities, on the mean curves), and the encode time of each level on the
+768×512 image of benchmarks/speed.py (a crop of hubble_deep_field).
+
+    python benchmarks/effort.py [--model checkerboard-medium] [--efforts 0,1,2] [--crop 384x256]
+                                [--timing-efforts 1,2,3] [--timing-quality 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch  # noqa: E402
+from _common import write_json  # noqa: E402
+
+import vcodec  # before torch: its OpenMP setting
+from vcodec.codecs.effort import EFFORT_ITERATIONS  # noqa: E402
+from vcodec.eval.bdrate import bd_rate  # noqa: E402
+from vcodec.eval.datasets import development_images  # noqa: E402
+
+
+def centre_crop(image: np.ndarray, size: tuple[int, int] | None) -> torch.Tensor:
+    if size is not None:
+        w, h = size
+        top, left = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+        image = image[max(top, 0) : max(top, 0) + h, max(left, 0) : max(left, 0) + w]
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+
+
+def psnr(decoded: torch.Tensor, x: torch.Tensor) -> float:
+    mse = ((decoded * 255).round() - (x * 255).round()).pow(2).mean().item()
+    return 10 * math.log10(255**2 / max(mse, 1e-10))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", default=vcodec.DEFAULT_MODEL)
+    parser.add_argument("--efforts", default="0,1,2")
+    parser.add_argument("--qualities", default="1,2,3,4,5,6")
+    parser.add_argument("--crop", default="384x256", help="W×H centre crops; 0: whole images")
+    parser.add_argument("--timing-efforts", default="1,2,3")
+    parser.add_argument("--timing-quality", type=int, default=4)
+    args = parser.parse_args()
+    codec = vcodec.load(args.model)
+    efforts = [int(e) for e in args.efforts.split(",")]
+    qualities = [int(q) for q in args.qualities.split(",")]
+    crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
+    images = development_images()
+
+    rows = []
+    for name, image in images.items():
+        x = centre_crop(image, crop)
+        pixels = x.shape[-1] * x.shape[-2]
+        for quality in qualities:
+            for effort in efforts:
+                data = codec.compress(x, quality=quality, effort=effort)
+                rows.append(
+                    {
+                        "image": name,
+                        "quality": quality,
+                        "effort": effort,
+                        "bpp": len(data) * 8 / pixels,
+                        "psnr": psnr(codec.decompress(data), x),
+                    }
+                )
+            print(
+                f"{name} q{quality}: "
+                + "  ".join(
+                    f"e{r['effort']} {r['bpp']:.3f}/{r['psnr']:.2f}" for r in rows[-len(efforts) :]
+                ),
+                flush=True,
+            )
+
+    def mean_curve(effort: int) -> tuple[list[float], list[float]]:
+        chosen = [
+            [r for r in rows if r["effort"] == effort and r["quality"] == q] for q in qualities
+        ]
+        return [float(np.mean([r["bpp"] for r in c])) for c in chosen], [
+            float(np.mean([r["psnr"] for r in c])) for c in chosen
+        ]
+
+    anchor = mean_curve(0)
+    summary = {}
+    for effort in efforts:
+        curve = mean_curve(effort)
+        summary[effort] = {
+            "bpp": curve[0],
+            "psnr": curve[1],
+            "bd_rate_vs_effort0": None if effort == 0 else bd_rate(*anchor, *curve, method="pchip"),
+        }
+        bd = summary[effort]["bd_rate_vs_effort0"]
+        print(
+            f"effort {effort} ({EFFORT_ITERATIONS[effort]} steps): BD-rate vs effort 0 "
+            + ("—" if bd is None else f"{bd:+.1f} %")
+        )
+
+    import skimage.data
+
+    full = centre_crop(skimage.data.hubble_deep_field()[:512, :768], None)  # as benchmarks/speed.py
+    timing = {}
+    for effort in [0, *[int(e) for e in args.timing_efforts.split(",") if e.strip()]]:
+        start = time.perf_counter()
+        codec.compress(full, quality=args.timing_quality, effort=effort)
+        timing[effort] = time.perf_counter() - start
+        print(f"encode 768×512 at effort {effort}: {timing[effort]:.1f} s", flush=True)
+
+    write_json(
+        f"effort-{codec.name}",
+        {
+            "model": codec.name,
+            "crop": args.crop,
+            "qualities": qualities,
+            "iterations": {e: EFFORT_ITERATIONS[e] for e in efforts},
+            "rows": rows,
+            "summary": summary,
+            "encode_seconds_768x512": timing,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
