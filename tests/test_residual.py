@@ -146,3 +146,29 @@ def test_video_codecs_keep_to_the_learned_qualities():
     codec = tiny_video_codec()
     with pytest.raises(VcodecError, match="video model has qualities"):
         codec.check_quality(codec.num_qualities + 1)
+
+
+def test_the_command_line_codes_and_describes_a_near_lossless_quality(tiny_zoo, tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from vcodec.cli.main import main
+
+    rng = np.random.default_rng(4)
+    source = rng.integers(0, 256, (30, 44, 3), dtype=np.uint8)
+    Image.fromarray(source).save(tmp_path / "in.png")
+    runner = CliRunner()
+    stream, out = tmp_path / "s.vcd", tmp_path / "out.png"
+    assert (
+        runner.invoke(
+            main, ["encode", str(tmp_path / "in.png"), str(stream), "-m", "tiny", "-q", "7"]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(main, ["info", str(stream)])
+    assert (
+        "quality:  7 (quality 3 + near-lossless layer: every pixel within 3 levels)"
+        in result.output
+    )
+    assert runner.invoke(main, ["decode", str(stream), str(out)]).exit_code == 0
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - source).max() <= 2

@@ -324,6 +324,18 @@ def _read_stream(path: Path) -> bytes:
     return data
 
 
+def _layer_note(c: Container, shipped) -> str:
+    """For an image above its model's learned qualities: what the residual layer guarantees."""
+    learned = len(shipped.model.get("lambdas", ())) if shipped is not None else 0
+    if c.kind != Kind.IMAGE or not learned or c.quality <= learned:
+        return ""
+    if not c.sections or len(c.sections[-1]) < 2:
+        return ""
+    return (
+        f" (quality {learned} + near-lossless layer: every pixel within {c.sections[-1][1]} levels)"
+    )
+
+
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @friendly_errors
@@ -340,15 +352,13 @@ def info(src: Path) -> None:
     except BitstreamError as err:
         raise BitstreamError(f"{src}: {err}") from None
     pixels = c.width * c.height
+    shipped = zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
     echo(f"file:     {src}")
     echo(f"kind:     {c.kind.name.lower()}{' (greyscale source)' if c.grey else ''}")
     echo(f"model:    {c.model} (weights {c.weights_hash.hex()})")
     echo(f"size:     {c.width}×{c.height}")
     if c.kind == Kind.TOKENS and c.sections and len(c.sections[0]) == 2:
         count = int.from_bytes(c.sections[0], "big")
-        shipped = (
-            zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
-        )
         frames = (
             None
             if shipped is None
@@ -360,7 +370,7 @@ def info(src: Path) -> None:
         else:
             echo(f"tokens:   {count}")
     else:
-        echo(f"quality:  {c.quality}")
+        echo(f"quality:  {c.quality}{_layer_note(c, shipped)}")
     echo(
         f"bytes:    {len(data):,} ({c.payload_bytes:,} entropy-coded in {len(c.sections)} sections)"
     )
