@@ -167,7 +167,7 @@ def test_the_command_line_codes_and_describes_a_near_lossless_quality(tiny_zoo, 
     )
     result = runner.invoke(main, ["info", str(stream)])
     assert (
-        "quality:  7 (quality 3 + near-lossless layer: every pixel within 3 levels)"
+        "quality:  7 (quality 3 + near-lossless layer: every pixel within 2 levels)"
         in result.output
     )
     assert runner.invoke(main, ["decode", str(stream), str(out)]).exit_code == 0
