@@ -7,6 +7,7 @@ unchanged decoder; the script prints bpp / PSNR-RGB per level, BD-rate of each l
 768×512 image of benchmarks/speed.py (a crop of hubble_deep_field).
 
     python benchmarks/effort.py [--model checkerboard-medium] [--efforts 0,1,2] [--crop 384x256]
+                                [--images astronaut,coffee,…]
                                 [--timing-efforts 1,2,3] [--timing-quality 4]
 """
 
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--efforts", default="0,1,2")
     parser.add_argument("--qualities", default="1,2,3,4,5,6")
     parser.add_argument("--crop", default="384x256", help="W×H centre crops; 0: whole images")
+    parser.add_argument("--images", default="", help="comma-separated development images (all)")
     parser.add_argument("--timing-efforts", default="1,2,3")
     parser.add_argument("--timing-quality", type=int, default=4)
     args = parser.parse_args()
@@ -55,10 +57,10 @@ def main() -> None:
     qualities = [int(q) for q in args.qualities.split(",")]
     crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
     images = development_images()
-
+    chosen = [n.strip() for n in args.images.split(",") if n.strip()] or list(images)
     rows = []
-    for name, image in images.items():
-        x = centre_crop(image, crop)
+    for name in chosen:
+        x = centre_crop(images[name], crop)
         pixels = x.shape[-1] * x.shape[-2]
         for quality in qualities:
             for effort in efforts:
@@ -81,11 +83,11 @@ def main() -> None:
             )
 
     def mean_curve(effort: int) -> tuple[list[float], list[float]]:
-        chosen = [
+        per_quality = [
             [r for r in rows if r["effort"] == effort and r["quality"] == q] for q in qualities
         ]
-        return [float(np.mean([r["bpp"] for r in c])) for c in chosen], [
-            float(np.mean([r["psnr"] for r in c])) for c in chosen
+        return [float(np.mean([r["bpp"] for r in c])) for c in per_quality], [
+            float(np.mean([r["psnr"] for r in c])) for c in per_quality
         ]
 
     anchor = mean_curve(0)
@@ -118,6 +120,7 @@ def main() -> None:
         {
             "model": codec.name,
             "crop": args.crop,
+            "images": chosen,
             "qualities": qualities,
             "iterations": {e: EFFORT_ITERATIONS[e] for e in efforts},
             "rows": rows,
