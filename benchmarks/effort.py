@@ -22,7 +22,7 @@ import torch  # noqa: E402
 from _common import write_json  # noqa: E402
 
 import vcodec  # before torch: its OpenMP setting
-from vcodec.codecs.effort import EFFORT_ITERATIONS  # noqa: E402
+from vcodec.defaults import EFFORT_ITERATIONS  # noqa: E402
 from vcodec.eval.bdrate import bd_rate  # noqa: E402
 from vcodec.eval.datasets import development_images  # noqa: E402
 

@@ -8,9 +8,8 @@ from click.testing import CliRunner
 from conftest import tiny_codec
 from PIL import Image
 
-from vcodec import zoo
+from vcodec import defaults, zoo
 from vcodec.cli.main import main
-from vcodec.codecs import effort
 from vcodec.codecs.effort import rd_cost
 from vcodec.errors import VcodecError
 from vcodec.eval.datasets import development_images
@@ -20,7 +19,7 @@ from vcodec.testing.tiny import tiny_video_codec
 @pytest.fixture()
 def few_steps(monkeypatch):
     """Tiny models need only a few refinement steps to exercise every path."""
-    monkeypatch.setattr(effort, "EFFORT_ITERATIONS", (0, 4, 6, 8))
+    monkeypatch.setattr(defaults, "EFFORT_ITERATIONS", (0, 4, 6, 8))
 
 
 def cost(codec, data: bytes, x: torch.Tensor, quality: int) -> float:

@@ -26,7 +26,12 @@ from vcodec.cli.video import (
     stream_model_name,
     video_info,
 )
-from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD, MAX_EFFORT
+from vcodec.defaults import (
+    DEFAULT_INTRA_BOOST,
+    DEFAULT_INTRA_PERIOD,
+    EFFORT_ITERATIONS,
+    MAX_EFFORT,
+)
 from vcodec.entropy.container import Container, Kind
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.io.images import IMAGE_SUFFIXES, LOSSY_QUALITY, OUTPUT_FORMATS, save_image, write_atomic
@@ -142,9 +147,10 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
     type=click.IntRange(0, MAX_EFFORT),
     default=0,
     show_default=True,
-    help="Codecs: encoder effort. 1–3 refine each image's (a video's intra frames') latent at encode "
-    "time: smaller files at the same quality, any decoder reads them, but 30, 100 or 300 "
-    "optimisation steps make encoding tens to hundreds of times slower. 0: the plain encode.",
+    help=f"Codecs: encoder effort. 1–{MAX_EFFORT} refine each image's (a video's intra frames') "
+    "latent at encode time: smaller files at the same quality, any decoder reads them, but "
+    f"{', '.join(map(str, EFFORT_ITERATIONS[1:-1]))} or {EFFORT_ITERATIONS[-1]} optimisation steps "
+    "make encoding tens to hundreds of times slower. 0: the plain encode.",
 )
 @click.option("--start", type=float, default=0.0, help="Video: skip to this time (seconds) first.")
 @click.option(

@@ -323,7 +323,8 @@ class LearnedImageCodec(nn.Module):
         plain = self._compress_latent(self.g_a(self.pad(x)), q)
         if not check_effort(effort):
             return plain
-        from vcodec.codecs.effort import EFFORT_ITERATIONS, rd_cost, refine_latent
+        from vcodec.codecs.effort import rd_cost, refine_latent
+        from vcodec.defaults import EFFORT_ITERATIONS
 
         refined = self._compress_latent(
             refine_latent(self, x, quality, EFFORT_ITERATIONS[effort], progress=progress), q

@@ -19,9 +19,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-# Effort level → Adam iterations (0: the plain, fast encode). Chosen by measurement on training
-# photos (RESULTS.md, "Encode-time refinement").
-EFFORT_ITERATIONS = (0, 30, 100, 300)
 LEARNING_RATE = 0.01  # in units of the gained latent, whose quantization step is 1
 START_TEMPERATURE, END_TEMPERATURE = 0.5, 0.25
 CHECK_EVERY = 5  # steps between checks of the hard-rounded cost

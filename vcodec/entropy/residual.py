@@ -244,11 +244,12 @@ def decode(section: bytes, base: np.ndarray) -> np.ndarray:
     if any(np.abs(w).sum() > 4 for w in per_channel):
         raise BitstreamError("refinement layer declares channel weights beyond ±1")
     coded = np.zeros(base.shape, dtype=np.int32)
+    magnitudes = np.zeros_like(coded)  # |coded| so far, as the encoder kept it
     symbols = np.zeros(base.shape, dtype=np.int32)
     with coder.range_decoder(section[start:], "refinement layer") as decoder:
         for step, channel, earlier, phase in _steps(channels):
             where = _positions(channel, phase)
-            contexts = step * BUCKETS + _step_buckets(np.abs(coded), channel, earlier, phase)
+            contexts = step * BUCKETS + _step_buckets(magnitudes, channel, earlier, phase)
             tables = choice[contexts]
             if np.any(tables == UNUSED):
                 raise BitstreamError("refinement layer uses a context it declared unused")
@@ -257,6 +258,7 @@ def decode(section: bytes, base: np.ndarray) -> np.ndarray:
             if np.any(np.abs(values) > width):
                 raise BitstreamError("refinement layer holds a residual beyond 8 bits")
             coded[where] = values
+            magnitudes[where] = np.abs(values)
             if phase == len(PHASES) - 1:  # the channel is whole: undo its prediction
                 i = order.index(channel)
                 symbols[channel] = coded[channel] + _prediction(symbols, earlier, per_channel[i])

@@ -57,7 +57,7 @@ class ImageCodecKind(ModelKind):
         from tqdm import tqdm
 
         from vcodec.codecs.base import check_effort
-        from vcodec.codecs.effort import EFFORT_ITERATIONS
+        from vcodec.defaults import EFFORT_ITERATIONS
         from vcodec.io.images import GREY_MODES, load_image
 
         quality = model.check_quality(quality if quality is not None else model.default_quality)
