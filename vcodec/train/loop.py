@@ -27,7 +27,9 @@ from vcodec.errors import VcodecError
 from vcodec.io.images import atomic_path, write_atomic
 from vcodec.registry import ModelConfig, config_from_dict
 from vcodec.train import distributed
-from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LossConfig
+from vcodec.train.data import load_photos
+from vcodec.train.latents import LatentWindows, check_latent_rate
+from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LatentRate, LossConfig
 from vcodec.weights import TABLE_BUFFERS
 
 
@@ -70,6 +72,9 @@ class TrainConfig:
     # model with an ``adopt(state)`` method may then start fresh modules from corresponding ones)
     init_modules: tuple[str, ...] = ()
     dev_every: int = 0  # evaluate on the development images every this many steps (0: never)
+    # image codecs: train the entropy model alone, on g_a's latents of the photos cached once
+    # (g_a and y_gain frozen, so the distortion is fixed and the rate is the loss; crop: window side)
+    latent_rate: bool = False
     loss: LossConfig = field(default_factory=LossConfig)
 
     def to_dict(self) -> dict:
@@ -269,12 +274,12 @@ class Trainer:
         kind = registry.kind_of(config.model)
         self.model = zoo.build(config.model, name).to(self.device)
         _check_crop(config, self.model)
-        objective = kind.objective()
+        objective = LatentRate if config.latent_rate else kind.objective()
         self.objective = objective(self.model, config.aux_lr, config.seed, self.shard, config.loss)
         freeze_modules(self.model, config.freeze)
         trained = [p for p in objective.main_parameters(self.model) if p.requires_grad]
         self.optimizer = torch.optim.Adam(trained, lr=config.lr)
-        self.crops = kind.training_data(config)
+        self.crops = self._latent_windows() if config.latent_rate else kind.training_data(config)
         self.state = RunState()
         self.skipped_in_a_row = (
             0  # steps whose gradients were NaN or infinite, since the last good one
@@ -286,6 +291,20 @@ class Trainer:
             None  # the model as the training step calls it (DDP, compiled)
         )
         self._signal: int | None = None  # the SIGINT or SIGTERM that asked the run to stop
+
+    def _latent_windows(self) -> LatentWindows:
+        config = self.config
+        if not hasattr(self.model, "forward_latent") or self.shard.world > 1:
+            raise ValueError("latent_rate trains an image codec's entropy model, in one process")
+        check_latent_rate(config.freeze)
+        return LatentWindows(
+            load_photos(Path(config.data)),
+            self.model.g_a,
+            config.crop,
+            config.seed,
+            config.crop_scales,
+            self.device,
+        )
 
     @property
     def checkpoint_path(self) -> Path:

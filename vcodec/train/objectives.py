@@ -20,6 +20,7 @@ from pytorch_msssim import ms_ssim
 from torch import Tensor, nn
 
 from vcodec.train.distributed import Shard, average_gradients
+from vcodec.train.latents import STRIDE as LATENT_STRIDE
 
 DISTORTIONS = ("mse", "ms-ssim")
 MS_SSIM_LAMBDA_SCALE = (
@@ -116,6 +117,19 @@ class RateDistortion:
     def load_state_dict(self, state: dict) -> None:
         self.aux_optimizer.load_state_dict(state["aux_optimizer"])
         self.quality_rng.bit_generator.state = state["quality_rng"]
+
+
+class LatentRate(RateDistortion):
+    """The rate of cached g_a latents (:mod:`vcodec.train.latents`): with g_a and the gains frozen the
+    distortion is fixed, so the entropy model (hyper path, contexts, parameter networks) trains on bits
+    alone. ``y`` is a batch of latent windows; bpp counts the pixels they stand for."""
+
+    def loss(self, model: nn.Module, y: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
+        quality = _draw_qualities(self.quality_rng, model.num_qualities, y.shape[0], self.shard)
+        _, likelihoods = model.forward_latent(y, quality.to(y.device) - 1)
+        pixels = y.shape[-2] * y.shape[-1] * LATENT_STRIDE**2
+        bpp = _bits(likelihoods) / pixels
+        return bpp.mean(), {"bpp": bpp.mean().item()}
 
 
 def rd_loss(
