@@ -46,6 +46,18 @@ def test_same_image_same_effort_same_bytes(image, few_steps):
     assert model.compress(image, quality=3, effort=2) == model.compress(image, quality=3, effort=2)
 
 
+def test_refinement_leaves_the_weights_without_gradients_as_they_were(image):
+    """Refining computes only the latent's gradient; the weights' own flags come back unchanged."""
+    from vcodec.codecs.effort import refine_latent
+
+    model = tiny_codec()
+    model.h_s.requires_grad_(False)
+    before = {n: p.requires_grad for n, p in model.named_parameters()}
+    refine_latent(model, image, 2, iterations=2)
+    assert all(p.grad is None for p in model.parameters())
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == before
+
+
 def test_bad_effort_levels_are_refused(image):
     model = tiny_codec()
     for level in (-1, 4, 1.5, True):

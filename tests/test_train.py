@@ -515,3 +515,57 @@ def test_a_new_architecture_starts_from_another_ones_frozen_parts(tmp_path):
     config.write_text(config.read_text().replace('"h_s"]', '"h_s", "nothing"]'))
     result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "bad")])
     assert result.exit_code == 1 and "freeze names no parameters" in result.output, result.output
+
+
+def _latent_rate_config(data, **changes) -> TrainConfig:
+    settings = dict(
+        data=str(data),
+        steps=3,
+        batch=2,
+        crop=64,
+        lr=0.01,
+        latent_rate=True,
+        freeze=("g_a", "g_s", "y_gain"),
+    )
+    return TrainConfig(CodecConfig("channel-checkerboard", n=8, m=8), **{**settings, **changes})
+
+
+def test_latent_rate_trains_the_entropy_model_alone_on_cached_latents(tmp_path):
+    """[train] latent_rate: windows of g_a's latents (crop/16 a side), the rate as the loss; the
+    transforms and the y gains stay as they started, the hyper path and the contexts train."""
+    trainer = Trainer(_latent_rate_config(tiny_data(tmp_path)), tmp_path / "run")
+    start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    windows = trainer.crops.batch(3)
+    assert windows.shape == (3, 8, 4, 4)
+    trainer.run()
+    trained = trainer.model.state_dict()
+    for key in ("g_a.0.weight", "g_s.0.weight", "y_gain.log_gain"):
+        assert torch.equal(trained[key], start[key]), key
+    for key in ("h_a.0.weight", "group_parameters.1.0.weight", "channel_context.0.0.weight"):
+        assert not torch.equal(trained[key], start[key]), key
+    assert all(np.isfinite(entry["bpp"]) for entry in trainer.state.history)
+
+
+def test_the_latent_rate_is_the_rate_term_of_the_pixel_loss(tmp_path):
+    """On the latents of an image, the latent-rate loss is exactly the bpp the full RD pass charges
+    (same noise draws), so training on cached latents optimises what pixel training would."""
+    from vcodec.train.objectives import LatentRate, rd_loss
+
+    trainer = Trainer(_latent_rate_config(tiny_data(tmp_path)), tmp_path / "run")
+    model, x = trainer.model, torch.rand(2, 3, 64, 64)
+    objective = LatentRate(model, 1e-3, seed=3)
+    with torch.no_grad():
+        y = model.g_a(x)
+        torch.manual_seed(5)
+        rate, _ = objective.loss(model, y)
+        quality = torch.from_numpy(np.random.default_rng(4).integers(1, 7, 2))  # seed + 1
+        torch.manual_seed(5)
+        pixels = rd_loss(model, x, quality)
+    assert torch.allclose(rate, pixels["bpp"].mean(), rtol=1e-6)
+
+
+def test_latent_rate_needs_the_latent_fixed(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="y_gain must be in"):
+        Trainer(_latent_rate_config(tiny_data(tmp_path), freeze=("g_a",)), tmp_path / "run")
