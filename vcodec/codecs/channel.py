@@ -80,6 +80,8 @@ class ChannelCheckerboardCodec(HyperpriorCodec):
             _pointwise(features + (2 * g if k else 0) + 2 * g, 2 * g, config.m)
             for k, g in enumerate(self.groups)
         )
+        # the exact channel context of the group being coded, kept for its second checkerboard half
+        self._channel_cache: tuple[tuple, Tensor] | None = None
 
     def hyper_out(self, config: CodecConfig) -> int:
         return 2 * config.m
@@ -150,13 +152,22 @@ class ChannelCheckerboardCodec(HyperpriorCodec):
         self, k: int, condition: tuple, context: Tensor | None, half: Tensor
     ) -> tuple[Tensor, Tensor]:
         """The same in exact arithmetic at one checkerboard half (1×g×P)."""
-        features, earlier = condition
+        features, _ = condition
         parts = [features[..., half]]
         if k:
-            parts.append(self.exact["channel"][k - 1](to_fixed(earlier))[..., half])
+            parts.append(self._exact_channel_context(k, condition)[..., half])
         count = parts[0].shape[-1]
         parts.append(
             parts[0].new_zeros(1, 2 * self.groups[k], count) if context is None else context
         )
         inputs = torch.cat(parts, dim=1).unsqueeze(-1)  # pointwise net: 1×C×P×1
         return from_fixed(self.exact["parameters"][k](inputs).squeeze(-1)).chunk(2, dim=1)
+
+    def _exact_channel_context(self, k: int, condition: tuple) -> Tensor:
+        """The exact channel context of group k, computed once for both of its halves: the group
+        codec passes the same ``condition`` object to each (held here, so its id is not reused)."""
+        cached = self._channel_cache  # read once: another thread may code with this model too
+        if cached is None or cached[0] is not condition:
+            cached = (condition, self.exact["channel"][k - 1](to_fixed(condition[1])))
+            self._channel_cache = cached
+        return cached[1]
