@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -546,6 +547,29 @@ def test_latent_rate_trains_the_entropy_model_alone_on_cached_latents(tmp_path):
     assert all(np.isfinite(entry["bpp"]) for entry in trainer.state.history)
 
 
+def test_cached_latents_are_reused_only_for_the_same_photos_and_weights(tmp_path, monkeypatch):
+    from vcodec.train.latents import LatentWindows
+
+    config = _latent_rate_config(tiny_data(tmp_path), steps=1)
+    first = Trainer(config, tmp_path / "run")
+    first.run()
+    assert (tmp_path / "run" / "latents.pt").is_file()
+    expected = first.crops.maps
+
+    def no_analysis(self):
+        raise AssertionError("analysed again")
+
+    monkeypatch.setattr(LatentWindows, "_analyse", no_analysis)
+    again = Trainer(config, tmp_path / "run")
+    assert again.resume()
+    assert all(torch.equal(a, b) for a, b in zip(again.crops.maps[0], expected[0]))
+    changed = Trainer(config, tmp_path / "run")
+    with torch.no_grad():
+        changed.model.g_a[0].weight.add_(0.1)
+    with pytest.raises(AssertionError, match="analysed again"):
+        changed.crops.batch(1)
+
+
 def test_the_latent_rate_is_the_rate_term_of_the_pixel_loss(tmp_path):
     """On the latents of an image, the latent-rate loss is exactly the bpp the full RD pass charges
     (same noise draws), so training on cached latents optimises what pixel training would."""
@@ -565,7 +589,5 @@ def test_the_latent_rate_is_the_rate_term_of_the_pixel_loss(tmp_path):
 
 
 def test_latent_rate_needs_the_latent_fixed(tmp_path):
-    import pytest
-
     with pytest.raises(ValueError, match="y_gain must be in"):
         Trainer(_latent_rate_config(tiny_data(tmp_path), freeze=("g_a",)), tmp_path / "run")

@@ -9,6 +9,9 @@ context model (the channel-conditional codec of issue 22) learns on a trained co
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
@@ -16,6 +19,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from vcodec.errors import VcodecError
+from vcodec.io.images import atomic_path
 
 STRIDE = 16  # pixels per latent position of the image codecs' g_a
 # what must stay as it starts for the rate to be the whole loss
@@ -47,19 +51,42 @@ class LatentWindows:
         seed: int = 0,
         scales: tuple[float, float] = (1.0, 1.0),
         device: torch.device | str = "cpu",
+        cache: Path | None = None,
     ):
         if crop % STRIDE:
             raise VcodecError(f"latent-rate training needs a crop that is a multiple of {STRIDE}")
         self.images, self.analysis, self.window = images, analysis, crop // STRIDE
         self.scales, self.device = scale_steps(scales), torch.device(device)
-        self.rng = np.random.default_rng(seed)
+        self.rng, self.cache = np.random.default_rng(seed), cache
         self._maps: list[list[Tensor]] | None = None  # per photo: its latent maps (C×h×w)
 
     @property
     def maps(self) -> list[list[Tensor]]:
+        """The latent maps, from ``cache`` when it holds these photos' under these weights (a resumed
+        run skips the analysis), else analysed now and written there."""
         if self._maps is None:
-            self._maps = self._analyse()
+            key = self._key()
+            if self.cache is not None and self.cache.is_file():
+                stored = torch.load(self.cache, map_location=self.device, weights_only=True)
+                if stored.get("key") == key:
+                    self._maps = stored["maps"]
+            if self._maps is None:
+                self._maps = self._analyse()
+                if self.cache is not None:
+                    with atomic_path(self.cache, force=True) as tmp:
+                        torch.save({"key": key, "maps": self._maps}, tmp)
         return self._maps
+
+    def _key(self) -> str:
+        """What the maps depend on: the photos, g_a's weights, the scales and the window."""
+        digest = hashlib.sha256(repr((self.scales, self.window)).encode())
+        for image in self.images:
+            digest.update(repr(image.shape).encode())
+            digest.update(np.ascontiguousarray(image).data)
+        for name, value in self.analysis.state_dict().items():
+            digest.update(name.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     @torch.inference_mode()
     def _analyse(self) -> list[list[Tensor]]:

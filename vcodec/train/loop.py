@@ -304,6 +304,7 @@ class Trainer:
             config.seed,
             config.crop_scales,
             self.device,
+            cache=self.run_dir / "latents.pt" if self.shard.is_main else None,
         )
 
     @property
