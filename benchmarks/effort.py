@@ -14,8 +14,10 @@ unchanged decoder; the script prints bpp / PSNR-RGB per level, BD-rate of each l
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch  # noqa: E402
@@ -40,6 +42,18 @@ def psnr(decoded: torch.Tensor, x: torch.Tensor) -> float:
     return 10 * math.log10(255**2 / max(mse, 1e-10))
 
 
+def reused_rows(args, model: str, efforts, qualities, images) -> list[dict]:
+    """The rows of ``--reuse`` for efforts this run does not code (same model, crop, qualities and
+    images, else an error)."""
+    if not args.reuse:
+        return []
+    earlier = json.loads(Path(args.reuse).read_text())
+    same = (earlier["model"], earlier["crop"], earlier["qualities"], earlier["images"])
+    if same != (model, args.crop, qualities, images):
+        raise SystemExit(f"{args.reuse}: another model, crop, qualities or images; not reused")
+    return [r for r in earlier["rows"] if r["effort"] not in efforts]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -51,6 +65,13 @@ def main() -> None:
     parser.add_argument("--images", default="", help="comma-separated development images (all)")
     parser.add_argument("--timing-efforts", default="1,2,3")
     parser.add_argument("--timing-quality", type=int, default=4)
+    parser.add_argument(
+        "--reuse",
+        default="",
+        help="an earlier results JSON of the same model, crop and qualities: its rows of the efforts "
+        "not coded now join the summary (an encode repeats byte for byte, so they are what coding "
+        "them again would give)",
+    )
     args = parser.parse_args()
     codec = vcodec.load(args.model)
     efforts = [int(e) for e in args.efforts.split(",")]
@@ -58,7 +79,7 @@ def main() -> None:
     crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
     images = development_images()
     chosen = [n.strip() for n in args.images.split(",") if n.strip()] or list(images)
-    rows = []
+    rows = reused_rows(args, codec.name, efforts, qualities, chosen)
     for name in chosen:
         x = centre_crop(images[name], crop)
         pixels = x.shape[-1] * x.shape[-2]
@@ -92,7 +113,7 @@ def main() -> None:
 
     anchor = mean_curve(0)
     summary = {}
-    for effort in efforts:
+    for effort in sorted({r["effort"] for r in rows}):
         curve = mean_curve(effort)
         summary[effort] = {
             "bpp": curve[0],
@@ -122,7 +143,8 @@ def main() -> None:
             "crop": args.crop,
             "images": chosen,
             "qualities": qualities,
-            "iterations": {e: EFFORT_ITERATIONS[e] for e in efforts},
+            "iterations": {e: EFFORT_ITERATIONS[e] for e in summary},
+            "reused_from": args.reuse or None,
             "rows": rows,
             "summary": summary,
             "encode_seconds_768x512": timing,

@@ -591,3 +591,26 @@ def test_the_latent_rate_is_the_rate_term_of_the_pixel_loss(tmp_path):
 def test_latent_rate_needs_the_latent_fixed(tmp_path):
     with pytest.raises(ValueError, match="y_gain must be in"):
         Trainer(_latent_rate_config(tiny_data(tmp_path), freeze=("g_a",)), tmp_path / "run")
+
+
+def test_the_moving_average_is_what_ships_and_it_resumes(tmp_path):
+    """[train] ema: the average carries over a resume, and export loads it instead of the last step."""
+    from vcodec.train.export import load_run
+
+    config = TrainConfig(
+        CodecConfig("mean-scale-checkerboard", n=8, m=8),
+        data=str(tiny_data(tmp_path)),
+        steps=4,
+        batch=2,
+        crop=64,
+        ema=0.5,
+    )
+    straight = train_straight_and_interrupted(config, tmp_path)
+    resumed = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["ema"]
+    assert straight.ema.keys() == resumed.keys()
+    for key, value in straight.ema.items():
+        assert torch.allclose(value, resumed[key], atol=1e-6), key
+    name = "g_a.0.weight"
+    assert not torch.allclose(straight.ema[name], straight.model.state_dict()[name])
+    shipped, _, _ = load_run(tmp_path / "a", "x")
+    assert torch.equal(shipped.state_dict()[name], straight.ema[name])

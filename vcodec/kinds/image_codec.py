@@ -161,7 +161,7 @@ def _with_rate_points(state: dict, recipe, log: Log) -> dict:
 
 
 def _card(name: str, description: str, config, steps: int, hardware: str, dev: dict) -> str:
-    from vcodec.train.export import data_note
+    from vcodec.train.export import data_note, schedule_notes
 
     rows = "\n".join(
         f"| {q} | {lam} | {bpp:.3f} | {psnr:.2f} | {msssim:.4f} |"
@@ -177,8 +177,7 @@ def _card(name: str, description: str, config, steps: int, hardware: str, dev: d
   model (gain units), {len(config.model.lambdas)} qualities.
 - Training data: {data_note(config)}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}),
-  loss {"λ·1250·(1 − MS-SSIM)" if config.loss.distortion == "ms-ssim" else "λ·255²·MSE"} + bpp with λ drawn per sample
-  from the quality levels.
+  {_objective(config)}{schedule_notes(config)}.
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
   run's own config is `RUN/config.toml`).
@@ -192,6 +191,17 @@ flower. All are lossy sources: these are development numbers, not Kodak numbers.
 |---|---|---|---|---|
 {rows}
 """
+
+
+def _objective(config) -> str:
+    """The loss a run trained, in words."""
+    if config.latent_rate:
+        return (
+            f"loss: bpp of g_a's latents of the photos, cached once ({config.crop // 16}² windows; "
+            "with g_a and the y gains frozen the distortion is fixed), quality drawn per sample"
+        )
+    distortion = "λ·1250·(1 − MS-SSIM)" if config.loss.distortion == "ms-ssim" else "λ·255²·MSE"
+    return f"loss {distortion} + bpp with λ drawn per sample from the quality levels"
 
 
 def _hyper_width(model) -> str:

@@ -13,7 +13,7 @@ import torch
 
 from vcodec import registry, zoo
 from vcodec.errors import VcodecError
-from vcodec.train.loop import TrainConfig, load_training_state, wall_seconds
+from vcodec.train.loop import TrainConfig, load_training_state, wall_seconds, weights_to_ship
 from vcodec.zoo import prepare_for_shipping, save_checkpoint
 
 DATA_NOTE = (
@@ -27,6 +27,14 @@ def data_note(config: TrainConfig) -> str:
     low, high = config.crop_scales
     scales = f", each cut from a window {low:g}–{high:g}× larger and shrunk" if high > 1 else ""
     return f"{DATA_NOTE}; random {config.crop}x{config.crop} crops{scales}"
+
+
+def schedule_notes(config: TrainConfig) -> str:
+    """What a card's training line adds for frozen modules and averaged weights ("" for neither)."""
+    notes = [f"; frozen: {', '.join(config.freeze)}"] if config.freeze else []
+    if config.ema:
+        notes.append(f"; shipped weights: their moving average (EMA, decay {config.ema:g})")
+    return "".join(notes)
 
 
 def extra_terms(config: TrainConfig) -> str:
@@ -50,7 +58,7 @@ def load_run(run_dir: Path, name: str, token_prior: str | None = None):
             raise VcodecError("--token-prior applies to image tokenizers only")
         config.model = replace(config.model, prior=token_prior)
     model = zoo.build(config.model, name)
-    load_training_state(model, ckpt["model"])
+    load_training_state(model, weights_to_ship(ckpt))
     return model.eval(), config, ckpt
 
 

@@ -56,7 +56,7 @@ def start_weights(recipe: RunRecipe, log: Log) -> dict | None:
     if _is_config(recipe.init):
         parent = _parent_recipe(recipe)
         trainer = train_recipe(parent, parent.default_run_dir, log)
-        return trainer.model.state_dict()
+        return trainer.shipped_state()
     from vcodec import zoo
 
     return zoo.load(recipe.init).state_dict()

@@ -75,6 +75,9 @@ class TrainConfig:
     # image codecs: train the entropy model alone, on g_a's latents of the photos cached once
     # (g_a and y_gain frozen, so the distortion is fixed and the rate is the loss; crop: window side)
     latent_rate: bool = False
+    # decay of an exponential moving average of the trained weights (0: none); when set, the average
+    # is what development metrics measure, what export ships and what a chained config starts from
+    ema: float = 0.0
     loss: LossConfig = field(default_factory=LossConfig)
 
     def to_dict(self) -> dict:
@@ -162,6 +165,12 @@ def load_training_state(model: nn.Module, state: dict) -> None:
     bad += list(unexpected)
     if bad:
         raise ValueError(f"checkpoint does not fit the model: {', '.join(bad[:5])}")
+
+
+def weights_to_ship(ckpt: dict) -> dict:
+    """A training checkpoint's weights as shipped: the moving average of the trained ones where the
+    run kept one (``[train] ema``), the rest as trained."""
+    return {**ckpt["model"], **(ckpt.get("ema") or {})}
 
 
 def saved_config(run_dir: Path) -> TrainConfig | None:
@@ -291,6 +300,7 @@ class Trainer:
             None  # the model as the training step calls it (DDP, compiled)
         )
         self._signal: int | None = None  # the SIGINT or SIGTERM that asked the run to stop
+        self.ema: dict[str, torch.Tensor] | None = None  # averaged trained weights (config.ema)
 
     def _latent_windows(self) -> LatentWindows:
         config = self.config
@@ -318,6 +328,7 @@ class Trainer:
             {
                 "config": self.config.to_dict(),
                 "model": self.model.state_dict(),
+                "ema": self.ema,
                 "optimizer": self.optimizer.state_dict(),
                 "step": self.state.step,
                 "history": self.state.history,
@@ -348,6 +359,7 @@ class Trainer:
                 f"use a new run folder"
             )
         load_training_state(self.model, ckpt["model"])
+        self.ema = ckpt.get("ema")
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.objective.load_state_dict(ckpt)
         self.state = RunState(ckpt["step"], ckpt["history"], wall_seconds(ckpt))
@@ -385,11 +397,31 @@ class Trainer:
             return None
         self.skipped_in_a_row = 0
         self.optimizer.step()
+        self._average_weights()
         return distributed.mean_over_processes(
             {"loss": loss.item(), **metrics, **self.objective.after_step(model)},
             self.shard,
             self.device,
         )
+
+    @torch.no_grad()
+    def _average_weights(self) -> None:
+        """One step of the weights' moving average (``config.ema``), its decay ramped up as
+        (1 + t)/(10 + t) over the first steps so the average does not hold on to the start."""
+        if not self.config.ema:
+            return
+        trained = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        if self.ema is None:
+            self.ema = {n: p.detach().clone() for n, p in trained.items()}
+            return
+        step = self.state.step
+        decay = min(self.config.ema, (1 + step) / (10 + step))
+        for name, parameter in trained.items():
+            self.ema[name].lerp_(parameter.detach(), 1 - decay)
+
+    def shipped_state(self) -> dict:
+        """The weights the run ships: its state, with the moving average where there is one."""
+        return weights_to_ship({"model": self.model.state_dict(), "ema": self.ema})
 
     def _skip_update(self) -> None:
         """Drop a step's NaN or infinite gradients instead of writing them into the weights; stop the run
@@ -497,10 +529,16 @@ class Trainer:
         return distributed.largest(self._signal or 0, self.shard, self.device)
 
     def _evaluate(self, bar: tqdm) -> None:
-        """Development-set metrics of the current weights, logged and kept in the history."""
+        """Development-set metrics of the weights the run would ship now, logged and kept in the
+        history."""
+        training = {k: v.clone() for k, v in self.model.state_dict().items()} if self.ema else None
+        if training is not None:
+            self.model.load_state_dict(self.shipped_state())
         self.model.eval()
         dev = registry.kind_of(self.model).development_metrics(self.model)
         self.model.train()
+        if training is not None:
+            self.model.load_state_dict(training)
         if dev is not None:
             self.state.history.append({"step": self.state.step, "dev": dev})
             bar.write(f"step {self.state.step}: development images " + dev["summary"])
