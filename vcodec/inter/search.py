@@ -1,0 +1,157 @@
+"""Block motion estimation: the encoder's search for the vector of each block, in quarter pels.
+
+Coarse to fine, as encoders do to keep the search cheap: a full search of ±``search`` pixels on a
+luma pyramid's coarsest level, a ±1 refinement at each finer level, then half- and quarter-pel
+refinement on the interpolated reference (:class:`~vcodec.inter.interpolation.SubpelReference`).
+Costs are sums of absolute luma differences in integers, so the same frames give the same vectors on
+any machine; a vector must beat the one before it by a margin (``bias``) to be taken, and the zero
+vector goes first, so flat or noisy areas keep still vectors, which code cheapest.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vcodec.inter.interpolation import QUARTER, SubpelReference, block_field, predict
+
+LUMA = (77, 150, 29)  # BT.601 weights × 256
+MIN_BLOCK = 4  # the smallest block (pixels) a pyramid level searches with
+
+
+def luma(frame: Tensor) -> Tensor:
+    """Integer luma (×256) of a C×H×W uint8 frame (C = 3, or 1 for grey), int32 H×W."""
+    if frame.shape[0] == 1:
+        return frame[0].int() * 256
+    weights = torch.tensor(LUMA, dtype=torch.int32).reshape(3, 1, 1)
+    return (frame.int() * weights).sum(0, dtype=torch.int32)
+
+
+def _half(plane: Tensor) -> Tensor:
+    """One pyramid level down: the 2×2 mean (rounded down), edges cropped to even sizes."""
+    h, w = plane.shape[-2] // 2 * 2, plane.shape[-1] // 2 * 2
+    p = plane[:h, :w]
+    return torch.div(
+        p[0::2, 0::2] + p[1::2, 0::2] + p[0::2, 1::2] + p[1::2, 1::2], 4, rounding_mode="floor"
+    )
+
+
+def _moved(plane: Tensor, field: Tensor) -> Tensor:
+    """``plane`` (H×W) sampled at p + field[p] (integer pixels), edges replicated."""
+    height, width = plane.shape
+    rows = (torch.arange(height, dtype=torch.int32).reshape(-1, 1) + field[0]).clamp_(0, height - 1)
+    cols = (torch.arange(width, dtype=torch.int32).reshape(1, -1) + field[1]).clamp_(0, width - 1)
+    return plane.flatten().index_select(0, (rows * width + cols).flatten()).reshape(height, width)
+
+
+def block_sums(values: Tensor, block: int) -> Tensor:
+    """Integer sums over block×block tiles of an H×W tensor (edges: partial tiles)."""
+    h, w = values.shape
+    padded = F.pad(values, (0, -w % block, 0, -h % block))
+    return padded.reshape(padded.shape[0] // block, block, -1, block).sum((1, 3), dtype=torch.int64)
+
+
+def _cost(current: Tensor, prediction: Tensor, block: int) -> Tensor:
+    return block_sums((current - prediction).abs_(), block)
+
+
+def _keep_better(best: tuple[Tensor, Tensor], candidate: Tensor, cost: Tensor, bias: float):
+    """(vectors, costs) with each block's candidate taken where it beats the standing cost by
+    ``bias`` of it."""
+    vectors, costs = best
+    better = cost < costs - (costs * bias).long()
+    return torch.where(better, candidate, vectors), torch.where(better, cost, costs)
+
+
+def _refine(
+    current: Tensor,
+    predict_at,
+    vectors: Tensor,
+    block: int,
+    offsets: list[tuple[int, int]],
+    bias: float,
+) -> Tensor:
+    """Each block's vector moved by the offset (or none) whose prediction costs least. One offset
+    moves every block alike, so its field is the standing one plus a constant. ``predict_at(field)``
+    gives the H×W prediction of a per-pixel field."""
+    height, width = current.shape
+    field = block_field(vectors, block, height, width).to(torch.int32)
+    best = (vectors, _cost(current, predict_at(field), block))
+    for dy, dx in offsets:
+        step = torch.tensor([dy, dx], dtype=torch.int32).reshape(2, 1, 1)
+        cost = _cost(current, predict_at(field + step), block)
+        best = _keep_better(best, vectors + step.long(), cost, bias)
+    return best[0]
+
+
+def _window(reach: int) -> list[tuple[int, int]]:
+    """Every offset within ±reach but zero, nearest first (ties keep the nearer vector)."""
+    offsets = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
+    return sorted((o for o in offsets if o != (0, 0)), key=lambda o: (abs(o[0]) + abs(o[1]), o))
+
+
+def _neighbours(current: Tensor, predict_at, vectors: Tensor, block: int, bias: float) -> Tensor:
+    """Each block tries its four neighbours' vectors (motion is smooth: a block whose own search
+    went astray, in a flat or repetitive area, takes its neighbour's)."""
+    height, width = current.shape
+
+    def cost(candidate: Tensor) -> Tensor:
+        field = block_field(candidate, block, height, width).to(torch.int32)
+        return _cost(current, predict_at(field), block)
+
+    best = (vectors, cost(vectors))
+    for dim, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
+        candidate = torch.roll(vectors, step, dims=dim)
+        best = _keep_better(best, candidate, cost(candidate), bias)
+    return best[0]
+
+
+def luma_frame(frame: Tensor) -> Tensor:
+    """The 1×H×W uint8 luma of a C×H×W uint8 frame (rounded BT.601)."""
+    return ((luma(frame) + 128) >> 8).to(torch.uint8)[None]
+
+
+def block_motion(
+    current: Tensor,
+    reference: Tensor,
+    block: int = 16,
+    search: int = 16,
+    bias: float = 0.02,
+) -> Tensor:
+    """Quarter-pel vectors (2×⌈H/block⌉×⌈W/block⌉, rows then columns, within ±``search`` pixels) that
+    move ``reference`` onto ``current`` (both C×H×W uint8) block by block, found on luma."""
+    height, width = current.shape[-2:]
+    target, source = luma(current), luma(reference)
+    levels = 0
+    while block >> (levels + 1) >= MIN_BLOCK and search >> (levels + 1) >= 2:
+        levels += 1
+    pyramid = [(target, source)]
+    for _ in range(levels):
+        pyramid.append((_half(pyramid[-1][0]), _half(pyramid[-1][1])))
+    rows, cols = -(-height // block), -(-width // block)
+    vectors = torch.zeros(2, rows, cols, dtype=torch.long)
+    for level in range(levels, -1, -1):
+        cur, ref = pyramid[level]
+        size = block >> level
+
+        def moved(field: Tensor, ref=ref) -> Tensor:
+            return _moved(ref, field)
+
+        grid = vectors[:, : -(-cur.shape[0] // size), : -(-cur.shape[1] // size)]
+        reach = -(-search >> level) if level == levels else 1
+        grid = _refine(cur, moved, grid, size, _window(reach), bias)
+        grid = _neighbours(cur, moved, grid, size, bias)
+        vectors = F.pad(grid, (0, cols - grid.shape[-1], 0, rows - grid.shape[-2]))
+        if level:
+            vectors = vectors * 2
+    vectors = vectors.clamp(-search, search) * QUARTER
+    fine = SubpelReference(luma_frame(reference), search + 1)
+
+    def subpel(field: Tensor) -> Tensor:
+        return predict(fine, field)[0].int() << 8
+
+    for step in (QUARTER // 2, QUARTER // 4):
+        offsets = [(dy * step, dx * step) for dy, dx in _window(1)]
+        vectors = _refine(target, subpel, vectors, block, offsets, bias)
+    return vectors.clamp(-search * QUARTER, search * QUARTER)
