@@ -5,7 +5,7 @@ import pytest
 import skimage.data
 import torch
 
-from vcodec.inter import SubpelReference, block_motion, predict
+from vcodec.inter import SubpelReference, block_motion, decode_vectors, encode_vectors, predict
 from vcodec.inter.interpolation import TAPS, block_field
 
 
@@ -89,3 +89,22 @@ def test_block_vectors_spread_over_their_pixels():
     field = block_field(vectors, 4, 7, 10)
     assert field.shape == (2, 7, 10)
     assert field[0, 6, 9] == vectors[0, 1, 2] and field[1, 0, 4] == vectors[1, 0, 1]
+
+
+def test_any_vector_field_round_trips_and_smooth_motion_is_cheap():
+    from vcodec.errors import BitstreamError
+    from vcodec.inter.vectors import vector_bits
+
+    rng = np.random.default_rng(4)
+    for rows, cols, spread in ((1, 1, 0), (1, 7, 5), (6, 1, 64), (5, 9, 64), (12, 20, 3)):
+        field = torch.from_numpy(rng.integers(-spread, spread + 1, (2, rows, cols)))
+        assert torch.equal(decode_vectors(encode_vectors(field, 16), rows, cols, 16), field)
+    pan = torch.tensor([5, -7]).reshape(2, 1, 1).expand(2, 12, 20)
+    assert len(encode_vectors(pan, 16)) <= 12  # 240 vectors: all but the first are predicted
+    noise = torch.from_numpy(rng.integers(-64, 65, (2, 12, 20)))
+    assert vector_bits(pan, 16) < vector_bits(noise, 16) / 50
+    with pytest.raises(BitstreamError):
+        decode_vectors(b"\xff\x00", 2, 2, 16)
+    far = encode_vectors(torch.full((2, 1, 2), 64), 16)
+    with pytest.raises(BitstreamError, match="beyond"):
+        decode_vectors(far, 1, 2, 8)

@@ -13,13 +13,12 @@ gathers and :class:`~vcodec.layers.exact.ExactStack`).
 
 from __future__ import annotations
 
-import constriction
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
+from vcodec.entropy import laplace
 from vcodec.errors import BitstreamError
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 
@@ -138,56 +137,24 @@ class ExactMotion:
 
 
 # --- the motion section of a predicted frame ------------------------------------------------------------
-def _scales() -> np.ndarray:
-    return 0.15 * 1.2 ** np.arange(32)  # Laplace scales a frame may choose from (one byte)
-
-
-def _laplace_probabilities(scale: float, reach: int) -> np.ndarray:
-    """A discrete Laplace distribution over −reach…reach (index 0 is −reach)."""
-    weights = np.exp(-np.abs(np.arange(-reach, reach + 1)) / scale)
-    return weights / weights.sum()
-
-
-def _laplace(scale: float, reach: int):
-    return constriction.stream.model.Categorical(
-        _laplace_probabilities(scale, reach), perfect=False
-    )
-
-
 def _differences(vectors: Tensor) -> np.ndarray:
     """Vectors (N×2) → each component minus the same component of the vector before it (0 at first)."""
-    values = vectors.numpy().astype(np.int32)
-    return np.diff(values, axis=0, prepend=np.zeros((1, 2), np.int32)).reshape(-1)
+    values = vectors.numpy().astype(np.int64)
+    return np.diff(values, axis=0, prepend=np.zeros((1, 2), np.int64)).reshape(-1)
 
 
 def encode_motion(vectors: Tensor, search: int) -> bytes:
-    """N×2 integer vectors in ±``search`` → a byte naming the Laplace scale that codes their differences
-    cheapest, and the range-coded differences (empty for no vectors)."""
-    if vectors.numel() == 0:
-        return b""
-    symbols = _differences(vectors) + 2 * search
-    costs = [_bits(symbols, scale, 2 * search) for scale in _scales()]
-    choice = int(np.argmin(costs))
-    encoder = range_encoder()
-    encoder.encode(symbols, _laplace(_scales()[choice], 2 * search))
-    return bytes([choice]) + range_bytes(encoder)
-
-
-def _bits(symbols: np.ndarray, scale: float, reach: int) -> float:
-    return float(-np.log2(_laplace_probabilities(scale, reach)[symbols]).sum())
+    """N×2 integer vectors in ±``search`` → their differences under the cheapest Laplace
+    (:mod:`vcodec.entropy.laplace`; empty for no vectors)."""
+    return laplace.encode(_differences(vectors), 2 * search)
 
 
 def decode_motion(data: bytes, count: int, search: int) -> Tensor:
     """The ``count``×2 vectors of :func:`encode_motion`; BitstreamError when the bytes cannot be them."""
+    differences = laplace.decode(data, 2 * count, 2 * search, "motion vectors")
     if count == 0:
-        if data:
-            raise BitstreamError("motion vectors where no block is coded")
         return torch.zeros((0, 2), dtype=torch.long)
-    if len(data) < 1 or data[0] >= len(_scales()):
-        raise BitstreamError("motion vectors are corrupt")
-    with range_decoder(data[1:], "motion vectors") as decoder:
-        symbols = decoder.decode(_laplace(_scales()[data[0]], 2 * search), 2 * count)
-    vectors = np.cumsum((symbols.astype(np.int64) - 2 * search).reshape(count, 2), axis=0)
+    vectors = np.cumsum(differences.reshape(count, 2), axis=0)
     if np.abs(vectors).max() > search:
         raise BitstreamError(f"a motion vector reaches beyond the model's ±{search} pixels")
     return torch.from_numpy(vectors)

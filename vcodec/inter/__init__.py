@@ -5,10 +5,20 @@ that every machine forms the same prediction from the same decoded reference:
 
 - :mod:`vcodec.inter.interpolation` — quarter-pel interpolation with HEVC's 8-tap luma filters;
 - :mod:`vcodec.inter.search` — block motion estimation: integer search, then half- and quarter-pel
-  refinement on the interpolated reference.
+  refinement on the interpolated reference;
+- :mod:`vcodec.inter.vectors` — the vectors' section: differences from the neighbours' median,
+  range-coded.
 """
 
 from vcodec.inter.interpolation import QUARTER, SubpelReference, predict
 from vcodec.inter.search import block_motion
+from vcodec.inter.vectors import decode_vectors, encode_vectors
 
-__all__ = ["QUARTER", "SubpelReference", "block_motion", "predict"]
+__all__ = [
+    "QUARTER",
+    "SubpelReference",
+    "block_motion",
+    "decode_vectors",
+    "encode_vectors",
+    "predict",
+]
