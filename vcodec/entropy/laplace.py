@@ -26,8 +26,10 @@ def _model(scale: float, reach: int):
 
 
 def bits(values: np.ndarray, scale: float, reach: int) -> float:
-    """Ideal code length of ``values`` (in −reach…reach) under the scale's Laplace."""
-    return float(-np.log2(probabilities(scale, reach)[values + reach]).sum())
+    """Ideal code length of ``values`` (in −reach…reach) under the scale's Laplace (infinite where a
+    value's probability underflows: that scale cannot code it)."""
+    with np.errstate(divide="ignore"):
+        return float(-np.log2(probabilities(scale, reach)[values + reach]).sum())
 
 
 def encode(values: np.ndarray, reach: int) -> bytes:
