@@ -3,7 +3,7 @@
 Kept free of heavy imports, so ``vcodec --help`` can show them without loading torch.
 """
 
-DEFAULT_MODEL = "checkerboard-medium"  # image codec
+DEFAULT_MODEL = "checkerboard-medium-v2"  # image codec
 DEFAULT_VIDEO_MODEL = "temporal-mc-small"
 DEFAULT_INTRA_PERIOD = 32  # video: an intra frame every N frames
 DEFAULT_INTRA_BOOST = (

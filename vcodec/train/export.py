@@ -25,6 +25,12 @@ DATA_NOTE = (
 def data_note(config: TrainConfig) -> str:
     """The training data of a run in one line: the photos and how crops were cut from them."""
     low, high = config.crop_scales
+    if config.latent_rate:
+        side = config.crop // 16
+        return (
+            f"{DATA_NOTE}; g_a's latents of each whole photo, shrunk {low:g}–{high:g}× (5 scales) and "
+            f"mirrored, cut into random {side}x{side} windows ({config.crop} px)"
+        )
     scales = f", each cut from a window {low:g}–{high:g}× larger and shrunk" if high > 1 else ""
     return f"{DATA_NOTE}; random {config.crop}x{config.crop} crops{scales}"
 
