@@ -1,8 +1,9 @@
 """Block motion estimation: the encoder's search for the vector of each block, in quarter pels.
 
 Coarse to fine, as encoders do to keep the search cheap: a full search of ±``search`` pixels on a
-luma pyramid's coarsest level, a ±1 refinement at each finer level, then half- and quarter-pel
-refinement on the interpolated reference (:class:`~vcodec.inter.interpolation.SubpelReference`).
+luma pyramid's coarsest level, then at each level a ±1 refinement and a try of the neighbours'
+vectors, then half- and quarter-pel refinement on the interpolated reference
+(:class:`~vcodec.inter.interpolation.SubpelReference`).
 Costs are sums of absolute luma differences in integers, so the same frames give the same vectors on
 any machine; a vector must beat the one before it by a margin (``bias``) to be taken, and the zero
 vector goes first, so flat or noisy areas keep still vectors, which code cheapest.
