@@ -359,7 +359,8 @@ class Trainer:
                 f"use a new run folder"
             )
         load_training_state(self.model, ckpt["model"])
-        self.ema = ckpt.get("ema")
+        ema = ckpt.get("ema")
+        self.ema = None if ema is None else {k: v.to(self.device) for k, v in ema.items()}
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.objective.load_state_dict(ckpt)
         self.state = RunState(ckpt["step"], ckpt["history"], wall_seconds(ckpt))
