@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from vcodec.entropy import laplace
 from vcodec.errors import BitstreamError
+from vcodec.inter.interpolation import block_field
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 
 STRIDE = 16  # pixels per latent
@@ -66,8 +67,7 @@ def whole_latents(vectors: Tensor) -> Tensor:
 
 def per_latent(vectors: Tensor, shape: tuple[int, int]) -> Tensor:
     """Block vectors spread over the latent grid (B×2×h×w)."""
-    spread = vectors.repeat_interleave(MOTION_BLOCK, -2).repeat_interleave(MOTION_BLOCK, -1)
-    return spread[..., : shape[0], : shape[1]]
+    return block_field(vectors, MOTION_BLOCK, *shape)
 
 
 def shift_latents(latent: Tensor, whole: Tensor) -> Tensor:

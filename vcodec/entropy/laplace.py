@@ -32,13 +32,19 @@ def bits(values: np.ndarray, scale: float, reach: int) -> float:
         return float(-np.log2(probabilities(scale, reach)[values + reach]).sum())
 
 
+def cheapest(values: np.ndarray, reach: int) -> tuple[int, float]:
+    """The index of the scale that codes ``values`` in the fewest bits, and those bits."""
+    costs = [bits(values, scale, reach) for scale in SCALES]
+    choice = int(np.argmin(costs))
+    return choice, costs[choice]
+
+
 def encode(values: np.ndarray, reach: int) -> bytes:
     """Integers in −reach…reach → the byte naming the cheapest scale, then the range-coded values
     (empty for no values)."""
     if values.size == 0:
         return b""
-    costs = [bits(values, scale, reach) for scale in SCALES]
-    choice = int(np.argmin(costs))
+    choice, _ = cheapest(values, reach)
     encoder = range_encoder()
     encoder.encode((values + reach).astype(np.int32), _model(SCALES[choice], reach))
     return bytes([choice]) + range_bytes(encoder)

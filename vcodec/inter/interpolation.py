@@ -63,9 +63,9 @@ class SubpelReference:
 
 
 def block_field(vectors: Tensor, block: int, height: int, width: int) -> Tensor:
-    """Block vectors (2×rows×cols) spread over the pixels (2×height×width)."""
+    """Block vectors (…×rows×cols) spread over the positions each covers (…×height×width)."""
     spread = vectors.repeat_interleave(block, -2).repeat_interleave(block, -1)
-    return spread[:, :height, :width]
+    return spread[..., :height, :width]
 
 
 def predict(reference: SubpelReference, field: Tensor) -> Tensor:

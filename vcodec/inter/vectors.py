@@ -26,15 +26,12 @@ def _predictor(field: list[list[list[int]]], axis: int, row: int, col: int) -> i
     values = field[axis]
     if row == 0:
         return values[0][col - 1] if col else 0
-    left = values[row][col - 1] if col else values[row - 1][col]
     up = values[row - 1][col]
-    corner = (
-        values[row - 1][col + 1]
-        if col + 1 < len(values[0])
-        else values[row - 1][col - 1]
-        if col
-        else up
-    )
+    left = values[row][col - 1] if col else up
+    if col + 1 < len(values[0]):
+        corner = values[row - 1][col + 1]
+    else:  # the last column: the upper-left neighbour (the one above on a one-column field)
+        corner = values[row - 1][col - 1] if col else up
     return _median(left, up, corner)
 
 
@@ -88,5 +85,4 @@ def decode_vectors(data: bytes, rows: int, cols: int, search: int) -> Tensor:
 
 def vector_bits(vectors: Tensor, search: int) -> float:
     """What :func:`encode_vectors` would spend on the range-coded part, ideally (encoder decisions)."""
-    differences = _differences(vectors)
-    return min(laplace.bits(differences, scale, reach(search)) for scale in laplace.SCALES)
+    return laplace.cheapest(_differences(vectors), reach(search))[1]

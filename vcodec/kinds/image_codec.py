@@ -195,9 +195,11 @@ flower. All are lossy sources: these are development numbers, not Kodak numbers.
 
 def _objective(config) -> str:
     """The loss a run trained, in words."""
+    from vcodec.train.latents import STRIDE
+
     if config.latent_rate:
         return (
-            f"loss: bpp of g_a's latents of the photos, cached once ({config.crop // 16}² windows; "
+            f"loss: bpp of g_a's latents of the photos, cached once ({config.crop // STRIDE}² windows; "
             "with g_a and the y gains frozen the distortion is fixed), quality drawn per sample"
         )
     distortion = "λ·1250·(1 − MS-SSIM)" if config.loss.distortion == "ms-ssim" else "λ·255²·MSE"

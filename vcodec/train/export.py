@@ -13,6 +13,7 @@ import torch
 
 from vcodec import registry, zoo
 from vcodec.errors import VcodecError
+from vcodec.train.latents import SCALE_STEPS, STRIDE
 from vcodec.train.loop import TrainConfig, load_training_state, wall_seconds, weights_to_ship
 from vcodec.zoo import prepare_for_shipping, save_checkpoint
 
@@ -26,10 +27,11 @@ def data_note(config: TrainConfig) -> str:
     """The training data of a run in one line: the photos and how crops were cut from them."""
     low, high = config.crop_scales
     if config.latent_rate:
-        side = config.crop // 16
+        side = config.crop // STRIDE
         return (
-            f"{DATA_NOTE}; g_a's latents of each whole photo, shrunk {low:g}–{high:g}× (5 scales) and "
-            f"mirrored, cut into random {side}x{side} windows ({config.crop} px)"
+            f"{DATA_NOTE}; g_a's latents of each whole photo, shrunk {low:g}–{high:g}× "
+            f"({SCALE_STEPS} scales) and mirrored, cut into random {side}x{side} windows "
+            f"({config.crop} px)"
         )
     scales = f", each cut from a window {low:g}–{high:g}× larger and shrunk" if high > 1 else ""
     return f"{DATA_NOTE}; random {config.crop}x{config.crop} crops{scales}"

@@ -3,8 +3,8 @@
 With the analysis transform g_a and the gains frozen, the quantized latent — and so the distortion —
 no longer depends on what trains: the loss is the rate alone. g_a then needs to run once per photo,
 not once per step, and a step costs only the entropy model at latent resolution (1/16 of the side):
-about 16× more latent positions per CPU-second than training through the pixels. This is how a new
-context model (the channel-conditional codec of issue 22) learns on a trained codec's transforms.
+a step of 4,096 latent positions takes about as long as a pixel step of 512 (benchmarks/RESULTS.md).
+This is how a new entropy model learns on a trained codec's transforms.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from vcodec.errors import VcodecError
 from vcodec.io.images import atomic_path
+from vcodec.train.data import downscale
 
 STRIDE = 16  # pixels per latent position of the image codecs' g_a
+SCALE_STEPS = 5  # scales each photo is analysed at, between the crop scales
 # what must stay as it starts for the rate to be the whole loss
 FROZEN_FOR_LATENT_RATE = ("g_a", "y_gain")
 
 
-def scale_steps(scales: tuple[float, float], count: int = 5) -> list[float]:
+def scale_steps(scales: tuple[float, float], count: int = SCALE_STEPS) -> list[float]:
     """``count`` downscale factors spaced evenly in log between the low and high crop scale."""
     low, high = scales
     if high == low:
@@ -38,7 +39,7 @@ class LatentWindows:
     """Endless random windows (B×M×w×w, w = crop/16) of g_a's latents of the training photos.
 
     The photos are analysed once, on first use (so the weights a run starts from are the ones cached):
-    each at five scales between the crop scales (shrunk with Lanczos, as :class:`RandomCrops` does) and
+    each at :data:`SCALE_STEPS` scales between the crop scales (shrunk as the training cache is) and
     mirrored, so the windows show what the pixel crops would. A window is drawn like a crop: a photo,
     then a scale, then a place.
     """
@@ -95,7 +96,7 @@ class LatentWindows:
         for image in tqdm(self.images, desc="caching latents", unit="photo", leave=False):
             maps = []
             for scale in self.scales:
-                shrunk = _shrink(image, scale)
+                shrunk = downscale(image, scale)
                 h, w = (n // STRIDE * STRIDE for n in shrunk.shape[:2])
                 if min(h, w) < side:
                     continue
@@ -120,14 +121,6 @@ class LatentWindows:
             left = self.rng.integers(latent.shape[-1] - w + 1)
             out.append(latent[:, top : top + w, left : left + w])
         return torch.stack(out)
-
-
-def _shrink(image: np.ndarray, scale: float) -> np.ndarray:
-    if scale == 1.0:
-        return image
-    h, w = image.shape[:2]
-    size = (max(1, round(w / scale)), max(1, round(h / scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
 
 def check_latent_rate(freeze: tuple[str, ...]) -> None:
