@@ -71,12 +71,12 @@ def video_codec(codec, batch: int):
             torch.from_numpy(f.copy()).permute(2, 0, 1)[None].float().div(255.0).to(device)
             for f in clip.frames
         ]
-        coded = list(codec.encode_latents(frames, 3, 4, 1.0))
+        coded = list(codec.encode_states(frames, 3, 4, 1.0))
         return [p for p, _, _ in coded], [latent.cpu() for _, latent, _ in coded]
 
     def decode(packets, device):
         height, width = clip.frames.shape[1:3]
-        return [latent.cpu() for latent in codec.decode_latents(packets, width, height, 3)]
+        return [latent.cpu() for latent in codec.decode_states(packets, width, height, 3)]
 
     return encode, decode
 

@@ -79,9 +79,9 @@ def test_video_intra_frames_use_the_effort(few_steps):
     codec = tiny_video_codec()
     g = torch.Generator().manual_seed(1)
     frames = [torch.rand(1, 3, 64, 64, generator=g) for _ in range(3)]
-    encoded = list(codec.encode_latents(iter(frames), 2, 2, 1.0, effort=1))
+    encoded = list(codec.encode_states(iter(frames), 2, 2, 1.0, effort=1))
     packets = [packet for packet, _, _ in encoded]
-    decoded = list(codec.decode_latents(iter(packets), 64, 64, 2))
+    decoded = list(codec.decode_states(iter(packets), 64, 64, 2))
     assert all(torch.equal(a, b) for (_, a, _), b in zip(encoded, decoded))
 
 

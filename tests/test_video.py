@@ -504,10 +504,10 @@ def test_a_viewing_copy_of_an_odd_sized_clip_reports_the_padded_size_it_wrote(ti
         assert (video.info.width, video.info.height) == (66, 50) and len(list(video.frames())) == 2
 
 
-def test_decode_latents_rebuilds_the_encoders_latents_exactly(codec):
+def test_decode_states_rebuilds_the_encoders_latents_exactly(codec):
     frames = as_tensors(moving_pattern(4))
-    coded = list(codec.encode_latents(frames, 2, 2, 1.0))
-    decoded = list(codec.decode_latents([p for p, _, _ in coded], 56, 40, 2))
+    coded = list(codec.encode_states(frames, 2, 2, 1.0))
+    decoded = list(codec.decode_states([p for p, _, _ in coded], 56, 40, 2))
     assert len(decoded) == 4 and all(torch.equal(a, b) for (_, a, _), b in zip(coded, decoded))
     with pytest.raises(BitstreamError, match="quality 9"):
-        list(codec.decode_latents([coded[0][0]], 56, 40, 9))
+        list(codec.decode_states([coded[0][0]], 56, 40, 9))

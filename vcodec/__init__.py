@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "ImageCodec": "vcodec.codecs:LearnedImageCodec",
-    "VideoCodec": "vcodec.codecs.video:LearnedVideoCodec",
+    "VideoCodec": "vcodec.codecs.video_base:VideoCodec",
     "Tokenizer": "vcodec.tokenizers",
     "DEFAULT_MODEL": "vcodec.zoo",
     "list_models": "vcodec.zoo",

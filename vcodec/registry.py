@@ -221,6 +221,15 @@ _BUILT_IN = (
         "entropy model with block skipping.",
     ),
     Architecture(
+        "pixel-residual",
+        "video-codec",
+        "vcodec.codecs.pixel_video:PixelVideoConfig",
+        "vcodec.codecs.pixel_video:PixelResidualCodec",
+        {**_TINY_CODEC, "search": 4},
+        "Pixel-domain video codec: quarter-pel block motion compensation, and the prediction error "
+        "coded by a learned image codec in 64×64 blocks that may be skipped.",
+    ),
+    Architecture(
         "transformer-1d",
         "tokenizer",
         "vcodec.tokenizers.transformer1d:Transformer1DConfig",

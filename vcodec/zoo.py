@@ -25,17 +25,13 @@ if TYPE_CHECKING:  # the catalog (names, kinds, measured results) needs no torch
     import torch
 
     from vcodec.codecs import LearnedImageCodec
-    from vcodec.codecs.video import LearnedVideoCodec
+    from vcodec.codecs.video_base import VideoCodec
     from vcodec.registry import ModelConfig
     from vcodec.tokenizers import CausalVideoTokenizer, LearnedTokenizer
     from vcodec.tokenizers.prior import TokenPriorModel
 
     Model = (
-        LearnedImageCodec
-        | LearnedVideoCodec
-        | LearnedTokenizer
-        | CausalVideoTokenizer
-        | TokenPriorModel
+        LearnedImageCodec | VideoCodec | LearnedTokenizer | CausalVideoTokenizer | TokenPriorModel
     )
 
 __all__ = [

@@ -19,7 +19,7 @@ from vcodec.io.images import atomic_path, save_image, to_uint8
 from vcodec.io.video import VideoReader, VideoWriter
 
 if TYPE_CHECKING:  # the codec (and torch) load when a video is coded, not when the command starts
-    from vcodec.codecs.video import LearnedVideoCodec
+    from vcodec.codecs.video_base import VideoCodec
 
 PNG_NAME = "frame_{:06d}.png"
 
@@ -45,7 +45,7 @@ def stream_model_name(stream_model: str, model: str | None) -> str:
     return model or stream_model
 
 
-def load_video_codec(name: str) -> LearnedVideoCodec:
+def load_video_codec(name: str) -> VideoCodec:
     return zoo.load(name, kinds=("video-codec",))
 
 

@@ -37,16 +37,13 @@ grow with the length of the video.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
-from typing import BinaryIO
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig, _as_rgb, check_effort
+from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig
 from vcodec.codecs.hyperprior import CheckerboardCodec
 from vcodec.codecs.motion import (
     MOTION_BLOCK,
@@ -55,30 +52,15 @@ from vcodec.codecs.motion import (
     encode_motion,
     estimate_motion,
 )
-from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
-from vcodec.entropy.container import (
-    Container,
-    FrameType,
-    Packet,
-    VideoInfo,
-    check_model,
-    read_packets,
-    read_video_header,
-    video_header,
-)
+from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, VideoCodec
 from vcodec.entropy.flags import decode_flags, encode_flags
-from vcodec.errors import BitstreamError, VcodecError
 from vcodec.latent_codecs import CheckerboardLatentCodec
 from vcodec.layers import CheckerboardConv2d
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
-from vcodec.weights import resize_table_buffers, weights_hash
 
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
 RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
-DEFAULT_SKIP_WEIGHT = (
-    1.0  # the weight of distortion against bits in the skip decision, relative to λ
-)
 MAX_MOTION_SEARCH = 32  # pixels; a search of ±R compares (2R+1)² displacements per block
 
 
@@ -183,10 +165,8 @@ class TemporalPrior(nn.Module):
         last.bias[: 2 * m] = source.bias
 
 
-class LearnedVideoCodec(nn.Module):
-    """I/P-frame video codec; ``encode`` / ``decode`` stream one packet per frame."""
-
-    name: str = "unnamed"
+class LearnedVideoCodec(VideoCodec):
+    """I/P-frame video codec whose predicted frames code the latent under a temporal prior."""
 
     def __init__(self, config: VideoCodecConfig, intra: CheckerboardCodec | None = None):
         """``intra``: the (shipped) image codec to build on; a new, untrained one when None."""
@@ -203,23 +183,6 @@ class LearnedVideoCodec(nn.Module):
         self._exact: dict | None = None
         self._weights_hash: bytes | None = None
         self._latent: CheckerboardLatentCodec | None = None
-
-    # --- qualities (those of the image codec) -------------------------------------------------------
-    @property
-    def num_qualities(self) -> int:
-        return self.intra.num_qualities
-
-    @property
-    def default_quality(self) -> int:
-        return self.intra.default_quality
-
-    def check_quality(self, quality: int) -> int:
-        """The image codec's learned qualities (its residual layer is for still images)."""
-        if not 1 <= int(quality) <= self.num_qualities:
-            raise VcodecError(
-                f"quality {quality} is out of range: this video model has qualities 1–{self.num_qualities}"
-            )
-        return int(quality)
 
     # --- training ---------------------------------------------------------------------------------
     def forward(self, frames: Tensor, quality: Tensor) -> dict:
@@ -252,11 +215,10 @@ class LearnedVideoCodec(nn.Module):
         }
 
     # --- coding state -------------------------------------------------------------------------------
-    def update(self) -> None:
-        """Freeze what the coder uses: the image codec's tables and gains, and the exact temporal networks."""
-        self.intra.update()
+    def forget_coding_state(self) -> None:
+        """Also the exact temporal networks."""
+        super().forget_coding_state()
         self._exact = None
-        self._weights_hash = None
 
     @property
     def latent(self) -> CheckerboardLatentCodec:
@@ -285,246 +247,22 @@ class LearnedVideoCodec(nn.Module):
                 self._exact["motion"] = self.prior.motion.exact()
         return self._exact
 
+    # --- the frames' state: the decoded latent ------------------------------------------------------
     @property
-    def weights_hash(self) -> bytes:
-        if self._weights_hash is None:
-            self._weights_hash = weights_hash(self)
-        return self._weights_hash
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        self._exact, self._weights_hash = None, None
-        resize_table_buffers(self, state_dict)
-        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self.intra.forget_coding_state()
-        return result
-
-    # --- streaming coding ---------------------------------------------------------------------------
-    def encode(
-        self,
-        frames: Iterable[Tensor],
-        quality: int | None = None,
-        intra_period: int = DEFAULT_INTRA_PERIOD,
-        skip_weight: float = DEFAULT_SKIP_WEIGHT,
-        intra_boost: int = DEFAULT_INTRA_BOOST,
-        effort: int = 0,
-    ) -> Iterator[Packet]:
-        """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
-        every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the distortion
-        side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always.
-        Intra frames are coded ``intra_boost`` qualities higher (at most the model's best): the blocks
-        later frames copy inherit their quality, as in classical codecs' I/P quality ratio. ``effort``
-        refines intra frames' latents at encode time (see the image codec's ``compress``)."""
-        for packet, _, _ in self.encode_latents(
-            frames, quality, intra_period, skip_weight, intra_boost, effort
-        ):
-            yield packet
-
-    def encode_and_reconstruct(
-        self,
-        frames: Iterable[Tensor],
-        quality: int | None = None,
-        intra_period: int = DEFAULT_INTRA_PERIOD,
-        skip_weight: float = DEFAULT_SKIP_WEIGHT,
-        intra_boost: int = DEFAULT_INTRA_BOOST,
-    ) -> Iterator[tuple[Packet, Tensor]]:
-        """Like :meth:`encode`, with each frame as the decoder will output it (costs a synthesis per frame)."""
-        for packet, latent, size in self.encode_latents(
-            frames, quality, intra_period, skip_weight, intra_boost
-        ):
-            yield packet, self._synthesize(latent, *size)
-
-    @torch.inference_mode()
-    def encode_latents(
-        self,
-        frames: Iterable[Tensor],
-        quality: int | None,
-        intra_period: int,
-        skip_weight: float,
-        intra_boost: int = DEFAULT_INTRA_BOOST,
-        effort: int = 0,
-    ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
-        """Like :meth:`encode`, with each frame's ŷ as the decoder will rebuild it and the frame size."""
-        quality = self.check_quality(self.default_quality if quality is None else quality)
-        if intra_period < 1:
-            raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
-        check_effort(effort)
-        if intra_boost < 0:
-            raise VcodecError(f"the intra boost must be 0 or more qualities, got {intra_boost}")
-        intra_quality = min(quality + intra_boost, self.num_qualities)
-        q = torch.tensor([quality - 1])
-        reference, size, cost = (
-            None,
-            None,
-            0.0,
-        )  # cost: bits per unit of latent squared error, from λ
-        previous = None  # the previous source frame, for motion estimation
-        for index, frame in enumerate(frames):
-            x, _ = _as_rgb(frame, False)
-            if size is None:
-                size = tuple(x.shape[-2:])
-            elif tuple(x.shape[-2:]) != size:
-                raise VcodecError(
-                    f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}"
-                )
-            if index % intra_period == 0:
-                sections, reference = self.intra.encode_latent(x, intra_quality, effort=effort)
-                sections = [bytes([intra_quality]), *sections]
-                if (
-                    intra_period > 1
-                ):  # bits per unit of latent squared error: this GOP's RD decisions
-                    lam = self.intra.config.lambdas[quality - 1]
-                    cost = lam * 255**2 * self._synthesis_gain(reference, q) / 3
-                yield Packet(FrameType.INTRA, index, sections), reference, size
-            else:
-                sections, reference = self._encode_predicted(
-                    x, previous, reference, q, cost, skip_weight
-                )
-                yield Packet(FrameType.PREDICTED, index, sections), reference, size
-            previous = x
-
-    # --- the file: a header, then the packets ------------------------------------------------------------
-    def header(
-        self,
-        width: int,
-        height: int,
-        fps: Fraction,
-        quality: int,
-        intra_period: int,
-        frame_count: int,
-    ) -> bytes:
-        """The stream header of a video this codec codes (same size whatever ``frame_count``)."""
-        return video_header(
-            self.name, self.weights_hash, width, height, fps, quality, intra_period, frame_count
-        )
-
-    def encode_stream(
-        self,
-        frames: Iterable[Tensor],
-        width: int,
-        height: int,
-        fps: Fraction,
-        quality: int | None = None,
-        intra_period: int = DEFAULT_INTRA_PERIOD,
-        frame_count: int = 0,
-        **options,
-    ) -> Iterator[bytes]:
-        """The bytes of a whole video file, as they are written: the header (declaring ``frame_count``;
-        rewrite it with :meth:`header` once the count is known), then one packet per frame
-        (``options``: those of :meth:`encode`)."""
-        quality = self.check_quality(self.default_quality if quality is None else quality)
-        if intra_period < 1:  # before the header is out
-            raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
-        check_effort(options.get("effort", 0))
-        yield self.header(width, height, fps, quality, intra_period, frame_count)
-        for packet in self.encode(frames, quality, intra_period, **options):
-            yield packet.to_bytes()
-
-    def decode_stream(
-        self, stream: BinaryIO, keep_going: bool = False, problems: list[str] | None = None
-    ) -> tuple[Container, VideoInfo, Iterator[Tensor]]:
-        """A whole video file: its header, what the header says, and the decoded frames (a generator:
-        frames come out as packets are read). ``keep_going`` and ``problems``: see :func:`read_packets`."""
-        header, info = read_video_header(stream)
-        check_model(header, self.name, self.weights_hash)
-        packets = read_packets(stream, header, info, keep_going, problems)
-        return (
-            header,
-            info,
-            self.decode(packets, header.width, header.height, header.quality, keep_going),
-        )
-
-    @torch.inference_mode()
-    def _synthesize(self, latent: Tensor, height: int, width: int) -> Tensor:
-        return self.intra.synthesize(latent, height, width)
-
-    @torch.inference_mode()
-    def decode(
-        self,
-        packets: Iterable[Packet | None],
-        width: int,
-        height: int,
-        quality: int,
-        keep_going: bool = False,
-    ) -> Iterator[Tensor]:
-        """The frames (1×3×H×W in [0, 1]) of a packet sequence that starts with an intra packet.
-
-        With ``keep_going``, a lost packet (None) or one that does not decode repeats the last good frame
-        (grey before the first) until the next intra packet; otherwise it raises BitstreamError.
-        """
-        q, shape = self._decoding_setup(quality, width, height)
-        reference, last = None, None
-        for index, packet in enumerate(packets):
-            try:
-                reference = self._decode_packet(index, packet, reference, q, shape)
-                last = self._synthesize(reference, height, width)
-            except BitstreamError:
-                if not keep_going:
-                    raise
-                reference = None  # everything up to the next intra frame depends on what was lost
-            yield torch.full((1, 3, height, width), 0.5) if last is None else last
-
-    @torch.inference_mode()
-    def decode_latents(
-        self, packets: Iterable[Packet], width: int, height: int, quality: int
-    ) -> Iterator[Tensor]:
-        """ŷ of every frame of a packet sequence, exactly as the encoder had it (what :meth:`decode`
-        synthesizes); BitstreamError at the first packet that does not decode."""
-        q, shape = self._decoding_setup(quality, width, height)
-        reference = None
-        for index, packet in enumerate(packets):
-            reference = self._decode_packet(index, packet, reference, q, shape)
-            yield reference
-
-    def _decoding_setup(
-        self, quality: int, width: int, height: int
-    ) -> tuple[Tensor, tuple[int, int]]:
-        """The 0-based quality index and the latent shape of a stream; BitstreamError for a quality
-        the model does not have."""
-        if not 1 <= quality <= self.num_qualities:
-            raise BitstreamError(
-                f"stream declares quality {quality}, model has 1–{self.num_qualities}"
-            )
-        return torch.tensor([quality - 1]), self.intra.latent_shape(height, width)
-
-    def _decode_packet(
-        self,
-        index: int,
-        packet: Packet | None,
-        reference: Tensor | None,
-        q: Tensor,
-        shape: tuple[int, int],
-    ) -> Tensor:
-        if packet is None:
-            raise BitstreamError(f"frame {index}: packet lost")
-        intra = packet.frame_type == FrameType.INTRA  # [quality, the image codec's sections]
-        expected = self.intra.sections + 1 if intra else self._predicted_sections
-        if len(packet.sections) != expected:
-            raise BitstreamError(
-                f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}"
-            )
-        try:
-            if intra:
-                return self.intra.decode_latent(
-                    packet.sections[1:], self._intra_quality(packet.sections[0]), shape
-                )
-            if reference is None:
-                raise BitstreamError("a predicted frame with no intra frame before it")
-            return self._decode_predicted(packet.sections, reference, q)
-        except BitstreamError as err:
-            raise BitstreamError(f"frame {index}: {err}") from None
-
-    @property
-    def _predicted_sections(self) -> int:
+    def predicted_sections(self) -> int:
         return PREDICTED_SECTIONS + (self.prior.motion is not None)
 
-    def _intra_quality(self, section: bytes) -> int:
-        """The quality an intra packet's first section declares."""
-        if len(section) != 1 or not 1 <= section[0] <= self.num_qualities:
-            raise BitstreamError(
-                f"intra frame declares quality {section.hex() or 'nothing'}, model has "
-                f"1–{self.num_qualities}"
-            )
-        return section[0]
+    def _intra_state(self, latent: Tensor, height: int, width: int) -> Tensor:
+        return latent
+
+    @torch.inference_mode()
+    def _picture(self, state: Tensor, height: int, width: int) -> Tensor:
+        return self.intra.synthesize(state, height, width)
+
+    def _gop_setup(self, state: Tensor, quality: int) -> float:
+        """Bits per unit of latent squared error, from λ: the GOP's rate–distortion decisions."""
+        lam = self.intra.config.lambdas[quality - 1]
+        return lam * 255**2 * self._synthesis_gain(state, torch.tensor([quality - 1])) / 3
 
     # --- predicted frames ---------------------------------------------------------------------------
     def _params(self, condition: tuple, context: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -574,13 +312,14 @@ class LearnedVideoCodec(nn.Module):
         x: Tensor,
         previous: Tensor,
         reference: Tensor,
-        q: Tensor,
+        quality: int,
         cost: float,
-        skip_weight: float,
+        skip_weight: float = DEFAULT_SKIP_WEIGHT,
     ) -> tuple[list[bytes], Tensor]:
         """A P-frame's sections and its ŷ; ``cost`` converts latent squared error into bits (λ·255²·gain/3),
         weighted by ``skip_weight`` in the skip decision and by :data:`RDOQ_WEIGHT` in quantization.
         ``previous`` is the source frame before ``x``, for motion estimation."""
+        q = torch.tensor([quality - 1])
         x = self.intra.pad(x)
         y = self.intra.g_a(x)
         z = self.intra.h_a(y)
@@ -644,7 +383,8 @@ class LearnedVideoCodec(nn.Module):
         )
         return bits.sum(dim=1)[0].double(), coded
 
-    def _decode_predicted(self, sections: list[bytes], reference: Tensor, q: Tensor) -> Tensor:
+    def _decode_predicted(self, sections: list[bytes], reference: Tensor, quality: int) -> Tensor:
+        q = torch.tensor([quality - 1])
         height, width = reference.shape[-2:]
         blocks = decode_flags(sections[0], (height // BLOCK, width // BLOCK))
         vectors, first_z = None, 1

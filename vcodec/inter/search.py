@@ -57,6 +57,40 @@ def _cost(current: Tensor, prediction: Tensor, block: int) -> Tensor:
     return block_sums((current - prediction).abs_(), block)
 
 
+def median_predictor(vectors: Tensor) -> Tensor:
+    """Each block's prediction from its left, upper and upper-right neighbours (component-wise
+    median; missing neighbours count as zero vectors): what the vectors' coder subtracts, so the
+    search can price a vector by what it will cost."""
+    padded = F.pad(vectors, (1, 1, 1, 0))  # a zero row above, zero columns either side
+    left, up, corner = padded[:, 1:, :-2], padded[:, :-1, 1:-1], padded[:, :-1, 2:]
+    return torch.stack((left, up, corner)).median(dim=0).values
+
+
+def vector_bits(vectors: Tensor, predictor: Tensor) -> Tensor:
+    """Approximate bits of each vector coded as its difference from ``predictor`` (an Exp-Golomb
+    length per component: 1 + 2·log2(1 + |d|)); per block, float64."""
+    difference = (vectors - predictor).abs().double()
+    return (1 + 2 * torch.log2(1 + difference)).sum(0)
+
+
+class Rate:
+    """The rate term of the motion cost: ``weight`` cost units per bit of a vector given in ``unit``
+    quarter pels (a pyramid level's pixels), against the standing field's median predictor."""
+
+    def __init__(self, weight: float, unit: int):
+        self.weight, self.unit, self.predictor = weight, unit, None
+
+    def price(self, vectors: Tensor) -> Tensor:
+        if not self.weight:
+            return torch.zeros(vectors.shape[1:], dtype=torch.int64)
+        bits = vector_bits(vectors * self.unit, self.predictor * self.unit)
+        return (self.weight * bits).round().long()
+
+    def watch(self, vectors: Tensor) -> None:
+        """Predict from ``vectors`` (the field a stage starts from)."""
+        self.predictor = median_predictor(vectors)
+
+
 def _keep_better(best: tuple[Tensor, Tensor], candidate: Tensor, cost: Tensor, bias: float):
     """(vectors, costs) with each block's candidate taken where it beats the standing cost by
     ``bias`` of it."""
@@ -72,17 +106,20 @@ def _refine(
     block: int,
     offsets: list[tuple[int, int]],
     bias: float,
+    rate: Rate,
 ) -> Tensor:
-    """Each block's vector moved by the offset (or none) whose prediction costs least. One offset
-    moves every block alike, so its field is the standing one plus a constant. ``predict_at(field)``
-    gives the H×W prediction of a per-pixel field."""
+    """Each block's vector moved by the offset (or none) whose prediction costs least, its rate
+    included. One offset moves every block alike, so its field is the standing one plus a constant.
+    ``predict_at(field)`` gives the H×W prediction of a per-pixel field."""
     height, width = current.shape
     field = block_field(vectors, block, height, width).to(torch.int32)
-    best = (vectors, _cost(current, predict_at(field), block))
+    rate.watch(vectors)
+    best = (vectors, _cost(current, predict_at(field), block) + rate.price(vectors))
     for dy, dx in offsets:
         step = torch.tensor([dy, dx], dtype=torch.int32).reshape(2, 1, 1)
-        cost = _cost(current, predict_at(field + step), block)
-        best = _keep_better(best, vectors + step.long(), cost, bias)
+        candidate = vectors + step.long()
+        cost = _cost(current, predict_at(field + step), block) + rate.price(candidate)
+        best = _keep_better(best, candidate, cost, bias)
     return best[0]
 
 
@@ -92,18 +129,25 @@ def _window(reach: int) -> list[tuple[int, int]]:
     return sorted((o for o in offsets if o != (0, 0)), key=lambda o: (abs(o[0]) + abs(o[1]), o))
 
 
-def _neighbours(current: Tensor, predict_at, vectors: Tensor, block: int, bias: float) -> Tensor:
-    """Each block tries its four neighbours' vectors (motion is smooth: a block whose own search
-    went astray, in a flat or repetitive area, takes its neighbour's)."""
+def _neighbours(
+    current: Tensor, predict_at, vectors: Tensor, block: int, bias: float, rate: Rate
+) -> Tensor:
+    """Each block tries its four neighbours' vectors, its predictor and zero (motion is smooth: a
+    block whose own search went astray, in a flat or repetitive area, takes its neighbour's)."""
     height, width = current.shape
 
     def cost(candidate: Tensor) -> Tensor:
         field = block_field(candidate, block, height, width).to(torch.int32)
-        return _cost(current, predict_at(field), block)
+        return _cost(current, predict_at(field), block) + rate.price(candidate)
 
+    rate.watch(vectors)
+    candidates = [
+        torch.roll(vectors, step, dims=dim) for dim, step in ((1, 1), (1, -1), (2, 1), (2, -1))
+    ]
+    if rate.weight:
+        candidates += [rate.predictor, torch.zeros_like(vectors)]
     best = (vectors, cost(vectors))
-    for dim, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
-        candidate = torch.roll(vectors, step, dims=dim)
+    for candidate in candidates:
         best = _keep_better(best, candidate, cost(candidate), bias)
     return best[0]
 
@@ -119,9 +163,13 @@ def block_motion(
     block: int = 16,
     search: int = 16,
     bias: float = 0.02,
+    rate_weight: float = 0.0,
 ) -> Tensor:
     """Quarter-pel vectors (2×⌈H/block⌉×⌈W/block⌉, rows then columns, within ±``search`` pixels) that
-    move ``reference`` onto ``current`` (both C×H×W uint8) block by block, found on luma."""
+    move ``reference`` onto ``current`` (both C×H×W uint8) block by block, found on luma.
+
+    ``rate_weight``: luma SAD (in 8-bit levels) worth one bit of a vector; each vector then minimises
+    SAD + rate_weight · bits, as H.264 encoders do with λ_motion (0: SAD alone)."""
     height, width = current.shape[-2:]
     target, source = luma(current), luma(reference)
     levels = 0
@@ -141,8 +189,10 @@ def block_motion(
 
         grid = vectors[:, : -(-cur.shape[0] // size), : -(-cur.shape[1] // size)]
         reach = -(-search >> level) if level == levels else 1
-        grid = _refine(cur, moved, grid, size, _window(reach), bias)
-        grid = _neighbours(cur, moved, grid, size, bias)
+        # SAD on a level of 4^level times fewer pixels, vectors in 2^level-pixel units
+        rate = Rate(256 * rate_weight / 4**level, QUARTER << level)
+        grid = _refine(cur, moved, grid, size, _window(reach), bias, rate)
+        grid = _neighbours(cur, moved, grid, size, bias, rate)
         vectors = F.pad(grid, (0, cols - grid.shape[-1], 0, rows - grid.shape[-2]))
         if level:
             vectors = vectors * 2
@@ -152,7 +202,10 @@ def block_motion(
     def subpel(field: Tensor) -> Tensor:
         return predict(fine, field)[0].int() << 8
 
+    rate = Rate(256 * rate_weight, 1)
     for step in (QUARTER // 2, QUARTER // 4):
         offsets = [(dy * step, dx * step) for dy, dx in _window(1)]
-        vectors = _refine(target, subpel, vectors, block, offsets, bias)
+        vectors = _refine(target, subpel, vectors, block, offsets, bias, rate)
+    if rate_weight:  # the predictor of the final field, and zero, may now be worth their rate
+        vectors = _neighbours(target, subpel, vectors, block, bias, rate)
     return vectors.clamp(-search * QUARTER, search * QUARTER)

@@ -95,7 +95,8 @@ class ModelKind:
         return {}, state
 
     # --- training ----------------------------------------------------------------------------------------
-    def objective(self) -> type:
+    def objective(self, config: Any) -> type:
+        """The objective class (:mod:`vcodec.train.objectives`) a model of ``config`` trains with."""
         raise NotImplementedError
 
     def training_data(self, config: TrainConfig) -> Any:

@@ -23,7 +23,7 @@ class ImageCodecKind(ModelKind):
             raise ValueError("n, m, hyper_n and lambdas must be positive")
 
     # --- training ------------------------------------------------------------------------------------------
-    def objective(self) -> type:
+    def objective(self, config: Any) -> type:
         from vcodec.train.objectives import RateDistortion
 
         return RateDistortion

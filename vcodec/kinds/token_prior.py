@@ -33,7 +33,7 @@ class TokenPriorKind(ModelKind):
         }, state
 
     # --- training ------------------------------------------------------------------------------------------
-    def objective(self) -> type:
+    def objective(self, config: Any) -> type:
         from vcodec.train.objectives import TokenLikelihood
 
         return TokenLikelihood

@@ -41,7 +41,7 @@ class TokenizerKind(ModelKind):
         return (model["image_size"] // model["factor"]) ** 2  # zoo counts a malformed record as 0
 
     # --- training ------------------------------------------------------------------------------------------
-    def objective(self) -> type:
+    def objective(self, config: Any) -> type:
         from vcodec.train.objectives import Reconstruction
 
         return Reconstruction

@@ -8,6 +8,9 @@ from typing import Any
 from vcodec.errors import VcodecError
 from vcodec.kinds.base import Dependency, FuzzSeeds, Log, ModelKind
 
+PIXEL = "pixel-residual"  # the architecture that codes prediction errors in pixels
+IMAGE_CODEC_ROLES = ("intra", "residual")  # the image codecs a video codec may be built on
+
 
 class VideoCodecKind(ModelKind):
     name = "video-codec"
@@ -24,29 +27,30 @@ class VideoCodecKind(ModelKind):
 
     # --- the image codec it is built on -------------------------------------------------------------------
     def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
-        intra = (record or {}).get("intra")
-        if not isinstance(intra, dict):
-            return []  # the checkpoint stores its image codec's weights itself
+        """The image codecs a checkpoint names (``intra``, and ``residual`` for a pixel-domain codec)."""
         return [
-            Dependency("intra", str(intra.get("name")), "image-codec", intra.get("weights_hash"))
-        ]
+            Dependency(role, str(entry.get("name")), "image-codec", entry.get("weights_hash"))
+            for role in IMAGE_CODEC_ROLES
+            if isinstance(entry := (record or {}).get(role), dict)
+        ]  # a role not named: the checkpoint stores that image codec's weights itself
 
     def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
         from vcodec import zoo
 
-        twin = zoo.shipped_twin(model.intra)
-        if twin is None:
-            return {}, state
-        return (
-            {"intra": {"name": twin, "weights_hash": model.intra.weights_hash.hex()}},
-            {k: v for k, v in state.items() if not k.startswith("intra.")},
-        )
+        record = {}
+        for role in IMAGE_CODEC_ROLES:
+            codec = getattr(model, role, None)
+            twin = None if codec is None else zoo.shipped_twin(codec)
+            if twin is not None:
+                record[role] = {"name": twin, "weights_hash": codec.weights_hash.hex()}
+                state = {k: v for k, v in state.items() if not k.startswith(f"{role}.")}
+        return record, state
 
     # --- training ------------------------------------------------------------------------------------------
-    def objective(self) -> type:
-        from vcodec.train.objectives import TemporalRate
+    def objective(self, config: Any) -> type:
+        from vcodec.train.objectives import ResidualRateDistortion, TemporalRate
 
-        return TemporalRate
+        return ResidualRateDistortion if config_is_pixel(config) else TemporalRate
 
     def training_data(self, config) -> Any:
         from pathlib import Path
@@ -65,10 +69,18 @@ class VideoCodecKind(ModelKind):
 
     def initialise(self, model, state: dict, recipe, log: Log) -> None:
         """From an image codec (its weights become the intra codec, the temporal prior starts as a copy
-        of its entropy model) or from another video codec (both parts; a motion predictor the init lacks
-        keeps its identity start)."""
+        of its entropy model; a pixel-domain codec's residual codec starts as a copy of it too) or from
+        another video codec of the architecture (a motion predictor the init lacks keeps its identity
+        start)."""
         from vcodec.train.loop import load_training_state
 
+        if config_is_pixel(model.config):  # both image codecs from an image codec, or everything
+            if any(key.startswith("residual.") for key in state):
+                load_training_state(model, state)
+            else:
+                load_training_state(model.intra, state)
+                load_training_state(model.residual, state)
+            return
         prior = _part(state, "prior.")
         load_training_state(model.intra, _part(state, "intra.") if prior else state)
         if prior:
@@ -139,6 +151,10 @@ class VideoCodecKind(ModelKind):
         )
 
 
+def config_is_pixel(config: Any) -> bool:
+    return config.architecture == PIXEL
+
+
 def _part(state: dict, prefix: str) -> dict:
     """The entries of a state dict under ``prefix``, with the prefix removed."""
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
@@ -168,6 +184,31 @@ def _data_note(config) -> str:
     return turning + changing
 
 
+def _design_lines(config, steps: int) -> str:
+    """What a card says of the architecture, its training data and its training."""
+    from vcodec.train.export import DATA_NOTE
+
+    model, pairs = config.model, f"cut from {DATA_NOTE}.{_data_note(config)}"
+    if config_is_pixel(model):
+        return f"""- Architecture: `{model.architecture}`: I-frames are the image codec's streams (N={model.n}, M={model.m},
+  {len(model.lambdas)} qualities, frozen); P-frames are a quarter-pel block motion prediction (64×64 blocks, split
+  into 16×16 where it pays, ±{model.search} pixels) plus the prediction error coded by a residual codec of the
+  same architecture, each 64×64 block skipped or coded by rate–distortion cost.
+- Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
+  noise) {pairs} The first frame passes through the intra codec; the encoder's own motion
+  search gives the prediction of the second; its error is what the residual codec learns to code.
+- Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: λ·255²·MSE + bpp of
+  the residual codec on the prediction errors (the intra codec stays fixed)."""
+    return f"""- Architecture: `{model.architecture}` on the image codec's transforms (N={model.n},
+  M={model.m}, {len(model.lambdas)} qualities, frozen); temporal prior width
+  {model.temporal_width}. I-frames are the image codec's streams; P-frames code the latent under a
+  prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.{_motion_note(model)}
+- Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
+  noise) {pairs}
+- Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
+  P-frame (the image codec stays fixed, so distortion does not change){_proxy_note(model)}."""
+
+
 def _proxy_note(model) -> str:
     return ", plus a rate proxy for the motion predictor's error" if model.motion_search else ""
 
@@ -183,7 +224,6 @@ def _card(
     clips: dict,
 ) -> str:
     from vcodec.eval.methods import LearnedVideoMethod
-    from vcodec.train.export import DATA_NOTE
 
     rows = "\n".join(
         f"| {q} | {bpp:.4f} | {ibpp:.4f} | {bpp / ibpp:.0%} | {psnr:.2f} | {ipsnr:.2f} |"
@@ -195,14 +235,7 @@ def _card(
 
 {description}
 
-- Architecture: `{config.model.architecture}` on the image codec's transforms (N={config.model.n},
-  M={config.model.m}, {len(config.model.lambdas)} qualities, frozen); temporal prior width
-  {config.model.temporal_width}. I-frames are the image codec's streams; P-frames code the latent under a
-  prior conditioned on the previous decoded latent, with 64×64 blocks skipped when they barely change.{_motion_note(config.model)}
-- Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
-  noise) cut from {DATA_NOTE}.{_data_note(config)}
-- Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
-  P-frame (the image codec stays fixed, so distortion does not change){_proxy_note(config.model)}.
+{_design_lines(config, steps)}
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
   run's own config is `RUN/config.toml`).

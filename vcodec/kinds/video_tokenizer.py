@@ -19,7 +19,7 @@ class VideoTokenizerKind(ModelKind):
     fitted_at_export = "prior."  # the token prior, fitted on the shipped weights' tokens
 
     # --- training ------------------------------------------------------------------------------------------
-    def objective(self) -> type:
+    def objective(self, config: Any) -> type:
         from vcodec.train.objectives import Reconstruction
 
         return Reconstruction

@@ -500,8 +500,12 @@ def image_targets() -> dict[str, Target]:
 def video_targets() -> dict[str, Target]:
     """Streams of a tiny video codec without and with motion vectors, decoded strictly and with --keep-going."""
     targets = {}
-    for name, motion in (("video", 0), ("video/motion", 4)):
-        codec, seeds = _video_codec_and_seeds(motion)
+    cases = [
+        (name, *_video_codec_and_seeds(motion))
+        for name, motion in (("video", 0), ("video/motion", 4))
+    ]
+    cases.append(("video/pixel", *_pixel_codec_and_seeds()))
+    for name, codec, seeds in cases:
         targets[name] = Target(
             name, seeds, video_decoder(codec, False), video=True, declared=video_output(codec)
         )
@@ -549,6 +553,29 @@ def _video_codec_and_seeds(motion_search: int) -> tuple[torch.nn.Module, list[by
             skip_weight=skip_weight,
         )
         seeds.append(b"".join(stream))
+    return codec, seeds
+
+
+def _pixel_codec_and_seeds() -> tuple[torch.nn.Module, list[bytes]]:
+    """A tiny pixel-domain codec and streams of a pan with a moving patch: split motion, coded and
+    skipped blocks."""
+    from fractions import Fraction
+
+    from vcodec.testing.tiny import tiny_pixel_codec
+
+    codec = tiny_pixel_codec("fuzz-pixel")
+    g = torch.Generator().manual_seed(2)
+    base = torch.rand(1, 3, 72, 136, generator=g)
+    frames = [torch.roll(base, shifts=2 * t, dims=-1) for t in range(3)]
+    frames[2][..., 8:24, 8:24] = torch.rand(1, 3, 16, 16, generator=g)
+    seeds = [
+        b"".join(
+            codec.encode_stream(
+                frames, 136, 72, Fraction(25), quality, 3, frame_count=3, skip_weight=weight
+            )
+        )
+        for quality, weight in ((1, 1.0), (3, 1000.0))
+    ]
     return codec, seeds
 
 

@@ -49,3 +49,14 @@ def tiny_video_codec(name: str = "tiny-video", seed: int = 0) -> nn.Module:
         )
     model.eval().update()
     return model
+
+
+def tiny_pixel_codec(name: str = "tiny-pixel", seed: int = 0) -> nn.Module:
+    """A tiny pixel-domain video codec whose residuals code real symbols."""
+    torch.manual_seed(seed)
+    model = registry.build_model(registry.architecture("pixel-residual").tiny_config(), name)
+    with torch.no_grad():
+        strengthen(model.intra.g_a)
+        strengthen(model.residual.g_a)
+    model.eval().update()
+    return model

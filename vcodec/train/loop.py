@@ -283,7 +283,7 @@ class Trainer:
         kind = registry.kind_of(config.model)
         self.model = zoo.build(config.model, name).to(self.device)
         _check_crop(config, self.model)
-        objective = LatentRate if config.latent_rate else kind.objective()
+        objective = LatentRate if config.latent_rate else kind.objective(config.model)
         self.objective = objective(self.model, config.aux_lr, config.seed, self.shard, config.loss)
         freeze_modules(self.model, config.freeze)
         trained = [p for p in objective.main_parameters(self.model) if p.requires_grad]

@@ -4,6 +4,8 @@
   trains (or λ·1250·(1 − MS-SSIM) + bpp), plus the quantile (aux) loss of factorized entropy models
   under its own optimizer.
 - :class:`TemporalRate` (video codecs): the bits of a predicted frame under the temporal prior.
+- :class:`ResidualRateDistortion` (pixel-domain video codecs): the RD loss of the residual codec on
+  motion-compensated prediction errors.
 - :class:`Reconstruction` (image and video tokenizers): MSE + the quantizer's own loss (commitment,
   entropy or disentanglement), optionally a (1 − MS-SSIM) term and a PatchGAN hinge loss (VQGAN); 1D
   tokenizers drop the tail of their sequence at a random length.
@@ -130,6 +132,41 @@ class LatentRate(RateDistortion):
         pixels = y.shape[-2] * y.shape[-1] * LATENT_STRIDE**2
         bpp = _bits(likelihoods) / pixels
         return bpp.mean(), {"bpp": bpp.mean().item()}
+
+
+class ResidualRateDistortion(RateDistortion):
+    """The pixel-domain video codec's objective: the rate–distortion loss of its residual codec on
+    prediction errors made on the fly from frame pairs (``model.training_residuals``: frame 0 through
+    the frozen intra codec, the encoder's motion search at each sample's λ, frame 1's error)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        aux_lr: float,
+        seed: int,
+        shard: Shard = Shard(),
+        loss: LossConfig = LossConfig(),
+    ):
+        super().__init__(model.residual, aux_lr, seed, shard, loss)
+        model.intra.requires_grad_(False)
+
+    @staticmethod
+    def main_parameters(model: nn.Module) -> list:
+        return RateDistortion.main_parameters(model.residual)
+
+    def loss(
+        self, model: nn.Module, frames: Tensor, step: int = 0
+    ) -> tuple[Tensor, dict[str, float]]:
+        quality = _draw_qualities(
+            self.quality_rng, model.num_qualities, frames.shape[0], self.shard
+        )
+        quality = quality.to(frames.device)
+        residuals = model.training_residuals(frames, quality)
+        out = rd_loss(model.residual, residuals, quality, self.distortion)
+        return out["loss"], {"bpp": out["bpp"].mean().item(), "psnr": _psnr(out["mse"])}
+
+    def after_step(self, model: nn.Module) -> dict[str, float]:
+        return super().after_step(model.residual)
 
 
 def rd_loss(

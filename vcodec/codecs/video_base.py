@@ -1,0 +1,328 @@
+"""What every I/P-frame video codec shares: the packet loop, the stream file and the decoder's recovery.
+
+A video is an intra frame every ``intra_period`` frames, coded by an image codec (``intra``), and
+predicted frames in between, each coded against the state the previous frame left (a latent, or a
+decoded picture). The stream is a header and one packet per frame; an intra packet is
+``[quality, the image codec's sections]``. A subclass says how a predicted frame is coded
+(:meth:`VideoCodec._encode_predicted` / :meth:`VideoCodec._decode_predicted`), what state the frames
+pass on (:meth:`VideoCodec._intra_state`) and how that state becomes a picture (:meth:`VideoCodec._picture`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from typing import BinaryIO
+
+import torch
+from torch import Tensor, nn
+
+from vcodec.codecs.base import _as_rgb, check_effort
+from vcodec.codecs.hyperprior import CheckerboardCodec
+from vcodec.defaults import DEFAULT_INTRA_BOOST, DEFAULT_INTRA_PERIOD
+from vcodec.entropy.container import (
+    Container,
+    FrameType,
+    Packet,
+    VideoInfo,
+    check_model,
+    read_packets,
+    read_video_header,
+    video_header,
+)
+from vcodec.errors import BitstreamError, VcodecError
+from vcodec.weights import resize_table_buffers, weights_hash
+
+DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in skip decisions, relative to λ
+
+
+class VideoCodec(nn.Module):
+    """An I/P-frame video codec over an image codec; ``encode`` / ``decode`` stream one packet per frame."""
+
+    name: str = "unnamed"
+    intra: CheckerboardCodec
+    _weights_hash: bytes | None = None
+
+    # --- qualities (those of the image codec) -------------------------------------------------------
+    @property
+    def num_qualities(self) -> int:
+        return self.intra.num_qualities
+
+    @property
+    def default_quality(self) -> int:
+        return self.intra.default_quality
+
+    def check_quality(self, quality: int) -> int:
+        """The image codec's learned qualities (its residual layer is for still images)."""
+        if not 1 <= int(quality) <= self.num_qualities:
+            raise VcodecError(
+                f"quality {quality} is out of range: this video model has qualities 1–{self.num_qualities}"
+            )
+        return int(quality)
+
+    @property
+    def weights_hash(self) -> bytes:
+        if self._weights_hash is None:
+            self._weights_hash = weights_hash(self)
+        return self._weights_hash
+
+    # --- weights and what is derived from them ------------------------------------------------------
+    def image_codecs(self) -> list[CheckerboardCodec]:
+        """The image codecs this video codec holds (their coding state follows their weights)."""
+        return [self.intra]
+
+    def forget_coding_state(self) -> None:
+        """Drop what is derived from the weights (hash, exact networks) after they change."""
+        self._weights_hash = None
+        for codec in self.image_codecs():
+            codec.forget_coding_state()
+
+    def update(self) -> None:
+        """Freeze what the coder uses: the image codecs' tables and exact networks."""
+        for codec in self.image_codecs():
+            codec.update()
+        self.forget_coding_state()
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        resize_table_buffers(self, state_dict)
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.forget_coding_state()
+        return result
+
+    # --- what a subclass defines ----------------------------------------------------------------------
+    predicted_sections: int  # sections of a predicted packet
+
+    def _intra_state(self, latent: Tensor, height: int, width: int) -> Tensor:
+        """The state an intra frame's decoded latent passes on."""
+        raise NotImplementedError
+
+    def _picture(self, state: Tensor, height: int, width: int) -> Tensor:
+        """The decoded frame (1×3×H×W floats in [0, 1]) of a frame's state."""
+        raise NotImplementedError
+
+    def _gop_setup(self, state: Tensor, quality: int) -> object:
+        """What the predicted frames of a GOP decide with, from its intra frame's state (their RD scale)."""
+        return None
+
+    def _encode_predicted(
+        self, x: Tensor, previous: Tensor, state: Tensor, quality: int, setup: object, **options
+    ) -> tuple[list[bytes], Tensor]:
+        """A predicted frame's sections and its state; ``previous`` is the source frame before ``x``."""
+        raise NotImplementedError
+
+    def _decode_predicted(self, sections: list[bytes], state: Tensor, quality: int) -> Tensor:
+        raise NotImplementedError
+
+    # --- streaming coding ---------------------------------------------------------------------------
+    def encode(
+        self,
+        frames: Iterable[Tensor],
+        quality: int | None = None,
+        intra_period: int = DEFAULT_INTRA_PERIOD,
+        skip_weight: float = DEFAULT_SKIP_WEIGHT,
+        intra_boost: int = DEFAULT_INTRA_BOOST,
+        effort: int = 0,
+    ) -> Iterator[Packet]:
+        """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
+        every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the distortion
+        side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always.
+        Intra frames are coded ``intra_boost`` qualities higher (at most the model's best): the blocks
+        later frames copy inherit their quality, as in classical codecs' I/P quality ratio. ``effort``
+        refines intra frames' latents at encode time (see the image codec's ``compress``)."""
+        for packet, _, _ in self.encode_states(
+            frames, quality, intra_period, skip_weight, intra_boost, effort
+        ):
+            yield packet
+
+    def encode_and_reconstruct(
+        self,
+        frames: Iterable[Tensor],
+        quality: int | None = None,
+        intra_period: int = DEFAULT_INTRA_PERIOD,
+        skip_weight: float = DEFAULT_SKIP_WEIGHT,
+        intra_boost: int = DEFAULT_INTRA_BOOST,
+    ) -> Iterator[tuple[Packet, Tensor]]:
+        """Like :meth:`encode`, with each frame as the decoder will output it."""
+        for packet, state, size in self.encode_states(
+            frames, quality, intra_period, skip_weight, intra_boost
+        ):
+            yield packet, self._picture(state, *size)
+
+    @torch.inference_mode()
+    def encode_states(
+        self,
+        frames: Iterable[Tensor],
+        quality: int | None,
+        intra_period: int,
+        skip_weight: float = DEFAULT_SKIP_WEIGHT,
+        intra_boost: int = DEFAULT_INTRA_BOOST,
+        effort: int = 0,
+    ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
+        """Like :meth:`encode`, with each frame's state as the decoder will rebuild it, and the frame size."""
+        quality = self.check_quality(self.default_quality if quality is None else quality)
+        if intra_period < 1:
+            raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
+        check_effort(effort)
+        if intra_boost < 0:
+            raise VcodecError(f"the intra boost must be 0 or more qualities, got {intra_boost}")
+        intra_quality = min(quality + intra_boost, self.num_qualities)
+        state, size, setup, previous = None, None, None, None
+        for index, frame in enumerate(frames):
+            x, _ = _as_rgb(frame, False)
+            if size is None:
+                size = tuple(x.shape[-2:])
+            elif tuple(x.shape[-2:]) != size:
+                raise VcodecError(
+                    f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}"
+                )
+            if index % intra_period == 0:
+                sections, latent = self.intra.encode_latent(x, intra_quality, effort=effort)
+                state = self._intra_state(latent, *size)
+                if intra_period > 1:
+                    setup = self._gop_setup(state, quality)
+                yield (
+                    Packet(FrameType.INTRA, index, [bytes([intra_quality]), *sections]),
+                    state,
+                    size,
+                )
+            else:
+                sections, state = self._encode_predicted(
+                    x, previous, state, quality, setup, skip_weight=skip_weight
+                )
+                yield Packet(FrameType.PREDICTED, index, sections), state, size
+            previous = x
+
+    # --- the file: a header, then the packets ------------------------------------------------------------
+    def header(
+        self,
+        width: int,
+        height: int,
+        fps: Fraction,
+        quality: int,
+        intra_period: int,
+        frame_count: int,
+    ) -> bytes:
+        """The stream header of a video this codec codes (same size whatever ``frame_count``)."""
+        return video_header(
+            self.name, self.weights_hash, width, height, fps, quality, intra_period, frame_count
+        )
+
+    def encode_stream(
+        self,
+        frames: Iterable[Tensor],
+        width: int,
+        height: int,
+        fps: Fraction,
+        quality: int | None = None,
+        intra_period: int = DEFAULT_INTRA_PERIOD,
+        frame_count: int = 0,
+        **options,
+    ) -> Iterator[bytes]:
+        """The bytes of a whole video file, as they are written: the header (declaring ``frame_count``;
+        rewrite it with :meth:`header` once the count is known), then one packet per frame
+        (``options``: those of :meth:`encode`)."""
+        quality = self.check_quality(self.default_quality if quality is None else quality)
+        if intra_period < 1:  # before the header is out
+            raise VcodecError(f"the intra period must be at least 1 frame, got {intra_period}")
+        check_effort(options.get("effort", 0))
+        yield self.header(width, height, fps, quality, intra_period, frame_count)
+        for packet in self.encode(frames, quality, intra_period, **options):
+            yield packet.to_bytes()
+
+    def decode_stream(
+        self, stream: BinaryIO, keep_going: bool = False, problems: list[str] | None = None
+    ) -> tuple[Container, VideoInfo, Iterator[Tensor]]:
+        """A whole video file: its header, what the header says, and the decoded frames (a generator:
+        frames come out as packets are read). ``keep_going`` and ``problems``: see :func:`read_packets`."""
+        header, info = read_video_header(stream)
+        check_model(header, self.name, self.weights_hash)
+        packets = read_packets(stream, header, info, keep_going, problems)
+        return (
+            header,
+            info,
+            self.decode(packets, header.width, header.height, header.quality, keep_going),
+        )
+
+    @torch.inference_mode()
+    def decode(
+        self,
+        packets: Iterable[Packet | None],
+        width: int,
+        height: int,
+        quality: int,
+        keep_going: bool = False,
+    ) -> Iterator[Tensor]:
+        """The frames (1×3×H×W in [0, 1]) of a packet sequence that starts with an intra packet.
+
+        With ``keep_going``, a lost packet (None) or one that does not decode repeats the last good frame
+        (grey before the first) until the next intra packet; otherwise it raises BitstreamError.
+        """
+        self._check_stream_quality(quality)
+        state, last = None, None
+        for index, packet in enumerate(packets):
+            try:
+                state = self._decode_packet(index, packet, state, quality, height, width)
+                last = self._picture(state, height, width)
+            except BitstreamError:
+                if not keep_going:
+                    raise
+                state = None  # everything up to the next intra frame depends on what was lost
+            yield torch.full((1, 3, height, width), 0.5) if last is None else last
+
+    @torch.inference_mode()
+    def decode_states(
+        self, packets: Iterable[Packet], width: int, height: int, quality: int
+    ) -> Iterator[Tensor]:
+        """The state of every frame of a packet sequence, exactly as the encoder had it (what
+        :meth:`decode` outputs); BitstreamError at the first packet that does not decode."""
+        self._check_stream_quality(quality)
+        state = None
+        for index, packet in enumerate(packets):
+            state = self._decode_packet(index, packet, state, quality, height, width)
+            yield state
+
+    def _check_stream_quality(self, quality: int) -> None:
+        if not 1 <= quality <= self.num_qualities:
+            raise BitstreamError(
+                f"stream declares quality {quality}, model has 1–{self.num_qualities}"
+            )
+
+    def _decode_packet(
+        self,
+        index: int,
+        packet: Packet | None,
+        state: Tensor | None,
+        quality: int,
+        height: int,
+        width: int,
+    ) -> Tensor:
+        if packet is None:
+            raise BitstreamError(f"frame {index}: packet lost")
+        intra = packet.frame_type == FrameType.INTRA  # [quality, the image codec's sections]
+        expected = self.intra.sections + 1 if intra else self.predicted_sections
+        if len(packet.sections) != expected:
+            raise BitstreamError(
+                f"frame {index}: packet has {len(packet.sections)} sections, expected {expected}"
+            )
+        try:
+            if intra:
+                latent = self.intra.decode_latent(
+                    packet.sections[1:],
+                    self._intra_quality(packet.sections[0]),
+                    self.intra.latent_shape(height, width),
+                )
+                return self._intra_state(latent, height, width)
+            if state is None:
+                raise BitstreamError("a predicted frame with no intra frame before it")
+            return self._decode_predicted(packet.sections, state, quality)
+        except BitstreamError as err:
+            raise BitstreamError(f"frame {index}: {err}") from None
+
+    def _intra_quality(self, section: bytes) -> int:
+        """The quality an intra packet's first section declares."""
+        if len(section) != 1 or not 1 <= section[0] <= self.num_qualities:
+            raise BitstreamError(
+                f"intra frame declares quality {section.hex() or 'nothing'}, model has "
+                f"1–{self.num_qualities}"
+            )
+        return section[0]
