@@ -1,8 +1,9 @@
 """Where a learned video codec's bits go on real clips, and how far P-frames alone can close its gap.
 
-For each clip and quality: the stream's kbps and PSNR-RGB, the intra frame's share of the bytes, the
-share of 64×64 blocks a predicted frame codes rather than copies, and what a coded block costs next to
-the same area of the intra frame. Then a bound: the BD-rate against x264 that the codec would reach if
+For each clip and quality: the stream's kbps and PSNR-RGB, the shares of the bytes that go to intra
+frames, motion vectors, the predicted frames' residual (or latent) and their skip flags, the share of
+64×64 blocks a predicted frame codes rather than skips, and what a coded block costs next to the same
+area of the intra frame. Then a bound: the BD-rate against x264 that the codec would reach if
 every predicted frame cost nothing (its intra frames' bits alone, at the PSNR the whole clip reached).
 A negative bound says better P-frames alone could beat x264; a positive one says the intra codec must
 improve first.
@@ -23,9 +24,7 @@ from _common import write_json
 
 import vcodec
 from vcodec import zoo
-from vcodec.codecs.video import BLOCK
 from vcodec.entropy.container import FrameType
-from vcodec.entropy.flags import decode_flags
 from vcodec.eval.bdrate import bd_rate
 from vcodec.eval.datasets import media_files
 from vcodec.eval.metrics import psnr_rgb
@@ -34,9 +33,10 @@ from vcodec.io.video import VIDEO_SUFFIXES, read_video
 
 def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> dict:
     """One clip (T×H×W×3 uint8) at one quality: rate, PSNR and the split of its bytes."""
-    grid = tuple(side // BLOCK for side in codec.intra.latent_shape(*clip.shape[1:3]))
+    height, width = clip.shape[1:3]
     frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255
-    intra, predicted, coded_blocks, psnr = [], [], [], []
+    intra, predicted, psnr = [], [], []
+    split = {"flags": 0, "motion": 0, "residual": 0, "coded": 0, "blocks": 0}
     for index, (packet, decoded) in enumerate(
         codec.encode_and_reconstruct([f[None] for f in frames], quality, intra_period=gop)
     ):
@@ -45,21 +45,25 @@ def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> di
             intra.append(size)
         else:
             predicted.append(size)
-            coded_blocks.append(int(decode_flags(packet.sections[0], grid).sum()))
+            for key, value in codec.breakdown(packet, height, width).items():
+                split[key] += value
         decoded = decoded[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
         psnr.append(psnr_rgb(clip[index], decoded))
     seconds = len(frames) / fps
-    blocks = grid[0] * grid[1]
-    coded = sum(coded_blocks)
+    total = sum(intra) + sum(predicted)
+    blocks_per_frame = split["blocks"] // max(1, len(predicted))
     return {
         "quality": quality,
-        "kbps": 8 * (sum(intra) + sum(predicted)) / seconds / 1000,
+        "kbps": 8 * total / seconds / 1000,
         "intra_kbps": 8 * sum(intra) / seconds / 1000,
         "psnr-rgb": float(np.mean(psnr)),
-        "intra_share": sum(intra) / (sum(intra) + sum(predicted)),
-        "coded_block_share": coded / max(1, blocks * len(predicted)),
-        "bytes_per_coded_block": sum(predicted) / coded if coded else None,
-        "intra_bytes_per_block": sum(intra) / (len(intra) * blocks),
+        "intra_share": sum(intra) / total,
+        "motion_share": split["motion"] / total,
+        "residual_share": split["residual"] / total,
+        "flag_share": split["flags"] / total,
+        "coded_block_share": split["coded"] / max(1, split["blocks"]),
+        "bytes_per_coded_block": split["residual"] / split["coded"] if split["coded"] else None,
+        "intra_bytes_per_block": sum(intra) / (len(intra) * max(1, blocks_per_frame)),
     }
 
 
@@ -97,8 +101,9 @@ def main() -> None:
         for r in rows:
             per_block = f"{r['bytes_per_coded_block']:.0f}" if r["bytes_per_coded_block"] else "–"
             print(
-                f"{path.stem:>8} q{r['quality']}: {r['kbps']:7.1f} kbps {r['psnr-rgb']:.2f} dB, intra "
-                f"{r['intra_share']:.0%} of the bytes, {r['coded_block_share']:.0%} of P-blocks coded at "
+                f"{path.stem:>8} q{r['quality']}: {r['kbps']:7.1f} kbps {r['psnr-rgb']:.2f} dB; bytes: intra "
+                f"{r['intra_share']:.0%}, motion {r['motion_share']:.0%}, residual {r['residual_share']:.0%}, "
+                f"flags {r['flag_share']:.0%}; {r['coded_block_share']:.0%} of P-blocks coded at "
                 f"{per_block} B each (intra: {r['intra_bytes_per_block']:.0f} B per block)",
                 flush=True,
             )

@@ -11,7 +11,8 @@ import skimage.data
 import torch
 
 from vcodec.codecs.pixel_video import residual_levels
-from vcodec.entropy.container import FrameType, read_packets, read_video_header
+from vcodec.entropy.container import FrameType, Packet, read_packets, read_video_header
+from vcodec.entropy.flags import decode_flags
 from vcodec.errors import BitstreamError
 from vcodec.inter.partition import LARGE, SPLIT, Partition, search_partition
 from vcodec.testing.tiny import tiny_pixel_codec
@@ -101,6 +102,25 @@ def test_decoding_gives_the_encoders_pictures_exactly(codec):
     assert all(torch.equal(a, b) for a, b in zip(decoded, pictures))
 
 
+def test_a_few_coded_blocks_are_synthesized_alone_and_decode_exactly(codec, monkeypatch):
+    still = photo(192, 256)[None].float() / 255
+    changed = still.clone()
+    changed[..., 70:120, 140:190] = photo(50, 50, top=300, left=300)[None].float() / 255
+    chosen = torch.zeros(3, 4, dtype=torch.bool)
+    chosen[1, 2] = True  # one block of twelve: synthesized alone
+    monkeypatch.setattr(codec, "_blocks_worth_coding", lambda *args: chosen)
+    packets, pictures = coded(codec, [still, changed])
+    assert torch.equal(decode_flags(packets[1].sections[0], (3, 4)), chosen)
+    assert torch.equal(pictures[1][..., :64, :], pictures[0][..., :64, :])  # skipped: unchanged
+    decoded = list(codec.decode(packets, 256, 192, 2))
+    assert all(torch.equal(a, b) for a, b in zip(decoded, pictures))
+    y_hat = codec.flat_latent(2).float().expand(1, -1, 12, 16).clone()
+    y_hat[..., 4:8, 8:12] += torch.randn(1, y_hat.shape[1], 4, 4)
+    alone = codec._synthesize_residual(y_hat, chosen, 2)[:, 64:128, 128:192]
+    whole = codec.residual.g_s(y_hat)[0].clamp(0, 1)[:, 64:128, 128:192]
+    assert (alone - whole).abs().mean() < 0.1 * (whole - 0.5).abs().mean() + 1e-3  # same block
+
+
 def test_decoding_is_the_same_on_one_and_two_threads(codec):
     packets, _ = coded(codec, pan(4), skip_weight=1000)
     outputs = []
@@ -125,6 +145,15 @@ def test_a_pan_is_coded_mostly_by_motion(codec):
     assert residual <= motion + 8  # (the shipped codec's pan: tests/test_shipped_video.py)
 
 
+def test_breakdown_accounts_for_every_byte(codec):
+    packets, _ = coded(codec, pan(2, step=5), skip_weight=float("inf"))
+    split = codec.breakdown(packets[1], 96, 128)
+    assert split["coded"] == split["blocks"] == 4
+    assert split["flags"] + split["motion"] + split["residual"] == sum(
+        map(len, packets[1].sections)
+    )
+
+
 def test_skip_weight_decides_every_block(codec):
     frames = pan(2, step=5)
     never, _ = coded(codec, frames, skip_weight=float("inf"))
@@ -147,6 +176,11 @@ def test_damaged_predicted_packets_raise_or_recover(codec):
     bad = packets[1].__class__(FrameType.PREDICTED, 1, [b"\xff" * 3] * len(packets[1].sections))
     with pytest.raises(BitstreamError, match="frame 1"):
         list(codec.decode([packets[0], bad, packets[2]], 128, 96, 2))
+    skipped, _ = coded(codec, pan(2), skip_weight=0)
+    extra = list(skipped[1].sections)
+    extra[-1] = b"\x00"  # residual bytes where no block is coded
+    with pytest.raises(BitstreamError, match="no block"):
+        list(codec.decode([skipped[0], Packet(FrameType.PREDICTED, 1, extra)], 128, 96, 2))
     short = packets[1].__class__(FrameType.PREDICTED, 1, packets[1].sections[:-1])
     with pytest.raises(BitstreamError, match="sections"):
         list(codec.decode([packets[0], short], 128, 96, 2))

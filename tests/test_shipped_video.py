@@ -58,3 +58,50 @@ def test_a_static_scene_costs_little_after_its_intra_frame():
     frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in pan(4, static=True)]
     sizes = [len(p.to_bytes()) for p in codec.encode(frames, quality=3)]
     assert max(sizes[1:]) * 20 < sizes[0]
+
+
+PIXEL_MODEL = "pixel-residual-medium"
+needs_pixel_model = pytest.mark.skipif(
+    PIXEL_MODEL not in vcodec.list_models(), reason=f"{PIXEL_MODEL} is not installed"
+)
+
+
+@needs_pixel_model
+def test_the_pixel_codec_codes_a_pan_mostly_by_motion():
+    import torch
+
+    codec = vcodec.load(PIXEL_MODEL)
+    frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in pan(4)]
+    coded = list(codec.encode_and_reconstruct(frames, quality=3, intra_period=8))
+    for packet, picture in coded[1:]:
+        split = codec.breakdown(packet, 96, 128)
+        assert split["residual"] <= split["motion"] + 16
+    decoded = [(p[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for _, p in coded]
+    assert min(psnr_rgb(a, b) for a, b in zip(pan(4), decoded)) > 26
+    assert sum(len(p.to_bytes()) for p, _ in coded[1:]) * 4 < len(coded[0][0].to_bytes())
+
+
+@needs_pixel_model
+def test_the_pixel_codec_round_trips_through_the_cli_and_costs_nothing_on_a_still(tmp_path):
+    frames = pan(5, static=True)
+    clip = tmp_path / "still.mkv"
+    with VideoWriter(clip, Fraction(25), 128, 96) as writer:
+        for frame in frames:
+            writer.write(frame)
+    runner = CliRunner()
+    stream = tmp_path / "still.vcd"
+    result = runner.invoke(main, ["encode", str(clip), str(stream), "-m", PIXEL_MODEL, "-q", "2"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["decode", str(stream), str(tmp_path / "out.mkv")])
+    assert result.exit_code == 0, result.output
+    with VideoReader(tmp_path / "out.mkv") as video:
+        decoded = list(video.frames())
+    assert len(decoded) == 5 and all(np.array_equal(d, decoded[0]) for d in decoded)
+    import io
+
+    from vcodec.entropy.container import read_packets, read_video_header
+
+    data = io.BytesIO(stream.read_bytes())
+    header, info = read_video_header(data)
+    sizes = [len(p.to_bytes()) for p in read_packets(data, header, info)]
+    assert max(sizes[1:]) <= 40  # a packet's framing and a few bytes of flags and vectors

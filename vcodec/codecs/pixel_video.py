@@ -32,7 +32,9 @@ from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig
 from vcodec.codecs.hyperprior import CheckerboardCodec
 from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, VideoCodec
 from vcodec.defaults import DEFAULT_INTRA_BOOST
+from vcodec.entropy.container import Packet
 from vcodec.entropy.flags import decode_flags, encode_flags
+from vcodec.errors import BitstreamError
 from vcodec.inter import SubpelReference, predict
 from vcodec.inter.interpolation import block_field
 from vcodec.inter.partition import SECTIONS as MOTION_SECTIONS
@@ -41,6 +43,7 @@ from vcodec.inter.partition import Partition, search_partition
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents: 64×64 pixels, one z position
 SKIP_PIXELS = 16 * BLOCK
 MAX_SEARCH = 64  # pixels
+TILE_MARGIN = 2  # latents of context around a coded block synthesized alone
 RESIDUAL_ZERO = 128  # the level a zero prediction error takes in the residual image
 MOTION_END = (
     1 + MOTION_SECTIONS
@@ -120,21 +123,27 @@ class PixelResidualCodec(VideoCodec):
         self._flat = {}
 
     # --- training ------------------------------------------------------------------------------------
+    def forward(self, frames: Tensor, quality: Tensor) -> dict:
+        """Training pass on B×2×3×H×W frame pairs (``quality`` 1-based per sample): the residual codec's
+        outputs on the prediction errors of frame 1 (:meth:`training_residuals`), which are ``x``."""
+        residuals = self.training_residuals(frames, quality)
+        return {**self.residual(residuals, quality), "x": residuals}
+
     @torch.no_grad()
     def training_residuals(self, frames: Tensor, quality: Tensor) -> Tensor:
         """What the residual codec trains on: the residual images (B×3×H×W in [0, 1]) of frame 1 of
         each pair (B×2×3×H×W) predicted from frame 0 as the intra codec's float path decodes it (at the
         boosted intra quality), with the encoder's motion search at each sample's λ (``quality``
-        1-based)."""
+        1-based). Motion search runs on the CPU, whatever the model's device."""
         boosted = (quality.long() + DEFAULT_INTRA_BOOST).clamp(max=self.num_qualities)
         gains = (
             self.intra.y_gain
         )  # plain rounding in the gained space: close to the coded ŷ, cheaper
         y = self.intra.g_a(frames[:, 0])
         y_hat = torch.round(y * gains.gain(boosted - 1)) * gains.inverse_gain(boosted - 1)
-        references = self.intra.g_s(y_hat).clamp(0, 1).mul(255).round().to(torch.uint8)
+        references = self.intra.g_s(y_hat).clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
         images = []
-        for reference, frame, q in zip(references, frames[:, 1], quality.tolist()):
+        for reference, frame, q in zip(references, frames[:, 1].cpu(), quality.tolist()):
             current = to_levels(frame[None])
             prediction = self.predict_frame(current, reference, q)
             images.append(residual_levels(current, prediction))
@@ -152,6 +161,18 @@ class PixelResidualCodec(VideoCodec):
     def _intra_state(self, latent: Tensor, height: int, width: int) -> Tensor:
         return to_levels(self.intra.synthesize(latent, height, width))
 
+    def breakdown(self, packet: Packet, height: int, width: int) -> dict[str, int]:
+        rows, cols = self.residual.latent_shape(height, width)
+        flags = decode_flags(packet.sections[0], (rows // BLOCK, cols // BLOCK))
+        sizes = [len(s) for s in packet.sections]
+        return {
+            "flags": sizes[0],
+            "motion": sum(sizes[1:MOTION_END]),
+            "residual": sum(sizes[MOTION_END:]),
+            "coded": int(flags.sum()),
+            "blocks": flags.numel(),
+        }
+
     def _picture(self, state: Tensor, height: int, width: int) -> Tensor:
         return state[None].float().div_(255)
 
@@ -167,16 +188,18 @@ class PixelResidualCodec(VideoCodec):
         return predict(SubpelReference(reference, self.config.search + 1), field)
 
     def flat_latent(self, quality: int) -> Tensor:
-        """What skipped positions decode to: the residual codec's quantized latent of a flat (zero)
-        residual, one value per channel (1×M×1×1, float64), as the decoder holds coded values."""
+        """What the synthesis reads at skipped positions: the residual codec's quantized latent of a
+        flat (zero) residual, one value per channel (1×M×1×1). Float arithmetic makes it, so it never
+        enters the parse: the entropy coder's context sees skipped positions as zero."""
         if quality not in self._flat:
-            q = torch.tensor([quality - 1])
+            device = self.residual.y_gain.coding_gain(torch.tensor([0])).device
+            q = torch.tensor([quality - 1], device=device)
             with torch.inference_mode():
-                flat = torch.full((1, 3, 256, 256), RESIDUAL_ZERO / 255)
+                flat = torch.full((1, 3, 256, 256), RESIDUAL_ZERO / 255, device=device)
                 y = self.residual.g_a(flat)[..., 8:9, 8:9].double()
             gain = self.residual.y_gain.coding_gain(q).reshape(1, -1, 1, 1)
             inverse = self.residual.y_gain.coding_inverse_gain(q).reshape(1, -1, 1, 1)
-            self._flat[quality] = (y * gain).round() * inverse
+            self._flat[quality] = ((y * gain).round() * inverse).float()
         return self._flat[quality]
 
     def _residual_image(self, current: Tensor, prediction: Tensor) -> Tensor:
@@ -184,15 +207,46 @@ class PixelResidualCodec(VideoCodec):
         return self.residual.pad(residual_levels(current, prediction)[None].float().div_(255))
 
     def _reconstruct(
-        self, prediction: Tensor, y_hat: Tensor, blocks: Tensor, height: int, width: int
+        self, prediction: Tensor, y_hat: Tensor, blocks: Tensor, quality: int
     ) -> Tensor:
         """The decoded picture: the prediction in skipped blocks, plus the decoded residual in the others."""
         if not blocks.any():
             return prediction
-        residual = self.residual.g_s(y_hat.float())[0, :, :height, :width].clamp(0, 1)
+        height, width = prediction.shape[-2:]
+        residual = self._synthesize_residual(y_hat, blocks, quality)[:, :height, :width]
         coded = (prediction.float() + residual * 255 - RESIDUAL_ZERO).round_().clamp_(0, 255)
         mask = _pixel_mask(blocks, height, width)
         return torch.where(mask, coded.to(torch.uint8), prediction)
+
+    def _synthesize_residual(self, y_hat: Tensor, blocks: Tensor, quality: int) -> Tensor:
+        """The decoded residual image (3×H'×W', the padded size), right in the coded blocks. When few
+        blocks are coded, each is synthesized alone from its latents and :data:`TILE_MARGIN` latents
+        around them (the flat residual's beyond the frame): a sparse P-frame then costs a fraction of a
+        whole-frame synthesis. Encoder and decoder choose alike, from the flags."""
+        flat = self.flat_latent(quality)
+        y_hat = torch.where(
+            _expand(blocks), y_hat.float(), flat
+        )  # skipped: a flat residual's latent
+        coded = blocks.nonzero().tolist()
+        side = BLOCK + 2 * TILE_MARGIN
+        if len(coded) * side**2 >= y_hat.shape[-2] * y_hat.shape[-1]:
+            return self.residual.g_s(y_hat)[0].clamp(0, 1)
+        m = TILE_MARGIN
+        padded = flat.expand(1, -1, y_hat.shape[-2] + 2 * m, y_hat.shape[-1] + 2 * m).clone()
+        padded[..., m:-m, m:-m] = y_hat
+        tiles = torch.cat(
+            [
+                padded[..., r * BLOCK : r * BLOCK + side, c * BLOCK : c * BLOCK + side]
+                for r, c in coded
+            ]
+        )
+        inner = self.residual.g_s(tiles).clamp(0, 1)[..., 16 * m : -16 * m, 16 * m : -16 * m]
+        canvas = torch.full((3, *(16 * n for n in y_hat.shape[-2:])), RESIDUAL_ZERO / 255)
+        for tile, (r, c) in zip(inner, coded):
+            canvas[
+                :, r * SKIP_PIXELS : (r + 1) * SKIP_PIXELS, c * SKIP_PIXELS : (c + 1) * SKIP_PIXELS
+            ] = tile
+        return canvas
 
     @torch.inference_mode()
     def _encode_predicted(
@@ -205,7 +259,6 @@ class PixelResidualCodec(VideoCodec):
         skip_weight: float = DEFAULT_SKIP_WEIGHT,
     ) -> tuple[list[bytes], Tensor]:
         """A P-frame's sections and its decoded picture; ``cost`` is bits per squared 8-bit error."""
-        height, width = reference.shape[-2:]
         current = to_levels(x)
         motion = search_partition(current, reference, self.config.search, motion_rate_weight(cost))
         prediction = self._prediction(reference, motion)
@@ -213,17 +266,19 @@ class PixelResidualCodec(VideoCodec):
         y = self.residual.g_a(self._residual_image(current, prediction))
         z = self.residual.h_a(y)
         blocks = self._blocks_worth_coding(current, prediction, y, z, q, skip_weight * cost)
+        sections = [encode_flags(blocks), *motion.encode(self.config.search)]
         latent = self.residual.latent
+        if not blocks.any():  # the prediction stands everywhere: no residual sections
+            return [*sections, *[b""] * latent.sections], prediction
         z_sections, z_hat = latent.side.compress(z, q, keep=blocks)
         y_sections, y_hat = latent.y.compress(
             y,
             q,
             latent.exact_synthesis(z_hat),
             keep=_expand(blocks),
-            reference=self.flat_latent(quality).expand_as(y),
+            reference=torch.zeros_like(y),
         )
-        sections = [encode_flags(blocks), *motion.encode(self.config.search)]
-        picture = self._reconstruct(prediction, y_hat, blocks, height, width)
+        picture = self._reconstruct(prediction, y_hat, blocks, quality)
         return [*sections, *z_sections, *y_sections], picture
 
     def _blocks_worth_coding(
@@ -242,9 +297,8 @@ class PixelResidualCodec(VideoCodec):
             z_gained.float() * self.residual.z_gain.coding_inverse_gain(q).float()
         )
         coded, bits = latent.y.estimate(y, q, hyper)
-        height, width = current.shape[-2:]
         every = torch.ones((rows, cols), dtype=torch.bool)
-        picture = self._reconstruct(prediction, coded, every, height, width)
+        picture = self._reconstruct(prediction, coded, every, int(q) + 1)
         gained = _block_sums(_squared_error(current, prediction) - _squared_error(current, picture))
         spent = F.avg_pool2d(bits.sum(dim=1, keepdim=True).double(), BLOCK, divisor_override=1)
         return cost * gained > spent[0, 0]
@@ -257,6 +311,8 @@ class PixelResidualCodec(VideoCodec):
         motion = Partition.decode(sections[1:MOTION_END], height, width, self.config.search)
         prediction = self._prediction(reference, motion)
         if not blocks.any():
+            if any(sections[MOTION_END:]):
+                raise BitstreamError("residual data in a frame that codes no block")
             return prediction
         q = torch.tensor([quality - 1])
         latent = self.residual.latent
@@ -271,9 +327,9 @@ class PixelResidualCodec(VideoCodec):
             shape,
             latent.exact_synthesis(z_hat),
             keep=_expand(blocks),
-            reference=self.flat_latent(quality).expand(shape),
+            reference=torch.zeros(shape),
         )
-        return self._reconstruct(prediction, y_hat, blocks, height, width)
+        return self._reconstruct(prediction, y_hat, blocks, quality)
 
 
 def motion_rate_weight(cost: float) -> float:

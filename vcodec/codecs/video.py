@@ -53,6 +53,7 @@ from vcodec.codecs.motion import (
     estimate_motion,
 )
 from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, VideoCodec
+from vcodec.entropy.container import Packet
 from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.latent_codecs import CheckerboardLatentCodec
 from vcodec.layers import CheckerboardConv2d
@@ -254,6 +255,19 @@ class LearnedVideoCodec(VideoCodec):
 
     def _intra_state(self, latent: Tensor, height: int, width: int) -> Tensor:
         return latent
+
+    def breakdown(self, packet: Packet, height: int, width: int) -> dict[str, int]:
+        rows, cols = self.intra.latent_shape(height, width)
+        flags = decode_flags(packet.sections[0], (rows // BLOCK, cols // BLOCK))
+        motion = len(packet.sections[1]) if self.prior.motion is not None else 0
+        sizes = [len(s) for s in packet.sections]
+        return {
+            "flags": sizes[0],
+            "motion": motion,
+            "residual": sum(sizes[1:]) - motion,
+            "coded": int(flags.sum()),
+            "blocks": flags.numel(),
+        }
 
     @torch.inference_mode()
     def _picture(self, state: Tensor, height: int, width: int) -> Tensor:

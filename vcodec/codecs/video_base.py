@@ -113,6 +113,11 @@ class VideoCodec(nn.Module):
     def _decode_predicted(self, sections: list[bytes], state: Tensor, quality: int) -> Tensor:
         raise NotImplementedError
 
+    def breakdown(self, packet: Packet, height: int, width: int) -> dict[str, int]:
+        """Where a predicted packet's bytes go (``flags``, ``motion``, ``residual``: what codes the
+        picture) and how many of its skip blocks (``blocks``) it codes (``coded``): for benchmarks."""
+        raise NotImplementedError
+
     # --- streaming coding ---------------------------------------------------------------------------
     def encode(
         self,

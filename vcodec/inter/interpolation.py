@@ -24,6 +24,7 @@ TAPS = (
 )
 BEFORE, AFTER = 3, 4  # taps before and after the sample a phase starts from
 SCALE = 64 * 64  # both passes' gain
+SHIFT = 12  # log2(SCALE)
 
 
 class SubpelReference:
@@ -47,7 +48,8 @@ class SubpelReference:
         across = F.conv2d(padded, taps[:, None, None, :])  # C×4(fx)×H'×W
         channels, _, rows, cols = across.shape
         down = F.conv2d(across.reshape(-1, 1, rows, cols), taps[:, None, :, None])  # (C·fx)×4(fy)
-        values = torch.div(down + SCALE // 2, SCALE, rounding_mode="floor").clamp_(0, 255)
+        # exact integers in float32: converted exactly, then floor division by 2¹² as a shift
+        values = ((down + SCALE // 2).to(torch.int32) >> SHIFT).clamp_(0, 255)
         values = values.reshape(channels, 4, 4, *values.shape[-2:])  # C×fx×fy×H×W
         self.planes = (
             values.transpose(1, 2).to(torch.uint8).reshape(channels, 16, *values.shape[-2:])

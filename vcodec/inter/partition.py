@@ -18,8 +18,8 @@ from torch import Tensor
 from vcodec.entropy import laplace
 from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.errors import BitstreamError
-from vcodec.inter.interpolation import QUARTER, SubpelReference, block_field, predict
-from vcodec.inter.search import block_motion, block_sums, luma, luma_frame, vector_bits
+from vcodec.inter.interpolation import QUARTER, block_field, predict
+from vcodec.inter.search import block_motion, block_sums, luma, luma_reference, vector_bits
 from vcodec.inter.vectors import decode_vectors, encode_vectors
 
 LARGE, SMALL = 64, 16  # pixels per vector, each way
@@ -107,14 +107,14 @@ def search_partition(
     on luma, each large block split when its sixteen vectors' SAD and rate cost less than its one's."""
     height, width = current.shape[-2:]
     rows, cols = -(-height // LARGE), -(-width // LARGE)
-    large = block_motion(current, reference, LARGE, search, rate_weight=rate_weight)
+    fine = luma_reference(reference, search)
+    large = block_motion(current, reference, LARGE, search, rate_weight=rate_weight, fine=fine)
     small = _padded(
-        block_motion(current, reference, SMALL, search, rate_weight=rate_weight),
+        block_motion(current, reference, SMALL, search, rate_weight=rate_weight, fine=fine),
         rows * SPLIT,
         cols * SPLIT,
     )
     target = luma(current)
-    fine = SubpelReference(luma_frame(reference), search + 1)
 
     def sad(field: Tensor) -> Tensor:
         prediction = predict(fine, field)[0].int() << 8

@@ -157,6 +157,11 @@ def luma_frame(frame: Tensor) -> Tensor:
     return ((luma(frame) + 128) >> 8).to(torch.uint8)[None]
 
 
+def luma_reference(reference: Tensor, search: int) -> SubpelReference:
+    """A reference frame's luma at every quarter-pel phase, for searches of ±``search`` pixels."""
+    return SubpelReference(luma_frame(reference), search + 1)
+
+
 def block_motion(
     current: Tensor,
     reference: Tensor,
@@ -164,12 +169,14 @@ def block_motion(
     search: int = 16,
     bias: float = 0.02,
     rate_weight: float = 0.0,
+    fine: SubpelReference | None = None,
 ) -> Tensor:
     """Quarter-pel vectors (2×⌈H/block⌉×⌈W/block⌉, rows then columns, within ±``search`` pixels) that
     move ``reference`` onto ``current`` (both C×H×W uint8) block by block, found on luma.
 
     ``rate_weight``: luma SAD (in 8-bit levels) worth one bit of a vector; each vector then minimises
-    SAD + rate_weight · bits, as H.264 encoders do with λ_motion (0: SAD alone)."""
+    SAD + rate_weight · bits, as H.264 encoders do with λ_motion (0: SAD alone). ``fine``: the
+    reference's luma at quarter-pel phases (:func:`luma_reference`), when the caller has it already."""
     height, width = current.shape[-2:]
     target, source = luma(current), luma(reference)
     levels = 0
@@ -197,7 +204,7 @@ def block_motion(
         if level:
             vectors = vectors * 2
     vectors = vectors.clamp(-search, search) * QUARTER
-    fine = SubpelReference(luma_frame(reference), search + 1)
+    fine = luma_reference(reference, search) if fine is None else fine
 
     def subpel(field: Tensor) -> Tensor:
         return predict(fine, field)[0].int() << 8

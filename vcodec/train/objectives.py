@@ -161,8 +161,9 @@ class ResidualRateDistortion(RateDistortion):
             self.quality_rng, model.num_qualities, frames.shape[0], self.shard
         )
         quality = quality.to(frames.device)
-        residuals = model.training_residuals(frames, quality)
-        out = rd_loss(model.residual, residuals, quality, self.distortion)
+        out = model(frames, quality)  # through DDP's forward, so gradients are averaged
+        lambdas = model.residual.config.lambdas
+        out = rd_terms(out, out["x"], quality, lambdas, self.distortion)
         return out["loss"], {"bpp": out["bpp"].mean().item(), "psnr": _psnr(out["mse"])}
 
     def after_step(self, model: nn.Module) -> dict[str, float]:
@@ -174,11 +175,17 @@ def rd_loss(
 ) -> dict[str, Tensor]:
     """λ·255²·MSE + bpp (or λ·1250·(1 − MS-SSIM) + bpp) per sample, λ of each sample's quality,
     averaged over the batch."""
-    out = model(x, quality)
+    return rd_terms(model(x, quality), x, quality, model.config.lambdas, distortion)
+
+
+def rd_terms(
+    out: dict, x: Tensor, quality: Tensor, lambdas, distortion: str = "mse"
+) -> dict[str, Tensor]:
+    """:func:`rd_loss` from a codec's training outputs (``likelihoods``, ``x_hat``) on ``x``."""
     pixels = x.shape[-2] * x.shape[-1]
     bpp = _bits(out["likelihoods"]) / pixels
     mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
-    lam = torch.tensor(model.config.lambdas, device=x.device)[quality - 1]
+    lam = torch.tensor(lambdas, device=x.device)[quality - 1]
     if distortion == "ms-ssim":
         loss = (lam * MS_SSIM_LAMBDA_SCALE * ms_ssim_loss(out["x_hat"], x) + bpp).mean()
     else:
