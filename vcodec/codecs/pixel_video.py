@@ -30,7 +30,7 @@ from torch import Tensor
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig
 from vcodec.codecs.hyperprior import CheckerboardCodec
-from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, VideoCodec
+from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, RDOQ_WEIGHT, VideoCodec
 from vcodec.defaults import DEFAULT_INTRA_BOOST
 from vcodec.entropy.container import Packet
 from vcodec.entropy.flags import decode_flags, encode_flags
@@ -113,14 +113,15 @@ class PixelResidualCodec(VideoCodec):
         self.intra = CheckerboardCodec(expected) if intra is None else intra
         self.residual = CheckerboardCodec(expected) if residual is None else residual
         self._flat: dict[int, Tensor] = {}
+        self._gains: dict[int, float] = {}
 
     def image_codecs(self) -> list[CheckerboardCodec]:
         return [self.intra, self.residual]
 
     def forget_coding_state(self) -> None:
-        """Also the flat residual's latents."""
+        """Also the flat residual's latents and the synthesis gains."""
         super().forget_coding_state()
-        self._flat = {}
+        self._flat, self._gains = {}, {}
 
     # --- training ------------------------------------------------------------------------------------
     def forward(self, frames: Tensor, quality: Tensor) -> dict:
@@ -202,6 +203,27 @@ class PixelResidualCodec(VideoCodec):
             self._flat[quality] = ((y * gain).round() * inverse).float()
         return self._flat[quality]
 
+    def _rdo_weight(self, quality: int, cost: float) -> Tensor:
+        """Bits per unit of gained latent squared error (1×M×1) for rate–distortion-optimised
+        quantization of the residual: :data:`RDOQ_WEIGHT` × ``cost`` (bits per squared 8-bit level) ×
+        255² × the residual synthesis' gain (pixel squared error per latent squared error) / gain²."""
+        q = torch.tensor([quality - 1])
+        gain = self.residual.y_gain.coding_gain(q).reshape(1, -1, 1)
+        return RDOQ_WEIGHT * cost * 255**2 * self._synthesis_gain(quality) / gain.pow(2)
+
+    def _synthesis_gain(self, quality: int) -> float:
+        """The residual synthesis' squared-error gain for quantization-sized changes around a flat
+        residual (measured once per quality, with a seeded draw)."""
+        if quality not in self._gains:
+            generator = torch.Generator().manual_seed(0)
+            flat = self.flat_latent(quality).expand(1, -1, 16, 16)
+            step = self.residual.y_gain.coding_inverse_gain(torch.tensor([quality - 1])).float()
+            delta = (torch.rand(flat.shape, generator=generator) - 0.5) * step.reshape(1, -1, 1, 1)
+            with torch.inference_mode():
+                change = self.residual.g_s(flat + delta) - self.residual.g_s(flat)
+            self._gains[quality] = float(change.pow(2).sum() / delta.pow(2).sum())
+        return self._gains[quality]
+
     def _residual_image(self, current: Tensor, prediction: Tensor) -> Tensor:
         """The residual as the image the residual codec codes (padded)."""
         return self.residual.pad(residual_levels(current, prediction)[None].float().div_(255))
@@ -277,6 +299,7 @@ class PixelResidualCodec(VideoCodec):
             latent.exact_synthesis(z_hat),
             keep=_expand(blocks),
             reference=torch.zeros_like(y),
+            rdo_weight=self._rdo_weight(quality, cost) if RDOQ_WEIGHT else None,
         )
         picture = self._reconstruct(prediction, y_hat, blocks, quality)
         return [*sections, *z_sections, *y_sections], picture

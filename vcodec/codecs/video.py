@@ -52,7 +52,7 @@ from vcodec.codecs.motion import (
     encode_motion,
     estimate_motion,
 )
-from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, VideoCodec
+from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, RDOQ_WEIGHT, VideoCodec
 from vcodec.entropy.container import Packet
 from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.latent_codecs import CheckerboardLatentCodec
@@ -61,7 +61,6 @@ from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
-RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 MAX_MOTION_SEARCH = 32  # pixels; a search of ±R compares (2R+1)² displacements per block
 
 

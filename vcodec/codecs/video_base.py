@@ -33,6 +33,7 @@ from vcodec.entropy.container import (
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.weights import resize_table_buffers, weights_hash
 
+RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in skip decisions, relative to λ
 
 
