@@ -320,11 +320,18 @@ class PixelResidualCodec(VideoCodec):
             z_gained.float() * self.residual.z_gain.coding_inverse_gain(q).float()
         )
         coded, bits = latent.y.estimate(y, q, hyper)
-        every = torch.ones((rows, cols), dtype=torch.bool)
-        picture = self._reconstruct(prediction, coded, every, int(q) + 1)
-        gained = _block_sums(_squared_error(current, prediction) - _squared_error(current, picture))
-        spent = F.avg_pool2d(bits.sum(dim=1, keepdim=True).double(), BLOCK, divisor_override=1)
-        return cost * gained > spent[0, 0]
+        spent = F.avg_pool2d(bits.sum(dim=1, keepdim=True).double(), BLOCK, divisor_override=1)[
+            0, 0
+        ]
+        skip_error = _squared_error(current, prediction)
+        # a block whose whole prediction error is worth less than its bits stays skipped; only the
+        # others are synthesized (alone, when few), which keeps static content cheap to encode
+        candidates = cost * _block_sums(skip_error) > spent
+        if not candidates.any():
+            return candidates
+        picture = self._reconstruct(prediction, coded, candidates, int(q) + 1)
+        gained = _block_sums(skip_error - _squared_error(current, picture))
+        return candidates & (cost * gained > spent)
 
     @torch.inference_mode()
     def _decode_predicted(self, sections: list[bytes], reference: Tensor, quality: int) -> Tensor:
