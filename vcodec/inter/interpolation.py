@@ -22,46 +22,67 @@ TAPS = (
     (-1, 4, -11, 40, 40, -11, 4, -1),
     (0, 1, -5, 17, 58, -10, 4, -1),
 )
+TAP_TENSOR = torch.tensor(TAPS, dtype=torch.float32)
 BEFORE, AFTER = 3, 4  # taps before and after the sample a phase starts from
 SCALE = 64 * 64  # both passes' gain
 SHIFT = 12  # log2(SCALE)
 
 
 class SubpelReference:
-    """A decoded reference frame (C×H×W uint8) at every quarter-pel phase, with ``margin`` pixels of
+    """A decoded reference frame (C×H×W uint8) at quarter-pel phases, with ``margin`` pixels of
     replicated edge around it so that vectors may point up to ``margin`` pixels outside the frame.
 
     ``planes[:, fy * 4 + fx]`` is the frame moved by (fy/4, fx/4) pixels: C×(H+2·margin)×(W+2·margin)
-    uint8, its pixel (margin, margin) the frame's (0, 0).
+    uint8, its pixel (margin, margin) the frame's (0, 0). A phase is filtered when a prediction first
+    needs it (:meth:`need`; ``phases="all"`` filters every one at once, as a motion search needs), so
+    a frame of whole-pixel vectors costs a copy, not sixteen filterings.
     """
 
-    def __init__(self, frame: Tensor, margin: int):
+    def __init__(self, frame: Tensor, margin: int, phases: str = "lazy"):
         if frame.dtype != torch.uint8 or frame.dim() != 3:
             raise ValueError("a reference frame is a C×H×W uint8 tensor")
         self.margin, self.shape = margin, tuple(frame.shape)
-        padded = F.pad(
+        self._padded = F.pad(
             frame.float()[:, None],
             (margin + BEFORE, margin + AFTER, margin + BEFORE, margin + AFTER),
             mode="replicate",
         )  # C×1×H'×W'
-        taps = torch.tensor(TAPS, dtype=torch.float32)
-        across = F.conv2d(padded, taps[:, None, None, :])  # C×4(fx)×H'×W
-        channels, _, rows, cols = across.shape
-        down = F.conv2d(across.reshape(-1, 1, rows, cols), taps[:, None, :, None])  # (C·fx)×4(fy)
-        # exact integers in float32: converted exactly, then floor division by 2¹² as a shift
-        values = ((down + SCALE // 2).to(torch.int32) >> SHIFT).clamp_(0, 255)
-        values = values.reshape(channels, 4, 4, *values.shape[-2:])  # C×fx×fy×H×W
-        self.planes = (
-            values.transpose(1, 2).to(torch.uint8).reshape(channels, 16, *values.shape[-2:])
-        )
-        rows, cols = self.planes.shape[-2:]
+        channels, height, width = frame.shape
+        rows, cols = height + 2 * margin, width + 2 * margin
+        self.planes = torch.zeros((channels, 16, rows, cols), dtype=torch.uint8)
+        self._ready = torch.zeros(16, dtype=torch.bool)
+        self._across: dict[int, Tensor] = {}
         self.phase_stride, self.row_stride = rows * cols, cols
         # where each pixel of the frame sits in a plane, flattened (int32: index arithmetic is cheap)
         self.base = (
-            (torch.arange(frame.shape[-2], dtype=torch.int32).reshape(-1, 1) + margin) * cols
-            + torch.arange(frame.shape[-1], dtype=torch.int32)
+            (torch.arange(height, dtype=torch.int32).reshape(-1, 1) + margin) * cols
+            + torch.arange(width, dtype=torch.int32)
             + margin
         )
+        if phases == "all":
+            self.need(range(16))
+
+    def need(self, phases) -> None:
+        """Filter the phases (``fy * 4 + fx``) not yet filtered."""
+        for phase in sorted(set(int(p) for p in phases)):
+            if self._ready[phase]:
+                continue
+            if phase == 0:  # whole pixels: the taps are one 64, so filtering copies
+                inner = self._padded[:, 0, BEFORE:-AFTER, BEFORE:-AFTER]
+                self.planes[:, 0] = inner.to(torch.uint8)
+                self._ready[0] = True
+                continue
+            fy, fx = divmod(phase, 4)
+            down = F.conv2d(self._horizontal(fx), TAP_TENSOR[fy].reshape(1, 1, -1, 1))
+            # exact integers in float32: converted exactly, then floor division by 2¹² as a shift
+            values = ((down + SCALE // 2).to(torch.int32) >> SHIFT).clamp_(0, 255)
+            self.planes[:, phase] = values[:, 0].to(torch.uint8)
+            self._ready[phase] = True
+
+    def _horizontal(self, fx: int) -> Tensor:
+        if fx not in self._across:
+            self._across[fx] = F.conv2d(self._padded, TAP_TENSOR[fx].reshape(1, 1, 1, -1))
+        return self._across[fx]
 
 
 def block_field(vectors: Tensor, block: int, height: int, width: int) -> Tensor:
@@ -77,6 +98,7 @@ def predict(reference: SubpelReference, field: Tensor) -> Tensor:
     field = field.to(torch.int32).clamp(-reach, reach)
     # floor division and remainder by 4 as shifts and masks (two's complement: exact for negatives)
     phase = (field[0] & 3) * QUARTER + (field[1] & 3)
+    reference.need(torch.unique(phase).tolist())
     index = reference.base + phase * reference.phase_stride
     index += (field[0] >> 2) * reference.row_stride + (field[1] >> 2)
     channels, height, width = reference.shape
