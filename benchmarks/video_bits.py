@@ -108,7 +108,7 @@ def main() -> None:
                 flush=True,
             )
         anchor = x264_curve(args.x264, path.stem)
-        if anchor:
+        if anchor and len(rows) >= 4:  # a BD-rate needs four points on each curve
             psnr = [r["psnr-rgb"] for r in rows]
             results[path.stem]["bd_rate_vs_x264"] = bd_rate(
                 *anchor, [r["kbps"] for r in rows], psnr

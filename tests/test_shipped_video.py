@@ -68,17 +68,20 @@ needs_pixel_model = pytest.mark.skipif(
 
 @needs_pixel_model
 def test_the_pixel_codec_codes_a_pan_mostly_by_motion():
+    """A pan's P-frames cost a small fraction of its intra frame (only the entering edge needs a
+    residual), at the intra frame's quality."""
     import torch
 
     codec = vcodec.load(PIXEL_MODEL)
     frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in pan(4)]
     coded = list(codec.encode_and_reconstruct(frames, quality=3, intra_period=8))
-    for packet, picture in coded[1:]:
+    intra = len(coded[0][0].to_bytes())
+    for packet, _ in coded[1:]:
         split = codec.breakdown(packet, 96, 128)
-        assert split["residual"] <= split["motion"] + 16
+        assert split["motion"] + split["residual"] < intra / 8
     decoded = [(p[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for _, p in coded]
-    assert min(psnr_rgb(a, b) for a, b in zip(pan(4), decoded)) > 26
-    assert sum(len(p.to_bytes()) for p, _ in coded[1:]) * 4 < len(coded[0][0].to_bytes())
+    psnr = [psnr_rgb(a, b) for a, b in zip(pan(4), decoded)]
+    assert min(psnr[1:]) > psnr[0] - 1.5
 
 
 @needs_pixel_model
@@ -103,5 +106,5 @@ def test_the_pixel_codec_round_trips_through_the_cli_and_costs_nothing_on_a_stil
 
     data = io.BytesIO(stream.read_bytes())
     header, info = read_video_header(data)
-    sizes = [len(p.to_bytes()) for p in read_packets(data, header, info)]
-    assert max(sizes[1:]) <= 40  # a packet's framing and a few bytes of flags and vectors
+    payloads = [sum(map(len, p.sections)) for p in read_packets(data, header, info)]
+    assert max(payloads[1:]) <= 12  # skip flags and zero vectors (the packet framing adds 42 bytes)

@@ -6,7 +6,7 @@
 >>> image_hat = codec.decompress(data)
 >>> tok = vcodec.load("tok1d-64")          # a tokenizer: the same load, the Tokenizer protocol
 >>> tokens = tok.encode(images)            # B×3×128×128 → B×64 ids; tok.decode(tokens[:, :16])
->>> video = vcodec.load("temporal-mc-small")  # a video codec: one packet per frame, streaming
+>>> video = vcodec.load("pixel-residual-medium")  # a video codec: one packet per frame, streaming
 >>> packets = list(video.encode(frames, quality=4))  # frames: iterable of 1×3×H×W
 >>> decoded = list(video.decode(packets, width, height, quality=4))
 
