@@ -30,9 +30,14 @@ from torch import Tensor
 
 from vcodec.codecs.base import DEFAULT_LAMBDAS, CodecConfig
 from vcodec.codecs.hyperprior import CheckerboardCodec
-from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, RDOQ_WEIGHT, VideoCodec
+from vcodec.codecs.video_base import (
+    BLOCK,
+    DEFAULT_SKIP_WEIGHT,
+    RDOQ_WEIGHT,
+    VideoCodec,
+    synthesis_gain,
+)
 from vcodec.defaults import DEFAULT_INTRA_BOOST
-from vcodec.entropy.container import Packet
 from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.errors import BitstreamError
 from vcodec.inter import SubpelReference, predict
@@ -40,14 +45,12 @@ from vcodec.inter.interpolation import block_field
 from vcodec.inter.partition import SECTIONS as MOTION_SECTIONS
 from vcodec.inter.partition import Partition, search_partition
 
-BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents: 64×64 pixels, one z position
 SKIP_PIXELS = 16 * BLOCK
 MAX_SEARCH = 64  # pixels
 TILE_MARGIN = 2  # latents of context around a coded block synthesized alone
 RESIDUAL_ZERO = 128  # the level a zero prediction error takes in the residual image
-MOTION_END = (
-    1 + MOTION_SECTIONS
-)  # a P packet: skip flags, the motion's sections, then the residual's
+# a P packet: skip flags, the motion's sections, then the residual's
+MOTION_END = 1 + MOTION_SECTIONS
 
 
 @dataclass
@@ -95,6 +98,7 @@ class PixelResidualCodec(VideoCodec):
     ``residual`` (both image codecs of :meth:`PixelVideoConfig.intra_config`; untrained when None)."""
 
     predicted_sections = MOTION_END + 3  # skip flags, motion, z, anchors, non-anchors
+    motion_sections = MOTION_SECTIONS
 
     def __init__(
         self,
@@ -137,42 +141,28 @@ class PixelResidualCodec(VideoCodec):
         boosted intra quality), with the encoder's motion search at each sample's λ (``quality``
         1-based). Motion search runs on the CPU, whatever the model's device."""
         boosted = (quality.long() + DEFAULT_INTRA_BOOST).clamp(max=self.num_qualities)
-        gains = (
-            self.intra.y_gain
-        )  # plain rounding in the gained space: close to the coded ŷ, cheaper
+        # plain rounding in the gained space: close to the coded ŷ, cheaper
+        gains = self.intra.y_gain
         y = self.intra.g_a(frames[:, 0])
         y_hat = torch.round(y * gains.gain(boosted - 1)) * gains.inverse_gain(boosted - 1)
         references = self.intra.g_s(y_hat).clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
         images = []
         for reference, frame, q in zip(references, frames[:, 1].cpu(), quality.tolist()):
             current = to_levels(frame[None])
-            prediction = self.predict_frame(current, reference, q)
+            _, prediction = self.search(current, reference, self._gop_setup(reference, q))
             images.append(residual_levels(current, prediction))
         return torch.stack(images).float().div_(255).to(frames.device)
 
-    def predict_frame(self, current: Tensor, reference: Tensor, quality: int) -> Tensor:
-        """The encoder's motion-compensated prediction of ``current`` from ``reference`` (3×H×W
-        uint8) at ``quality``'s λ (what a P-frame codes the error of, without its motion)."""
-        cost = self._gop_setup(reference, quality)
+    def search(self, current: Tensor, reference: Tensor, cost: float) -> tuple[Partition, Tensor]:
+        """The encoder's motion for ``current`` from ``reference`` (3×H×W uint8) at ``cost`` bits per
+        squared 8-bit level, and the prediction it gives."""
         motion = search_partition(current, reference, self.config.search, motion_rate_weight(cost))
-        return self._prediction(reference, motion)
+        return motion, self._prediction(reference, motion)
 
     # --- the frames' state: the decoded picture -----------------------------------------------------
     @torch.inference_mode()
     def _intra_state(self, latent: Tensor, height: int, width: int) -> Tensor:
         return to_levels(self.intra.synthesize(latent, height, width))
-
-    def breakdown(self, packet: Packet, height: int, width: int) -> dict[str, int]:
-        rows, cols = self.residual.latent_shape(height, width)
-        flags = decode_flags(packet.sections[0], (rows // BLOCK, cols // BLOCK))
-        sizes = [len(s) for s in packet.sections]
-        return {
-            "flags": sizes[0],
-            "motion": sum(sizes[1:MOTION_END]),
-            "residual": sum(sizes[MOTION_END:]),
-            "coded": int(flags.sum()),
-            "blocks": flags.numel(),
-        }
 
     def _picture(self, state: Tensor, height: int, width: int) -> Tensor:
         return state[None].float().div_(255)
@@ -193,7 +183,7 @@ class PixelResidualCodec(VideoCodec):
         flat (zero) residual, one value per channel (1×M×1×1). Float arithmetic makes it, so it never
         enters the parse: the entropy coder's context sees skipped positions as zero."""
         if quality not in self._flat:
-            device = self.residual.y_gain.coding_gain(torch.tensor([0])).device
+            device = next(self.residual.parameters()).device
             q = torch.tensor([quality - 1], device=device)
             with torch.inference_mode():
                 flat = torch.full((1, 3, 256, 256), RESIDUAL_ZERO / 255, device=device)
@@ -215,13 +205,10 @@ class PixelResidualCodec(VideoCodec):
         """The residual synthesis' squared-error gain for quantization-sized changes around a flat
         residual (measured once per quality, with a seeded draw)."""
         if quality not in self._gains:
-            generator = torch.Generator().manual_seed(0)
             flat = self.flat_latent(quality).expand(1, -1, 16, 16)
-            step = self.residual.y_gain.coding_inverse_gain(torch.tensor([quality - 1])).float()
-            delta = (torch.rand(flat.shape, generator=generator) - 0.5) * step.reshape(1, -1, 1, 1)
             with torch.inference_mode():
-                change = self.residual.g_s(flat + delta) - self.residual.g_s(flat)
-            self._gains[quality] = float(change.pow(2).sum() / delta.pow(2).sum())
+                gain = synthesis_gain(self.residual, flat, torch.tensor([quality - 1]))
+            self._gains[quality] = gain
         return self._gains[quality]
 
     def _residual_image(self, current: Tensor, prediction: Tensor) -> Tensor:
@@ -246,9 +233,8 @@ class PixelResidualCodec(VideoCodec):
         around them (the flat residual's beyond the frame): a sparse P-frame then costs a fraction of a
         whole-frame synthesis. Encoder and decoder choose alike, from the flags."""
         flat = self.flat_latent(quality)
-        y_hat = torch.where(
-            _expand(blocks), y_hat.float(), flat
-        )  # skipped: a flat residual's latent
+        # skipped positions: a flat residual's latent
+        y_hat = torch.where(_expand(blocks), y_hat.float(), flat)
         coded = blocks.nonzero().tolist()
         side = BLOCK + 2 * TILE_MARGIN
         if len(coded) * side**2 >= y_hat.shape[-2] * y_hat.shape[-1]:
@@ -282,8 +268,7 @@ class PixelResidualCodec(VideoCodec):
     ) -> tuple[list[bytes], Tensor]:
         """A P-frame's sections and its decoded picture; ``cost`` is bits per squared 8-bit error."""
         current = to_levels(x)
-        motion = search_partition(current, reference, self.config.search, motion_rate_weight(cost))
-        prediction = self._prediction(reference, motion)
+        motion, prediction = self.search(current, reference, cost)
         q = torch.tensor([quality - 1])
         y = self.residual.g_a(self._residual_image(current, prediction))
         z = self.residual.h_a(y)

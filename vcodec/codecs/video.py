@@ -52,14 +52,18 @@ from vcodec.codecs.motion import (
     encode_motion,
     estimate_motion,
 )
-from vcodec.codecs.video_base import DEFAULT_SKIP_WEIGHT, RDOQ_WEIGHT, VideoCodec
-from vcodec.entropy.container import Packet
+from vcodec.codecs.video_base import (
+    BLOCK,
+    DEFAULT_SKIP_WEIGHT,
+    RDOQ_WEIGHT,
+    VideoCodec,
+    synthesis_gain,
+)
 from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.latent_codecs import CheckerboardLatentCodec
 from vcodec.layers import CheckerboardConv2d
 from vcodec.layers.exact import ExactStack, from_fixed, to_fixed
 
-BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents (64×64 pixels)
 PREDICTED_SECTIONS = 4  # block flags, z, anchors, non-anchors
 MAX_MOTION_SEARCH = 32  # pixels; a search of ±R compares (2R+1)² displacements per block
 
@@ -250,23 +254,14 @@ class LearnedVideoCodec(VideoCodec):
     # --- the frames' state: the decoded latent ------------------------------------------------------
     @property
     def predicted_sections(self) -> int:
-        return PREDICTED_SECTIONS + (self.prior.motion is not None)
+        return PREDICTED_SECTIONS + self.motion_sections
+
+    @property
+    def motion_sections(self) -> int:
+        return int(self.prior.motion is not None)
 
     def _intra_state(self, latent: Tensor, height: int, width: int) -> Tensor:
         return latent
-
-    def breakdown(self, packet: Packet, height: int, width: int) -> dict[str, int]:
-        rows, cols = self.intra.latent_shape(height, width)
-        flags = decode_flags(packet.sections[0], (rows // BLOCK, cols // BLOCK))
-        motion = len(packet.sections[1]) if self.prior.motion is not None else 0
-        sizes = [len(s) for s in packet.sections]
-        return {
-            "flags": sizes[0],
-            "motion": motion,
-            "residual": sum(sizes[1:]) - motion,
-            "coded": int(flags.sum()),
-            "blocks": flags.numel(),
-        }
 
     @torch.inference_mode()
     def _picture(self, state: Tensor, height: int, width: int) -> Tensor:
@@ -275,7 +270,7 @@ class LearnedVideoCodec(VideoCodec):
     def _gop_setup(self, state: Tensor, quality: int) -> float:
         """Bits per unit of latent squared error, from λ: the GOP's rate–distortion decisions."""
         lam = self.intra.config.lambdas[quality - 1]
-        return lam * 255**2 * self._synthesis_gain(state, torch.tensor([quality - 1])) / 3
+        return lam * 255**2 * synthesis_gain(self.intra, state, torch.tensor([quality - 1])) / 3
 
     # --- predicted frames ---------------------------------------------------------------------------
     def _params(self, condition: tuple, context: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -310,15 +305,6 @@ class LearnedVideoCodec(VideoCodec):
         """The exact condition of a P-frame's y: hyper features of ẑ, temporal features, prediction."""
         prediction, temporal = self._prediction(reference, vectors)
         return self.intra.latent.exact_synthesis(z_hat), temporal, prediction
-
-    def _synthesis_gain(self, latent: Tensor, q: Tensor) -> float:
-        """Pixel squared error per unit of latent squared error around ``latent``: the synthesis transform's
-        gain for quantization-sized changes (measured, so the skip decision can weigh latent errors)."""
-        generator = torch.Generator().manual_seed(0)
-        step = self.intra.y_gain.coding_inverse_gain(q).float()
-        delta = (torch.rand(latent.shape, generator=generator) - 0.5) * step
-        change = self.intra.g_s(latent + delta) - self.intra.g_s(latent)
-        return float(change.pow(2).sum() / delta.pow(2).sum())
 
     def _encode_predicted(
         self,

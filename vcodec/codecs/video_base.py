@@ -30,9 +30,11 @@ from vcodec.entropy.container import (
     read_video_header,
     video_header,
 )
+from vcodec.entropy.flags import decode_flags
 from vcodec.errors import BitstreamError, VcodecError
 from vcodec.weights import resize_table_buffers, weights_hash
 
+BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents: 64×64 pixels, one z position
 RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in skip decisions, relative to λ
 
@@ -91,7 +93,8 @@ class VideoCodec(nn.Module):
         return result
 
     # --- what a subclass defines ----------------------------------------------------------------------
-    predicted_sections: int  # sections of a predicted packet
+    predicted_sections: int  # sections of a predicted packet: skip flags, motion, then the rest
+    motion_sections: int  # how many of them after the flags carry motion
 
     def _intra_state(self, latent: Tensor, height: int, width: int) -> Tensor:
         """The state an intra frame's decoded latent passes on."""
@@ -117,7 +120,17 @@ class VideoCodec(nn.Module):
     def breakdown(self, packet: Packet, height: int, width: int) -> dict[str, int]:
         """Where a predicted packet's bytes go (``flags``, ``motion``, ``residual``: what codes the
         picture) and how many of its skip blocks (``blocks``) it codes (``coded``): for benchmarks."""
-        raise NotImplementedError
+        rows, cols = self.intra.latent_shape(height, width)
+        flags = decode_flags(packet.sections[0], (rows // BLOCK, cols // BLOCK))
+        sizes = [len(s) for s in packet.sections]
+        motion_end = 1 + self.motion_sections
+        return {
+            "flags": sizes[0],
+            "motion": sum(sizes[1:motion_end]),
+            "residual": sum(sizes[motion_end:]),
+            "coded": int(flags.sum()),
+            "blocks": flags.numel(),
+        }
 
     # --- streaming coding ---------------------------------------------------------------------------
     def encode(
@@ -332,3 +345,14 @@ class VideoCodec(nn.Module):
                 f"1–{self.num_qualities}"
             )
         return section[0]
+
+
+def synthesis_gain(codec: CheckerboardCodec, latent: Tensor, q: Tensor) -> float:
+    """Pixel squared error per unit of latent squared error around ``latent``: ``codec``'s synthesis
+    gain for quantization-sized changes at quality index ``q`` (a seeded draw, so it repeats), which
+    lets rate–distortion decisions weigh latent errors."""
+    generator = torch.Generator().manual_seed(0)
+    step = codec.y_gain.coding_inverse_gain(q).float()
+    delta = (torch.rand(latent.shape, generator=generator) - 0.5) * step
+    change = codec.g_s(latent + delta) - codec.g_s(latent)
+    return float(change.pow(2).sum() / delta.pow(2).sum())

@@ -1,6 +1,6 @@
 """Quarter-pel motion compensation with HEVC's 8-tap luma interpolation filters, exact everywhere.
 
-A reference frame (uint8) is filtered once at all 16 quarter-pel phases; a motion field then picks
+A reference frame (uint8) is filtered at the quarter-pel phases a motion field needs; the field then picks
 each predicted pixel from the phase and position its vector names. Every value is an integer: a
 horizontal pass, a vertical pass, one rounding at the end (HEVC rounds twice; one rounding is simpler
 and no less precise). The filters run as float32 convolutions, which are exact here: every product
@@ -34,11 +34,10 @@ class SubpelReference:
 
     ``planes[:, fy * 4 + fx]`` is the frame moved by (fy/4, fx/4) pixels: C×(H+2·margin)×(W+2·margin)
     uint8, its pixel (margin, margin) the frame's (0, 0). A phase is filtered when a prediction first
-    needs it (:meth:`need`; ``phases="all"`` filters every one at once, as a motion search needs), so
-    a frame of whole-pixel vectors costs a copy, not sixteen filterings.
+    needs it (:meth:`need`), so a frame of whole-pixel vectors costs a copy, not sixteen filterings.
     """
 
-    def __init__(self, frame: Tensor, margin: int, phases: str = "lazy"):
+    def __init__(self, frame: Tensor, margin: int):
         if frame.dtype != torch.uint8 or frame.dim() != 3:
             raise ValueError("a reference frame is a C×H×W uint8 tensor")
         self.margin, self.shape = margin, tuple(frame.shape)
@@ -59,8 +58,6 @@ class SubpelReference:
             + torch.arange(width, dtype=torch.int32)
             + margin
         )
-        if phases == "all":
-            self.need(range(16))
 
     def need(self, phases) -> None:
         """Filter the phases (``fy * 4 + fx``) not yet filtered."""

@@ -19,7 +19,7 @@ from vcodec.entropy import laplace
 from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.errors import BitstreamError
 from vcodec.inter.interpolation import QUARTER, block_field, predict
-from vcodec.inter.search import block_motion, block_sums, luma, luma_reference, vector_bits
+from vcodec.inter.search import block_motion, block_sums, difference_bits, luma, luma_reference
 from vcodec.inter.vectors import decode_vectors, encode_vectors
 
 LARGE, SMALL = 64, 16  # pixels per vector, each way
@@ -66,10 +66,6 @@ class Partition:
         if small.abs().max() > search * QUARTER:
             raise BitstreamError(f"a motion vector reaches beyond ±{search} pixels")
         return cls(large, split, small)
-
-    def bits(self, search: int) -> int:
-        """Bytes of :meth:`encode`, as bits."""
-        return 8 * sum(len(s) for s in self.encode(search))
 
 
 def _split_blocks(small: Tensor, split: Tensor) -> Tensor:
@@ -123,7 +119,7 @@ def search_partition(
     whole = Partition(large, torch.zeros(rows, cols, dtype=torch.bool), small)
     parted = Partition(large, torch.ones(rows, cols, dtype=torch.bool), small)
     coarse = large.repeat_interleave(SPLIT, 1).repeat_interleave(SPLIT, 2)
-    small_bits = vector_bits(small, coarse)  # per small block
+    small_bits = difference_bits(small, coarse)  # per small block
     small_bits = small_bits.reshape(rows, SPLIT, cols, SPLIT).sum((1, 3))
     gain = sad(whole.field(height, width)) - sad(parted.field(height, width))
     split = gain > rate_weight * small_bits

@@ -66,7 +66,7 @@ def median_predictor(vectors: Tensor) -> Tensor:
     return torch.stack((left, up, corner)).median(dim=0).values
 
 
-def vector_bits(vectors: Tensor, predictor: Tensor) -> Tensor:
+def difference_bits(vectors: Tensor, predictor: Tensor) -> Tensor:
     """Approximate bits of each vector coded as its difference from ``predictor`` (an Exp-Golomb
     length per component: 1 + 2·log2(1 + |d|)); per block, float64."""
     difference = (vectors - predictor).abs().double()
@@ -83,7 +83,7 @@ class Rate:
     def price(self, vectors: Tensor) -> Tensor:
         if not self.weight:
             return torch.zeros(vectors.shape[1:], dtype=torch.int64)
-        bits = vector_bits(vectors * self.unit, self.predictor * self.unit)
+        bits = difference_bits(vectors * self.unit, self.predictor * self.unit)
         return (self.weight * bits).round().long()
 
     def watch(self, vectors: Tensor) -> None:
