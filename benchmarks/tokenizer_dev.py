@@ -1,12 +1,13 @@
 """A tokenizer on the development images: quality against the number of tokens k, bytes after
 entropy coding against raw ids, and images per second.
 
-Every 128² tile of the 8 development images (edges replicated) is coded with its first k tokens, one
+Every image_size² tile of the 8 development images (edges replicated) is coded with its first k tokens, one
 token container per tile, through the same code as ``vcodec eval images`` (PSNR and MS-SSIM on the
 reassembled image). ``--from-card`` reads those RD numbers from the checkpoint's config.json, where
 ``vcodec export`` measured them with that same code, instead of decoding every tile again. With
 ``--fixed NAME=CHECKPOINT:K`` (repeatable) it also evaluates tokenizers of the same architecture
-trained at a single fixed K, for the nested-vs-fixed comparison. Writes
+trained at a single fixed K, for the nested-vs-fixed comparison. A tokenizer in an image codec's latent
+space is also timed without the codec's g_a and g_s (the transformer alone). Writes
 benchmarks/results/tokenizer_dev-NAME.json.
 
     python benchmarks/tokenizer_dev.py --model NAME [--from-card] [--fixed fixed64=PATH:64]
@@ -30,17 +31,35 @@ from vcodec.eval.methods import TokenizerMethod, token_bytes  # noqa: E402
 from vcodec.eval.rd import evaluate_images  # noqa: E402
 
 
+def _rate(fn, items: int, repeats: int) -> float:
+    """Items per second of ``fn`` (one warm-up call first)."""
+    fn()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return items * repeats / (time.perf_counter() - start)
+
+
 def images_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> tuple[float, float]:
     x = torch.rand(batch, 3, tokenizer.image_size, tokenizer.image_size)
     ids = tokenizer.encode(x)
-    timings = []
-    for fn in (lambda: tokenizer.encode(x), lambda: tokenizer.decode(ids)):
-        fn()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        timings.append(batch * repeats / (time.perf_counter() - start))
-    return timings[0], timings[1]
+    return (
+        _rate(lambda: tokenizer.encode(x), batch, repeats),
+        _rate(lambda: tokenizer.decode(ids), batch, repeats),
+    )
+
+
+def latent_networks_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> tuple[float, float]:
+    """A latent-space tokenizer without its codec's g_a and g_s: latent grid → ids → latent grid."""
+    with torch.inference_mode():
+        grid = tokenizer.decoder_space(
+            tokenizer.codec.g_a(torch.rand(batch, 3, tokenizer.image_size, tokenizer.image_size))
+        )
+    ids = tokenizer.encode_grid(grid)
+    return (
+        _rate(lambda: tokenizer.encode_grid(grid), batch, repeats),
+        _rate(lambda: tokenizer.decode_grid(ids), batch, repeats),
+    )
 
 
 def main() -> None:
@@ -96,10 +115,18 @@ def main() -> None:
             else ""
         )
     encode_ips, decode_ips = images_per_second(tokenizer)
+    speed = {"encode": encode_ips, "decode": decode_ips}
     print(
         f"speed ({tokenizer.image_size}², batch 16, {machine()['torch_threads']} threads): "
         f"encode {encode_ips:.1f} images/s, decode {decode_ips:.1f} images/s"
     )
+    if hasattr(tokenizer, "codec"):
+        encode_net, decode_net = latent_networks_per_second(tokenizer)
+        speed.update(encode_networks_only=encode_net, decode_networks_only=decode_net)
+        print(
+            f"  without the codec's g_a and g_s: encode {encode_net:.1f} images/s, "
+            f"decode {decode_net:.1f} images/s"
+        )
     write_json(
         f"tokenizer_dev-{tokenizer.name}",
         {
@@ -108,7 +135,7 @@ def main() -> None:
             "results": results,
             "coded_over_raw": ratios,
             "nested_vs_fixed": comparison,
-            "images_per_second": {"encode": encode_ips, "decode": decode_ips},
+            "images_per_second": speed,
         },
     )
 

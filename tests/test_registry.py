@@ -109,8 +109,7 @@ batch = 2
 def test_every_architecture_builds_its_tiny_model():
     for name in registry.architectures():
         arch = registry.architecture(name)
-        dependencies = {"tokenizer": zoo.load("tok1d-64")} if arch.kind == "token-prior" else {}
-        model = registry.build_model(arch.tiny_config(), "tiny", **dependencies)
+        model = zoo.build(arch.tiny_config(), "tiny")  # with the checkpoints its kind depends on
         assert isinstance(model, arch.model_type) and model.name == "tiny"
         assert registry.kind_of(model).name == arch.kind
 
@@ -141,7 +140,7 @@ def test_image_and_video_tokenizers_meet_the_tokenizer_protocol():
     from vcodec.tokenizers import Tokenizer
 
     for name in registry.architectures("tokenizer") + registry.architectures("video-tokenizer"):
-        model = registry.build_model(registry.architecture(name).tiny_config())
+        model = zoo.build(registry.architecture(name).tiny_config())
         assert isinstance(model, Tokenizer), name
         assert model.max_tokens >= 1
 

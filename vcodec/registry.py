@@ -246,6 +246,33 @@ _BUILT_IN = (
         "1D transformer tokenizer trained with nested tail dropout: any prefix of its tokens decodes.",
     ),
     Architecture(
+        "latent-1d",
+        "tokenizer",
+        "vcodec.tokenizers.latent1d:Latent1DConfig",
+        "vcodec.tokenizers.latent1d:LatentTransformer1DTokenizer",
+        {
+            "image_size": 32,
+            "patch_size": 1,
+            "num_tokens": 4,
+            "width": 32,
+            "depth": 1,
+            "heads": 2,
+            "token_dim": 4,
+            "quantizer_options": {"levels": [5, 5, 5, 5]},
+        },
+        "1D transformer tokenizer over an image codec's latent grid (frozen g_a and g_s), trained "
+        "with nested tail dropout: any prefix of its tokens decodes.",
+    ),
+    Architecture(
+        "latent-2d",
+        "tokenizer",
+        "vcodec.tokenizers.latent2d:Latent2DConfig",
+        "vcodec.tokenizers.latent2d:LatentConv2DTokenizer",
+        {"image_size": 32, "width": 16, "blocks": 1, "sub_tokens": 2, "levels": [5, 5, 3]},
+        "2D tokenizer over an image codec's latent grid (frozen g_a and g_s): one token of factorized "
+        "FSQ sub-tokens per latent position, conv mixers on both sides.",
+    ),
+    Architecture(
         "conv-2d",
         "tokenizer",
         "vcodec.tokenizers.conv2d:Conv2DConfig",

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from vcodec.errors import VcodecError
-from vcodec.kinds.base import FuzzSeeds, ModelKind
+from vcodec.kinds.base import Dependency, FuzzSeeds, ModelKind
 
 FSQ_LEVELS = {
     256: (8, 6, 5),
@@ -38,13 +38,56 @@ class TokenizerKind(ModelKind):
         """Tokens: a 1D tokenizer's K, a 2D one's grid cells."""
         if "num_tokens" in model:
             return int(model["num_tokens"])
+        if "codec" in model:  # a 2D tokenizer in a codec's latent space: one token per position
+            from vcodec.train.latents import STRIDE
+
+            return (model["image_size"] // STRIDE) ** 2
         return (model["image_size"] // model["factor"]) ** 2  # zoo counts a malformed record as 0
+
+    # --- the image codec a latent-space tokenizer works in ----------------------------------------------------
+    def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
+        """A latent-space tokenizer's image codec (g_a and g_s), named with its weights hash."""
+        if not in_latent_space(config):
+            return []
+        recorded = (record or {}).get("codec")
+        expected = recorded.get("weights_hash") if isinstance(recorded, dict) else None
+        return [Dependency("codec", config.codec, "image-codec", expected)]
+
+    def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
+        if not in_latent_space(model.config):
+            return {}, state
+        return {
+            "codec": {"name": model.config.codec, "weights_hash": model.codec.weights_hash.hex()}
+        }, state
 
     # --- training ------------------------------------------------------------------------------------------
     def objective(self, config: Any) -> type:
-        from vcodec.train.objectives import Reconstruction
+        from vcodec.train.objectives import LatentReconstruction, Reconstruction
 
-        return Reconstruction
+        return LatentReconstruction if in_latent_space(config) else Reconstruction
+
+    def training_data(self, config) -> Any:
+        """Random crops of the training photos; for a latent-space tokenizer, windows of its codec's
+        latents of them, analysed once and cached next to the photo cache."""
+        if not in_latent_space(config.model):
+            return super().training_data(config)
+        from pathlib import Path
+
+        from vcodec import zoo
+        from vcodec.train.data import load_photos
+        from vcodec.train.latents import LatentWindows
+
+        data = Path(config.data)
+        codec = zoo.load(config.model.codec, device=config.device, kinds=("image-codec",))
+        return LatentWindows(
+            load_photos(data),
+            codec.g_a,
+            config.crop,
+            config.seed,
+            config.crop_scales,
+            config.device,
+            cache=data.with_name(f"{data.stem}.latents-{config.model.codec}-{config.crop}.pt"),
+        )
 
     def check_training(self, config, model) -> None:
         if config.crop != model.image_size:
@@ -72,6 +115,8 @@ class TokenizerKind(ModelKind):
             "fsq": {"levels": fsq_levels(codebook_size)},
         }
         config_type = registry.architecture(architecture).config_type
+        if "num_tokens" not in config_type.__dataclass_fields__ and architecture != "conv-2d":
+            raise VcodecError(f"a {architecture} tokenizer trains from a config file; see configs/")
         try:
             if architecture == "conv-2d":  # --tokens is the grid: (image_size / factor)² cells
                 side = math.isqrt(tokens)
@@ -155,6 +200,11 @@ class TokenizerKind(ModelKind):
         if len(model.token_grid) == 1:
             seeds += model.compress(torch.rand(1, 3, size, size, generator=generator), num_tokens=4)
         return FuzzSeeds(seeds, model.decompress)  # always an image_size² image
+
+
+def in_latent_space(config: Any) -> bool:
+    """Whether a tokenizer config works in an image codec's latent space (it names the codec)."""
+    return isinstance(getattr(config, "codec", None), str)
 
 
 def fit_token_prior(tokenizer, data, crops: int | None = None, batch: int = 64) -> None:

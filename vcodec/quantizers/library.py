@@ -62,11 +62,12 @@ class VectorQuantizer(Quantizer):
 
 class FiniteScalarQuantizer(Quantizer):
     """FSQ (Mentzer 2023): each of len(levels) projected channels rounded to its own number of levels;
-    no codebook to collapse, no auxiliary loss. Vocabulary = prod(levels)."""
+    no codebook to collapse, no auxiliary loss. Vocabulary = prod(levels); with ``codebooks`` > 1 a
+    token is that many such sub-tokens, one id stream each (factorized, as FQGAN's sub-tokens)."""
 
-    def __init__(self, dim: int, levels: tuple[int, ...] = (8, 5, 5, 5)):
-        fsq = _library().FSQ(levels=list(levels), dim=dim)
-        super().__init__(dim, (fsq.codebook_size,))
+    def __init__(self, dim: int, levels: tuple[int, ...] = (8, 5, 5, 5), codebooks: int = 1):
+        fsq = _library().FSQ(levels=list(levels), dim=dim, num_codebooks=codebooks)
+        super().__init__(dim, (fsq.codebook_size,) * codebooks)
         self.fsq = fsq
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -74,7 +75,7 @@ class FiniteScalarQuantizer(Quantizer):
         return quantized, indices, z.new_zeros(())
 
     def _embed(self, indices: Tensor) -> Tensor:
-        return self.fsq.indices_to_codes(indices[..., 0])
+        return self.fsq.indices_to_codes(indices if len(self.vocab_sizes) > 1 else indices[..., 0])
 
 
 class LookupFreeQuantizer(Quantizer):

@@ -590,6 +590,7 @@ def video_decoder(codec: torch.nn.Module, keep_going: bool) -> Callable[[bytes],
 
 
 def token_targets() -> dict[str, Target]:
+    from vcodec import registry, zoo
     from vcodec.tokenizers import (
         Causal3DConfig,
         CausalVideoTokenizer,
@@ -628,6 +629,10 @@ def token_targets() -> dict[str, Target]:
             ),
         ),
         ("tokens/conv-2d", Conv2DTokenizer(Conv2DConfig(**small, factor=8, channels=8), "fuzz")),
+        (  # on the shipped image codec's g_a and g_s
+            "tokens/latent-1d",
+            zoo.build(registry.architecture("latent-1d").tiny_config(num_tokens=16), "fuzz"),
+        ),
     ):
         torch.manual_seed(0)
         tokenizer.eval()

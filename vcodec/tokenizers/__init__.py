@@ -3,6 +3,8 @@
 from vcodec.tokenizers.base import LearnedTokenizer, Tokenizer, TokenModel
 from vcodec.tokenizers.causal3d import Causal3DConfig, CausalVideoTokenizer
 from vcodec.tokenizers.conv2d import Conv2DConfig, Conv2DTokenizer
+from vcodec.tokenizers.latent1d import Latent1DConfig, LatentTransformer1DTokenizer
+from vcodec.tokenizers.latent2d import Latent2DConfig, LatentConv2DTokenizer
 from vcodec.tokenizers.transformer1d import Transformer1DConfig, Transformer1DTokenizer
 
 __all__ = [
@@ -10,6 +12,10 @@ __all__ = [
     "CausalVideoTokenizer",
     "Conv2DConfig",
     "Conv2DTokenizer",
+    "Latent1DConfig",
+    "Latent2DConfig",
+    "LatentConv2DTokenizer",
+    "LatentTransformer1DTokenizer",
     "LearnedTokenizer",
     "TokenModel",
     "Tokenizer",

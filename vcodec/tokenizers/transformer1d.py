@@ -92,9 +92,9 @@ class Transformer1DTokenizer(LearnedTokenizer):
         self.config, self.name = config, name
         self.image_size, self.token_grid = config.image_size, (config.num_tokens,)
         w, k = config.width, config.num_tokens
-        self.grid = config.image_size // config.patch_size
+        self.grid = self._grid_side()
         patches = self.grid**2
-        self.patch_embed = nn.Conv2d(3, w, config.patch_size, stride=config.patch_size)
+        self.patch_embed = self._input_layer()
         self.patch_pos, self.latent_queries = _positions(patches, w), _positions(k, w)
         self.encoder = _transformer(config)
         self.to_token = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, config.token_dim))
@@ -107,16 +107,51 @@ class Transformer1DTokenizer(LearnedTokenizer):
         self.tail_dropout = NestedDropout(k, w, mode=mode) if mode != "none" else None
         self.pixel_queries = _positions(patches, w)
         self.decoder = _transformer(config)
-        self.to_pixels = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 3 * config.patch_size**2))
+        self.to_pixels = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, self._output_features()))
         self.prior = build_token_prior(config.prior, self.quantizer.vocab_sizes, k)
 
-    def _latents(self, images: Tensor) -> Tensor:
-        """B×K×token_dim continuous tokens of B×3×S×S images in [0, 1]."""
-        patches = self.patch_embed(images * 2 - 1).flatten(2).transpose(1, 2) + self.patch_pos
-        queries = self.latent_queries.expand(images.shape[0], -1, -1)
+    # --- what the transformers read and write: pixel patches here (a subclass may read other grids) ---
+    def _grid_side(self) -> int:
+        """Side of the grid of positions the encoder reads and the decoder writes."""
+        return self.config.image_size // self.config.patch_size
+
+    def _input_layer(self) -> nn.Module:
+        """Embeds the input grid (:meth:`_input_grid`) into grid_side² positions of ``width``."""
+        p = self.config.patch_size
+        return nn.Conv2d(3, self.config.width, p, stride=p)
+
+    def _output_features(self) -> int:
+        """Features the decoder writes per position."""
+        return 3 * self.config.patch_size**2
+
+    def _input_grid(self, images: Tensor) -> Tensor:
+        """What :attr:`patch_embed` reads, from B×3×S×S images in [0, 1]."""
+        return images * 2 - 1
+
+    def _output_image(self, features: Tensor) -> Tensor:
+        """Images from the decoder's B×P×F features."""
+        p = self.config.patch_size
+        image = rearrange(features, "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p)
+        return image * 0.5 + 0.5
+
+    # --- the token transformer ---------------------------------------------------------------------
+    def _encode_grid(self, grid: Tensor) -> Tensor:
+        """B×K×token_dim continuous tokens of an input grid."""
+        patches = self.patch_embed(grid).flatten(2).transpose(1, 2) + self.patch_pos
+        queries = self.latent_queries.expand(grid.shape[0], -1, -1)
         return self.to_token(
             self.encoder(torch.cat([patches, queries], dim=1))[:, -self.max_tokens :]
         )
+
+    def _decode_features(self, vectors: Tensor) -> Tensor:
+        """The decoder's B×P×F output features from (a prefix of) the token vectors."""
+        queries = self.pixel_queries.expand(vectors.shape[0], -1, -1)
+        decoded = self.decoder(torch.cat([queries, vectors], dim=1))[:, : self.grid**2]
+        return self.to_pixels(decoded)
+
+    def _latents(self, images: Tensor) -> Tensor:
+        """B×K×token_dim continuous tokens of B×3×S×S images in [0, 1]."""
+        return self._encode_grid(self._input_grid(images))
 
     def _indices(self, images: Tensor) -> Tensor:
         return self.quantizer(self._latents(images)).indices
@@ -130,24 +165,28 @@ class Transformer1DTokenizer(LearnedTokenizer):
         return vectors
 
     def _pixels(self, vectors: Tensor) -> Tensor:
-        queries = self.pixel_queries.expand(vectors.shape[0], -1, -1)
-        decoded = self.decoder(torch.cat([queries, vectors], dim=1))[:, : self.grid**2]
-        p = self.config.patch_size
-        image = rearrange(
-            self.to_pixels(decoded), "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p
-        )
-        return image * 0.5 + 0.5
+        return self._output_image(self._decode_features(vectors))
+
+    def _token_pass(self, grid: Tensor, num_tokens: int | None) -> dict:
+        """Training pass of an input grid: {"features", "quantizer", "lengths"}, the tail dropped at a
+        random length in training mode (``num_tokens`` fixes it)."""
+        out = self.quantizer(self._encode_grid(grid))
+        vectors = self.from_token(out.quantized) + self.latent_pos
+        if self.tail_dropout is not None:
+            vectors, lengths = self.tail_dropout(vectors, num_tokens)
+        else:
+            vectors = vectors[:, : num_tokens or self.max_tokens]
+            lengths = torch.full((grid.shape[0],), vectors.shape[1], device=grid.device)
+        return {"features": self._decode_features(vectors), "quantizer": out, "lengths": lengths}
 
     def forward(self, images: Tensor, num_tokens: int | None = None) -> dict:
         """Training pass: {"x_hat", "quantizer" (QuantizerOutput), "lengths" (tokens kept per sample)}.
 
         In training mode the tail is dropped at a random length; ``num_tokens`` fixes it.
         """
-        out = self.quantizer(self._latents(images))
-        vectors = self.from_token(out.quantized) + self.latent_pos
-        if self.tail_dropout is not None:
-            vectors, lengths = self.tail_dropout(vectors, num_tokens)
-        else:
-            vectors = vectors[:, : num_tokens or self.max_tokens]
-            lengths = torch.full((images.shape[0],), vectors.shape[1], device=images.device)
-        return {"x_hat": self._pixels(vectors), "quantizer": out, "lengths": lengths}
+        out = self._token_pass(self._input_grid(images), num_tokens)
+        return {
+            "x_hat": self._output_image(out.pop("features")),
+            "quantizer": out["quantizer"],
+            "lengths": out["lengths"],
+        }

@@ -9,6 +9,8 @@
 - :class:`Reconstruction` (image and video tokenizers): MSE + the quantizer's own loss (commitment,
   entropy or disentanglement), optionally a (1 − MS-SSIM) term and a PatchGAN hinge loss (VQGAN); 1D
   tokenizers drop the tail of their sequence at a random length.
+- :class:`LatentReconstruction` (tokenizers in an image codec's latent space): latent squared error
+  weighted by the frozen synthesis's per-channel gain, on cached latents.
 """
 
 from __future__ import annotations
@@ -299,6 +301,61 @@ class Reconstruction:
         if self.discriminator is not None and "discriminator" in state:
             self.discriminator.load_state_dict(state["discriminator"])
             self.d_optimizer.load_state_dict(state["discriminator_optimizer"])
+
+
+class LatentReconstruction:
+    """Latent-space tokenizers (:mod:`vcodec.tokenizers.latent1d`) on cached g_a latents: the codec's
+    g_s is frozen, so the pixel MSE is approximated by the latent squared error weighted per channel by
+    g_s's measured gain (measured once, on the first batch, and kept with the run), plus the
+    quantizer's loss. A step costs the transformer alone: no g_a, no g_s."""
+
+    WEIGHT_SAMPLES = 2  # latent windows the channel weights are measured around
+
+    def __init__(
+        self,
+        model: nn.Module,
+        aux_lr: float,
+        seed: int,
+        shard: Shard = Shard(),
+        loss: LossConfig = LossConfig(),
+    ):
+        if shard.world > 1:
+            raise ValueError("a latent-space tokenizer trains on cached latents, in one process")
+        if loss.uses_ms_ssim or loss.adversarial:
+            raise ValueError(
+                "a latent-space tokenizer trains on latent MSE: no ms_ssim or adversarial"
+            )
+        self.weights: Tensor | None = None
+
+    @staticmethod
+    def main_parameters(model: nn.Module) -> list:
+        return list(model.parameters())  # the codec it decodes through is not among them
+
+    def loss(self, model: nn.Module, y: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
+        from vcodec.tokenizers.latent import synthesis_weights
+
+        out = model.forward_latent(y)
+        if self.weights is None:
+            self.weights = synthesis_weights(model.codec.g_s, out["t"][: self.WEIGHT_SAMPLES])
+        weights = self.weights.to(y.device)[None, :, None, None]
+        pixels = 3 * y.shape[-2] * y.shape[-1] * LATENT_STRIDE**2
+        mse = ((out["t_hat"] - out["t"]).pow(2) * weights).flatten(1).sum(1) / pixels
+        q = out["quantizer"]
+        metrics = {
+            "psnr": _psnr(mse.detach()),  # estimated through the weights
+            "tokens": float(out["lengths"].float().mean()),
+            "usage": float(q.usage.mean()),
+        }
+        return mse.mean() + q.loss, metrics
+
+    def after_step(self, model: nn.Module) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict:
+        return {"channel_weights": self.weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.weights = state.get("channel_weights")
 
 
 class TokenLikelihood:

@@ -1,0 +1,187 @@
+"""Tokenizers in an image codec's latent space (latent-1d, latent-2d): the protocol, the frozen codec
+they decode through, their declared dependency, and their training objective on cached latents."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vcodec import registry, zoo
+from vcodec.errors import VcodecError
+from vcodec.tokenizers.latent import synthesis_weights
+from vcodec.tokenizers.latent1d import Latent1DConfig, LatentTransformer1DTokenizer
+from vcodec.tokenizers.latent2d import Latent2DConfig
+
+LATENT = ("latent-1d", "latent-2d")
+
+
+def _tiny(architecture: str, **overrides):
+    torch.manual_seed(0)
+    config = registry.architecture(architecture).tiny_config(**overrides)
+    model = zoo.build(config, "tiny-latent").eval()
+    model.update()
+    return model
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return _tiny("latent-1d")
+
+
+@pytest.fixture(scope="module", params=LATENT)
+def any_tokenizer(request):
+    return _tiny(request.param)
+
+
+def test_the_config_needs_a_whole_latent_grid():
+    with pytest.raises(ValueError, match="not a multiple of 32"):
+        Latent1DConfig(image_size=48, patch_size=2)
+    with pytest.raises(ValueError, match="not a multiple of the codec's stride 16"):
+        Latent2DConfig(image_size=40)
+    assert Latent1DConfig().summary().startswith("ViT encoder/decoder over the 16×16 latent grid")
+    assert Latent2DConfig().num_tokens == 256
+
+
+def test_a_2d_latent_tokenizer_gives_g_sub_token_ids_per_position():
+    model = _tiny("latent-2d")
+    ids = model.encode(torch.rand(2, 3, 32, 32))
+    assert ids.shape == (2, 2, 2, 2) and model.vocab_sizes == (75, 75)  # 2×2 grid, G = 2, 5·5·3
+    assert model.decode(ids).shape == (2, 3, 32, 32)
+    stream = model.compress(torch.rand(1, 3, 32, 32))[0]
+    assert model.decompress_tokens(stream).shape == (1, 2, 2, 2)
+    with pytest.raises(ValueError, match="whole 2×2 grid"):
+        model.encode(torch.rand(1, 3, 32, 32), num_tokens=2)
+
+
+def test_any_prefix_decodes_and_token_streams_round_trip(tokenizer):
+    images = torch.rand(2, 3, 32, 32)
+    ids = tokenizer.encode(images)
+    assert ids.shape == (2, tokenizer.max_tokens)
+    for k in range(1, tokenizer.max_tokens + 1):
+        assert tokenizer.decode(ids[:, :k]).shape == (2, 3, 32, 32)
+    for k in (1, tokenizer.max_tokens):
+        stream = tokenizer.compress(images[:1], num_tokens=k)[0]
+        assert torch.equal(tokenizer.decompress_tokens(stream), ids[:1, :k])
+    with pytest.raises(ValueError, match="32×32 images"):
+        tokenizer.encode(torch.rand(1, 3, 64, 64))
+
+
+def test_the_codec_is_frozen_and_not_among_the_weights(any_tokenizer):
+    tokenizer = any_tokenizer
+    codec = tokenizer.codec
+    assert not any(key.startswith(("g_a", "g_s", "codec")) for key in tokenizer.state_dict())
+    assert all(not p.requires_grad for p in codec.parameters())
+    tokenizer.train()
+    try:
+        y = codec.g_a(torch.rand(2, 3, 32, 32))
+        out = tokenizer.forward_latent(y)
+        (out["t_hat"] - out["t"]).pow(2).mean().backward()
+    finally:
+        tokenizer.eval()
+    assert all(p.grad is None for p in codec.parameters())
+    assert all(p.grad is not None for p in tokenizer.quantizer.parameters() if p.requires_grad)
+    assert next(tokenizer.parameters()).grad is not None
+    tokenizer.zero_grad(set_to_none=True)
+
+
+def test_the_grid_is_what_the_codec_synthesis_reads(any_tokenizer):
+    """t lies in the space g_s reads: within half a quantization step of the codec's own ŷ at its top
+    quality (y·gain rounded, times the inverse gain)."""
+    tokenizer = any_tokenizer
+    codec, x = tokenizer.codec, torch.rand(1, 3, 32, 32)
+    y = codec.g_a(x)
+    top = torch.tensor([codec.num_qualities - 1])
+    y_hat = codec.y_gain.ungain(torch.round(y.double() * codec.y_gain.coding_gain(top)), top)
+    step = codec.y_gain.coding_inverse_gain(top).float()
+    t = tokenizer._input_grid(x)
+    assert ((t - y_hat).abs() <= 0.5 * step + 1e-5).all()
+    assert not torch.equal(t, y_hat)  # unrounded
+
+
+def test_synthesis_weights_of_a_linear_synthesis_are_its_column_energies():
+    """For a 1×1 linear synthesis the pixel error of a unit latent error in channel c is ‖W[:, c]‖²."""
+    torch.manual_seed(1)
+    synthesis = nn.Conv2d(6, 3, 1, bias=True)
+    weights = synthesis_weights(synthesis, torch.randn(2, 6, 4, 4), probes=4)
+    expected = synthesis.weight.detach()[:, :, 0, 0].pow(2).sum(0)
+    assert torch.allclose(weights, expected, rtol=1e-4)
+
+
+def test_the_dependency_is_declared_and_checked_when_loading(any_tokenizer, tmp_path):
+    tokenizer = any_tokenizer
+    folder = tmp_path / "tiny-latent"
+    zoo.save_checkpoint(tokenizer, folder, {}, "# tiny\n")
+    record = json.loads((folder / "config.json").read_text())
+    assert record["codec"] == {
+        "name": "checkerboard-medium-v2",
+        "weights_hash": tokenizer.codec.weights_hash.hex(),
+    }
+    loaded = zoo.load(folder)
+    images = torch.rand(1, 3, 32, 32)
+    assert torch.equal(loaded.encode(images), tokenizer.encode(images))
+    stream = tokenizer.compress(images)[0]
+    assert torch.equal(loaded.decompress(stream), tokenizer.decompress(stream))
+
+    record["codec"]["weights_hash"] = "00" * 8
+    (folder / "config.json").write_text(json.dumps(record))
+    with pytest.raises(VcodecError, match="built on checkerboard-medium-v2 with weights 0000"):
+        zoo.load(folder)
+    record["model"]["codec"] = record["codec"]["name"] = "no-such-codec"
+    (folder / "config.json").write_text(json.dumps(record))
+    with pytest.raises(VcodecError, match="is built on no-such-codec: unknown model"):
+        zoo.load(folder)
+
+
+@pytest.mark.parametrize("architecture", LATENT)
+def test_trains_on_cached_latents_with_the_weighted_latent_loss(architecture, tmp_path):
+    """The trainer feeds windows of the codec's latents (crop/16 a side); the loss falls, the codec
+    does not change, and the channel weights carry over a resume."""
+    from test_train import tiny_data
+
+    from vcodec.train.loop import TrainConfig, Trainer
+
+    config = TrainConfig(
+        registry.architecture(architecture).tiny_config(image_size=64),
+        data=str(tiny_data(tmp_path)),
+        steps=6,
+        batch=4,
+        crop=64,
+        lr=3e-3,
+        log_every=2,
+    )
+    trainer = Trainer(config, tmp_path / "run")
+    assert trainer.crops.batch(2).shape == (2, 128, 4, 4)
+    codec_before = {k: v.clone() for k, v in trainer.model.codec.state_dict().items()}
+    trainer.run()
+    history = trainer.state.history
+    assert np.isfinite([entry["loss"] for entry in history]).all()
+    weights = trainer.objective.weights
+    assert weights.shape == (128,) and (weights > 0).all()
+    for key, value in trainer.model.codec.state_dict().items():
+        assert torch.equal(value, codec_before[key]), key
+    again = Trainer(config, tmp_path / "run")
+    assert again.resume() and torch.equal(again.objective.weights, weights)
+
+
+def test_a_latent_tokenizer_refuses_pixel_losses(tmp_path):
+    from vcodec.train.objectives import LatentReconstruction, LossConfig
+
+    model = zoo.build(registry.architecture("latent-1d").tiny_config())
+    assert isinstance(model, LatentTransformer1DTokenizer)
+    with pytest.raises(ValueError, match="latent MSE"):
+        LatentReconstruction(model, 1e-3, 0, loss=LossConfig(ms_ssim=0.5))
+
+
+def test_the_grid_methods_are_the_halves_of_encode_and_decode(any_tokenizer):
+    tokenizer = any_tokenizer
+    images = torch.rand(2, 3, 32, 32)
+    grid = tokenizer.decoder_space(tokenizer.codec.g_a(images))
+    ids = tokenizer.encode_grid(grid)
+    assert torch.equal(tokenizer.as_indices(tokenizer.encode(images)), ids)
+    if len(tokenizer.token_grid) == 1:
+        ids = ids[:, :2]  # a prefix
+    expected = tokenizer.decode(tokenizer._public(ids))
+    decoded = tokenizer.codec.g_s(tokenizer.decode_grid(tokenizer._public(ids))).clamp(0, 1)
+    assert torch.allclose(decoded, expected)
