@@ -10,7 +10,7 @@ from torch import nn
 
 from vcodec import registry, zoo
 from vcodec.errors import VcodecError
-from vcodec.tokenizers.latent import synthesis_weights
+from vcodec.tokenizers.latent import impulse_responses, metric_energy, synthesis_metric
 from vcodec.tokenizers.latent1d import Latent1DConfig, LatentTransformer1DTokenizer
 from vcodec.tokenizers.latent2d import Latent2DConfig
 
@@ -100,13 +100,24 @@ def test_the_grid_is_what_the_codec_synthesis_reads(any_tokenizer):
     assert not torch.equal(t, y_hat)  # unrounded
 
 
-def test_synthesis_weights_of_a_linear_synthesis_are_its_column_energies():
-    """For a 1×1 linear synthesis the pixel error of a unit latent error in channel c is ‖W[:, c]‖²."""
+def test_the_synthesis_metric_is_exact_for_a_linear_synthesis():
+    """For a linear, shift-invariant synthesis, the Gram kernel gives exactly the pixel squared error
+    of any latent error, correlated across positions and channels or not (away from the borders)."""
     torch.manual_seed(1)
-    synthesis = nn.Conv2d(6, 3, 1, bias=True)
-    weights = synthesis_weights(synthesis, torch.randn(2, 6, 4, 4), probes=4)
-    expected = synthesis.weight.detach()[:, :, 0, 0].pow(2).sum(0)
-    assert torch.allclose(weights, expected, rtol=1e-4)
+    synthesis = nn.ConvTranspose2d(6, 3, 48, stride=16, padding=16)
+    t = torch.randn(2, 6, 8, 8)
+    responses = impulse_responses(synthesis, t, stride=16)
+    assert responses.shape == (6, 3, 48, 48)  # trimmed to the kernel's 3×3 cells
+    metric = synthesis_metric(responses, 16)
+    assert metric.shape == (6, 6, 5, 5)
+    inside = torch.zeros(1, 1, 8, 8)
+    inside[..., 1:-1, 1:-1] = 1
+    white = torch.randn(2, 6, 8, 8) * inside
+    smooth = nn.functional.avg_pool2d(torch.randn(2, 6, 10, 10), 3, stride=1) * inside
+    for delta in (white, smooth, smooth.sum(1, keepdim=True).expand(-1, 6, -1, -1)):
+        with torch.no_grad():
+            true = (synthesis(t + delta) - synthesis(t)).pow(2).flatten(1).sum(1)
+        assert torch.allclose(metric_energy(delta, metric), true, rtol=1e-4)
 
 
 def test_the_dependency_is_declared_and_checked_when_loading(any_tokenizer, tmp_path):
@@ -135,9 +146,9 @@ def test_the_dependency_is_declared_and_checked_when_loading(any_tokenizer, tmp_
 
 
 @pytest.mark.parametrize("architecture", LATENT)
-def test_trains_on_cached_latents_with_the_weighted_latent_loss(architecture, tmp_path):
-    """The trainer feeds windows of the codec's latents (crop/16 a side); the loss falls, the codec
-    does not change, and the channel weights carry over a resume."""
+def test_trains_on_cached_latents_through_the_linearised_synthesis(architecture, tmp_path):
+    """The trainer feeds windows of the codec's latents (crop/16 a side); the losses are finite, the
+    codec does not change, and the synthesis metric carries over a resume."""
     from test_train import tiny_data
 
     from vcodec.train.loop import TrainConfig, Trainer
@@ -157,12 +168,12 @@ def test_trains_on_cached_latents_with_the_weighted_latent_loss(architecture, tm
     trainer.run()
     history = trainer.state.history
     assert np.isfinite([entry["loss"] for entry in history]).all()
-    weights = trainer.objective.weights
-    assert weights.shape == (128,) and (weights > 0).all()
+    metric = trainer.objective.metric
+    assert metric.shape[:2] == (128, 128) and metric.shape[-1] == metric.shape[-2]
     for key, value in trainer.model.codec.state_dict().items():
         assert torch.equal(value, codec_before[key]), key
     again = Trainer(config, tmp_path / "run")
-    assert again.resume() and torch.equal(again.objective.weights, weights)
+    assert again.resume() and torch.equal(again.objective.metric, metric)
 
 
 def test_a_latent_tokenizer_refuses_pixel_losses(tmp_path):
@@ -170,7 +181,7 @@ def test_a_latent_tokenizer_refuses_pixel_losses(tmp_path):
 
     model = zoo.build(registry.architecture("latent-1d").tiny_config())
     assert isinstance(model, LatentTransformer1DTokenizer)
-    with pytest.raises(ValueError, match="latent MSE"):
+    with pytest.raises(ValueError, match="no ms_ssim or adversarial"):
         LatentReconstruction(model, 1e-3, 0, loss=LossConfig(ms_ssim=0.5))
 
 

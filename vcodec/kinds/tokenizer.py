@@ -225,6 +225,26 @@ def fit_token_prior(tokenizer, data, crops: int | None = None, batch: int = 64) 
     tokenizer.prior.fit(indices)
 
 
+def _loss(config) -> str:
+    """What a tokenizer's card calls its reconstruction loss."""
+    if in_latent_space(config.model):
+        return (
+            f"squared error of the latent grid, weighted per channel by the gain of `{config.model.codec}`'s "
+            "frozen g_s (≈ pixel MSE)"
+        )
+    return "MSE"
+
+
+def _codec_line(config) -> str:
+    """A latent-space tokenizer's card names the codec it needs (installed, with the same weights)."""
+    if not in_latent_space(config.model):
+        return ""
+    return (
+        f"\n- Needs the image codec `{config.model.codec}` (its g_a and g_s): config.json names it with "
+        "its weights hash, and loading fails with a clear error if it is missing or differs."
+    )
+
+
 def _card(
     name: str,
     description: str,
@@ -236,7 +256,7 @@ def _card(
 ) -> str:
     import numpy as np
 
-    from vcodec.train.export import data_note, extra_terms
+    from vcodec.train.export import data_note, extra_terms, schedule_notes
 
     model = config.model
     vocab_bits = float(np.log2(np.prod(vocab_sizes)))
@@ -250,10 +270,10 @@ def _card(
 
 {description}
 
-- Architecture: `{model.architecture}`: {model.summary()}.
+- Architecture: `{model.architecture}`: {model.summary()}.{_codec_line(config)}
 - Training data: {data_note(config)}.
-- Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss MSE
-  + quantizer loss{extra_terms(config)} (1D tokenizers: the token tail dropped at a random length).
+- Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss {_loss(config)}
+  + quantizer loss{extra_terms(config)} (1D tokenizers: the token tail dropped at a random length){schedule_notes(config)}.
 - Token prior: {PRIOR_NOTES[model.prior]}, fitted on the tokens of {PRIOR_CROPS} training crops.
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the

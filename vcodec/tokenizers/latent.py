@@ -90,25 +90,54 @@ class CodecLatentSpace:
 
 
 @torch.no_grad()
-def synthesis_weights(synthesis: nn.Module, t: Tensor, probes: int = 8, seed: int = 0) -> Tensor:
-    """Per latent channel, the pixel squared error (summed over the image) that one unit of squared
-    error at one latent position causes through ``synthesis``, measured around the latents ``t`` with
-    small seeded perturbations of one channel at a time. Σ_c w_c·‖t̂_c − t_c‖² then approximates the
-    pixel squared error, which is what a frozen g_s makes of a latent loss."""
-    generator = torch.Generator().manual_seed(seed)
-    channels = t.shape[1]
+def impulse_responses(
+    synthesis: nn.Module, t: Tensor, stride: int, radius: int = 3, eps: float = 0.05
+) -> Tensor:
+    """M×3×S×S: what one unit at the centre latent position of each channel adds to ``synthesis``'s
+    output (finite differences around the latents ``t``, averaged over its B samples), cut to the
+    smallest square of whole latent cells, at most ``radius`` around the centre (and inside the grid),
+    that holds it."""
+    batch, channels, h, w = t.shape
+    cy, cx = h // 2, w // 2
+    radius = min(radius, cy, cx, h - 1 - cy, w - 1 - cx)  # small grids: what fits
+    top, left = stride * (cy - radius), stride * (cx - radius)
+    side = stride * (2 * radius + 1)
     base = synthesis(t)
-    scale = t.transpose(0, 1).flatten(1).std(1).clamp_min(1e-3) * 0.05  # small: the linear regime
-    weights = torch.empty(channels)
-    for first in range(0, channels, probes):
-        group = range(first, min(first + probes, channels))
-        delta = torch.zeros((len(group),) + t.shape)
+    responses = torch.empty(channels, base.shape[1], side, side)
+    chunk = max(1, 16 // batch)
+    for first in range(0, channels, chunk):
+        group = range(first, min(first + chunk, channels))
+        nudged = t.repeat(len(group), 1, 1, 1)
         for i, c in enumerate(group):
-            delta[i, :, c] = torch.randn(t[:, c].shape, generator=generator) * scale[c]
-        delta = delta.to(t.device, t.dtype)
-        change = synthesis((t[None] + delta).flatten(0, 1)) - base.repeat(len(group), 1, 1, 1)
-        change = change.unflatten(0, (len(group), t.shape[0]))
-        weights[first : first + len(group)] = (
-            change.pow(2).flatten(1).sum(1) / delta.pow(2).flatten(1).sum(1)
-        ).cpu()
-    return weights
+            nudged[i * batch : (i + 1) * batch, c, cy, cx] += eps
+        change = (synthesis(nudged) - base.repeat(len(group), 1, 1, 1)) / eps
+        change = change.unflatten(0, (len(group), batch)).mean(1)
+        responses[first : first + len(group)] = change[
+            ..., top : top + side, left : left + side
+        ].cpu()
+    energy = responses.pow(2).sum((0, 1))
+    for r in range(radius + 1):  # the smallest square that holds all but a negligible part
+        inner = slice(stride * (radius - r), stride * (radius + r + 1))
+        if energy[inner, inner].sum() >= energy.sum() * (1 - 1e-9):
+            return responses[..., inner, inner].contiguous()
+    return responses
+
+
+def synthesis_metric(responses: Tensor, stride: int) -> Tensor:
+    """The Gram kernel of a linear synthesis with these impulse responses: W (M×M×(2L+1)²) such that
+    Σ δ ⊙ conv2d(δ, W, padding=L) = ‖Σ_{c,p} δ_c(p)·h_c(· − stride·p)‖², the pixel squared error a
+    latent error δ causes (exactly, for a synthesis that is linear and shift-invariant)."""
+    side = responses.shape[-1]
+    lags = (side - 1) // stride
+    padded = nn.functional.pad(responses, (stride * lags,) * 4)
+    # correlation[c', c, j] = <h_c(x), h_c'(x + stride·(j − L))>, for every lag j − L with overlap
+    correlation = nn.functional.conv2d(padded, responses, stride=stride)
+    return correlation.transpose(0, 1).flip(-1, -2).contiguous()
+
+
+def metric_energy(delta: Tensor, metric: Tensor) -> Tensor:
+    """Per sample, the pixel squared error (summed) the latent error ``delta`` causes under the Gram
+    kernel ``metric`` of :func:`synthesis_metric` (never negative)."""
+    lags = (metric.shape[-1] - 1) // 2
+    mixed = nn.functional.conv2d(delta, metric, padding=lags)
+    return (delta * mixed).flatten(1).sum(1).clamp_min(0)

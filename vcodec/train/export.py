@@ -25,8 +25,10 @@ DATA_NOTE = (
 
 def data_note(config: TrainConfig) -> str:
     """The training data of a run in one line: the photos and how crops were cut from them."""
+    from vcodec.kinds.tokenizer import in_latent_space
+
     low, high = config.crop_scales
-    if config.latent_rate:
+    if config.latent_rate or in_latent_space(config.model):
         side = config.crop // STRIDE
         return (
             f"{DATA_NOTE}; g_a's latents of each whole photo, shrunk {low:g}–{high:g}× "

@@ -9,8 +9,8 @@
 - :class:`Reconstruction` (image and video tokenizers): MSE + the quantizer's own loss (commitment,
   entropy or disentanglement), optionally a (1 − MS-SSIM) term and a PatchGAN hinge loss (VQGAN); 1D
   tokenizers drop the tail of their sequence at a random length.
-- :class:`LatentReconstruction` (tokenizers in an image codec's latent space): latent squared error
-  weighted by the frozen synthesis's per-channel gain, on cached latents.
+- :class:`LatentReconstruction` (tokenizers in an image codec's latent space): the pixel MSE through
+  the codec's frozen synthesis, linearised once into a Gram kernel, on cached latents.
 """
 
 from __future__ import annotations
@@ -304,12 +304,14 @@ class Reconstruction:
 
 
 class LatentReconstruction:
-    """Latent-space tokenizers (:mod:`vcodec.tokenizers.latent1d`) on cached g_a latents: the codec's
-    g_s is frozen, so the pixel MSE is approximated by the latent squared error weighted per channel by
-    g_s's measured gain (measured once, on the first batch, and kept with the run), plus the
-    quantizer's loss. A step costs the transformer alone: no g_a, no g_s."""
+    """Latent-space tokenizers (:mod:`vcodec.tokenizers.latent`) on cached g_a latents: the pixel MSE
+    through the codec's frozen g_s, computed in the latent domain. g_s is linearised once, on the first
+    batch, into impulse responses and their Gram kernel (:func:`~vcodec.tokenizers.latent.synthesis_metric`,
+    kept with the run); a step's loss is then δᵀGδ (δ = t̂ − t) per pixel, plus the quantizer's loss.
+    It follows the real pixel error of correlated latent errors, which a per-channel weight misses by
+    about 3× (benchmarks/RESULTS.md), and a step costs the tokenizer's networks: no g_a, no g_s."""
 
-    WEIGHT_SAMPLES = 2  # latent windows the channel weights are measured around
+    METRIC_SAMPLES = 4  # latent windows the linearisation is averaged over
 
     def __init__(
         self,
@@ -323,26 +325,28 @@ class LatentReconstruction:
             raise ValueError("a latent-space tokenizer trains on cached latents, in one process")
         if loss.uses_ms_ssim or loss.adversarial:
             raise ValueError(
-                "a latent-space tokenizer trains on latent MSE: no ms_ssim or adversarial"
+                "a latent-space tokenizer trains on its synthesis's pixel MSE: no ms_ssim or adversarial"
             )
-        self.weights: Tensor | None = None
+        self.metric: Tensor | None = None
 
     @staticmethod
     def main_parameters(model: nn.Module) -> list:
         return list(model.parameters())  # the codec it decodes through is not among them
 
     def loss(self, model: nn.Module, y: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
-        from vcodec.tokenizers.latent import synthesis_weights
+        from vcodec.tokenizers.latent import impulse_responses, metric_energy, synthesis_metric
 
         out = model.forward_latent(y)
-        if self.weights is None:
-            self.weights = synthesis_weights(model.codec.g_s, out["t"][: self.WEIGHT_SAMPLES])
-        weights = self.weights.to(y.device)[None, :, None, None]
+        if self.metric is None:
+            responses = impulse_responses(
+                model.codec.g_s, out["t"][: self.METRIC_SAMPLES].detach(), LATENT_STRIDE
+            )
+            self.metric = synthesis_metric(responses, LATENT_STRIDE)
         pixels = 3 * y.shape[-2] * y.shape[-1] * LATENT_STRIDE**2
-        mse = ((out["t_hat"] - out["t"]).pow(2) * weights).flatten(1).sum(1) / pixels
+        mse = metric_energy(out["t_hat"] - out["t"], self.metric.to(y.device)) / pixels
         q = out["quantizer"]
         metrics = {
-            "psnr": _psnr(mse.detach()),  # estimated through the weights
+            "psnr": _psnr(mse.detach()),  # through the linearised synthesis
             "tokens": float(out["lengths"].float().mean()),
             "usage": float(q.usage.mean()),
         }
@@ -352,10 +356,10 @@ class LatentReconstruction:
         return {}
 
     def state_dict(self) -> dict:
-        return {"channel_weights": self.weights}
+        return {"synthesis_metric": self.metric}
 
     def load_state_dict(self, state: dict) -> None:
-        self.weights = state.get("channel_weights")
+        self.metric = state.get("synthesis_metric")
 
 
 class TokenLikelihood:
