@@ -16,6 +16,9 @@ FSQ_LEVELS = {
     16384: (8, 8, 8, 6, 5),
 }  # Mentzer 2023
 PRIOR_CROPS = 4096
+PRIOR_FIT_IDS = (
+    4096  # token positions per step of fitting an autoregressive prior (64 × 64 for tok1d-64)
+)
 PRIOR_NOTES = {
     "static": "per-position categorical (maximum likelihood by counting)",
     "autoregressive": "small causal transformer (coded through its fixed-point copy)",
@@ -211,26 +214,32 @@ def fit_token_prior(tokenizer, data, crops: int | None = None, batch: int = 64) 
     """Fit the tokenizer's prior to the tokens of ``crops`` training crops (fixed seed): counts for the
     static prior, maximum-likelihood training for the autoregressive one."""
     import torch
+    from tqdm import tqdm
 
     from vcodec.train.data import RandomCrops
 
     source = RandomCrops.from_npz(data, tokenizer.image_size, seed=12345)
+    batches = range(max(1, (crops or PRIOR_CROPS) // batch))
     with torch.no_grad():
         indices = torch.cat(
             [
                 tokenizer.as_indices(tokenizer.encode(source.batch(batch)))
-                for _ in range(max(1, (crops or PRIOR_CROPS) // batch))
+                for _ in tqdm(batches, desc="tokens for the prior", unit="batch", leave=False)
             ]
         )
-    tokenizer.prior.fit(indices)
+    if tokenizer.config.prior == "autoregressive":  # as many ids per step, whatever the length
+        batch = max(1, PRIOR_FIT_IDS // indices.shape[1])
+        tokenizer.prior.fit(indices, batch=batch, progress=True)
+    else:
+        tokenizer.prior.fit(indices)
 
 
 def _loss(config) -> str:
     """What a tokenizer's card calls its reconstruction loss."""
     if in_latent_space(config.model):
         return (
-            f"squared error of the latent grid, weighted per channel by the gain of `{config.model.codec}`'s "
-            "frozen g_s (≈ pixel MSE)"
+            f"pixel MSE through `{config.model.codec}`'s frozen g_s, linearised (the latent error under "
+            "the Gram kernel of g_s's impulse responses)"
         )
     return "MSE"
 

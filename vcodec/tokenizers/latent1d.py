@@ -30,7 +30,7 @@ class Latent1DConfig(Transformer1DConfig):
     num_tokens: int = 128
     token_dim: int = 5
     quantizer: str = "fsq"
-    quantizer_options: dict = field(default_factory=lambda: {"levels": [8, 8, 8, 6, 5]})
+    quantizer_options: dict = field(default_factory=lambda: {"levels": [7, 5, 5, 5, 5]})
     prior: str = "autoregressive"
     architecture: str = "latent-1d"
 
