@@ -99,8 +99,8 @@ class ModelKind:
         """The objective class (:mod:`vcodec.train.objectives`) a model of ``config`` trains with."""
         raise NotImplementedError
 
-    def training_data(self, config: TrainConfig) -> Any:
-        """Random crops of the training photos (image models)."""
+    def training_data(self, config: TrainConfig, model: nn.Module) -> Any:
+        """Random crops of the training photos (image models); ``model``: the model being trained."""
         from pathlib import Path
 
         from vcodec.train.data import RandomCrops

@@ -69,27 +69,20 @@ class TokenizerKind(ModelKind):
 
         return LatentReconstruction if in_latent_space(config) else Reconstruction
 
-    def training_data(self, config) -> Any:
+    def training_data(self, config, model) -> Any:
         """Random crops of the training photos; for a latent-space tokenizer, windows of its codec's
         latents of them, analysed once and cached next to the photo cache."""
         if not in_latent_space(config.model):
-            return super().training_data(config)
+            return super().training_data(config, model)
         from pathlib import Path
 
-        from vcodec import zoo
-        from vcodec.train.data import load_photos
         from vcodec.train.latents import LatentWindows
 
         data = Path(config.data)
-        codec = zoo.load(config.model.codec, device=config.device, kinds=("image-codec",))
-        return LatentWindows(
-            load_photos(data),
-            codec.g_a,
-            config.crop,
-            config.seed,
-            config.crop_scales,
-            config.device,
-            cache=data.with_name(f"{data.stem}.latents-{config.model.codec}-{config.crop}.pt"),
+        cache = data.with_name(f"{data.stem}.latents-{config.model.codec}-{config.crop}.pt")
+        analysis = model.codec.g_a
+        return LatentWindows.from_config(
+            config, analysis, next(analysis.parameters()).device, cache
         )
 
     def check_training(self, config, model) -> None:

@@ -52,7 +52,7 @@ class VideoCodecKind(ModelKind):
 
         return ResidualRateDistortion if config_is_pixel(config) else TemporalRate
 
-    def training_data(self, config) -> Any:
+    def training_data(self, config, model) -> Any:
         from pathlib import Path
 
         from vcodec.train.data import SyntheticMotion

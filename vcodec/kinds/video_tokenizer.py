@@ -24,7 +24,7 @@ class VideoTokenizerKind(ModelKind):
 
         return Reconstruction
 
-    def training_data(self, config) -> Any:
+    def training_data(self, config, model) -> Any:
         from pathlib import Path
 
         from vcodec.train.data import SyntheticMotion

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from einops import rearrange
 from torch import Tensor, nn
 
 from vcodec.tokenizers.latent import CodecLatentSpace
@@ -74,5 +73,4 @@ class LatentTransformer1DTokenizer(CodecLatentSpace, Transformer1DTokenizer):
 
     def latent_grid(self, features: Tensor) -> Tensor:
         """The decoder's B×P×F features as a B×M×h×w latent grid (t̂)."""
-        p = self.config.patch_size
-        return rearrange(features, "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p)
+        return self._unpatchify(features)

@@ -128,11 +128,14 @@ class Transformer1DTokenizer(LearnedTokenizer):
         """What :attr:`patch_embed` reads, from B×3×S×S images in [0, 1]."""
         return images * 2 - 1
 
+    def _unpatchify(self, features: Tensor) -> Tensor:
+        """The decoder's B×P×F features as a B×C×H×W grid (each position a patch_size² patch)."""
+        p = self.config.patch_size
+        return rearrange(features, "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p)
+
     def _output_image(self, features: Tensor) -> Tensor:
         """Images from the decoder's B×P×F features."""
-        p = self.config.patch_size
-        image = rearrange(features, "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid, p=p, q=p)
-        return image * 0.5 + 0.5
+        return self._unpatchify(features) * 0.5 + 0.5
 
     # --- the token transformer ---------------------------------------------------------------------
     def _encode_grid(self, grid: Tensor) -> Tensor:

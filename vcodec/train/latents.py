@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from vcodec.errors import VcodecError
 from vcodec.io.images import atomic_path
-from vcodec.train.data import downscale
+from vcodec.train.data import downscale, load_photos
 
 STRIDE = 16  # pixels per latent position of the image codecs' g_a
 SCALE_STEPS = 5  # scales each photo is analysed at, between the crop scales
@@ -60,6 +60,22 @@ class LatentWindows:
         self.scales, self.device = scale_steps(scales), torch.device(device)
         self.rng, self.cache = np.random.default_rng(seed), cache
         self._maps: list[list[Tensor]] | None = None  # per photo: its latent maps (C×h×w)
+
+    @classmethod
+    def from_config(
+        cls, config, analysis: nn.Module, device: torch.device | str, cache: Path | None
+    ) -> "LatentWindows":
+        """Windows of ``analysis``'s latents of a run's training photos (``config``: its TrainConfig:
+        data, crop, seed and crop scales)."""
+        return cls(
+            load_photos(Path(config.data)),
+            analysis,
+            config.crop,
+            config.seed,
+            config.crop_scales,
+            device,
+            cache=cache,
+        )
 
     @property
     def maps(self) -> list[list[Tensor]]:

@@ -27,7 +27,6 @@ from vcodec.errors import VcodecError
 from vcodec.io.images import atomic_path, write_atomic
 from vcodec.registry import ModelConfig, config_from_dict
 from vcodec.train import distributed
-from vcodec.train.data import load_photos
 from vcodec.train.latents import LatentWindows, check_latent_rate
 from vcodec.train.objectives import MS_SSIM_MIN_SIDE, LatentRate, LossConfig
 from vcodec.weights import TABLE_BUFFERS
@@ -288,7 +287,9 @@ class Trainer:
         freeze_modules(self.model, config.freeze)
         trained = [p for p in objective.main_parameters(self.model) if p.requires_grad]
         self.optimizer = torch.optim.Adam(trained, lr=config.lr)
-        self.crops = self._latent_windows() if config.latent_rate else kind.training_data(config)
+        self.crops = (
+            self._latent_windows() if config.latent_rate else kind.training_data(config, self.model)
+        )
         self.state = RunState()
         self.skipped_in_a_row = (
             0  # steps whose gradients were NaN or infinite, since the last good one
@@ -307,15 +308,8 @@ class Trainer:
         if not hasattr(self.model, "forward_latent") or self.shard.world > 1:
             raise ValueError("latent_rate trains an image codec's entropy model, in one process")
         check_latent_rate(config.freeze)
-        return LatentWindows(
-            load_photos(Path(config.data)),
-            self.model.g_a,
-            config.crop,
-            config.seed,
-            config.crop_scales,
-            self.device,
-            cache=self.run_dir / "latents.pt" if self.shard.is_main else None,
-        )
+        cache = self.run_dir / "latents.pt" if self.shard.is_main else None
+        return LatentWindows.from_config(config, self.model.g_a, self.device, cache)
 
     @property
     def checkpoint_path(self) -> Path:
