@@ -42,12 +42,57 @@ def test_the_config_needs_a_whole_latent_grid():
         Latent2DConfig(image_size=40)
     assert Latent1DConfig().summary().startswith("ViT encoder/decoder over the 16×16 latent grid")
     assert Latent2DConfig().num_tokens == 256
+    with pytest.raises(ValueError, match="one list of FSQ levels per sub-token"):
+        Latent2DConfig(levels=[7, 5, 5])
+
+
+def test_the_1d_linear_start_is_a_nested_transform_code_so_quality_rises_with_k():
+    """Before any training, each further token of the fitted linear path lowers the error: it holds
+    the next strongest KLT × DCT coefficients (a rank-4 grid's 16, in 4 tokens of 4)."""
+    model = _tiny("latent-1d")
+    torch.manual_seed(2)
+    basis, mean = torch.linalg.qr(torch.randn(128, 4))[0], torch.randn(128, 1, 1)
+    strength = torch.tensor([8.0, 4.0, 2.0, 1.0])[:, None, None]
+    t = torch.einsum("mr,brhw->bmhw", basis, torch.randn(256, 4, 2, 2) * strength) + mean
+    model.fit_linear(t, torch.eye(128)[..., None, None])
+    with torch.no_grad():
+        errors = [
+            float((model.latent_grid(model._token_pass(t, k)["features"]) - t).pow(2).sum())
+            / float((t - mean).pow(2).sum())
+            for k in range(1, 5)
+        ]
+    assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
+    assert errors[-1] < 0.3, errors
+    assert torch.equal(model.as_indices(model.encode_grid(t[:2])), model.encode_grid(t[:2]))
+
+
+def test_the_2d_linear_start_is_a_transform_coder_of_the_latents_it_is_fitted_to():
+    """fit_linear puts the principal directions of the latents on the FSQ channels with one level per
+    quantization step: latents of rank 5 come back within the steps' error before any training, and
+    a fitted (trained, loaded) model is not fitted again."""
+    model = _tiny("latent-2d", levels=[[21, 21], [21, 21, 21]], step=0.05)
+    torch.manual_seed(1)
+    basis, mean = torch.randn(128, 5), torch.randn(128, 1, 1)
+    t = torch.einsum("mr,brhw->bmhw", basis, torch.randn(32, 5, 2, 2)) + mean
+    identity = torch.eye(128)[..., None, None]  # a synthesis whose pixel error is the latent error
+
+    @torch.no_grad()
+    def relative_error() -> float:
+        t_hat = model._token_pass(t, None)["features"]
+        return float((t_hat - t).pow(2).sum() / (t - mean).pow(2).sum())
+
+    assert relative_error() > 0.5
+    model.fit_linear(t, identity)
+    assert relative_error() < 0.02
+    weights = model.project.weight.clone()
+    model.fit_linear(t * 2, identity)
+    assert torch.equal(model.project.weight, weights) and bool(model.state_dict()["linear_fitted"])
 
 
 def test_a_2d_latent_tokenizer_gives_g_sub_token_ids_per_position():
     model = _tiny("latent-2d")
     ids = model.encode(torch.rand(2, 3, 32, 32))
-    assert ids.shape == (2, 2, 2, 2) and model.vocab_sizes == (75, 75)  # 2×2 grid, G = 2, 5·5·3
+    assert ids.shape == (2, 2, 2, 2) and model.vocab_sizes == (25, 27)  # 2×2 grid, 5·5 and 3·3·3
     assert model.decode(ids).shape == (2, 3, 32, 32)
     stream = model.compress(torch.rand(1, 3, 32, 32))[0]
     assert model.decompress_tokens(stream).shape == (1, 2, 2, 2)

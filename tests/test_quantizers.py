@@ -59,6 +59,20 @@ def test_usage_and_perplexity_are_reported(kind):
     assert float(quantizer.codebook_usage().sum()) == 0
 
 
+def test_fsq_sub_tokens_may_have_their_own_levels():
+    quantizer = build_quantizer("fsq", 5, levels=[[5, 5], [3, 3, 3]], hard_clamp=True)
+    assert quantizer.vocab_sizes == (25, 27)
+    z = torch.tensor([[[0.5, -0.26, 1.0, 7.0, -0.4]]])
+    out = quantizer(z)
+    # with a clamp instead of tanh a level is one step everywhere: v → round(v·(L−1)/2)/(L//2)
+    assert torch.allclose(out.quantized, torch.tensor([[[0.5, -0.5, 1.0, 1.0, 0.0]]]))
+    assert torch.equal(quantizer.embed(out.indices), out.quantized)
+    with pytest.raises(ValueError, match="sub-tokens of 5 channels, got dim 6"):
+        build_quantizer("fsq", 6, levels=[[5, 5], [3, 3, 3]])
+    with pytest.raises(ValueError, match="each at least 3"):
+        build_quantizer("fsq", 3, levels=[[5, 5], [2]])
+
+
 def test_bad_indices_and_shapes_are_plain_value_errors():
     quantizer = make("vq")
     with pytest.raises(ValueError, match="B×N×16"):

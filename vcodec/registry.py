@@ -258,7 +258,7 @@ _BUILT_IN = (
             "depth": 1,
             "heads": 2,
             "token_dim": 4,
-            "quantizer_options": {"levels": [5, 5, 5, 5]},
+            "quantizer_options": {"levels": [5, 5, 5, 5], "hard_clamp": True},
         },
         "1D transformer tokenizer over an image codec's latent grid (frozen g_a and g_s), trained "
         "with nested tail dropout: any prefix of its tokens decodes.",
@@ -268,7 +268,7 @@ _BUILT_IN = (
         "tokenizer",
         "vcodec.tokenizers.latent2d:Latent2DConfig",
         "vcodec.tokenizers.latent2d:LatentConv2DTokenizer",
-        {"image_size": 32, "width": 16, "blocks": 1, "sub_tokens": 2, "levels": [5, 5, 3]},
+        {"image_size": 32, "width": 16, "blocks": 1, "levels": [[5, 5], [3, 3, 3]]},
         "2D tokenizer over an image codec's latent grid (frozen g_a and g_s): one token of factorized "
         "FSQ sub-tokens per latent position, conv mixers on both sides.",
     ),

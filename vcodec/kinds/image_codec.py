@@ -195,7 +195,7 @@ flower. All are lossy sources: these are development numbers, not Kodak numbers.
 
 def _objective(config) -> str:
     """The loss a run trained, in words."""
-    from vcodec.train.latents import STRIDE
+    from vcodec.latent_grid import STRIDE
 
     if config.latent_rate:
         return (

@@ -42,7 +42,7 @@ class TokenizerKind(ModelKind):
         if "num_tokens" in model:
             return int(model["num_tokens"])
         if "codec" in model:  # a 2D tokenizer in a codec's latent space: one token per position
-            from vcodec.train.latents import STRIDE
+            from vcodec.latent_grid import STRIDE
 
             return (model["image_size"] // STRIDE) ** 2
         return (model["image_size"] // model["factor"]) ** 2  # zoo counts a malformed record as 0

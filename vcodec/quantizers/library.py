@@ -7,9 +7,11 @@ torch._dynamo (over a second), which an image or video codec never needs.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from types import ModuleType
 
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
 from vcodec.quantizers.base import Quantizer
 
@@ -63,19 +65,64 @@ class VectorQuantizer(Quantizer):
 class FiniteScalarQuantizer(Quantizer):
     """FSQ (Mentzer 2023): each of len(levels) projected channels rounded to its own number of levels;
     no codebook to collapse, no auxiliary loss. Vocabulary = prod(levels); with ``codebooks`` > 1 a
-    token is that many such sub-tokens, one id stream each (factorized, as FQGAN's sub-tokens)."""
+    token is that many such sub-tokens, one id stream each (factorized, as FQGAN's sub-tokens).
 
-    def __init__(self, dim: int, levels: tuple[int, ...] = (8, 5, 5, 5), codebooks: int = 1):
-        fsq = _library().FSQ(levels=list(levels), dim=dim, num_codebooks=codebooks)
-        super().__init__(dim, (fsq.codebook_size,) * codebooks)
-        self.fsq = fsq
+    ``levels`` may instead give each sub-token its own levels (a sequence of sequences: sub-tokens of
+    different sizes, for channels of unequal spread). ``hard_clamp`` bounds with a clamp instead of
+    tanh, so a channel's value v maps to level round(v·(L−1)/2) exactly, up to the outermost level."""
+
+    def __init__(
+        self,
+        dim: int,
+        levels: Sequence[int] | Sequence[Sequence[int]] = (8, 5, 5, 5),
+        codebooks: int = 1,
+        hard_clamp: bool = False,
+    ):
+        per_token = _levels_per_sub_token(levels, codebooks)
+        build = functools.partial(_library().FSQ, bound_hard_clamp=hard_clamp)
+        if len(set(per_token)) == 1:  # one library FSQ with G codebooks (and its projections)
+            fsq = build(levels=list(per_token[0]), dim=dim, num_codebooks=len(per_token))
+            super().__init__(dim, (fsq.codebook_size,) * len(per_token))
+            self.fsq = fsq
+            return
+        if dim != sum(map(len, per_token)):
+            raise ValueError(
+                f"FSQ sub-tokens of {sum(map(len, per_token))} channels, got dim {dim}"
+            )
+        fsqs = nn.ModuleList(build(levels=list(token)) for token in per_token)
+        super().__init__(dim, tuple(fsq.codebook_size for fsq in fsqs))
+        self.fsqs, self.widths = fsqs, [len(token) for token in per_token]
 
     def _quantize(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        quantized, indices = self.fsq(z)
+        if hasattr(self, "fsq"):
+            quantized, indices = self.fsq(z)
+        else:
+            parts = [fsq(part) for fsq, part in zip(self.fsqs, z.split(self.widths, -1))]
+            quantized = torch.cat([q for q, _ in parts], -1)
+            indices = torch.stack([i for _, i in parts], -1)
         return quantized, indices, z.new_zeros(())
 
     def _embed(self, indices: Tensor) -> Tensor:
+        if hasattr(self, "fsqs"):
+            return torch.cat(
+                [fsq.indices_to_codes(indices[..., g]) for g, fsq in enumerate(self.fsqs)], -1
+            )
         return self.fsq.indices_to_codes(indices if len(self.vocab_sizes) > 1 else indices[..., 0])
+
+
+def _levels_per_sub_token(
+    levels: Sequence[int] | Sequence[Sequence[int]], codebooks: int
+) -> list[tuple[int, ...]]:
+    """One tuple of levels per sub-token: ``levels`` repeated ``codebooks`` times, or as given."""
+    if levels and not isinstance(levels[0], int):
+        per_token = [tuple(int(level) for level in token) for token in levels]
+        if codebooks not in (1, len(per_token)):
+            raise ValueError(f"{len(per_token)} sub-tokens' levels given for {codebooks} codebooks")
+    else:
+        per_token = [tuple(int(level) for level in levels)] * codebooks
+    if not per_token or not all(per_token) or min(min(token) for token in per_token) < 3:
+        raise ValueError(f"FSQ levels must be non-empty, each at least 3, got {levels}")
+    return per_token
 
 
 class LookupFreeQuantizer(Quantizer):

@@ -141,3 +141,28 @@ def metric_energy(delta: Tensor, metric: Tensor) -> Tensor:
     lags = (metric.shape[-1] - 1) // 2
     mixed = nn.functional.conv2d(delta, metric, padding=lags)
     return (delta * mixed).flatten(1).sum(1).clamp_min(0)
+
+
+def metric_roots(metric: Tensor) -> tuple[Tensor, Tensor]:
+    """G½ and G−½ (float64) of the Gram kernel's centre tap G (M×M: the pixel error a position's own
+    latent error makes)."""
+    lags = (metric.shape[-1] - 1) // 2
+    centre = metric[:, :, lags, lags].double()
+    values, vectors = torch.linalg.eigh((centre + centre.T) / 2)
+    values = values.clamp_min(values.max() * 1e-6)
+    return (
+        vectors @ torch.diag(values.sqrt()) @ vectors.T,
+        vectors @ torch.diag(values.rsqrt()) @ vectors.T,
+    )
+
+
+def synthesis_weighted_klt(t: Tensor, metric: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The principal directions of latents ``t`` (B×M×h×w) measured in the pixel error the synthesis
+    makes of them (``metric``: its Gram kernel): (analysis M×M, synthesis M×M, mean M, variance M),
+    float64, strongest first. analysis @ (t − mean) gives components whose squared error is the pixel
+    squared error (of one position alone); synthesis maps them back."""
+    whiten, unwhiten = metric_roots(metric)
+    samples = t.permute(0, 2, 3, 1).reshape(-1, t.shape[1]).double()
+    variance, directions = torch.linalg.eigh(whiten @ torch.cov(samples.T) @ whiten)
+    variance, directions = variance.flip(0).clamp_min(0), directions.flip(1)
+    return directions.T @ whiten, unwhiten @ directions, samples.mean(0), variance

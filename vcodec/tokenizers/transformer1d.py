@@ -174,13 +174,18 @@ class Transformer1DTokenizer(LearnedTokenizer):
         """Training pass of an input grid: {"features", "quantizer", "lengths"}, the tail dropped at a
         random length in training mode (``num_tokens`` fixes it)."""
         out = self.quantizer(self._encode_grid(grid))
-        vectors = self.from_token(out.quantized) + self.latent_pos
-        if self.tail_dropout is not None:
-            vectors, lengths = self.tail_dropout(vectors, num_tokens)
-        else:
-            vectors = vectors[:, : num_tokens or self.max_tokens]
-            lengths = torch.full((grid.shape[0],), vectors.shape[1], device=grid.device)
+        vectors, lengths = self._drop_tail(
+            self.from_token(out.quantized) + self.latent_pos, num_tokens
+        )
         return {"features": self._decode_features(vectors), "quantizer": out, "lengths": lengths}
+
+    def _drop_tail(self, vectors: Tensor, num_tokens: int | None) -> tuple[Tensor, Tensor]:
+        """The token vectors with the tail dropped (at random in training mode, or after
+        ``num_tokens``), and the length kept per sample."""
+        if self.tail_dropout is not None:
+            return self.tail_dropout(vectors, num_tokens)
+        vectors = vectors[:, : num_tokens or self.max_tokens]
+        return vectors, torch.full((vectors.shape[0],), vectors.shape[1], device=vectors.device)
 
     def forward(self, images: Tensor, num_tokens: int | None = None) -> dict:
         """Training pass: {"x_hat", "quantizer" (QuantizerOutput), "lengths" (tokens kept per sample)}.

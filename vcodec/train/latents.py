@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from vcodec.errors import VcodecError
 from vcodec.io.images import atomic_path
+from vcodec.latent_grid import STRIDE
 from vcodec.train.data import downscale, load_photos
 
-STRIDE = 16  # pixels per latent position of the image codecs' g_a
 SCALE_STEPS = 5  # scales each photo is analysed at, between the crop scales
 # what must stay as it starts for the rate to be the whole loss
 FROZEN_FOR_LATENT_RATE = ("g_a", "y_gain")

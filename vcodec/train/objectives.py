@@ -307,7 +307,7 @@ class LatentReconstruction:
     """Latent-space tokenizers (:mod:`vcodec.tokenizers.latent`) on cached g_a latents: the pixel MSE
     through the codec's frozen g_s, computed in the latent domain. g_s is linearised once, on the first
     batch, into impulse responses and their Gram kernel (:func:`~vcodec.tokenizers.latent.synthesis_metric`,
-    kept with the run); a step's loss is then δᵀGδ (δ = t̂ − t) per pixel, plus the quantizer's loss.
+    kept with the run), and a model with ``fit_linear`` fits its linear start to that batch; a step's loss is then δᵀGδ (δ = t̂ − t) per pixel, plus the quantizer's loss.
     It follows the real pixel error of correlated latent errors, which a per-channel weight misses by
     about 3× (benchmarks/RESULTS.md), and a step costs the tokenizer's networks: no g_a, no g_s."""
 
@@ -336,12 +336,13 @@ class LatentReconstruction:
     def loss(self, model: nn.Module, y: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
         from vcodec.tokenizers.latent import impulse_responses, metric_energy, synthesis_metric
 
-        out = model.forward_latent(y)
         if self.metric is None:
-            responses = impulse_responses(
-                model.codec.g_s, out["t"][: self.METRIC_SAMPLES].detach(), LATENT_STRIDE
-            )
+            t = model.decoder_space(y)
+            responses = impulse_responses(model.codec.g_s, t[: self.METRIC_SAMPLES], LATENT_STRIDE)
             self.metric = synthesis_metric(responses, LATENT_STRIDE)
+            if hasattr(model, "fit_linear"):  # a linear start fitted to the data (once per model)
+                model.fit_linear(t, self.metric)
+        out = model.forward_latent(y)
         pixels = 3 * y.shape[-2] * y.shape[-1] * LATENT_STRIDE**2
         mse = metric_energy(out["t_hat"] - out["t"], self.metric.to(y.device)) / pixels
         q = out["quantizer"]
