@@ -103,11 +103,13 @@ class FiniteScalarQuantizer(Quantizer):
         return quantized, indices, z.new_zeros(())
 
     def _embed(self, indices: Tensor) -> Tensor:
-        if hasattr(self, "fsqs"):
-            return torch.cat(
-                [fsq.indices_to_codes(indices[..., g]) for g, fsq in enumerate(self.fsqs)], -1
+        if hasattr(self, "fsq"):
+            return self.fsq.indices_to_codes(
+                indices if len(self.vocab_sizes) > 1 else indices[..., 0]
             )
-        return self.fsq.indices_to_codes(indices if len(self.vocab_sizes) > 1 else indices[..., 0])
+        return torch.cat(
+            [fsq.indices_to_codes(indices[..., g]) for g, fsq in enumerate(self.fsqs)], -1
+        )
 
 
 def _levels_per_sub_token(

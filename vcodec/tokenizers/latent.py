@@ -156,6 +156,17 @@ def metric_roots(metric: Tensor) -> tuple[Tensor, Tensor]:
     )
 
 
+@torch.no_grad()
+def set_linear_maps(
+    project: nn.Conv2d, unproject: nn.Conv2d, analysis: Tensor, synthesis: Tensor, mean: Tensor
+) -> None:
+    """Make the 1×1 convs ``project`` = analysis·(t − mean) and ``unproject`` = synthesis·c + mean."""
+    project.weight.copy_(analysis[..., None, None].float())
+    project.bias.copy_((-analysis @ mean).float())
+    unproject.weight.copy_(synthesis[..., None, None].float())
+    unproject.bias.copy_(mean.float())
+
+
 def synthesis_weighted_klt(t: Tensor, metric: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The principal directions of latents ``t`` (B×M×h×w) measured in the pixel error the synthesis
     makes of them (``metric``: its Gram kernel): (analysis M×M, synthesis M×M, mean M, variance M),

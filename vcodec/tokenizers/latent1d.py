@@ -23,7 +23,11 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from vcodec.latent_grid import STRIDE as CODEC_STRIDE  # pixels per latent position
-from vcodec.tokenizers.latent import CodecLatentSpace, synthesis_weighted_klt
+from vcodec.tokenizers.latent import (
+    CodecLatentSpace,
+    set_linear_maps,
+    synthesis_weighted_klt,
+)
 from vcodec.tokenizers.transformer1d import Transformer1DConfig, Transformer1DTokenizer
 
 
@@ -88,10 +92,9 @@ class LatentTransformer1DTokenizer(CodecLatentSpace, Transformer1DTokenizer):
             m, side, coefficients = codec.config.m, self._latent_side(), self._coefficients()
             self.project, self.unproject = nn.Conv2d(m, m, 1), nn.Conv2d(m, m, 1)
             self.register_buffer("dct", dct_matrix(side), persistent=False)
-            self.register_buffer(
-                "chosen", torch.arange(coefficients)
-            )  # coefficient of each channel
-            self.register_buffer("spread", torch.ones(coefficients))  # its ±range in the FSQ clamp
+            # per FSQ channel: the coefficient it carries, and its ±range in the FSQ clamp
+            self.register_buffer("chosen", torch.arange(coefficients))
+            self.register_buffer("spread", torch.ones(coefficients))
             self.register_buffer("linear_fitted", torch.zeros((), dtype=torch.bool))
             for layer in (self.to_token[-1], self.to_pixels[-1]):  # the transformers start at zero
                 nn.init.zeros_(layer.weight)
@@ -146,10 +149,7 @@ class LatentTransformer1DTokenizer(CodecLatentSpace, Transformer1DTokenizer):
         if not self.config.linear or bool(self.linear_fitted):
             return
         analysis, synthesis, mean, _ = synthesis_weighted_klt(t, metric)
-        self.project.weight.copy_(analysis[..., None, None].float())
-        self.project.bias.copy_((-analysis @ mean).float())
-        self.unproject.weight.copy_(synthesis[..., None, None].float())
-        self.unproject.bias.copy_(mean.float())
+        set_linear_maps(self.project, self.unproject, analysis, synthesis, mean)
         variance = self._spectrum(self.project(t)).pow(2).mean(0)
         strongest = torch.argsort(variance, descending=True)[: self._coefficients()]
         self.chosen.copy_(strongest)

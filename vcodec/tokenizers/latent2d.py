@@ -27,7 +27,11 @@ from vcodec.latent_grid import STRIDE as CODEC_STRIDE  # pixels per latent posit
 from vcodec.layers.blocks import ResBlock
 from vcodec.quantizers import build_quantizer
 from vcodec.tokenizers.base import LearnedTokenizer
-from vcodec.tokenizers.latent import CodecLatentSpace, synthesis_weighted_klt
+from vcodec.tokenizers.latent import (
+    CodecLatentSpace,
+    set_linear_maps,
+    synthesis_weighted_klt,
+)
 
 
 def _default_levels() -> list[list[int]]:
@@ -170,8 +174,5 @@ class LatentConv2DTokenizer(CodecLatentSpace, LearnedTokenizer):
         synthesis = synthesis[:, : len(half)] * (steps * half)[None]  # M×d
         order = torch.argsort(channels)
         analysis, synthesis = analysis[order], synthesis[:, order]
-        self.project.weight.copy_(analysis[..., None, None].float())
-        self.project.bias.copy_((-analysis @ mean).float())
-        self.unproject.weight.copy_(synthesis[..., None, None].float())
-        self.unproject.bias.copy_(mean.float())
+        set_linear_maps(self.project, self.unproject, analysis, synthesis, mean)
         self.linear_fitted.fill_(True)

@@ -307,7 +307,8 @@ class LatentReconstruction:
     """Latent-space tokenizers (:mod:`vcodec.tokenizers.latent`) on cached g_a latents: the pixel MSE
     through the codec's frozen g_s, computed in the latent domain. g_s is linearised once, on the first
     batch, into impulse responses and their Gram kernel (:func:`~vcodec.tokenizers.latent.synthesis_metric`,
-    kept with the run), and a model with ``fit_linear`` fits its linear start to that batch; a step's loss is then δᵀGδ (δ = t̂ − t) per pixel, plus the quantizer's loss.
+    kept with the run), and a model with ``fit_linear`` fits its linear start to that batch; a step's
+    loss is then δᵀGδ (δ = t̂ − t) per pixel, plus the quantizer's loss.
     It follows the real pixel error of correlated latent errors, which a per-channel weight misses by
     about 3× (benchmarks/RESULTS.md), and a step costs the tokenizer's networks: no g_a, no g_s."""
 
