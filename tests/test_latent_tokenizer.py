@@ -11,7 +11,11 @@ from torch import nn
 from vcodec import registry, zoo
 from vcodec.errors import VcodecError
 from vcodec.tokenizers.latent import impulse_responses, metric_energy, synthesis_metric
-from vcodec.tokenizers.latent1d import Latent1DConfig, LatentTransformer1DTokenizer
+from vcodec.tokenizers.latent1d import (
+    Latent1DConfig,
+    LatentTransformer1DTokenizer,
+    embedded_plan,
+)
 from vcodec.tokenizers.latent2d import Latent2DConfig
 
 LATENT = ("latent-1d", "latent-2d")
@@ -25,14 +29,14 @@ def _tiny(architecture: str, **overrides):
     return model
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return _tiny("latent-1d")
-
-
 @pytest.fixture(scope="module", params=LATENT)
 def any_tokenizer(request):
     return _tiny(request.param)
+
+
+@pytest.fixture(scope="module", params=[2, 0], ids=["transformers", "depth0"])
+def tokenizer_1d(request):
+    return _tiny("latent-1d", depth=request.param)
 
 
 def test_the_config_needs_a_whole_latent_grid():
@@ -41,6 +45,9 @@ def test_the_config_needs_a_whole_latent_grid():
     with pytest.raises(ValueError, match="not a multiple of the codec's stride 16"):
         Latent2DConfig(image_size=40)
     assert Latent1DConfig().summary().startswith("ViT encoder/decoder over the 16×16 latent grid")
+    assert Latent1DConfig(depth=0).summary().startswith("embedded KLT × DCT code of the 16×16")
+    with pytest.raises(ValueError, match="depth 0"):
+        Latent1DConfig(depth=0, linear=False)
     assert Latent2DConfig().num_tokens == 256
     with pytest.raises(ValueError, match="one list of FSQ levels per sub-token"):
         Latent2DConfig(levels=[7, 5, 5])
@@ -64,6 +71,24 @@ def test_the_1d_linear_start_is_a_nested_transform_code_so_quality_rises_with_k(
     assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
     assert errors[-1] < 0.3, errors
     assert torch.equal(model.as_indices(model.encode_grid(t[:2])), model.encode_grid(t[:2]))
+
+
+def test_the_embedded_plan_refines_strong_coefficients_after_starting_them():
+    """A channel refines a coefficient only after one has started it (so any prefix decodes), a
+    dominant coefficient is refined before weak ones start, and its stages, coded in turn as the
+    tokenizer codes them, bring a value within half the last step."""
+    variance = torch.tensor([400.0, 1.0, 0.5, 0.25, 1e-4])
+    chosen, stage, spread = embedded_plan(variance, [5, 3, 5, 3, 5, 3])
+    for channel in range(len(chosen)):
+        assert stage[channel] == int((chosen[:channel] == chosen[channel]).sum())
+    assert chosen[0] == 0 and stage[1] == 1 and 4 not in chosen.tolist()
+    levels, value, decoded = [5, 3, 5, 3, 5, 3], 31.7, 0.0
+    for channel in torch.nonzero(chosen == 0).squeeze(1).tolist():
+        half = levels[channel] // 2
+        code = max(-1.0, min(1.0, round((value - decoded) / float(spread[channel]) * half) / half))
+        decoded += code * float(spread[channel])
+    last = int(torch.nonzero(chosen == 0).max())
+    assert abs(value - decoded) <= float(spread[last]) / (levels[last] // 2) / 2 + 1e-6
 
 
 def test_the_2d_linear_start_is_a_transform_coder_of_the_latents_it_is_fitted_to():
@@ -100,7 +125,11 @@ def test_a_2d_latent_tokenizer_gives_g_sub_token_ids_per_position():
         model.encode(torch.rand(1, 3, 32, 32), num_tokens=2)
 
 
-def test_any_prefix_decodes_and_token_streams_round_trip(tokenizer):
+def test_any_prefix_decodes_and_token_streams_round_trip(tokenizer_1d):
+    """With transformers or without (depth 0: the linear path alone, no transformer weights)."""
+    tokenizer = tokenizer_1d
+    if not tokenizer.config.depth:
+        assert not hasattr(tokenizer, "encoder") and not hasattr(tokenizer, "to_pixels")
     images = torch.rand(2, 3, 32, 32)
     ids = tokenizer.encode(images)
     assert ids.shape == (2, tokenizer.max_tokens)
@@ -192,8 +221,9 @@ def test_the_dependency_is_declared_and_checked_when_loading(any_tokenizer, tmp_
 
 @pytest.mark.parametrize("architecture", LATENT)
 def test_trains_on_cached_latents_through_the_linearised_synthesis(architecture, tmp_path):
-    """The trainer feeds windows of the codec's latents (crop/16 a side); the losses are finite, the
-    codec does not change, and the synthesis metric carries over a resume."""
+    """The trainer feeds windows of the codec's latents (crop/16 a side) after fitting the linear
+    start to a sample of its own; the losses are finite, the codec does not change, and the
+    synthesis metric carries over a resume."""
     from test_train import tiny_data
 
     from vcodec.train.loop import TrainConfig, Trainer
@@ -208,6 +238,10 @@ def test_trains_on_cached_latents_through_the_linearised_synthesis(architecture,
         log_every=2,
     )
     trainer = Trainer(config, tmp_path / "run")
+    assert bool(trainer.model.linear_fitted)  # fitted to many windows before the first step
+    drawn = trainer.crops.rng.bit_generator.state
+    assert trainer.crops.sample(3, seed=1).shape == (3, 128, 4, 4)
+    assert trainer.crops.rng.bit_generator.state == drawn  # the batches that follow are unchanged
     assert trainer.crops.batch(2).shape == (2, 128, 4, 4)
     codec_before = {k: v.clone() for k, v in trainer.model.codec.state_dict().items()}
     trainer.run()

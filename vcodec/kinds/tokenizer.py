@@ -16,6 +16,9 @@ FSQ_LEVELS = {
     16384: (8, 8, 8, 6, 5),
 }  # Mentzer 2023
 PRIOR_CROPS = 4096
+LINEAR_FIT_WINDOWS = (
+    1024  # latent windows a linear start is fitted to (a 1D plan ranks 32k variances)
+)
 PRIOR_FIT_IDS = (
     4096  # token positions per step of fitting an autoregressive prior (64 × 64 for tok1d-64)
 )
@@ -81,9 +84,17 @@ class TokenizerKind(ModelKind):
         data = Path(config.data)
         cache = data.with_name(f"{data.stem}.latents-{config.model.codec}-{config.crop}.pt")
         analysis = model.codec.g_a
-        return LatentWindows.from_config(
+        windows = LatentWindows.from_config(
             config, analysis, next(analysis.parameters()).device, cache
         )
+        if not bool(
+            getattr(model, "linear_fitted", True)
+        ):  # a linear start, fitted on many windows
+            from vcodec.latent_grid import STRIDE
+            from vcodec.tokenizers.latent import fit_linear_start
+
+            fit_linear_start(model, windows.sample(LINEAR_FIT_WINDOWS, config.seed), STRIDE)
+        return windows
 
     def check_training(self, config, model) -> None:
         if config.crop != model.image_size:

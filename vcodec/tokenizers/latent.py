@@ -135,6 +135,20 @@ def synthesis_metric(responses: Tensor, stride: int) -> Tensor:
     return correlation.transpose(0, 1).flip(-1, -2).contiguous()
 
 
+def linearised_synthesis(synthesis: nn.Module, t: Tensor, stride: int, samples: int = 4) -> Tensor:
+    """The Gram kernel (:func:`synthesis_metric`) of ``synthesis`` linearised around the first
+    ``samples`` latent grids of ``t``: what the latent tokenizers train and fit against."""
+    return synthesis_metric(impulse_responses(synthesis, t[:samples], stride), stride)
+
+
+def fit_linear_start(model: nn.Module, y: Tensor, stride: int) -> None:
+    """Fit a latent tokenizer's linear start (``fit_linear``) to g_a latents ``y`` (B×M×h×w, many
+    windows: the 1D plan orders 32k coefficients by their variance), under its synthesis's metric."""
+    with torch.no_grad():
+        t = model.decoder_space(y)
+    model.fit_linear(t, linearised_synthesis(model.codec.g_s, t, stride))
+
+
 def metric_energy(delta: Tensor, metric: Tensor) -> Tensor:
     """Per sample, the pixel squared error (summed) the latent error ``delta`` causes under the Gram
     kernel ``metric`` of :func:`synthesis_metric` (never negative)."""

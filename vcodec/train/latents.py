@@ -128,13 +128,20 @@ class LatentWindows:
 
     def batch(self, size: int) -> Tensor:
         """A B×M×w×w float batch of latent windows."""
+        return self._draw(size, self.rng)
+
+    def sample(self, size: int, seed: int) -> Tensor:
+        """``size`` windows drawn with their own generator: the batches that follow are unchanged."""
+        return self._draw(size, np.random.default_rng(seed))
+
+    def _draw(self, size: int, rng: np.random.Generator) -> Tensor:
         maps, w = self.maps, self.window
         out = []
         for _ in range(size):
-            photo = maps[self.rng.integers(len(maps))]
-            latent = photo[self.rng.integers(len(photo))]
-            top = self.rng.integers(latent.shape[-2] - w + 1)
-            left = self.rng.integers(latent.shape[-1] - w + 1)
+            photo = maps[rng.integers(len(maps))]
+            latent = photo[rng.integers(len(photo))]
+            top = rng.integers(latent.shape[-2] - w + 1)
+            left = rng.integers(latent.shape[-1] - w + 1)
             out.append(latent[:, top : top + w, left : left + w])
         return torch.stack(out)
 

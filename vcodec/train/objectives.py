@@ -335,13 +335,14 @@ class LatentReconstruction:
         return list(model.parameters())  # the codec it decodes through is not among them
 
     def loss(self, model: nn.Module, y: Tensor, step: int = 0) -> tuple[Tensor, dict[str, float]]:
-        from vcodec.tokenizers.latent import impulse_responses, metric_energy, synthesis_metric
+        from vcodec.tokenizers.latent import linearised_synthesis, metric_energy
 
         if self.metric is None:
             t = model.decoder_space(y)
-            responses = impulse_responses(model.codec.g_s, t[: self.METRIC_SAMPLES], LATENT_STRIDE)
-            self.metric = synthesis_metric(responses, LATENT_STRIDE)
-            if hasattr(model, "fit_linear"):  # a linear start fitted to the data (once per model)
+            self.metric = linearised_synthesis(
+                model.codec.g_s, t, LATENT_STRIDE, self.METRIC_SAMPLES
+            )
+            if hasattr(model, "fit_linear"):  # unless the training data fitted it (once per model)
                 model.fit_linear(t, self.metric)
         out = model.forward_latent(y)
         pixels = 3 * y.shape[-2] * y.shape[-1] * LATENT_STRIDE**2
