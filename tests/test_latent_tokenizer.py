@@ -36,7 +36,14 @@ def any_tokenizer(request):
 
 @pytest.fixture(scope="module", params=[2, 0], ids=["transformers", "depth0"])
 def tokenizer_1d(request):
-    return _tiny("latent-1d", depth=request.param)
+    """A tiny latent-1d tokenizer with its linear start fitted (so its encoder codes in stages)."""
+    model = _tiny("latent-1d", depth=request.param)
+    torch.manual_seed(4)
+    strength = torch.cat([torch.tensor([30.0]), torch.linspace(1, 0.1, 127)])
+    t = torch.randn(64, 128, 2, 2) * strength[:, None, None]
+    model.fit_linear(t, torch.eye(128)[..., None, None])
+    assert int(model.stage.max()) >= 1
+    return model
 
 
 def test_the_config_needs_a_whole_latent_grid():
@@ -54,8 +61,8 @@ def test_the_config_needs_a_whole_latent_grid():
 
 
 def test_the_1d_linear_start_is_a_nested_transform_code_so_quality_rises_with_k():
-    """Before any training, each further token of the fitted linear path lowers the error: it holds
-    the next strongest KLT × DCT coefficients (a rank-4 grid's 16, in 4 tokens of 4)."""
+    """Before any training, each further token of the fitted linear path lowers the error: it starts
+    or refines the next most useful KLT × DCT coefficients of a rank-4 grid."""
     model = _tiny("latent-1d")
     torch.manual_seed(2)
     basis, mean = torch.linalg.qr(torch.randn(128, 4))[0], torch.randn(128, 1, 1)
@@ -73,22 +80,39 @@ def test_the_1d_linear_start_is_a_nested_transform_code_so_quality_rises_with_k(
     assert torch.equal(model.as_indices(model.encode_grid(t[:2])), model.encode_grid(t[:2]))
 
 
-def test_the_embedded_plan_refines_strong_coefficients_after_starting_them():
-    """A channel refines a coefficient only after one has started it (so any prefix decodes), a
-    dominant coefficient is refined before weak ones start, and its stages, coded in turn as the
-    tokenizer codes them, bring a value within half the last step."""
+def test_the_embedded_plan_refines_strong_coefficients_before_starting_weak_ones():
     variance = torch.tensor([400.0, 1.0, 0.5, 0.25, 1e-4])
     chosen, stage, spread = embedded_plan(variance, [5, 3, 5, 3, 5, 3])
-    for channel in range(len(chosen)):
-        assert stage[channel] == int((chosen[:channel] == chosen[channel]).sum())
-    assert chosen[0] == 0 and stage[1] == 1 and 4 not in chosen.tolist()
-    levels, value, decoded = [5, 3, 5, 3, 5, 3], 31.7, 0.0
-    for channel in torch.nonzero(chosen == 0).squeeze(1).tolist():
-        half = levels[channel] // 2
-        code = max(-1.0, min(1.0, round((value - decoded) / float(spread[channel]) * half) / half))
-        decoded += code * float(spread[channel])
-    last = int(torch.nonzero(chosen == 0).max())
-    assert abs(value - decoded) <= float(spread[last]) / (levels[last] // 2) / 2 + 1e-6
+    # 400 is refined to a step of 30 / 3 / 5 / 3 before 1 starts; 0.5, 0.25 and 1e-4 never pay
+    assert chosen.tolist() == [0, 0, 0, 0, 1, 1] and stage.tolist() == [0, 1, 2, 3, 0, 1]
+    assert torch.allclose(spread[:3], torch.tensor([60.0, 10.0, 4.0]))
+
+
+def test_the_encoder_codes_refinements_within_half_their_step():
+    """Through the tokenizer's own encoder (stages in turn, each on what the quantized earlier ones
+    left) and its decoder's sums, a dominant coefficient comes back within half the step of its last
+    refinement wherever it lies inside its first channel's range (give or take FSQ's bin edges,
+    which its 1 + 10⁻³ input scale puts 0.1 % inside the midpoints)."""
+    model = _tiny("latent-1d", depth=0)
+    torch.manual_seed(3)
+    direction = torch.linalg.qr(torch.randn(128, 1))[0][:, 0]
+    strength = torch.randn(512) * 10  # one strong DC component, across every position
+    t = direction[None, :, None, None] * strength[:, None, None, None]
+    t = t + torch.randn(512, 128, 2, 2) * 0.01
+    model.fit_linear(t, torch.eye(128)[..., None, None])
+    top = int(model.chosen[0])
+    channels = torch.nonzero(model.chosen == top).squeeze(1)
+    assert len(channels) >= 3 and model.stage[channels].tolist() == list(range(len(channels)))
+    with torch.no_grad():
+        coefficients = model._spectrum(model.project(t))[:, top]
+        codes = model.quantizer(model._encode_grid(t)).quantized.flatten(1)
+        decoded = (codes[:, channels] * model.spread[channels]).sum(1)
+    half = 5 // 2  # the tiny config's levels are all 5
+    last_step = float(model.spread[channels[-1]]) / half
+    inside = coefficients.abs() <= float(model.spread[channels[0]])
+    error = (decoded - coefficients).abs()[inside]
+    edges = 1e-3 * float(model.spread[channels[0]])
+    assert inside.float().mean() > 0.9 and float(error.max()) <= last_step / 2 + edges
 
 
 def test_the_2d_linear_start_is_a_transform_coder_of_the_latents_it_is_fitted_to():
@@ -128,8 +152,9 @@ def test_a_2d_latent_tokenizer_gives_g_sub_token_ids_per_position():
 def test_any_prefix_decodes_and_token_streams_round_trip(tokenizer_1d):
     """With transformers or without (depth 0: the linear path alone, no transformer weights)."""
     tokenizer = tokenizer_1d
-    if not tokenizer.config.depth:
-        assert not hasattr(tokenizer, "encoder") and not hasattr(tokenizer, "to_pixels")
+    if not tokenizer.config.depth:  # the linear path alone: no transformer weights
+        children = {name for name, _ in tokenizer.named_children()}
+        assert children == {"quantizer", "tail_dropout", "prior", "project", "unproject"}
     images = torch.rand(2, 3, 32, 32)
     ids = tokenizer.encode(images)
     assert ids.shape == (2, tokenizer.max_tokens)

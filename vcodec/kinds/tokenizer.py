@@ -16,9 +16,8 @@ FSQ_LEVELS = {
     16384: (8, 8, 8, 6, 5),
 }  # Mentzer 2023
 PRIOR_CROPS = 4096
-LINEAR_FIT_WINDOWS = (
-    1024  # latent windows a linear start is fitted to (a 1D plan ranks 32k variances)
-)
+# latent windows a linear start is fitted to (a 1D plan ranks 32k coefficient variances)
+LINEAR_FIT_WINDOWS = 1024
 PRIOR_FIT_IDS = (
     4096  # token positions per step of fitting an autoregressive prior (64 × 64 for tok1d-64)
 )

@@ -44,6 +44,11 @@ class Quantizer(nn.Module):
         perplexity, usage = self._statistics(indices)
         return QuantizerOutput(quantized, indices, loss, perplexity, usage)
 
+    def values(self, z: Tensor) -> Tensor:
+        """The quantized values of B×N×D tokens alone (straight-through), without the usage
+        statistics: for a coder that quantizes in stages and only the last pass counts."""
+        return self._quantize(z)[0]
+
     def embed(self, indices: Tensor) -> Tensor:
         """The quantized B×N×D vectors of B×N×G indices (what the decoder consumes)."""
         self.check_indices(indices)

@@ -54,6 +54,17 @@ class Latent1DConfig(Transformer1DConfig):
     architecture: str = "latent-1d"
 
     def __post_init__(self) -> None:
+        levels = list(self.quantizer_options.get("levels", ()))
+        if self.linear and (
+            self.quantizer != "fsq"
+            or len(levels) != self.token_dim
+            or any(n % 2 == 0 for n in levels)
+        ):
+            raise ValueError(
+                f"the linear path (linear = true) needs quantizer fsq with {self.token_dim} odd "
+                f"levels a token (a refinement centres its levels), got {self.quantizer} "
+                f"{self.quantizer_options}; set linear = false or start from configs/ltok1d-128.toml"
+            )
         if self.depth == 0 and not (self.linear and self.nested_dropout in ("slice", "none")):
             raise ValueError(
                 "depth 0 (no transformers) needs the linear path and nested_dropout slice or none"
@@ -98,15 +109,16 @@ def embedded_plan(variance: Tensor, levels: list[int]) -> tuple[Tensor, Tensor, 
     starting the strongest unsent coefficient (±3σ over its levels, error ≈ step²/12) and refining a
     sent one (its levels spread across its current step, error ÷ levels²). Returns (chosen, stage,
     spread): a channel's code times its spread is what it adds to its coefficient."""
+    variance = variance.detach().double().cpu()
     order = torch.argsort(variance, descending=True).tolist()
-    error = variance.double().clone()  # expected squared error of each coefficient as sent so far
+    error = variance.clone()  # expected squared error of each coefficient as sent so far
     step = torch.zeros_like(error)  # the quantization step each sent coefficient has reached
     stages = torch.zeros(variance.numel(), dtype=torch.long)
     chosen, stage, spread, unsent = [], [], [], 0
     for level in levels:
         half = level // 2
         new = order[unsent] if unsent < len(order) else None
-        start_step = 3 * variance[new].double().sqrt() / half if new is not None else 0.0
+        start_step = 3 * variance[new].sqrt() / half if new is not None else 0.0
         cut_new = error[new] - start_step**2 / 12 if new is not None else -1.0
         refinable = torch.where(stages > 0, error * (1 - 1 / level**2), -1.0)
         best = int(torch.argmax(refinable))
@@ -204,7 +216,7 @@ class LatentTransformer1DTokenizer(CodecLatentSpace, Transformer1DTokenizer):
             part = (coefficients[:, carried] - decoded[:, carried]) / self.spread[channels]
             tokens = tokens.index_add(1, channels, part)
             if stage < last:
-                codes = self.quantizer(tokens.unflatten(1, correction.shape[1:])).quantized
+                codes = self.quantizer.values(tokens.unflatten(1, correction.shape[1:]))
                 sent = codes.flatten(1)[:, channels] * self.spread[channels]
                 decoded = decoded.index_add(1, carried, sent)
         return tokens.unflatten(1, correction.shape[1:])
@@ -222,7 +234,7 @@ class LatentTransformer1DTokenizer(CodecLatentSpace, Transformer1DTokenizer):
 
     @torch.no_grad()
     def fit_linear(self, t: Tensor, metric: Tensor) -> None:
-        """Start the linear path as the nested transform code of latents ``t`` (B×M×h×w) under the
+        """Start the linear path as the embedded transform code of latents ``t`` (B×M×h×w) under the
         synthesis's Gram kernel ``metric``: the KLT across channels, the DCT across positions, and
         the FSQ channels' embedded plan over the coefficients' variances (:func:`embedded_plan`).
         Once per model: a trained or loaded one keeps its maps."""
@@ -237,18 +249,8 @@ class LatentTransformer1DTokenizer(CodecLatentSpace, Transformer1DTokenizer):
         self.linear_fitted.fill_(True)
 
     def _channel_levels(self) -> list[int]:
-        """The FSQ levels of every channel in token order (odd: a refinement centres its levels)."""
-        levels = list(self.config.quantizer_options.get("levels", ()))
-        if (
-            self.config.quantizer != "fsq"
-            or len(levels) != self.config.token_dim
-            or any(n % 2 == 0 for n in levels)
-        ):
-            raise ValueError(
-                f"the linear path needs FSQ with {self.config.token_dim} odd levels a token, "
-                f"got {levels}"
-            )
-        return levels * self.max_tokens
+        """The FSQ levels of every channel in token order (odd, as the config checks)."""
+        return list(self.config.quantizer_options["levels"]) * self.max_tokens
 
     # --- the token passes: the decoder reads codes, so the linear path can read them too ---------------
     def _encode_grid(self, t: Tensor) -> Tensor:

@@ -131,7 +131,8 @@ class LatentWindows:
         return self._draw(size, self.rng)
 
     def sample(self, size: int, seed: int) -> Tensor:
-        """``size`` windows drawn with their own generator: the batches that follow are unchanged."""
+        """``size`` windows drawn with a generator of their own (seeded as the batches' is), so the
+        batches that follow are unchanged."""
         return self._draw(size, np.random.default_rng(seed))
 
     def _draw(self, size: int, rng: np.random.Generator) -> Tensor:
