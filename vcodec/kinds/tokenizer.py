@@ -86,9 +86,8 @@ class TokenizerKind(ModelKind):
         windows = LatentWindows.from_config(
             config, analysis, next(analysis.parameters()).device, cache
         )
-        if not bool(
-            getattr(model, "linear_fitted", True)
-        ):  # a linear start, fitted on many windows
+        # a linear start (latent-1d, latent-2d) is fitted here, once, to many windows
+        if not bool(getattr(model, "linear_fitted", True)):
             from vcodec.latent_grid import STRIDE
             from vcodec.tokenizers.latent import fit_linear_start
 

@@ -8,7 +8,7 @@ Each side is a linear map plus a residual conv mixer that starts at zero:
     ids ─codes─▶ (1×1 linear + mixer) ─▶ t̂ ─g_s─▶ image
 
 The linear maps start as the synthesis-weighted KLT of the training latents (:meth:`fit_linear`,
-called on the first training batch): the principal directions of t measured in the pixel error g_s
+called on 1,024 latent windows when the training data is set up): the principal directions of t measured in the pixel error g_s
 makes of them, the strongest on the sub-token channels with the most levels, each scaled so that one
 level is one quantization step. Such a transform coder is already a working tokenizer before the
 first step; training the mixers refines it. FSQ clamps instead of squashing with tanh, so a level is

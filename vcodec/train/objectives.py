@@ -307,8 +307,8 @@ class LatentReconstruction:
     """Latent-space tokenizers (:mod:`vcodec.tokenizers.latent`) on cached g_a latents: the pixel MSE
     through the codec's frozen g_s, computed in the latent domain. g_s is linearised once, on the first
     batch, into impulse responses and their Gram kernel (:func:`~vcodec.tokenizers.latent.synthesis_metric`,
-    kept with the run), and a model with ``fit_linear`` fits its linear start to that batch; a step's
-    loss is then δᵀGδ (δ = t̂ − t) per pixel, plus the quantizer's loss.
+    kept with the run); a step's loss is then δᵀGδ (δ = t̂ − t) per pixel, plus the quantizer's loss.
+    (A linear start is fitted before, to many windows, when the kind sets up the training data.)
     It follows the real pixel error of correlated latent errors, which a per-channel weight misses by
     about 3× (benchmarks/RESULTS.md), and a step costs the tokenizer's networks: no g_a, no g_s."""
 
@@ -338,12 +338,9 @@ class LatentReconstruction:
         from vcodec.tokenizers.latent import linearised_synthesis, metric_energy
 
         if self.metric is None:
-            t = model.decoder_space(y)
             self.metric = linearised_synthesis(
-                model.codec.g_s, t, LATENT_STRIDE, self.METRIC_SAMPLES
+                model.codec.g_s, model.decoder_space(y), LATENT_STRIDE, self.METRIC_SAMPLES
             )
-            if hasattr(model, "fit_linear"):  # unless the training data fitted it (once per model)
-                model.fit_linear(t, self.metric)
         out = model.forward_latent(y)
         pixels = 3 * y.shape[-2] * y.shape[-1] * LATENT_STRIDE**2
         mse = metric_energy(out["t_hat"] - out["t"], self.metric.to(y.device)) / pixels
