@@ -26,6 +26,7 @@ def _tiny(architecture: str, **overrides):
     config = registry.architecture(architecture).tiny_config(**overrides)
     model = zoo.build(config, "tiny-latent").eval()
     model.update()
+    model.codec_dtype = torch.float32  # exact comparisons with g_a and g_s called directly
     return model
 
 
@@ -229,6 +230,7 @@ def test_the_dependency_is_declared_and_checked_when_loading(any_tokenizer, tmp_
         "weights_hash": tokenizer.codec.weights_hash.hex(),
     }
     loaded = zoo.load(folder)
+    loaded.codec_dtype = tokenizer.codec_dtype
     images = torch.rand(1, 3, 32, 32)
     assert torch.equal(loaded.encode(images), tokenizer.encode(images))
     stream = tokenizer.compress(images)[0]
@@ -300,3 +302,23 @@ def test_the_grid_methods_are_the_halves_of_encode_and_decode(any_tokenizer):
     expected = tokenizer.decode(tokenizer._public(ids))
     decoded = tokenizer.codec.g_s(tokenizer.decode_grid(tokenizer._public(ids))).clamp(0, 1)
     assert torch.allclose(decoded, expected)
+
+
+def test_inference_runs_the_codec_in_bfloat16_close_to_float32(any_tokenizer):
+    """With ``codec_dtype = bfloat16`` encode and decode run g_a and g_s under autocast and still
+    return float32 that stays close to the float32 networks; training passes ignore it."""
+    tokenizer, images = any_tokenizer, torch.rand(2, 3, 32, 32)
+    ids = tokenizer.encode(images)
+    exact = tokenizer.decode(ids)
+    tokenizer.codec_dtype = torch.bfloat16
+    try:
+        fast_ids, fast = tokenizer.encode(images), tokenizer.decode(ids)
+        with torch.no_grad():
+            grid = tokenizer._input_grid(images)
+        trained = tokenizer(images)["x_hat"]  # gradients on: float32 whatever codec_dtype says
+    finally:
+        tokenizer.codec_dtype = torch.float32
+    assert fast.dtype == grid.dtype == torch.float32
+    assert (fast - exact).abs().max() < 0.05 and not torch.equal(fast, exact)
+    assert (fast_ids == ids).float().mean() >= 0.75
+    assert torch.equal(trained, tokenizer(images)["x_hat"])
