@@ -10,7 +10,11 @@ trained at a single fixed K, for the nested-vs-fixed comparison. A tokenizer in 
 space is also timed without the codec's g_a and g_s (the transformer alone). Writes
 benchmarks/results/tokenizer_dev-NAME.json.
 
-    python benchmarks/tokenizer_dev.py --model NAME [--from-card] [--fixed fixed64=PATH:64]
+A latent tokenizer runs its codec's g_a and g_s in bfloat16 where the CPU has it natively, as users get
+it; ``--codec-float32`` times the float32 networks instead. Speed: batch 16 of random images, encode,
+decode, and both in turn.
+
+    python benchmarks/tokenizer_dev.py --model NAME [--from-card] [--codec-float32] [--fixed fixed64=PATH:64]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import vcodec  # noqa: E402
 from vcodec.eval.datasets import development_images  # noqa: E402
 from vcodec.eval.methods import TokenizerMethod, token_bytes  # noqa: E402
 from vcodec.eval.rd import evaluate_images  # noqa: E402
+from vcodec.tokenizers.latent import native_bfloat16  # noqa: E402
 
 
 def _rate(fn, items: int, repeats: int) -> float:
@@ -40,13 +45,15 @@ def _rate(fn, items: int, repeats: int) -> float:
     return items * repeats / (time.perf_counter() - start)
 
 
-def images_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> tuple[float, float]:
+def images_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> dict[str, float]:
+    """Images per second of encode, decode, and of both in turn (a round trip)."""
     x = torch.rand(batch, 3, tokenizer.image_size, tokenizer.image_size)
     ids = tokenizer.encode(x)
-    return (
-        _rate(lambda: tokenizer.encode(x), batch, repeats),
-        _rate(lambda: tokenizer.decode(ids), batch, repeats),
-    )
+    return {
+        "encode": _rate(lambda: tokenizer.encode(x), batch, repeats),
+        "decode": _rate(lambda: tokenizer.decode(ids), batch, repeats),
+        "round_trip": _rate(lambda: tokenizer.decode(tokenizer.encode(x)), batch, repeats),
+    }
 
 
 def latent_networks_per_second(tokenizer, batch: int = 16, repeats: int = 3) -> tuple[float, float]:
@@ -69,9 +76,16 @@ def main() -> None:
     parser.add_argument(
         "--from-card", action="store_true", help="Take the RD numbers measured at export."
     )
+    parser.add_argument(
+        "--codec-float32",
+        action="store_true",
+        help="Run a latent tokenizer's g_a and g_s in float32 (default: bfloat16 where native).",
+    )
     args = parser.parse_args()
     images = development_images()
     tokenizer = vcodec.load(args.model)
+    if args.codec_float32:
+        tokenizer.codec_dtype = torch.float32
     methods = [] if args.from_card else [TokenizerMethod(tokenizer.name, tokenizer)]
     for spec in args.fixed:
         name, _, rest = spec.partition("=")
@@ -114,13 +128,18 @@ def main() -> None:
             if gap is not None
             else ""
         )
-    encode_ips, decode_ips = images_per_second(tokenizer)
-    speed = {"encode": encode_ips, "decode": decode_ips}
+    speed = images_per_second(tokenizer)
     print(
         f"speed ({tokenizer.image_size}², batch 16, {machine()['torch_threads']} threads): "
-        f"encode {encode_ips:.1f} images/s, decode {decode_ips:.1f} images/s"
+        f"encode {speed['encode']:.1f} images/s, decode {speed['decode']:.1f} images/s, "
+        f"both in turn {speed['round_trip']:.1f} images/s"
     )
     if hasattr(tokenizer, "codec"):
+        dtype = tokenizer.codec_dtype or (
+            torch.bfloat16 if native_bfloat16(torch.device("cpu")) else torch.float32
+        )
+        speed["codec_dtype"] = str(dtype).removeprefix("torch.")
+        print(f"  g_a and g_s in {speed['codec_dtype']}")
         encode_net, decode_net = latent_networks_per_second(tokenizer)
         speed.update(encode_networks_only=encode_net, decode_networks_only=decode_net)
         print(
