@@ -37,7 +37,7 @@ class CodecLatentSpace:
     (the training pass: {"features", "quantizer", "lengths"}).
 
     Inference (``encode``/``decode``, gradients off) runs g_a and g_s in ``codec_dtype``: by default
-    bfloat16 where the hardware has it (:func:`native_bfloat16`), which is about 3× faster and moves
+    bfloat16 where the hardware has it (:func:`native_bfloat16`), which is 2–3× faster and moves
     PSNR by under 0.01 dB; set ``tokenizer.codec_dtype = torch.float32`` for the float32 networks.
     The tokenizer's own networks and its token prior always run in float32.
     """
