@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 def native_bfloat16(device: torch.device) -> bool:
     """Whether bfloat16 convolutions run in hardware on ``device`` (CUDA with bf16, or a CPU with
-    AVX-512 BF16 or AMX): there they are about 3× faster than float32; elsewhere they are emulated."""
+    AVX-512 BF16 or AMX): there they are 2–3× faster than float32; elsewhere they are emulated."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
