@@ -11,7 +11,8 @@ from test_train import smooth_photos
 from test_video import moving_pattern, write_clip
 
 from vcodec.cli.main import main
-from vcodec.tokenizers.causal3d import Causal3DConfig, CausalVideoTokenizer, tokenize_frames
+from vcodec.tokenizers.causal3d import Causal3DConfig, CausalVideoTokenizer
+from vcodec.tokenizers.video import tokenize_frames
 from vcodec.train.data import SyntheticMotion, load_photos
 
 

@@ -157,7 +157,7 @@ def _tokenize_video(
     import torch
 
     from vcodec.io.video import VIDEO_SUFFIXES, VideoReader
-    from vcodec.tokenizers.causal3d import tokenize_frames
+    from vcodec.tokenizers.video import tokenize_frames
 
     if src.is_dir() or src.suffix.lower() not in VIDEO_SUFFIXES:
         raise VcodecError(

@@ -20,7 +20,7 @@ from vcodec.entropy.container import Container, read_packets, read_video_header
 from vcodec.errors import VcodecError
 from vcodec.eval.baselines import IMAGE_BASELINES, VIDEO_BASELINES, Coded
 from vcodec.io.images import to_uint8
-from vcodec.tokenizers.causal3d import VIDEO_TOKEN_CHUNK, VIDEO_TOKEN_TILE, clip_pieces
+from vcodec.tokenizers.video import VIDEO_TOKEN_CHUNK, VIDEO_TOKEN_TILE, clip_pieces
 
 
 def _round_trip(

@@ -454,7 +454,7 @@ def video_output(codec) -> Callable[[bytes], int]:
 def clip_output(tokenizer) -> Callable[[bytes], int]:
     """Voxels of a video token stream's clip; 0 beyond what ``decompress`` decodes in one pass (it
     refuses those before decoding)."""
-    from vcodec.tokenizers.causal3d import MAX_DECODED_VOXELS
+    from vcodec.tokenizers.video import MAX_DECODED_VOXELS
 
     def declared(data: bytes) -> int:
         _, (_, count, height, width) = tokenizer._declared_shape(data)
