@@ -290,6 +290,15 @@ _BUILT_IN = (
         "to an 8×-downsampled grid of FSQ tokens.",
     ),
     Architecture(
+        "latent-video",
+        "video-tokenizer",
+        "vcodec.tokenizers.latent_video:LatentVideoConfig",
+        "vcodec.tokenizers.latent_video:LatentVideoTokenizer",
+        {"levels": [[5, 5], [3, 3, 3]]},
+        "Causal video tokenizer over an image codec's latent grid (frozen g_a and g_s): the first "
+        "frame alone, then every 4 frames, one token of FSQ sub-tokens per latent position.",
+    ),
+    Architecture(
         "token-prior",
         "token-prior",
         "vcodec.tokenizers.prior:TokenPriorConfig",

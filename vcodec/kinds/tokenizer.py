@@ -32,7 +32,27 @@ def fsq_levels(codebook_size: int) -> tuple[int, ...]:
     return FSQ_LEVELS[min(FSQ_LEVELS, key=lambda v: abs(v - codebook_size))]
 
 
-class TokenizerKind(ModelKind):
+class CodecLatentDependency:
+    """Kind hooks for models in an image codec's latent space (their config names ``codec``): the codec
+    is a declared dependency, named with its weights hash, never copied into their weights."""
+
+    def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
+        """A latent-space tokenizer's image codec (g_a and g_s), named with its weights hash."""
+        if not in_latent_space(config):
+            return []
+        recorded = (record or {}).get("codec")
+        expected = recorded.get("weights_hash") if isinstance(recorded, dict) else None
+        return [Dependency("codec", config.codec, "image-codec", expected)]
+
+    def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
+        if not in_latent_space(model.config):
+            return {}, state
+        return {
+            "codec": {"name": model.config.codec, "weights_hash": model.codec.weights_hash.hex()}
+        }, state
+
+
+class TokenizerKind(CodecLatentDependency, ModelKind):
     name = "tokenizer"
     noun = "an image tokenizer"
     rate_unit = "tokens"
@@ -48,22 +68,6 @@ class TokenizerKind(ModelKind):
 
             return (model["image_size"] // STRIDE) ** 2
         return (model["image_size"] // model["factor"]) ** 2  # zoo counts a malformed record as 0
-
-    # --- the image codec a latent-space tokenizer works in ----------------------------------------------------
-    def dependencies(self, config: Any, record: dict | None = None) -> list[Dependency]:
-        """A latent-space tokenizer's image codec (g_a and g_s), named with its weights hash."""
-        if not in_latent_space(config):
-            return []
-        recorded = (record or {}).get("codec")
-        expected = recorded.get("weights_hash") if isinstance(recorded, dict) else None
-        return [Dependency("codec", config.codec, "image-codec", expected)]
-
-    def shipping_record(self, model, state: dict) -> tuple[dict, dict]:
-        if not in_latent_space(model.config):
-            return {}, state
-        return {
-            "codec": {"name": model.config.codec, "weights_hash": model.codec.weights_hash.hex()}
-        }, state
 
     # --- training ------------------------------------------------------------------------------------------
     def objective(self, config: Any) -> type:
@@ -246,7 +250,7 @@ def _loss(config) -> str:
     return "MSE"
 
 
-def _codec_line(config) -> str:
+def codec_line(config) -> str:
     """A latent-space tokenizer's card names the codec it needs (installed, with the same weights)."""
     if not in_latent_space(config.model):
         return ""
@@ -281,7 +285,7 @@ def _card(
 
 {description}
 
-- Architecture: `{model.architecture}`: {model.summary()}.{_codec_line(config)}
+- Architecture: `{model.architecture}`: {model.summary()}.{codec_line(config)}
 - Training data: {data_note(config)}.
 - Training: {steps} steps of batch {config.batch}, Adam lr {config.lr} (cosine to {config.final_lr}), loss {_loss(config)}
   + quantizer loss{extra_terms(config)} (1D tokenizers: the token tail dropped at a random length){schedule_notes(config)}.

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from vcodec.kinds.base import FuzzSeeds, ModelKind
-from vcodec.kinds.tokenizer import fsq_levels
+from vcodec.kinds.tokenizer import CodecLatentDependency, fsq_levels, in_latent_space
 
 PRIOR_CLIPS = 512
+START_CLIPS = 256  # training clips a latent-space video tokenizer's transforms are fitted to
 
 
-class VideoTokenizerKind(ModelKind):
+class VideoTokenizerKind(CodecLatentDependency, ModelKind):
     name = "video-tokenizer"
     noun = "a video tokenizer"
     media = "video"
@@ -29,7 +30,7 @@ class VideoTokenizerKind(ModelKind):
 
         from vcodec.train.data import SyntheticMotion
 
-        return SyntheticMotion.from_npz(
+        source = SyntheticMotion.from_npz(
             Path(config.data),
             config.crop,
             config.seed,
@@ -38,6 +39,9 @@ class VideoTokenizerKind(ModelKind):
             deform=config.deform,
             change=config.change,
         )
+        if in_latent_space(config.model):  # its transform code is fitted here, once
+            _fit_start(model, config)
+        return source
 
     def check_training(self, config, model) -> None:
         space, time = model.config.spatial_factor, model.config.temporal_factor
@@ -104,6 +108,27 @@ class VideoTokenizerKind(ModelKind):
         )
 
 
+def _fit_start(model, config, batch: int = 16) -> None:
+    """Fit a latent-space video tokenizer's transforms to START_CLIPS clips of the training photos (own
+    seed, so the training clips are the same with or without it)."""
+    from pathlib import Path
+
+    import torch
+
+    from vcodec.train.data import SyntheticMotion
+
+    if bool(model.linear_fitted):
+        return
+    source = SyntheticMotion.from_npz(
+        Path(config.data),
+        config.crop,
+        seed=config.seed + 1,
+        frames=config.frames,
+        channels_first=True,
+    )
+    model.fit_start(torch.cat([source.batch(batch) for _ in range(START_CLIPS // batch)]))
+
+
 def fit_video_token_prior(tokenizer, config, clips: int = PRIOR_CLIPS, batch: int = 8) -> None:
     """Fit the video tokenizer's categorical prior to the tokens of ``clips`` training clips (fixed seed)."""
     from pathlib import Path
@@ -123,6 +148,14 @@ def fit_video_token_prior(tokenizer, config, clips: int = PRIOR_CLIPS, batch: in
         )
 
 
+def _vocabulary(vocab_sizes: tuple[int, ...]) -> str:
+    if len(vocab_sizes) == 1:
+        return f"a vocabulary of {vocab_sizes[0]}"
+    return (
+        f"{len(vocab_sizes)} sub-tokens of vocabularies {', '.join(f'{v:,}' for v in vocab_sizes)}"
+    )
+
+
 def _card(
     name: str,
     description: str,
@@ -133,21 +166,35 @@ def _card(
     tokenizer,
     clips: dict,
 ) -> str:
+    from vcodec.kinds.tokenizer import codec_line
     from vcodec.train.export import DATA_NOTE, extra_terms
 
     model = config.model
+    s, t = model.spatial_factor, model.temporal_factor
+    start = (
+        f"its transforms fitted to the latents of {START_CLIPS} training clips"
+        if in_latent_space(model)
+        else ""
+    )
+    if steps:
+        training = (
+            f"{start}{'; then ' if start else ''}{steps} steps of batch {config.batch} "
+            f"({config.frames}×{config.crop}² clips), Adam lr {config.lr} (cosine to\n  "
+            f"{config.final_lr}), loss MSE{extra_terms(config)} (FSQ has no codebook loss)"
+        )
+    else:
+        training = f"{start}; no training steps: the fitted transform code is the model"
     return f"""# {name}
 
 {description}
 
-- Architecture: `{model.architecture}`: {model.summary()}; a vocabulary of {tokenizer.vocab_sizes[0]}.
-  A clip of 1 + 4k frames of H×W gives 1 + k token frames of (H/8)×(W/8); the first frame is tokenized
-  alone and a clip's first tokens do not change when frames are appended.
+- Architecture: `{model.architecture}`: {model.summary()}; {_vocabulary(tokenizer.vocab_sizes)}.
+  A clip of 1 + {t}k frames of H×W gives 1 + k token frames of (H/{s})×(W/{s}); the first frame is tokenized
+  alone and a clip's first tokens do not change when frames are appended.{codec_line(config)}
 - Training data: clips of {config.frames} frames with known motion (pans, zooms, static shots, moving patches,
   per-frame noise) cut from {DATA_NOTE}.
-- Training: {steps} steps of batch {config.batch} ({config.frames}×{config.crop}² clips), Adam lr {config.lr} (cosine to
-  {config.final_lr}), loss MSE{extra_terms(config)} (FSQ has no codebook loss).
-- Token prior: one categorical over the vocabulary (counts of the tokens of {PRIOR_CLIPS} training clips).
+- Training: {training}.
+- Token prior: one categorical per vocabulary (counts of the tokens of {PRIOR_CLIPS} training clips).
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
   run's own config is `RUN/config.toml`).

@@ -222,3 +222,27 @@ def synthesis_weighted_klt(t: Tensor, metric: Tensor) -> tuple[Tensor, Tensor, T
     variance, directions = torch.linalg.eigh(whiten @ torch.cov(samples.T) @ whiten)
     variance, directions = variance.flip(0).clamp_min(0), directions.flip(1)
     return directions.T @ whiten, unwhiten @ directions, samples.mean(0), variance
+
+
+@torch.no_grad()
+def fit_fsq_transform(
+    project: nn.Conv2d,
+    unproject: nn.Conv2d,
+    t: Tensor,
+    metric: Tensor,
+    levels: list[list[int]],
+    step: float,
+) -> None:
+    """Make 1×1 maps a transform coder for FSQ of ``levels`` (one list per sub-token): the
+    synthesis-weighted KLT of latents ``t`` (B×C×h×w) under ``metric``, its strongest directions on the
+    channels with the most levels, each channel scaled so that one level is ``step`` (coarser where its
+    levels could not span ±3 standard deviations)."""
+    analysis, synthesis, mean, variance = synthesis_weighted_klt(t, metric)
+    flat = torch.tensor([level for token in levels for level in token])
+    channels = torch.argsort(flat, descending=True, stable=True)  # component r → channel
+    half = (flat[channels].double() - 1) / 2
+    steps = torch.maximum(torch.full_like(half, step), 3 * variance[: len(half)].sqrt() / half)
+    order = torch.argsort(channels)
+    analysis = (analysis[: len(half)] / (steps * half)[:, None])[order]
+    synthesis = (synthesis[:, : len(half)] * (steps * half)[None])[:, order]
+    set_linear_maps(project, unproject, analysis, synthesis, mean)

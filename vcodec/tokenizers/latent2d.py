@@ -27,11 +27,7 @@ from vcodec.latent_grid import STRIDE as CODEC_STRIDE  # pixels per latent posit
 from vcodec.layers.blocks import ResBlock
 from vcodec.quantizers import build_quantizer
 from vcodec.tokenizers.base import LearnedTokenizer
-from vcodec.tokenizers.latent import (
-    CodecLatentSpace,
-    set_linear_maps,
-    synthesis_weighted_klt,
-)
+from vcodec.tokenizers.latent import CodecLatentSpace, fit_fsq_transform
 
 
 def _default_levels() -> list[list[int]]:
@@ -163,16 +159,7 @@ class LatentConv2DTokenizer(CodecLatentSpace, LearnedTokenizer):
         Once per model: a trained or loaded one keeps its maps."""
         if bool(self.linear_fitted):
             return
-        analysis, synthesis, mean, variance = synthesis_weighted_klt(t, metric)
-        levels = torch.tensor([level for token in self.config.levels for level in token])
-        channels = torch.argsort(levels, descending=True, stable=True)  # component r → channel
-        half = (levels[channels].double() - 1) / 2
-        steps = torch.maximum(
-            torch.full_like(half, self.config.step), 3 * variance[: len(half)].sqrt() / half
+        fit_fsq_transform(
+            self.project, self.unproject, t, metric, self.config.levels, self.config.step
         )
-        analysis = analysis[: len(half)] / (steps * half)[:, None]  # d×M
-        synthesis = synthesis[:, : len(half)] * (steps * half)[None]  # M×d
-        order = torch.argsort(channels)
-        analysis, synthesis = analysis[order], synthesis[:, order]
-        set_linear_maps(self.project, self.unproject, analysis, synthesis, mean)
         self.linear_fitted.fill_(True)

@@ -23,11 +23,17 @@ DATA_NOTE = (
 )
 
 
-def data_note(config: TrainConfig) -> str:
-    """The training data of a run in one line: the photos and how crops were cut from them."""
+def data_note(config: TrainConfig, video: bool = False) -> str:
+    """The training data of a run in one line: the photos and how crops (or, for a video model,
+    clips) were cut from them."""
     from vcodec.kinds.tokenizer import in_latent_space
 
     low, high = config.crop_scales
+    if video:
+        return (
+            f"{DATA_NOTE}; clips of {config.frames} frames with known motion cut from random "
+            f"{config.crop}x{config.crop} windows"
+        )
     if config.latent_rate or in_latent_space(config.model):
         side = config.crop // STRIDE
         return (
@@ -145,7 +151,7 @@ def _record(description: str, config: TrainConfig, ckpt: dict, hardware: str, de
             "batch": config.batch,
             "crop": config.crop,
             "lr": config.lr,
-            "data": data_note(config),
+            "data": data_note(config, registry.kind_of(config.model).name == "video-tokenizer"),
             "hardware": hardware,
             "wall_seconds": round(wall_seconds(ckpt)),
         },
