@@ -33,7 +33,7 @@ import vcodec  # noqa: E402
 from vcodec.eval.datasets import development_images  # noqa: E402
 from vcodec.eval.methods import TokenizerMethod, token_bytes  # noqa: E402
 from vcodec.eval.rd import evaluate_images  # noqa: E402
-from vcodec.tokenizers.latent import native_bfloat16  # noqa: E402
+from vcodec.precision import native_bfloat16  # noqa: E402
 
 
 def _rate(fn, items: int, repeats: int) -> float:

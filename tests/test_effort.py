@@ -66,8 +66,8 @@ def test_bad_effort_levels_are_refused(image):
 
 
 def test_refinement_lowers_the_real_cost_of_the_default_codec():
-    """On a textured crop of a development image, 30 SGA steps give a stream whose bits + λ·D, with
-    the decoder's own output, is lower than the plain encode's."""
+    """On a textured crop of a development image, effort 1's SGA steps give a stream whose
+    bits + λ·D, with the decoder's own output, is lower than the plain encode's."""
     codec = zoo.load("checkerboard-medium")
     crop = development_images()["astronaut"][64:160, 96:224]
     x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255
@@ -125,3 +125,17 @@ def test_eval_codes_each_effort_as_a_method_of_its_own(tiny_zoo, tmp_path, few_s
     assert (out / "tiny.json").is_file() and (out / "tiny-effort1.json").is_file()
     result = CliRunner().invoke(main, [*args[:-4], "--effort", "9", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1 and "effort must be 0–3" in result.output
+
+
+def test_the_search_runs_the_synthesis_in_bfloat16_where_native_and_still_has_gradients():
+    from vcodec.precision import in_bfloat16_where_native, native_bfloat16
+
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.ConvTranspose2d(8, 3, 5, 2, 2, 1), torch.nn.Sigmoid())
+    y = torch.randn(1, 8, 8, 8, requires_grad=True)
+    out = in_bfloat16_where_native(network, y)
+    out.sum().backward()
+    exact = network(y)
+    assert out.dtype == torch.float32 and y.grad is not None and y.grad.abs().sum() > 0
+    assert (out - exact).abs().max() < 0.02
+    assert torch.equal(out, exact) != native_bfloat16(y.device)  # rounded only where native

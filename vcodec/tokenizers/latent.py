@@ -16,16 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-
-def native_bfloat16(device: torch.device) -> bool:
-    """Whether bfloat16 convolutions run in hardware on ``device`` (CUDA with bf16, or a CPU with
-    AVX-512 BF16 or AMX): there they are 2–3× faster than float32; elsewhere they are emulated."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private, so probed softly
-    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+from vcodec.precision import native_bfloat16
 
 
 class CodecLatentSpace:
