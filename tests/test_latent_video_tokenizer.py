@@ -46,6 +46,8 @@ def test_ids_are_a_token_frame_per_group_of_sub_tokens(tokenizer):
         tokenizer.decode(ids[..., 0])
     with pytest.raises(ValueError, match="1 \\+ k·4 frames"):
         tokenizer.encode(clip[:, :, :4])
+    with pytest.raises(ValueError, match="at least 1 \\+ 4 frames"):
+        tokenizer.fit_start(clip[:, :, :1])
 
 
 def test_a_clips_first_tokens_do_not_change_when_frames_are_appended(tokenizer):

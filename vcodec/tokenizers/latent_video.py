@@ -146,9 +146,14 @@ class LatentVideoTokenizer(CodecLatentSpace, VideoTokenModel):
         """Fit both maps to training clips (B×3×(1 + group)×H×W): synthesis-weighted KLTs of the first
         frames' latents and of the groups' stacked latents. Once per model: a trained or loaded one
         keeps its maps."""
+        self.check_video(clips)
+        if clips.shape[2] < 1 + self.config.temporal_factor:
+            raise ValueError(
+                f"fitting needs clips of at least 1 + {self.config.temporal_factor} frames, "
+                f"got {clips.shape[2]}"
+            )
         if bool(self.linear_fitted):
             return
-        self.check_video(clips)
         t = self._latents(clips[:, :, : 1 + self.config.temporal_factor])
         metric = linearised_synthesis(self.codec.g_s, t[:, 0], CODEC_STRIDE)
         group_metric = _block_diagonal(metric, self.config.temporal_factor)
