@@ -14,7 +14,7 @@ DEFAULT_INTRA_BOOST = (
 REFINEMENT_MAX_ERRORS = (6, 4, 3, 2, 1)
 # Encoder effort levels (vcodec encode --effort) → refinement steps (vcodec.codecs.effort): 0 is the
 # plain encode, each higher level is slower and smaller. Chosen by measurement (RESULTS.md).
-EFFORT_ITERATIONS = (0, 50, 200, 600)
+EFFORT_ITERATIONS = (0, 50, 200, 1000)
 MAX_EFFORT = len(EFFORT_ITERATIONS) - 1
 DEFAULT_GOP = 32  # intra period of the video comparisons (as in the DCVC test conditions)
 DEFAULT_IMAGE_METHODS = ("default", "jpeg", "webp", "avif", "x265", "av1")  # vcodec eval images
