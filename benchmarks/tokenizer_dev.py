@@ -33,7 +33,7 @@ import vcodec  # noqa: E402
 from vcodec.eval.datasets import development_images  # noqa: E402
 from vcodec.eval.methods import TokenizerMethod, token_bytes  # noqa: E402
 from vcodec.eval.rd import evaluate_images  # noqa: E402
-from vcodec.precision import native_bfloat16  # noqa: E402
+from vcodec.precision import network_dtype  # noqa: E402
 
 
 def _rate(fn, items: int, repeats: int) -> float:
@@ -135,9 +135,7 @@ def main() -> None:
         f"both in turn {speed['round_trip']:.1f} images/s"
     )
     if hasattr(tokenizer, "codec"):
-        dtype = tokenizer.codec_dtype or (
-            torch.bfloat16 if native_bfloat16(torch.device("cpu")) else torch.float32
-        )
+        dtype = network_dtype(torch.device("cpu"), tokenizer.codec_dtype)
         speed["codec_dtype"] = str(dtype).removeprefix("torch.")
         print(f"  g_a and g_s in {speed['codec_dtype']}")
         encode_net, decode_net = latent_networks_per_second(tokenizer)

@@ -19,10 +19,29 @@ def native_bfloat16(device: torch.device) -> bool:
     return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
 
+def network_dtype(device: torch.device, requested: torch.dtype | None = None) -> torch.dtype:
+    """The dtype a frozen transform runs in: ``requested``, or (None) bfloat16 where native, else
+    float32."""
+    if requested is not None:
+        return requested
+    return torch.bfloat16 if native_bfloat16(device) else torch.float32
+
+
+def run_in(
+    network: torch.nn.Module, x: torch.Tensor, dtype: torch.dtype, channels_last: bool = False
+) -> torch.Tensor:
+    """``network(x)`` computed under ``dtype`` autocast (plain for float32) and returned in float32,
+    in the default memory layout; ``channels_last`` feeds it channels-last input (faster for strided
+    convolutions). Gradients flow through it."""
+    if dtype == torch.float32:
+        return network(x)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(x.device.type, dtype=dtype):
+        return network(x).float().contiguous()
+
+
 def in_bfloat16_where_native(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``network(x)`` computed under bfloat16 autocast where that is native, returned in float32
     (gradients flow through it); plain float32 elsewhere."""
-    if not native_bfloat16(x.device):
-        return network(x)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16):
-        return network(x).float()
+    return run_in(network, x, network_dtype(x.device))

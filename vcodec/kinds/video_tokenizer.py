@@ -182,8 +182,10 @@ def _card(
             f"({config.frames}×{config.crop}² clips), Adam lr {config.lr} (cosine to\n  "
             f"{config.final_lr}), loss MSE{extra_terms(config)} (FSQ has no codebook loss)"
         )
-    else:
+    elif start:
         training = f"{start}; no training steps: the fitted transform code is the model"
+    else:
+        training = "no training steps"
     return f"""# {name}
 
 {description}

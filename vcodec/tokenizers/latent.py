@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from vcodec.precision import native_bfloat16
+from vcodec.precision import network_dtype, run_in
 
 
 class CodecLatentSpace:
@@ -28,7 +28,7 @@ class CodecLatentSpace:
     (the training pass: {"features", "quantizer", "lengths"}).
 
     Inference (``encode``/``decode``, gradients off) runs g_a and g_s in ``codec_dtype``: by default
-    bfloat16 where the hardware has it (:func:`native_bfloat16`), which is 2–3× faster and moves
+    bfloat16 where the hardware has it (:func:`vcodec.precision.native_bfloat16`), which is 2–3× faster and moves
     PSNR by under 0.01 dB; set ``tokenizer.codec_dtype = torch.float32`` for the float32 networks.
     The tokenizer's own networks and its token prior always run in float32.
     """
@@ -66,15 +66,9 @@ class CodecLatentSpace:
 
     def _run_codec(self, network: nn.Module, x: Tensor, channels_last: bool = False) -> Tensor:
         """``network(x)`` in float32, computed in :attr:`codec_dtype` when gradients are off."""
-        dtype = self.codec_dtype
-        if dtype is None:
-            dtype = torch.bfloat16 if native_bfloat16(x.device) else torch.float32
-        if dtype == torch.float32 or torch.is_grad_enabled():
+        if torch.is_grad_enabled():
             return network(x)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=dtype):
-            return network(x).float().contiguous()
+        return run_in(network, x, network_dtype(x.device, self.codec_dtype), channels_last)
 
     # --- the latent grid without g_a and g_s (cached latents, latent-space generators) ----------------
     @torch.inference_mode()

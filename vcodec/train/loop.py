@@ -486,9 +486,8 @@ class Trainer:
                     self.save()
                 if stopped:
                     break
-            if (
-                stop_at == self.state.step == 0
-            ):  # no steps: the fitted start is the model, saved as is
+            # no steps (a fitted start is the model): saved as is, so the run can be exported
+            if stop_at == self.state.step == 0:
                 self.state.elapsed = before + time.time() - started
                 self.save()
             distributed.barrier(self.shard)  # the others wait for the main process's save
