@@ -204,6 +204,24 @@ _BUILT_IN = (
         "Variable-rate mean-scale hyperprior with checkerboard context.",
     ),
     Architecture(
+        "mean-scale-four-pass",
+        "image-codec",
+        "vcodec.codecs.base:CodecConfig",
+        "vcodec.codecs.four_pass:FourPassCodec",
+        _TINY_CODEC,
+        "Mean-scale hyperprior in four spatial passes: the checkerboard's halves each coded in two, "
+        "the second corrected by the first.",
+    ),
+    Architecture(
+        "mean-scale-checkerboard-channel",
+        "image-codec",
+        "vcodec.codecs.base:CodecConfig",
+        "vcodec.codecs.checkerboard_channel:CheckerboardChannelCodec",
+        _TINY_CODEC,
+        "Mean-scale checkerboard hyperprior, each half coded in channel groups corrected by the "
+        "groups before them.",
+    ),
+    Architecture(
         "channel-checkerboard",
         "image-codec",
         "vcodec.codecs.base:CodecConfig",

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from vcodec._compressai import quantize_ste
 from vcodec.entropy.continuous import GaussianModel
 from vcodec.latent_codecs.base import Gains, LatentCodec
+from vcodec.latent_codecs.channel_steps import ChannelSteps
 from vcodec.layers.exact import ExactStack, to_fixed
 
 FloatParams = Callable[[Any, Tensor | None], tuple[Tensor, Tensor]]
@@ -29,21 +30,25 @@ def anchor_mask(height: int, width: int, device: torch.device | None = None) -> 
 
 
 def checkerboard_pass(
-    y_gained: Tensor, params, context: nn.Module, inverse_gain: Tensor, quantize=quantize_ste
+    code: Callable[[Tensor | None], tuple[Tensor, Tensor, Tensor]],
+    context: nn.Module,
+    inverse_gain: Tensor,
+    size: tuple[int, int],
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Both passes in floating point (training, and encoder-side estimates): the gained ŷ and the
     (scales, means) each position is coded with.
 
-    ``params(context)`` gives the (scales, means) of the gained latent everywhere; context is None for
-    the anchors' pass, then the context network's output on the (ungained) anchors. ``quantize``
-    rounds: straight-through for training, plain rounding for estimates.
+    ``code(context)`` codes every position as one half would, giving the gained (ŷ, scales, means);
+    context is None for the anchors' pass, then the context network's output on the (ungained)
+    anchors.
     """
-    mask = anchor_mask(*y_gained.shape[-2:], device=y_gained.device)
-    scales_a, means_a = params(None)
-    anchors_hat = quantize(y_gained - means_a) + means_a
-    scales_n, means_n = params(context(anchors_hat * mask * inverse_gain))
-    scales, means = torch.where(mask, scales_a, scales_n), torch.where(mask, means_a, means_n)
-    return quantize(y_gained - means) + means, scales, means
+    mask = anchor_mask(*size, device=inverse_gain.device)
+    anchors_hat, scales_a, means_a = code(None)
+    others_hat, scales_n, means_n = code(context(anchors_hat * mask * inverse_gain))
+    return tuple(
+        torch.where(mask, a, n)
+        for a, n in ((anchors_hat, others_hat), (scales_a, scales_n), (means_a, means_n))
+    )
 
 
 class CheckerboardLatentCodec(LatentCodec):
@@ -54,6 +59,9 @@ class CheckerboardLatentCodec(LatentCodec):
     ``half`` (1×C×P, float64 computed exactly), ``context`` being the exact context network's output
     gathered there. ``exact_context()`` is that network (:class:`ExactStack`, rebuilt by the owner
     when weights change).
+
+    With ``channels`` (:class:`~vcodec.latent_codecs.channel_steps.ChannelSteps`) each half is
+    coded in channel groups, each group's parameters corrected from the groups before it.
 
     For predicted video frames, ``keep`` (H×W) codes only some positions: the others take
     ``reference``'s values, and still serve as context.
@@ -69,17 +77,25 @@ class CheckerboardLatentCodec(LatentCodec):
         params: FloatParams,
         exact_context: Callable[[], ExactStack],
         exact_params: ExactParams,
+        channels: ChannelSteps | None = None,
     ):
         self.model, self.gains, self.context = model, gains, context
         self.params, self.exact_context, self.exact_params = params, exact_context, exact_params
+        self.channels = channels
+        self.sections = 2 * (1 if channels is None else len(channels.groups))
 
     # --- float ---------------------------------------------------------------------------------------
     def _float_pass(self, y: Tensor, condition: Any, gain: Tensor, inverse: Tensor, quantize):
-        def params(context: Tensor | None) -> tuple[Tensor, Tensor]:
-            scales, means = self.params(condition, context)
-            return scales * gain, means * gain
+        y_gained = y * gain
 
-        return checkerboard_pass(y * gain, params, self.context, inverse, quantize)
+        def code(context: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+            scales, means = self.params(condition, context)
+            if self.channels is not None:
+                return self.channels.float_code(y_gained, scales, means, gain, inverse, quantize)
+            scales, means = scales * gain, means * gain
+            return quantize(y_gained - means) + means, scales, means
+
+        return checkerboard_pass(code, self.context, inverse, y.shape[-2:])
 
     def forward(self, y: Tensor, q: Tensor, condition: Any = None) -> tuple[Tensor, dict]:
         gain, inverse = self.gains.gain(q), self.gains.inverse_gain(q)
@@ -105,8 +121,11 @@ class CheckerboardLatentCodec(LatentCodec):
 
     # --- exact ---------------------------------------------------------------------------------------
     def _code(self, shape, q: Tensor, condition: Any, code_half, keep, reference) -> Tensor:
-        """Both passes; ``code_half(i, half, kept, scales, means)`` codes or decodes the kept positions
-        of a half (1×C×K) and returns their gained values. Returns the ungained ŷ (float64)."""
+        """Both passes; ``code_half(i, half, kept, scales, means, channels)`` codes or decodes section
+        i: the kept positions of a half (1×C×K), of ``channels`` only (None: all), and returns their
+        gained values. Returns the ungained ŷ (float64)."""
+        if keep is not None and self.channels is not None:
+            raise ValueError("skipped positions and channel groups do not combine")
         gain, inverse = self.gains.coding_gain(q), self.gains.coding_inverse_gain(q)
         channels, height, width = shape[1:]
         device = gain.device
@@ -120,13 +139,25 @@ class CheckerboardLatentCodec(LatentCodec):
                 else self.exact_context().layers[0].at_positions(to_fixed(y_hat * inverse), half)
             )
             scales, means = self.exact_params(condition, context, half)
+            if self.channels is not None:
+                groups = len(self.channels.groups)
+                y_hat[..., half] = self.channels.exact_code(
+                    scales,
+                    means,
+                    gain.reshape(1, -1, 1),
+                    inverse.reshape(1, -1, 1),
+                    lambda k, group, s, m: code_half(i * groups + k, half, None, s, m, group),
+                )
+                continue
             scales, means = scales * gain.reshape(1, -1, 1), means * gain.reshape(1, -1, 1)
             if keep is None:
-                y_hat[..., half] = code_half(i, half, None, scales, means)
+                y_hat[..., half] = code_half(i, half, None, scales, means, None)
             else:  # skipped positions take the reference's values
                 kept = keep[half]
                 values = reference_gained[..., half].clone()
-                values[..., kept] = code_half(i, half, kept, scales[..., kept], means[..., kept])
+                values[..., kept] = code_half(
+                    i, half, kept, scales[..., kept], means[..., kept], None
+                )
                 y_hat[..., half] = values
         y_hat = y_hat * inverse
         return y_hat if keep is None else torch.where(keep, y_hat, reference.double())
@@ -145,10 +176,14 @@ class CheckerboardLatentCodec(LatentCodec):
         y_gained = y.double() * self.gains.coding_gain(q)
         sections: list[bytes] = []
 
-        def code_half(i: int, half: Tensor, kept, scales: Tensor, means: Tensor) -> Tensor:
-            target = y_gained[..., half] if kept is None else y_gained[..., half][..., kept]
+        def code_half(
+            i: int, half: Tensor, kept, scales: Tensor, means: Tensor, channels
+        ) -> Tensor:
+            target = y_gained[..., half] if channels is None else y_gained[:, channels][..., half]
+            target = target if kept is None else target[..., kept]
             if rdo_weight is not None:
-                target = self.model.rd_values(target, scales, means, rdo_weight)
+                weight = rdo_weight if channels is None else rdo_weight[:, channels]
+                target = self.model.rd_values(target, scales, means, weight)
             data, values = self.model.compress(target, scales, means)
             sections.append(data)
             return values
@@ -169,7 +204,9 @@ class CheckerboardLatentCodec(LatentCodec):
             shape,
             q,
             condition,
-            lambda i, half, kept, scales, means: self.model.decompress(sections[i], scales, means),
+            lambda i, half, kept, scales, means, channels: self.model.decompress(
+                sections[i], scales, means
+            ),
             keep,
             reference,
         )

@@ -113,6 +113,7 @@ def _lr_at(config: TrainConfig, step: int) -> float:
     )
 
 
+FIT_WINDOWS = 256  # latent windows a model's fit_to_latents sees before the first step
 MAX_SKIPPED_STEPS = 20  # consecutive steps with non-finite gradients after which a run stops
 DERIVED_BUFFERS = ("frozen_gain", "frozen_inverse_gain")  # set by update() before coding
 
@@ -311,6 +312,13 @@ class Trainer:
         cache = self.run_dir / "latents.pt" if self.shard.is_main else None
         return LatentWindows.from_config(config, self.model.g_a, self.device, cache)
 
+    def _fit_to_latents(self) -> None:
+        """Before its first step on cached latents, a model with ``fit_to_latents`` fits what it
+        derives from them (a channel order) to a sample of windows drawn with their own seed."""
+        fit = getattr(self.model, "fit_to_latents", None)
+        if fit is not None and self.config.latent_rate:
+            fit(self.crops.sample(FIT_WINDOWS, self.config.seed + 1).to(self.device))
+
     @property
     def checkpoint_path(self) -> Path:
         return self.run_dir / "last.pt"
@@ -447,6 +455,8 @@ class Trainer:
             dynamic_ncols=True,
             disable=not self.shard.is_main,
         )
+        if self.state.step == 0:
+            self._fit_to_latents()
         started, before = time.time(), self.state.elapsed
         self._signal, stopped, previous = None, 0, self._catch_stop_signals()
         try:
