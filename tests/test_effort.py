@@ -35,7 +35,7 @@ def test_effort_zero_is_the_plain_encode(image):
 
 @pytest.mark.parametrize("level", [1, 3])
 def test_every_effort_decodes_to_the_encoders_reconstruction(image, few_steps, level):
-    model = tiny_codec("channel-checkerboard")
+    model = tiny_codec("mean-scale-checkerboard-channel")
     data = model.compress(image, quality=2, effort=level)
     assert torch.equal(model.decompress(data), model.reconstruction(image, 2, effort=level))
     assert cost(model, data, image, 2) <= cost(model, model.compress(image, quality=2), image, 2)

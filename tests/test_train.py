@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
 from vcodec.train.data import prepare_photos
-from vcodec.train.loop import TrainConfig, Trainer
+from vcodec.train.loop import FIT_WINDOWS, TrainConfig, Trainer
 
 
 def tiny_data(tmp_path):
@@ -499,14 +499,14 @@ def test_a_new_architecture_starts_from_another_ones_frozen_parts(tmp_path):
     shared = '["g_a", "g_s", "h_a", "h_s", "z_gain", "z_model", "y_gain", "y_model"]'
     config = tmp_path / "channel.toml"
     config.write_text(
-        '[model]\narchitecture = "channel-checkerboard"\nn = 8\nm = 8\n'
+        '[model]\narchitecture = "mean-scale-checkerboard-channel"\nn = 8\nm = 8\n'
         f'[data]\npath = "{data}"\ncrop = 64\n'
         f'[train]\nsteps = 2\nbatch = 2\nlr = 0.01\ninit = "{tmp_path / "base-ckpt"}"\n'
         f'init_modules = {shared}\nfreeze = ["g_a", "g_s", "h_a", "h_s"]\n'
     )
     result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "ch")])
     assert result.exit_code == 0, result.output
-    assert "new: channel_context, group_parameters, spatial_context" in result.output
+    assert "new: channel_correction, channel_order, context, entropy_parameters" in result.output
     trained = torch.load(tmp_path / "ch" / "last.pt", weights_only=False)["model"]
     start = base.model.state_dict()
     for key in ("g_a.0.weight", "g_s.0.weight", "h_s.0.weight"):
@@ -528,7 +528,9 @@ def _latent_rate_config(data, **changes) -> TrainConfig:
         latent_rate=True,
         freeze=("g_a", "g_s", "y_gain"),
     )
-    return TrainConfig(CodecConfig("channel-checkerboard", n=8, m=8), **{**settings, **changes})
+    return TrainConfig(
+        CodecConfig("mean-scale-checkerboard-channel", n=8, m=8), **{**settings, **changes}
+    )
 
 
 def test_latent_rate_trains_the_entropy_model_alone_on_cached_latents(tmp_path):
@@ -538,11 +540,14 @@ def test_latent_rate_trains_the_entropy_model_alone_on_cached_latents(tmp_path):
     start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     windows = trainer.crops.batch(3)
     assert windows.shape == (3, 8, 4, 4)
+    fitted = []
+    trainer.model.fit_to_latents = lambda y: fitted.append(y.shape)  # before the first step
     trainer.run()
+    assert fitted == [(FIT_WINDOWS, 8, 4, 4)]
     trained = trainer.model.state_dict()
     for key in ("g_a.0.weight", "g_s.0.weight", "y_gain.log_gain"):
         assert torch.equal(trained[key], start[key]), key
-    for key in ("h_a.0.weight", "group_parameters.1.0.weight", "channel_context.0.0.weight"):
+    for key in ("h_a.0.weight", "entropy_parameters.0.weight", "channel_correction.0.4.weight"):
         assert not torch.equal(trained[key], start[key]), key
     assert all(np.isfinite(entry["bpp"]) for entry in trainer.state.history)
 

@@ -204,15 +204,6 @@ _BUILT_IN = (
         "Variable-rate mean-scale hyperprior with checkerboard context.",
     ),
     Architecture(
-        "mean-scale-four-pass",
-        "image-codec",
-        "vcodec.codecs.base:CodecConfig",
-        "vcodec.codecs.four_pass:FourPassCodec",
-        _TINY_CODEC,
-        "Mean-scale hyperprior in four spatial passes: the checkerboard's halves each coded in two, "
-        "the second corrected by the first.",
-    ),
-    Architecture(
         "mean-scale-checkerboard-channel",
         "image-codec",
         "vcodec.codecs.base:CodecConfig",
@@ -220,14 +211,6 @@ _BUILT_IN = (
         _TINY_CODEC,
         "Mean-scale checkerboard hyperprior, each half coded in channel groups corrected by the "
         "groups before them.",
-    ),
-    Architecture(
-        "channel-checkerboard",
-        "image-codec",
-        "vcodec.codecs.base:CodecConfig",
-        "vcodec.codecs.channel:ChannelCheckerboardCodec",
-        _TINY_CODEC,
-        "Variable-rate hyperprior with uneven channel groups, each in checkerboard passes (ELIC).",
     ),
     Architecture(
         "temporal-checkerboard",

@@ -8,8 +8,8 @@ their coding from these parts (CompressAI's ``latent_codecs`` is the model):
 - :class:`GaussianConditionalLatentCodec`: a Gaussian whose scale (and mean) come from conditioning;
 - :class:`CheckerboardLatentCodec`: the same, in two checkerboard passes, the second conditioned on
   the first (He et al. 2021); optional skip masks and RD-optimised quantization for predicted frames;
-- :class:`ChannelGroupsLatentCodec`: channel groups coded in turn, each conditioned on the earlier
-  ones (Minnen & Singh 2020; with checkerboard groups, He et al. 2022 "ELIC");
+- :class:`ChannelSteps`: channel groups coded in turn inside each checkerboard half, each group's
+  parameters corrected from the groups before it (Minnen & Singh 2020; He et al. 2022 "ELIC");
 - :class:`HyperpriorLatentCodec`: side information z, coded by one part, conditions y, coded by
   another (Ballé et al. 2018).
 
@@ -18,7 +18,7 @@ weights hash that every stream header carries, do not depend on how its coding i
 """
 
 from vcodec.latent_codecs.base import GainView, LatentCodec
-from vcodec.latent_codecs.channel_groups import ChannelGroupsLatentCodec
+from vcodec.latent_codecs.channel_steps import ChannelSteps
 from vcodec.latent_codecs.checkerboard import (
     CheckerboardLatentCodec,
     anchor_mask,
@@ -29,7 +29,7 @@ from vcodec.latent_codecs.gaussian import GaussianConditionalLatentCodec
 from vcodec.latent_codecs.hyperprior import HyperpriorLatentCodec
 
 __all__ = [
-    "ChannelGroupsLatentCodec",
+    "ChannelSteps",
     "CheckerboardLatentCodec",
     "FactorizedLatentCodec",
     "GainView",

@@ -69,10 +69,8 @@ def initialise(trainer: Trainer, recipe: RunRecipe, state: dict, log: Log = prin
     try:
         if recipe.train.init_modules:
             fresh = load_modules(trainer.model, state, recipe.train.init_modules)
-            adopt = getattr(trainer.model, "adopt", None)  # an architecture's own start from parts
-            adopted = adopt(state) if adopt is not None else []
             log(
-                f"from {recipe.init}: {', '.join([*recipe.train.init_modules, *adopted])}; "
+                f"from {recipe.init}: {', '.join(recipe.train.init_modules)}; "
                 f"new: {', '.join(fresh)}"
             )
         else:

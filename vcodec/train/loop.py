@@ -67,8 +67,7 @@ class TrainConfig:
     # trained part); a factorized model's quantiles still train, as they only shape its tables
     freeze: tuple[str, ...] = ()
     # modules taken from [train] init, the others starting fresh (empty: the whole model, as the
-    # model's kind starts from an init); lets a new architecture start from another's parts (and a
-    # model with an ``adopt(state)`` method may then start fresh modules from corresponding ones)
+    # model's kind starts from an init); lets a new architecture start from another's parts
     init_modules: tuple[str, ...] = ()
     dev_every: int = 0  # evaluate on the development images every this many steps (0: never)
     # image codecs: train the entropy model alone, on g_a's latents of the photos cached once
