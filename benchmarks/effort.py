@@ -8,7 +8,11 @@ unchanged decoder; the script prints bpp / PSNR-RGB per level, BD-rate of each l
 
     python benchmarks/effort.py [--model checkerboard-medium] [--efforts 0,1,2] [--crop 384x256]
                                 [--images astronaut,coffee,…]
-                                [--timing-efforts 1,2,3] [--timing-quality 4]
+                                [--timing-efforts 1,2,3] [--timing-quality 4] [--baseline webp]
+
+``--baseline`` codes the same crops with a classical image codec over its whole quality scale and
+adds each level's BD-rate against it. ``--efforts ''`` with ``--reuse`` codes nothing new, and
+``--timing-efforts none`` times nothing (the reused timings are kept).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from _common import write_json  # noqa: E402
 
 import vcodec  # before torch: its OpenMP setting
 from vcodec.defaults import EFFORT_ITERATIONS  # noqa: E402
+from vcodec.eval.baselines import IMAGE_BASELINES  # noqa: E402
 from vcodec.eval.bdrate import bd_rate  # noqa: E402
 from vcodec.eval.datasets import development_images  # noqa: E402
 
@@ -54,6 +59,26 @@ def reused_rows(args, model: str, efforts, qualities, images) -> list[dict]:
     return [r for r in earlier["rows"] if r["effort"] not in efforts]
 
 
+def baseline_curve(name: str, chosen, images, crop) -> tuple[list[float], list[float]]:
+    """Mean bpp and PSNR-RGB of a classical codec over its quality points on the same crops."""
+    codec = IMAGE_BASELINES[name]
+    if codec.missing():
+        raise SystemExit(f"{name}: {codec.missing()}")
+    bpp, quality = [], []
+    for point in codec.points:
+        rates, psnrs = [], []
+        for image_name in chosen:
+            x = centre_crop(images[image_name], crop)
+            pixels = (x[0].permute(1, 2, 0) * 255).round().byte().numpy()
+            coded = codec.code(pixels, point)
+            rates.append(coded.num_bytes * 8 / (x.shape[-1] * x.shape[-2]))
+            decoded = torch.from_numpy(coded.decoded.copy()).permute(2, 0, 1)[None].float() / 255
+            psnrs.append(psnr(decoded, x))
+        bpp.append(float(np.mean(rates)))
+        quality.append(float(np.mean(psnrs)))
+    return bpp, quality
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -63,8 +88,16 @@ def main() -> None:
     parser.add_argument("--qualities", default="1,2,3,4,5,6")
     parser.add_argument("--crop", default="384x256", help="W×H centre crops; 0: whole images")
     parser.add_argument("--images", default="", help="comma-separated development images (all)")
-    parser.add_argument("--timing-efforts", default="1,2,3")
+    parser.add_argument(
+        "--timing-efforts", default="1,2,3", help="levels timed besides 0; none: no timing at all"
+    )
     parser.add_argument("--timing-quality", type=int, default=4)
+    parser.add_argument(
+        "--baseline",
+        default="",
+        choices=["", *sorted(IMAGE_BASELINES)],
+        help="a classical codec coded on the same crops: each effort's BD-rate against it",
+    )
     parser.add_argument(
         "--reuse",
         default="",
@@ -74,7 +107,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     codec = vcodec.load(args.model)
-    efforts = [int(e) for e in args.efforts.split(",")]
+    efforts = [int(e) for e in args.efforts.split(",") if e.strip()]
     qualities = [int(q) for q in args.qualities.split(",")]
     crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
     images = development_images()
@@ -95,6 +128,8 @@ def main() -> None:
                         "psnr": psnr(codec.decompress(data), x),
                     }
                 )
+            if not efforts:
+                continue
             print(
                 f"{name} q{quality}: "
                 + "  ".join(
@@ -112,6 +147,7 @@ def main() -> None:
         ]
 
     anchor = mean_curve(0)
+    baseline = baseline_curve(args.baseline, chosen, images, crop) if args.baseline else None
     summary = {}
     for effort in sorted({r["effort"] for r in rows}):
         curve = mean_curve(effort)
@@ -121,16 +157,31 @@ def main() -> None:
             "bd_rate_vs_effort0": None if effort == 0 else bd_rate(*anchor, *curve, method="pchip"),
         }
         bd = summary[effort]["bd_rate_vs_effort0"]
-        print(
-            f"effort {effort} ({EFFORT_ITERATIONS[effort]} steps): BD-rate vs effort 0 "
-            + ("—" if bd is None else f"{bd:+.1f} %")
+        line = f"effort {effort} ({EFFORT_ITERATIONS[effort]} steps): BD-rate vs effort 0 " + (
+            "—" if bd is None else f"{bd:+.1f} %"
         )
+        if baseline is not None:
+            against = bd_rate(*baseline, *curve, method="pchip")
+            summary[effort][f"bd_rate_vs_{args.baseline}"] = against
+            line += f", vs {args.baseline} {against:+.1f} %"
+        print(line)
 
     import skimage.data
 
     full = centre_crop(skimage.data.hubble_deep_field()[:512, :768], None)  # as benchmarks/speed.py
-    timing = {}
-    for effort in [0, *[int(e) for e in args.timing_efforts.split(",") if e.strip()]]:
+    timed = (
+        []
+        if args.timing_efforts == "none"
+        else [0, *[int(e) for e in args.timing_efforts.split(",") if e.strip()]]
+    )
+    timing = {  # the reused run's timings of the levels not timed now
+        int(e): t
+        for e, t in (json.loads(Path(args.reuse).read_text()) if args.reuse else {})
+        .get("encode_seconds_768x512", {})
+        .items()
+        if int(e) not in timed
+    }
+    for effort in timed:
         start = time.perf_counter()
         codec.compress(full, quality=args.timing_quality, effort=effort)
         timing[effort] = time.perf_counter() - start
@@ -145,6 +196,9 @@ def main() -> None:
             "qualities": qualities,
             "iterations": {e: EFFORT_ITERATIONS[e] for e in summary},
             "reused_from": args.reuse or None,
+            "baseline": None
+            if baseline is None
+            else {"name": args.baseline, "bpp": baseline[0], "psnr": baseline[1]},
             "rows": rows,
             "summary": summary,
             "encode_seconds_768x512": timing,
