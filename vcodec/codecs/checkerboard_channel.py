@@ -24,7 +24,6 @@ from torch import Tensor, nn
 
 from vcodec.codecs.base import CodecConfig
 from vcodec.codecs.hyperprior import CheckerboardCodec
-from vcodec.latent_codecs import CheckerboardLatentCodec, LatentCodec
 from vcodec.latent_codecs.channel_steps import ChannelSteps
 from vcodec.layers.exact import ExactStack
 
@@ -72,21 +71,12 @@ class CheckerboardChannelCodec(CheckerboardCodec):
             "correction": [ExactStack(network) for network in self.channel_correction],
         }
 
-    def y_codec(self) -> LatentCodec:
-        steps = ChannelSteps(
+    def channel_steps(self) -> ChannelSteps:
+        return ChannelSteps(
             lambda: self.channel_order,
             self.groups,
             refine=lambda k, inputs: self.channel_correction[k - 1](inputs),
             exact_refine=lambda: self.exact["correction"],
-        )
-        return CheckerboardLatentCodec(
-            self.y_model,
-            self.y_gain,
-            self.context,
-            params=self._params,
-            exact_context=lambda: self.exact["context"],
-            exact_params=self._exact_params,
-            channels=steps,
         )
 
     def fit_to_latents(self, y: Tensor) -> None:

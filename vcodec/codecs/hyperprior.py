@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from vcodec.codecs.base import CodecConfig, GainUnit, LearnedImageCodec
 from vcodec.entropy.continuous import FactorizedModel, GaussianModel
 from vcodec.latent_codecs import (
+    ChannelSteps,
     CheckerboardLatentCodec,
     FactorizedLatentCodec,
     GaussianConditionalLatentCodec,
@@ -123,7 +124,12 @@ class CheckerboardCodec(HyperpriorCodec):
             params=self._params,
             exact_context=lambda: self.exact["context"],
             exact_params=self._exact_params,
+            channels=self.channel_steps(),
         )
+
+    def channel_steps(self) -> ChannelSteps | None:
+        """Channel groups coded in turn inside each checkerboard half (None here: all at once)."""
+        return None
 
     def _params(self, features: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
         """(scales, means) of the ungained latent, from hyper features and checkerboard context."""
