@@ -59,6 +59,16 @@ def reused_rows(args, model: str, efforts, qualities, images) -> list[dict]:
     return [r for r in earlier["rows"] if r["effort"] not in efforts]
 
 
+def folder_images(folder: Path) -> dict[str, np.ndarray]:
+    """The images of a folder by file stem, as H×W×3 uint8 arrays (RGB)."""
+    from PIL import Image
+
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
+    if not paths:
+        raise SystemExit(f"{folder}: no PNG or JPEG images")
+    return {p.stem: np.asarray(Image.open(p).convert("RGB")) for p in paths}
+
+
 def baseline_curve(name: str, chosen, images, crop) -> tuple[list[float], list[float]]:
     """Mean bpp and PSNR-RGB of a classical codec over its quality points on the same crops."""
     codec = IMAGE_BASELINES[name]
@@ -89,6 +99,12 @@ def main() -> None:
     parser.add_argument("--crop", default="384x256", help="W×H centre crops; 0: whole images")
     parser.add_argument("--images", default="", help="comma-separated development images (all)")
     parser.add_argument(
+        "--source",
+        default="",
+        help="a folder of images to code instead of the development images (held-out photos); "
+        "the JSON name then ends in the folder's name",
+    )
+    parser.add_argument(
         "--timing-efforts", default="1,2,3", help="levels timed besides 0; none: no timing at all"
     )
     parser.add_argument("--timing-quality", type=int, default=4)
@@ -110,7 +126,7 @@ def main() -> None:
     efforts = [int(e) for e in args.efforts.split(",") if e.strip()]
     qualities = [int(q) for q in args.qualities.split(",")]
     crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
-    images = development_images()
+    images = folder_images(Path(args.source)) if args.source else development_images()
     chosen = [n.strip() for n in args.images.split(",") if n.strip()] or list(images)
     rows = reused_rows(args, codec.name, efforts, qualities, chosen)
     for name in chosen:
@@ -188,7 +204,7 @@ def main() -> None:
         print(f"encode 768×512 at effort {effort}: {timing[effort]:.1f} s", flush=True)
 
     write_json(
-        f"effort-{codec.name}",
+        f"effort-{codec.name}" + (f"-{Path(args.source).name}" if args.source else ""),
         {
             "model": codec.name,
             "crop": args.crop,
