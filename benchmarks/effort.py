@@ -47,12 +47,11 @@ def psnr(decoded: torch.Tensor, x: torch.Tensor) -> float:
     return 10 * math.log10(255**2 / max(mse, 1e-10))
 
 
-def reused_rows(args, model: str, efforts, qualities, images) -> list[dict]:
-    """The rows of ``--reuse`` for efforts this run does not code (same model, crop, qualities and
-    images, else an error)."""
-    if not args.reuse:
+def reused_rows(earlier: dict | None, args, model: str, efforts, qualities, images) -> list[dict]:
+    """The rows of ``--reuse`` (``earlier``, None without it) for efforts this run does not code
+    (same model, crop, qualities and images, else an error)."""
+    if earlier is None:
         return []
-    earlier = json.loads(Path(args.reuse).read_text())
     same = (earlier["model"], earlier["crop"], earlier["qualities"], earlier["images"])
     if same != (model, args.crop, qualities, images):
         raise SystemExit(f"{args.reuse}: another model, crop, qualities or images; not reused")
@@ -74,13 +73,13 @@ def baseline_curve(name: str, chosen, images, crop) -> tuple[list[float], list[f
     codec = IMAGE_BASELINES[name]
     if codec.missing():
         raise SystemExit(f"{name}: {codec.missing()}")
+    crops = [centre_crop(images[name], crop) for name in chosen]
+    pixels = [(x[0].permute(1, 2, 0) * 255).round().byte().numpy() for x in crops]  # the uint8 crop
     bpp, quality = [], []
     for point in codec.points:
         rates, psnrs = [], []
-        for image_name in chosen:
-            x = centre_crop(images[image_name], crop)
-            pixels = (x[0].permute(1, 2, 0) * 255).round().byte().numpy()
-            coded = codec.code(pixels, point)
+        for x, source in zip(crops, pixels):
+            coded = codec.code(source, point)
             rates.append(coded.num_bytes * 8 / (x.shape[-1] * x.shape[-2]))
             decoded = torch.from_numpy(coded.decoded.copy()).permute(2, 0, 1)[None].float() / 255
             psnrs.append(psnr(decoded, x))
@@ -128,7 +127,8 @@ def main() -> None:
     crop = None if args.crop == "0" else tuple(int(v) for v in args.crop.lower().split("x"))
     images = folder_images(Path(args.source)) if args.source else development_images()
     chosen = [n.strip() for n in args.images.split(",") if n.strip()] or list(images)
-    rows = reused_rows(args, codec.name, efforts, qualities, chosen)
+    earlier = json.loads(Path(args.reuse).read_text()) if args.reuse else None
+    rows = reused_rows(earlier, args, codec.name, efforts, qualities, chosen)
     for name in chosen:
         x = centre_crop(images[name], crop)
         pixels = x.shape[-1] * x.shape[-2]
@@ -192,9 +192,7 @@ def main() -> None:
     )
     timing = {  # the reused run's timings of the levels not timed now
         int(e): t
-        for e, t in (json.loads(Path(args.reuse).read_text()) if args.reuse else {})
-        .get("encode_seconds_768x512", {})
-        .items()
+        for e, t in (earlier or {}).get("encode_seconds_768x512", {}).items()
         if int(e) not in timed
     }
     for effort in timed:

@@ -89,10 +89,9 @@ class CheckerboardChannelCodec(CheckerboardCodec):
         first, at the middle quality, as the codec codes them now; sets and returns ``channel_order``.
         Change it only before the corrections train: they read the groups in this order."""
         q = torch.full((y.shape[0],), self.num_qualities // 2, dtype=torch.long, device=y.device)
-        self.channel_order.copy_(torch.arange(self.config.m, device=y.device))
-        self.forget_coding_state()
+        self.channel_order.copy_(torch.arange(self.config.m, device=y.device))  # read when coding
         _, likelihoods = self.forward_latent(y, q)
         bits = -torch.log2(likelihoods["y"]).mean(dim=(0, 2, 3))
         self.channel_order.copy_(torch.argsort(bits, descending=True, stable=True))
-        self.forget_coding_state()
+        self.forget_coding_state()  # the weights hash covers the order
         return self.channel_order

@@ -29,8 +29,9 @@ CodeGroup = Callable[[int, Tensor, Tensor, Tensor], Tensor]
 
 class ChannelSteps:
     """The order of the channels (``order()``: a permutation of 0…M−1, read when coding, as the
-    owner's buffer may move; groups take consecutive runs of it, sized ``groups``), the float corrections ``refine(k, inputs)`` and their exact versions
-    ``exact_refine()[k]`` (k ≥ 1: group 0 has nothing before it)."""
+    owner's buffer may move; groups take consecutive runs of it, sized ``groups``), the float
+    corrections ``refine(k, inputs)`` and their exact versions ``exact_refine()[k]`` (k ≥ 1: group 0
+    has nothing before it)."""
 
     def __init__(
         self,
