@@ -85,3 +85,26 @@ def test_section_longer_than_stream_is_refused():
 def test_foreign_streams_name_the_problem(data, message):
     with pytest.raises(BitstreamError, match=message):
         Container.from_bytes(data)
+
+
+def test_version_1_streams_with_u32_lengths_still_read():
+    sections = [b"abcd" * 40, b"", b"xyz"]
+    body = (
+        b"VCDC"
+        + bytes([1, 1, 0, 3, 1])
+        + b"m"
+        + b"\x02" * 8
+        + struct.pack(">IIB", 64, 48, len(sections))
+        + b"".join(struct.pack(">I", len(s)) + s for s in sections)
+    )
+    c = Container.from_bytes(_with_crc(body))
+    assert (c.version, c.width, c.height, c.quality, c.sections) == (1, 64, 48, 3, sections)
+    assert c.to_bytes() == _with_crc(body)
+    c.version = 2
+    assert len(c.to_bytes()) == len(_with_crc(body)) - 2 - 3 - 3  # 160 bytes: a 2-byte varint
+
+
+def test_version_2_spends_a_byte_on_a_short_section_length():
+    short = Container(Kind.IMAGE, "m", b"\0" * 8, 8, 8, sections=[b"a" * 127, b"b" * 128])
+    data = short.to_bytes()
+    assert len(data) == 4 + 4 + 1 + 1 + 8 + 9 + (1 + 127) + (2 + 128) + 4

@@ -5,6 +5,7 @@ import pytest
 import skimage.data
 import torch
 
+from vcodec.errors import BitstreamError
 from vcodec.inter import SubpelReference, block_motion, decode_vectors, encode_vectors, predict
 from vcodec.inter.interpolation import TAPS, block_field
 
@@ -108,3 +109,22 @@ def test_any_vector_field_round_trips_and_smooth_motion_is_cheap():
     far = encode_vectors(torch.full((2, 1, 2), 64), 16)
     with pytest.raises(BitstreamError, match="beyond"):
         decode_vectors(far, 1, 2, 8)
+
+
+def test_mostly_zero_differences_cost_a_fraction_of_one_laplace():
+    from vcodec.entropy import laplace, sparse
+
+    rng = np.random.default_rng(3)
+    values = np.where(rng.random(2000) < 0.9, 0, rng.integers(-40, 41, 2000))
+    data = sparse.encode(values, 128)
+    assert np.array_equal(sparse.decode(data, values.size, 128, "values"), values)
+    assert len(data) < 0.6 * len(laplace.encode(values, 128))
+    edges = np.array([-128, 128, 0, 127, -1])  # the ends of the range code too
+    assert np.array_equal(sparse.decode(sparse.encode(edges, 128), 5, 128, "values"), edges)
+    assert sparse.encode(np.zeros(0, dtype=np.int64), 128) == b""
+    with pytest.raises(BitstreamError):
+        sparse.decode(b"\x07\x01\x02", 5, 128, "values")  # not whole words
+    with pytest.raises(BitstreamError):
+        sparse.decode(b"", 5, 128, "values")
+    with pytest.raises(BitstreamError):
+        sparse.decode(b"\x07", 0, 128, "values")

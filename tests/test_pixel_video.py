@@ -73,6 +73,25 @@ def test_partition_sections_that_cannot_be_one_raise():
         Partition.decode([sections[0], sections[1], b""], 2 * LARGE, 2 * LARGE, 8)
 
 
+def test_a_moving_objects_small_vectors_predict_each_other():
+    from vcodec.inter.partition import _expand
+    from vcodec.inter.vectors import _differences
+
+    large = torch.zeros(2, 2, 3, dtype=torch.long)
+    split = torch.zeros(2, 3, dtype=torch.bool)
+    split[1, 1] = True
+    small = torch.zeros(2, 2 * SPLIT, 3 * SPLIT, dtype=torch.long)
+    small[:, SPLIT:, SPLIT : 2 * SPLIT] = torch.tensor([3, -5]).reshape(2, 1, 1)  # a rigid object
+    motion = Partition(large, split, small)
+    differences = _differences(motion.small_grid(), _expand(split)).reshape(-1, 2)
+    # median prediction: only the object's top row (predicted from the still background above it)
+    # differs; below it, two of the three neighbours are the object's own vectors
+    assert len(differences) == SPLIT * SPLIT
+    assert int((differences != 0).any(1).sum()) == SPLIT
+    back = Partition.decode(motion.encode(8), 2 * LARGE, 3 * LARGE, 8)
+    assert torch.equal(back.small_grid(), motion.small_grid())
+
+
 def test_a_pan_is_found_and_needs_no_split():
     reference = photo(128, 192)
     current = photo(128, 192, left=153)  # three pixels to the right: vectors of +3 columns
@@ -96,7 +115,7 @@ def test_a_moving_object_splits_its_block():
 
 def test_decoding_gives_the_encoders_pictures_exactly(codec):
     frames = pan(5)
-    packets, pictures = coded(codec, frames, skip_weight=1000)
+    packets, pictures = coded(codec, frames, skip_weight=float("inf"))  # every block coded
     assert [p.frame_type for p in packets] == [FrameType.INTRA] + [FrameType.PREDICTED] * 4
     decoded = list(codec.decode(packets, 128, 96, 2))
     assert all(torch.equal(a, b) for a, b in zip(decoded, pictures))
@@ -164,6 +183,28 @@ def test_skip_weight_decides_every_block(codec):
     assert torch.equal(decoded[1], pictures[1])
 
 
+def test_every_fourth_predicted_frame_is_coded_a_quality_higher(codec):
+    top = codec.num_qualities
+    assert [codec._frame_quality(1, t) for t in range(1, 9)] == [1, 1, 1, 2, 1, 1, 1, 2]
+    assert codec._frame_quality(top, 4) == top
+    # the decoder follows the schedule from the packets alone, across GOPs: an exact decode, with a
+    # codec whose qualities 1 and 2 quantize differently
+    distinct = tiny_pixel_codec(seed=1)
+    with torch.no_grad():
+        distinct.residual.y_gain.log_gain[1] += 4.0
+        distinct.residual.y_gain.log_inverse_gain[1] -= 4.0
+        distinct.residual.y_gain.freeze()
+    packets, pictures = coded(distinct, pan(11), quality=1, gop=5, skip_weight=float("inf"))
+    decoded = list(distinct.decode(iter(packets), 128, 96, 1))
+    assert all(torch.equal(a, b) for a, b in zip(decoded, pictures))
+    distinct._frame_quality = lambda quality, since_intra: quality  # a decoder without the schedule
+    try:
+        wrong = list(distinct.decode(iter(packets), 128, 96, 1))
+        assert not all(torch.equal(a, b) for a, b in zip(wrong, pictures))
+    except BitstreamError:
+        pass  # or its parse fails outright
+
+
 def test_decoding_may_start_at_a_later_intra_frame(codec):
     packets, pictures = coded(codec, pan(6), gop=3, skip_weight=1000)
     later = [p.__class__(p.frame_type, i, p.sections) for i, p in enumerate(packets[3:])]
@@ -195,7 +236,12 @@ def test_stream_file_round_trip(codec):
     assert info.frame_count == 3 and len(list(decoded)) == 3
     stream = io.BytesIO(data)
     header, info = read_video_header(stream)
-    assert len(list(read_packets(stream, header, info))) == 3
+    packets = list(read_packets(stream, header, info))
+    assert len(packets) == 3
+    header.version = 1  # the same packets in format version 1, whose motion sections differ
+    old = header.to_bytes() + b"".join(p.to_bytes(1) for p in packets)
+    with pytest.raises(BitstreamError, match="format version 1.*re-encode"):
+        codec.decode_stream(io.BytesIO(old))
 
 
 # --- training --------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def codec():
 def test_packet_round_trip_and_damage():
     packet = Packet(FrameType.PREDICTED, 7, [b"\x01", b"", b"abc", b"defg"])
     data = packet.to_bytes()
-    back = Packet.from_body(data[4:-4])
+    assert len(data) == 1 + 3 + 4 + 8 + 4  # varint lengths: 1 byte each here
+    back = Packet.from_body(data[1:-4])
     assert (back.frame_type, back.index, back.sections) == (FrameType.PREDICTED, 7, packet.sections)
     from vcodec.entropy.container import read_packet
 
@@ -80,6 +81,36 @@ def test_packet_round_trip_and_damage():
         read_packet(io.BytesIO(data[:-3]), 1 << 20)
     with pytest.raises(BitstreamError, match="more than a frame"):
         read_packet(io.BytesIO(data), 4)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_packets_of_both_format_versions_read_back(version):
+    from vcodec.entropy.container import find_packet, read_packet
+
+    rng = np.random.default_rng(version)
+    packets = [
+        Packet(FrameType.INTRA, 0, [b"\x03", rng.bytes(300), b""]),
+        Packet(FrameType.PREDICTED, 200, [rng.bytes(n) for n in (0, 1, 127, 128, 20_000)]),
+    ]
+    data = b"".join(p.to_bytes(version) for p in packets)
+    stream = io.BytesIO(data)
+    for packet in packets:
+        assert read_packet(stream, 1 << 20, version) == packet
+    assert read_packet(stream, 1 << 20, version) is None
+    # a damaged first packet: the scan finds the second whole one
+    damaged = io.BytesIO(b"\xff\x01" + data[2:])
+    assert find_packet(damaged, 1 << 20, version=version) == packets[1]
+
+
+def test_varint_lengths_round_trip_and_refuse_overlong_numbers():
+    from vcodec.entropy.container import _parse_varint, _varint
+
+    for value in (0, 1, 127, 128, 300, 16_383, 16_384, 2**31, 2**35 - 1):
+        data = iter(_varint(value))
+        assert _parse_varint(lambda: next(data), "a length") == value
+    overlong = iter(b"\x80" * 5 + b"\x01")
+    with pytest.raises(BitstreamError, match="overlong"):
+        _parse_varint(lambda: next(overlong), "a length")
 
 
 def test_block_flags_round_trip():
@@ -300,7 +331,7 @@ def test_cli_video_errors_leave_nothing(tiny_zoo, tmp_path):
     assert result.exit_code == 1 and "not a video codec" in result.output
     assert run("encode", clip, stream, "-m", "tiny-video").exit_code == 0
     data = stream.read_bytes()
-    (tmp_path / "cut.vcd").write_bytes(data[: len(data) - 20])
+    (tmp_path / "cut.vcd").write_bytes(data[: len(data) - 5])  # inside the last CRC
     result = run("decode", tmp_path / "cut.vcd", tmp_path / "cut.mkv")
     assert result.exit_code == 1 and "frame 2" in result.output and "Traceback" not in result.output
     photo = tmp_path / "photo.vcd"
@@ -325,13 +356,16 @@ def test_keep_going_decodes_around_a_damaged_packet(tiny_zoo, tmp_path):
     stream = tmp_path / "clip.vcd"
     assert run("encode", clip, stream, "-m", "tiny-video", "--gop", "3").exit_code == 0
     data = bytearray(stream.read_bytes())
-    header = read_header(io.BytesIO(bytes(data)))
-    start = len(header.to_bytes())
-    first = int.from_bytes(data[start : start + 4], "big") + 8  # frame 0's packet
-    second = int.from_bytes(data[start + first : start + first + 4], "big") + 8
-    del data[
-        start + first + 10 : start + first + second - 3
-    ]  # frame 1 truncated in the middle of the stream
+    from vcodec.entropy.container import read_packet
+
+    reader = io.BytesIO(bytes(data))
+    read_header(reader)
+    start = reader.tell()
+    read_packet(reader, 1 << 20)
+    first = reader.tell() - start  # frame 0's packet
+    read_packet(reader, 1 << 20)
+    second = reader.tell() - start - first
+    del data[start + first + 2 : start + first + second - 3]  # frame 1 cut in the middle
     (tmp_path / "damaged.vcd").write_bytes(bytes(data))
     result = run("decode", tmp_path / "damaged.vcd", tmp_path / "strict.mkv")
     assert (

@@ -361,6 +361,7 @@ def info(src: Path) -> None:
     shipped = zoo.shipped_info(c.model) if c.model.isprintable() and "/" not in c.model else None
     echo(f"file:     {src}")
     echo(f"kind:     {c.kind.name.lower()}{' (greyscale source)' if c.grey else ''}")
+    echo(f"format:   version {c.version}")
     echo(f"model:    {c.model} (weights {c.weights_hash.hex()})")
     echo(f"size:     {c.width}×{c.height}")
     if c.kind == Kind.TOKENS and c.sections and len(c.sections[0]) == 2:

@@ -177,6 +177,7 @@ def video_info(src: Path) -> None:
         seconds = info.frame_count / Fraction(info.fps_num, info.fps_den)
         echo(f"file:     {src}")
         echo("kind:     video")
+        echo(f"format:   version {header.version}")
         echo(f"model:    {header.model} (weights {header.weights_hash.hex()})")
         echo(f"size:     {header.width}×{header.height}")
         echo(

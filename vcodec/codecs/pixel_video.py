@@ -2,9 +2,11 @@
 
 The hybrid design of classical codecs and of the learned ones that caught them (DVC, Lu et al. 2019;
 SSF, Agustsson et al. 2020): a predicted frame is the previous decoded frame moved by block motion
-vectors (quarter-pel, HEVC's interpolation filters, :mod:`vcodec.inter`), plus a residual that a
-learned image codec codes. Each 64×64 block is either *skipped* (the prediction stands; no residual
-symbols, no side information) or coded, whichever costs less under the codec's own λ.
+vectors (quarter-pel, HEVC's interpolation filters, :mod:`vcodec.inter`; 16×16 blocks blended at
+their edges, :mod:`vcodec.inter.obmc`), plus a residual that a learned image codec codes. Each 64×64
+block is either *skipped* (the prediction stands; no residual symbols, no side information) or coded,
+whichever costs less under the codec's own λ. Every fourth predicted frame is coded a quality higher
+than the rest, so that what the frames after it copy keeps improving.
 
 ::
 
@@ -42,8 +44,9 @@ from vcodec.entropy.flags import decode_flags, encode_flags
 from vcodec.errors import BitstreamError
 from vcodec.inter import SubpelReference, predict
 from vcodec.inter.interpolation import block_field
+from vcodec.inter.obmc import overlapped_prediction
 from vcodec.inter.partition import SECTIONS as MOTION_SECTIONS
-from vcodec.inter.partition import Partition, search_partition
+from vcodec.inter.partition import SMALL, Partition, search_partition
 
 SKIP_PIXELS = 16 * BLOCK
 MAX_SEARCH = 64  # pixels
@@ -55,7 +58,8 @@ MOTION_END = 1 + MOTION_SECTIONS
 
 @dataclass
 class PixelVideoConfig:
-    """The image codecs' architecture (intra and residual share it) and the motion search."""
+    """The image codecs' architecture (intra and residual share it), the motion search and
+    compensation, and how quality varies through a GOP (all of it part of the stream's format)."""
 
     architecture: str = "pixel-residual"
     n: int = 128
@@ -63,10 +67,14 @@ class PixelVideoConfig:
     lambdas: tuple[float, ...] = field(default=DEFAULT_LAMBDAS)
     hyper_n: int | None = None  # the image codecs' hyper path width (None: n)
     search: int = 16  # the motion search range, pixels
+    overlapped: bool = True  # overlapped block motion compensation (vcodec.inter.obmc)
+    quality_period: int = 4  # every Nth predicted frame is coded a quality higher (0: none)
 
     def __post_init__(self) -> None:
         if not 1 <= self.search <= MAX_SEARCH:
             raise ValueError(f"search must be 1 to {MAX_SEARCH} pixels, got {self.search}")
+        if self.quality_period < 0:
+            raise ValueError(f"quality_period must be 0 or more, got {self.quality_period}")
 
     def intra_config(self) -> CodecConfig:
         return CodecConfig("mean-scale-checkerboard", self.n, self.m, self.lambdas, self.hyper_n)
@@ -76,7 +84,8 @@ class PixelVideoConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> PixelVideoConfig:
-        names = ("architecture", "n", "m", "lambdas", "hyper_n", "search")
+        names = ("architecture", "n", "m", "lambdas", "hyper_n", "search", "overlapped")
+        names += ("quality_period",)
         known = {k: data[k] for k in names if k in data}
         known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
         return cls(**known)
@@ -99,6 +108,9 @@ class PixelResidualCodec(VideoCodec):
 
     predicted_sections = MOTION_END + 3  # skip flags, motion, z, anchors, non-anchors
     motion_sections = MOTION_SECTIONS
+    first_format_version = (
+        2  # version 1's motion sections: one Laplace, small vectors off the large
+    )
 
     def __init__(
         self,
@@ -149,7 +161,7 @@ class PixelResidualCodec(VideoCodec):
         images = []
         for reference, frame, q in zip(references, frames[:, 1].cpu(), quality.tolist()):
             current = to_levels(frame[None])
-            _, prediction = self.search(current, reference, self._gop_setup(reference, q))
+            _, prediction = self.search(current, reference, self._cost(q))
             images.append(residual_levels(current, prediction))
         return torch.stack(images).float().div_(255).to(frames.device)
 
@@ -167,7 +179,16 @@ class PixelResidualCodec(VideoCodec):
     def _picture(self, state: Tensor, height: int, width: int) -> Tensor:
         return state[None].float().div_(255)
 
-    def _gop_setup(self, state: Tensor, quality: int) -> float:
+    def _frame_quality(self, quality: int, since_intra: int) -> int:
+        """Every ``quality_period``-th predicted frame is coded a quality higher (at most the best),
+        the others at the stream's: a hierarchical-quality low-delay structure, as in HEVC's low-delay
+        test conditions. The better frames refine what the frames after them copy (a still
+        background never improves when every frame takes the same greedy decisions)."""
+        period = self.config.quality_period
+        boost = 1 if period and since_intra % period == 0 else 0
+        return min(quality + boost, self.num_qualities)
+
+    def _cost(self, quality: int) -> float:
         """Bits per unit of squared error in 8-bit levels, from the codec's λ (its loss is bits +
         λ·255²·MSE on [0, 1] over three channels)."""
         return self.intra.config.lambdas[quality - 1] / 3
@@ -175,8 +196,11 @@ class PixelResidualCodec(VideoCodec):
     # --- predicted frames ---------------------------------------------------------------------------
     def _prediction(self, reference: Tensor, motion: Partition) -> Tensor:
         """The motion-compensated prediction (3×H×W uint8)."""
-        field = motion.field(*reference.shape[-2:])
-        return predict(SubpelReference(reference, self.config.search + 1), field)
+        height, width = reference.shape[-2:]
+        subpel = SubpelReference(reference, self.config.search + 1)
+        if self.config.overlapped:
+            return overlapped_prediction(subpel, motion.small_grid(), SMALL, height, width)
+        return predict(subpel, motion.field(height, width))
 
     def flat_latent(self, quality: int) -> Tensor:
         """What the synthesis reads at skipped positions: the residual codec's quantized latent of a
@@ -263,10 +287,11 @@ class PixelResidualCodec(VideoCodec):
         previous: Tensor,
         reference: Tensor,
         quality: int,
-        cost: float,
+        setup: object = None,
         skip_weight: float = DEFAULT_SKIP_WEIGHT,
     ) -> tuple[list[bytes], Tensor]:
-        """A P-frame's sections and its decoded picture; ``cost`` is bits per squared 8-bit error."""
+        """A P-frame's sections and its decoded picture, at ``quality``'s λ."""
+        cost = self._cost(quality)
         current = to_levels(x)
         motion, prediction = self.search(current, reference, cost)
         q = torch.tensor([quality - 1])

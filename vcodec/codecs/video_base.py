@@ -45,6 +45,7 @@ class VideoCodec(nn.Module):
     name: str = "unnamed"
     intra: CheckerboardCodec
     _weights_hash: bytes | None = None
+    first_format_version: int = 1  # the oldest container version whose packets this codec reads
 
     # --- qualities (those of the image codec) -------------------------------------------------------
     @property
@@ -103,6 +104,11 @@ class VideoCodec(nn.Module):
     def _picture(self, state: Tensor, height: int, width: int) -> Tensor:
         """The decoded frame (1×3×H×W floats in [0, 1]) of a frame's state."""
         raise NotImplementedError
+
+    def _frame_quality(self, quality: int, since_intra: int) -> int:
+        """The quality of the predicted frame ``since_intra`` frames after its intra frame: the
+        stream's, unless a codec varies it through the GOP (the decoder knows it the same way)."""
+        return quality
 
     def _gop_setup(self, state: Tensor, quality: int) -> object:
         """What the predicted frames of a GOP decide with, from its intra frame's state (their RD scale)."""
@@ -205,8 +211,9 @@ class VideoCodec(nn.Module):
                     size,
                 )
             else:
+                frame_quality = self._frame_quality(quality, index % intra_period)
                 sections, state = self._encode_predicted(
-                    x, previous, state, quality, setup, skip_weight=skip_weight
+                    x, previous, state, frame_quality, setup, skip_weight=skip_weight
                 )
                 yield Packet(FrameType.PREDICTED, index, sections), state, size
             previous = x
@@ -255,6 +262,11 @@ class VideoCodec(nn.Module):
         frames come out as packets are read). ``keep_going`` and ``problems``: see :func:`read_packets`."""
         header, info = read_video_header(stream)
         check_model(header, self.name, self.weights_hash)
+        if header.version < self.first_format_version:
+            raise BitstreamError(
+                f"stream is in format version {header.version}, whose {self.name} packets this "
+                f"vcodec no longer reads (version {self.first_format_version} or later); re-encode it"
+            )
         packets = read_packets(stream, header, info, keep_going, problems)
         return (
             header,
@@ -277,10 +289,13 @@ class VideoCodec(nn.Module):
         (grey before the first) until the next intra packet; otherwise it raises BitstreamError.
         """
         self._check_stream_quality(quality)
-        state, last = None, None
+        state, last, since_intra = None, None, 0
         for index, packet in enumerate(packets):
+            since_intra = _frames_since_intra(packet, since_intra)
             try:
-                state = self._decode_packet(index, packet, state, quality, height, width)
+                state = self._decode_packet(
+                    index, packet, state, quality, since_intra, height, width
+                )
                 last = self._picture(state, height, width)
             except BitstreamError:
                 if not keep_going:
@@ -295,9 +310,10 @@ class VideoCodec(nn.Module):
         """The state of every frame of a packet sequence, exactly as the encoder had it (what
         :meth:`decode` outputs); BitstreamError at the first packet that does not decode."""
         self._check_stream_quality(quality)
-        state = None
+        state, since_intra = None, 0
         for index, packet in enumerate(packets):
-            state = self._decode_packet(index, packet, state, quality, height, width)
+            since_intra = _frames_since_intra(packet, since_intra)
+            state = self._decode_packet(index, packet, state, quality, since_intra, height, width)
             yield state
 
     def _check_stream_quality(self, quality: int) -> None:
@@ -312,6 +328,7 @@ class VideoCodec(nn.Module):
         packet: Packet | None,
         state: Tensor | None,
         quality: int,
+        since_intra: int,
         height: int,
         width: int,
     ) -> Tensor:
@@ -333,7 +350,8 @@ class VideoCodec(nn.Module):
                 return self._intra_state(latent, height, width)
             if state is None:
                 raise BitstreamError("a predicted frame with no intra frame before it")
-            return self._decode_predicted(packet.sections, state, quality)
+            frame_quality = self._frame_quality(quality, since_intra)
+            return self._decode_predicted(packet.sections, state, frame_quality)
         except BitstreamError as err:
             raise BitstreamError(f"frame {index}: {err}") from None
 
@@ -345,6 +363,11 @@ class VideoCodec(nn.Module):
                 f"1–{self.num_qualities}"
             )
         return section[0]
+
+
+def _frames_since_intra(packet: Packet | None, before: int) -> int:
+    """How many frames after the last intra frame ``packet`` is (0 for an intra packet)."""
+    return 0 if packet is not None and packet.frame_type == FrameType.INTRA else before + 1
 
 
 def synthesis_gain(codec: CheckerboardCodec, latent: Tensor, q: Tensor) -> float:

@@ -1,12 +1,16 @@
 """The vcodec bitstream container: one format for every model.
 
-Layout (all integers big-endian)::
+Layout (fixed-width integers big-endian)::
 
     magic "VCDC" | version u8 | kind u8 | flags u8 | quality u8
     model-name length u8 | model name (UTF-8) | weights hash (8 bytes)
     width u32 | height u32 | section count u8
-    section count × (length u32 | bytes)
+    section count × (length varint | bytes)
     CRC32 u32 of everything before it
+
+Lengths are unsigned LEB128 varints (version 2: a section of under 128 bytes spends one byte on its
+length, which matters for video, where every frame is a packet of several small sections). Version 1
+streams, whose lengths are u32, still read.
 
 Parsing checks every length against what is left before reading it and caps the declared image
 size, so any byte string either parses or raises :class:`BitstreamError` without large allocations.
@@ -15,6 +19,7 @@ size, so any byte string either parses or raises :class:`BitstreamError` without
 from __future__ import annotations
 
 import enum
+import io
 import struct
 import zlib
 from collections.abc import Iterator
@@ -25,7 +30,8 @@ from typing import BinaryIO
 from vcodec.errors import BitstreamError
 
 MAGIC = b"VCDC"
-VERSION = 1
+VERSION = 2  # what this vcodec writes
+READABLE_VERSIONS = (1, 2)  # 1: u32 lengths
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 28
 MAX_SECTIONS = 64
@@ -53,23 +59,26 @@ class Container:
     quality: int = 0
     grey: bool = False
     sections: list[bytes] = field(default_factory=list)
+    version: int = VERSION  # of the format: what a parsed stream was written in, or is to be
 
     def to_bytes(self) -> bytes:
         name = self.model.encode("utf-8")
+        if self.version not in READABLE_VERSIONS:
+            raise ValueError(f"format version {self.version} is not one vcodec writes")
         if len(name) > 255 or len(self.weights_hash) != 8 or len(self.sections) > MAX_SECTIONS:
             raise ValueError(
                 "model name ≤ 255 bytes, an 8-byte hash and ≤ 64 sections are required"
             )
         parts = [
             _FIXED.pack(
-                MAGIC, VERSION, int(self.kind), _FLAG_GREY if self.grey else 0, self.quality
+                MAGIC, self.version, int(self.kind), _FLAG_GREY if self.grey else 0, self.quality
             ),
             bytes([len(name)]),
             name,
             self.weights_hash,
             _SIZE.pack(self.width, self.height, len(self.sections)),
         ]
-        parts += _section_table(self.sections)
+        parts += _section_table(self.sections, self.version)
         body = b"".join(parts)
         return body + _U32.pack(zlib.crc32(body))
 
@@ -95,12 +104,15 @@ class _Reader:
         self.pos += count
         return chunk
 
-    def sections(self, count: int) -> list[bytes]:
+    def length(self, version: int, what: str) -> int:
+        """A length field: u32 in version 1, a varint after."""
+        if version == 1:
+            return _U32.unpack(self.take(4, what))[0]
+        return _parse_varint(lambda: self.take(1, what)[0], what)
+
+    def sections(self, count: int, version: int) -> list[bytes]:
         """``count`` length-prefixed sections."""
-        return [
-            self.take(_U32.unpack(self.take(4, "section table"))[0], "section")
-            for _ in range(count)
-        ]
+        return [self.take(self.length(version, "section table"), "section") for _ in range(count)]
 
     def container(self) -> Container:
         if len(self.data) < 4 or self.data[:4] != MAGIC:
@@ -108,9 +120,10 @@ class _Reader:
                 "not a vcodec stream (bad magic bytes)" if self.data else "stream is empty"
             )
         magic, version, kind, flags, quality = _FIXED.unpack(self.take(_FIXED.size, "header"))
-        if version != VERSION:
+        if version not in READABLE_VERSIONS:
             raise BitstreamError(
-                f"unsupported format version {version} (this vcodec reads version {VERSION})"
+                f"unsupported format version {version} (this vcodec reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))})"
             )
         body_end = len(self.data) - _U32.size
         if (
@@ -133,7 +146,7 @@ class _Reader:
         _check_size(width, height)
         if count > MAX_SECTIONS:
             raise BitstreamError(f"stream declares {count} sections (at most {MAX_SECTIONS})")
-        sections = self.sections(count)
+        sections = self.sections(count, version)
         if self.pos != len(self.data):
             raise BitstreamError(
                 f"{len(self.data) - self.pos} unexpected bytes after the last section"
@@ -147,12 +160,42 @@ class _Reader:
             quality,
             bool(flags & _FLAG_GREY),
             sections,
+            version,
         )
 
 
-def _section_table(sections: list[bytes]) -> list[bytes]:
-    """Each section as its u32 length and its bytes."""
-    return [part for section in sections for part in (_U32.pack(len(section)), section)]
+MAX_VARINT_BYTES = 5  # 35 bits: more than any length or frame number a stream may declare
+
+
+def _varint(value: int) -> bytes:
+    """``value`` (≥ 0) as an unsigned LEB128 varint: 7 bits per byte, low bits first, the top bit set
+    on every byte but the last."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _parse_varint(next_byte, what: str) -> int:
+    """The varint whose bytes ``next_byte()`` gives one at a time; BitstreamError past 5 bytes."""
+    value = 0
+    for shift in range(0, 7 * MAX_VARINT_BYTES, 7):
+        byte = next_byte()
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value
+    raise BitstreamError(f"{what} holds an overlong number")
+
+
+def _length_field(length: int, version: int) -> bytes:
+    return _U32.pack(length) if version == 1 else _varint(length)
+
+
+def _section_table(sections: list[bytes], version: int) -> list[bytes]:
+    """Each section as its length field and its bytes."""
+    return [part for s in sections for part in (_length_field(len(s), version), s)]
 
 
 def _check_size(width: int, height: int) -> None:
@@ -166,16 +209,20 @@ def _check_size(width: int, height: int) -> None:
 #
 #     header container (kind VIDEO; one section: fps numerator u32 | fps denominator u32 |
 #                       frame count u32 | intra period u16)
-#     packet × frame count:  body length u32 | body | CRC32 u32 of the body
-#     packet body:           frame type u8 | frame index u32 | section count u8 |
-#                            section count × (length u32 | bytes)
+#     packet × frame count:  body length varint | body | CRC32 u32 of the body
+#     packet body:           frame type u8 | frame index varint | section count u8 |
+#                            section count × (length varint | bytes)
+#
+# (Version 1: body length, frame index and section lengths are u32.) A predicted frame of a still scene
+# is a few bytes of payload, so its framing matters: about 17 bytes in version 2, 42 in version 1.
 #
 # Each packet checks itself and names its frame, so a decoder streams frame by frame, can start at any
 # intra packet, knows which frame a damaged stream breaks at, and can find the next whole packet after
 # damage (a CRC-checked scan) and tell how many frames it lost.
 
 _VIDEO_INFO = struct.Struct(">IIIH")
-_PACKET_HEAD = struct.Struct(">BIB")
+_PACKET_HEAD_V1 = struct.Struct(">BIB")
+MIN_PACKET_BODY = 3  # frame type, a one-byte index and a section count
 MAX_HEADER_BYTES = 1 << 12  # a video's header container is a few dozen bytes
 MAX_FRAMES = 1 << 24
 
@@ -224,25 +271,33 @@ class Packet:
     index: int
     sections: list[bytes]
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, version: int = VERSION) -> bytes:
+        """The packet as a stream holds it: length, body, CRC32 (``version``: of the stream's format)."""
         if len(self.sections) > MAX_SECTIONS:
             raise ValueError(f"a packet holds at most {MAX_SECTIONS} sections")
-        parts = [_PACKET_HEAD.pack(int(self.frame_type), self.index, len(self.sections))]
-        parts += _section_table(self.sections)
-        body = b"".join(parts)
-        return _U32.pack(len(body)) + body + _U32.pack(zlib.crc32(body))
+        if version == 1:
+            head = _PACKET_HEAD_V1.pack(int(self.frame_type), self.index, len(self.sections))
+        else:
+            head = bytes([int(self.frame_type)]) + _varint(self.index) + bytes([len(self.sections)])
+        body = b"".join([head, *_section_table(self.sections, version)])
+        return _length_field(len(body), version) + body + _U32.pack(zlib.crc32(body))
 
     @classmethod
-    def from_body(cls, body: bytes) -> "Packet":
+    def from_body(cls, body: bytes, version: int = VERSION) -> "Packet":
         reader = _Reader(body)
-        frame_type, index, count = _PACKET_HEAD.unpack(
-            reader.take(_PACKET_HEAD.size, "packet header")
-        )
+        if version == 1:
+            frame_type, index, count = _PACKET_HEAD_V1.unpack(
+                reader.take(_PACKET_HEAD_V1.size, "packet header")
+            )
+        else:
+            frame_type = reader.take(1, "packet header")[0]
+            index = reader.length(version, "packet header")
+            count = reader.take(1, "packet header")[0]
         if frame_type not in FrameType._value2member_map_:
             raise BitstreamError(f"unknown frame type {frame_type}")
         if count > MAX_SECTIONS:
             raise BitstreamError(f"packet declares {count} sections (at most {MAX_SECTIONS})")
-        sections = reader.sections(count)
+        sections = reader.sections(count, version)
         if reader.pos != len(body):
             raise BitstreamError(
                 f"{len(body) - reader.pos} unexpected bytes after a packet's last section"
@@ -255,13 +310,16 @@ def read_header(stream: BinaryIO) -> Container:
     head = _read_exact(stream, _FIXED.size + 1, "header")
     if head[:4] != MAGIC:
         raise BitstreamError("not a vcodec stream (bad magic bytes)")
+    version = head[4]
+    if version not in READABLE_VERSIONS:  # Container.from_bytes says so
+        return Container.from_bytes(head)
     parts = [head, _read_exact(stream, head[-1] + 8 + _SIZE.size, "header")]
     count = parts[-1][-1]
     for _ in range(min(count, MAX_SECTIONS)):
-        length = _read_exact(stream, 4, "section table")
-        if _U32.unpack(length)[0] > MAX_HEADER_BYTES:
+        field, length = _read_length(stream, version, "section table")
+        if length > MAX_HEADER_BYTES:
             raise BitstreamError("video header section is implausibly long")
-        parts += [length, _read_exact(stream, _U32.unpack(length)[0], "header section")]
+        parts += [field, _read_exact(stream, length, "header section")]
     parts.append(_read_exact(stream, 4, "header CRC"))
     return Container.from_bytes(b"".join(parts))
 
@@ -307,14 +365,14 @@ def read_video_header(stream: BinaryIO) -> tuple[Container, VideoInfo]:
     return header, VideoInfo.from_container(header)
 
 
-def read_packet(stream: BinaryIO, max_bytes: int) -> Packet | None:
-    """The next packet of a video stream, or None at the clean end of the stream."""
-    length = stream.read(4)
-    if not length:
+def read_packet(stream: BinaryIO, max_bytes: int, version: int = VERSION) -> Packet | None:
+    """The next packet of a video stream (in format ``version``), or None at the clean end of the
+    stream."""
+    first = stream.read(1)
+    if not first:
         return None
-    if len(length) < 4:
-        raise BitstreamError("stream is truncated (ends inside a packet length)")
-    size = _U32.unpack(length)[0]
+    stream.seek(-1, 1)
+    size = _read_length(stream, version, "packet length")[1]
     if size > max_bytes:
         raise BitstreamError(
             f"packet declares {size:,} bytes, more than a frame of this size can need"
@@ -322,24 +380,47 @@ def read_packet(stream: BinaryIO, max_bytes: int) -> Packet | None:
     body = _read_exact(stream, size, "packet")
     if zlib.crc32(body) != _U32.unpack(_read_exact(stream, 4, "packet CRC"))[0]:
         raise BitstreamError("packet is corrupt (CRC32 mismatch)")
-    return Packet.from_body(body)
+    return Packet.from_body(body, version)
 
 
-def find_packet(stream: BinaryIO, max_bytes: int, window: int = 1 << 22) -> Packet | None:
+def _read_length(stream: BinaryIO, version: int, what: str) -> tuple[bytes, int]:
+    """A length field read from ``stream``: its bytes and its value."""
+    if version == 1:
+        field = _read_exact(stream, 4, what)
+        return field, _U32.unpack(field)[0]
+    field = bytearray()
+
+    def next_byte() -> int:
+        field.extend(_read_exact(stream, 1, what))
+        return field[-1]
+
+    value = _parse_varint(next_byte, what)
+    return bytes(field), value
+
+
+def find_packet(
+    stream: BinaryIO, max_bytes: int, window: int = 1 << 22, version: int = VERSION
+) -> Packet | None:
     """The next whole packet at or after the stream's position, skipping damaged bytes: every offset is
     tried until a plausible length is followed by a body whose CRC32 matches. None when there is none
     within ``window`` bytes."""
     start = stream.tell()
-    data = stream.read(window + max_bytes + 8)
+    data = stream.read(window + max_bytes + 2 * MAX_VARINT_BYTES + 4)
     for offset in range(min(len(data), window)):
-        size = int.from_bytes(data[offset : offset + 4], "big")
-        end = offset + 4 + size
-        if not _PACKET_HEAD.size <= size <= max_bytes or end + 4 > len(data):
+        try:
+            field, size = _read_length(
+                io.BytesIO(data[offset : offset + 4 * MAX_VARINT_BYTES]), version, "packet length"
+            )
+        except BitstreamError:
             continue
-        body = data[offset + 4 : end]
+        begin = offset + len(field)
+        end = begin + size
+        if not MIN_PACKET_BODY <= size <= max_bytes or end + 4 > len(data):
+            continue
+        body = data[begin:end]
         if zlib.crc32(body) == int.from_bytes(data[end : end + 4], "big"):
             try:
-                packet = Packet.from_body(body)
+                packet = Packet.from_body(body, version)
             except BitstreamError:
                 continue
             stream.seek(start + end + 4)
@@ -371,7 +452,7 @@ def read_packets(
     while index < info.frame_count:
         position = stream.tell()
         try:
-            packet = read_packet(stream, limit)
+            packet = read_packet(stream, limit, header.version)
             if packet is None:
                 raise BitstreamError(f"stream ends after {index} of {info.frame_count} frames")
             if packet.index != index:
@@ -381,7 +462,7 @@ def read_packets(
             if not keep_going:
                 raise BitstreamError(message) from None
             stream.seek(position + 1)
-            packet = _next_packet(stream, limit, index, info.frame_count, position)
+            packet = _next_packet(stream, limit, index, info.frame_count, position, header.version)
             if (
                 packet is None
             ):  # no more frames lost than bytes left: damage, not a fabricated frame count
@@ -402,13 +483,13 @@ def read_packets(
 
 
 def _next_packet(
-    stream: BinaryIO, limit: int, after: int, count: int, damaged_from: int
+    stream: BinaryIO, limit: int, after: int, count: int, damaged_from: int, version: int
 ) -> Packet | None:
     """The next whole packet of a later frame than ``after`` (None when the stream has none) whose frame
     number is plausible: at least one damaged byte per lost frame, so a stray packet cannot make the
     decoder emit millions of stand-in frames from a few bytes."""
-    while (packet := find_packet(stream, limit)) is not None:
-        start = stream.tell() - len(packet.to_bytes())
+    while (packet := find_packet(stream, limit, version=version)) is not None:
+        start = stream.tell() - len(packet.to_bytes(version))
         if after < packet.index < count and packet.index - after <= start - damaged_from:
             return packet
     return None

@@ -4,22 +4,28 @@ Static or smoothly moving areas take one vector per large block, so a still back
 bit per 64×64 block; moving objects split into small blocks. The encoder decides each large block by
 its motion cost, luma SAD + ``rate_weight`` · bits (the H.264 mode decision on λ_motion). Three
 sections: the large blocks' vectors (median-predicted, :mod:`vcodec.inter.vectors`), the split flags,
-and the small vectors of split blocks as differences from their large block's vector.
+and the small vectors of split blocks, median-predicted on the 16×16 grid in raster order, where an
+unsplit block's small positions hold its large vector (a moving object's blocks predict each other,
+and its edge blocks are predicted by the still background around it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from vcodec.entropy import laplace
 from vcodec.entropy.flags import decode_flags, encode_flags
-from vcodec.errors import BitstreamError
-from vcodec.inter.interpolation import QUARTER, block_field, predict
-from vcodec.inter.search import block_motion, block_sums, difference_bits, luma, luma_reference
+from vcodec.inter.interpolation import block_field, predict
+from vcodec.inter.search import (
+    block_motion,
+    block_sums,
+    difference_bits,
+    luma,
+    luma_reference,
+    median_predictor,
+)
 from vcodec.inter.vectors import decode_vectors, encode_vectors
 
 LARGE, SMALL = 64, 16  # pixels per vector, each way
@@ -38,16 +44,18 @@ class Partition:
 
     def field(self, height: int, width: int) -> Tensor:
         """The per-pixel vector field (2×H×W) the prediction follows."""
-        inside = self.split.repeat_interleave(SPLIT, 0).repeat_interleave(SPLIT, 1)
-        coarse = self.large.repeat_interleave(SPLIT, 1).repeat_interleave(SPLIT, 2)
-        return block_field(torch.where(inside, self.small, coarse), SMALL, height, width)
+        return block_field(self.small_grid(), SMALL, height, width)
+
+    def small_grid(self) -> Tensor:
+        """Every 16×16 block's vector (2×4R×4C): its own in split blocks, the large one elsewhere."""
+        return torch.where(_expand(self.split), self.small, _expand(self.large, dims=(1, 2)))
 
     def encode(self, search: int) -> list[bytes]:
         """The three sections of this motion, vectors within ±``search`` pixels."""
         return [
             encode_vectors(self.large, search),
             encode_flags(self.split),
-            laplace.encode(_small_differences(self), 2 * search * QUARTER),
+            encode_vectors(self.small_grid(), search, coded=_expand(self.split)),
         ]
 
     @classmethod
@@ -56,35 +64,11 @@ class Partition:
         rows, cols = -(-height // LARGE), -(-width // LARGE)
         large = decode_vectors(sections[0], rows, cols, search)
         split = decode_flags(sections[1], (rows, cols))
-        count = 2 * SPLIT * SPLIT * int(split.sum())
-        reach = 2 * search * QUARTER
-        differences = laplace.decode(sections[2], count, reach, "small motion vectors")
-        small = large.repeat_interleave(SPLIT, 1).repeat_interleave(SPLIT, 2).clone()
-        blocks = _split_blocks(small, split)  # K×2×4×4 views in coding order
-        blocks += torch.from_numpy(differences).reshape(blocks.shape)
-        small = _place_split_blocks(small, split, blocks)
-        if small.abs().max() > search * QUARTER:
-            raise BitstreamError(f"a motion vector reaches beyond ±{search} pixels")
+        coarse = _expand(large, dims=(1, 2))
+        small = decode_vectors(
+            sections[2], SPLIT * rows, SPLIT * cols, search, coded=_expand(split), given=coarse
+        )
         return cls(large, split, small)
-
-
-def _split_blocks(small: Tensor, split: Tensor) -> Tensor:
-    """The small vectors of the split blocks, K×2×4×4 (raster order of blocks)."""
-    rows, cols = split.shape
-    tiles = small.reshape(2, rows, SPLIT, cols, SPLIT).permute(1, 3, 0, 2, 4)
-    return tiles[split]
-
-
-def _place_split_blocks(small: Tensor, split: Tensor, blocks: Tensor) -> Tensor:
-    rows, cols = split.shape
-    tiles = small.reshape(2, rows, SPLIT, cols, SPLIT).permute(1, 3, 0, 2, 4).clone()
-    tiles[split] = blocks
-    return tiles.permute(2, 0, 3, 1, 4).reshape(small.shape)
-
-
-def _small_differences(motion: Partition) -> np.ndarray:
-    coarse = motion.large.repeat_interleave(SPLIT, 1).repeat_interleave(SPLIT, 2)
-    return _split_blocks(motion.small - coarse, motion.split).flatten().numpy()
 
 
 def _padded(vectors: Tensor, rows: int, cols: int) -> Tensor:
@@ -118,13 +102,14 @@ def search_partition(
 
     whole = Partition(large, torch.zeros(rows, cols, dtype=torch.bool), small)
     parted = Partition(large, torch.ones(rows, cols, dtype=torch.bool), small)
-    coarse = large.repeat_interleave(SPLIT, 1).repeat_interleave(SPLIT, 2)
-    small_bits = difference_bits(small, coarse)  # per small block
+    coarse = _expand(large, dims=(1, 2))
+    small_bits = difference_bits(small, median_predictor(small))  # per small block, as coded
     small_bits = small_bits.reshape(rows, SPLIT, cols, SPLIT).sum((1, 3))
     gain = sad(whole.field(height, width)) - sad(parted.field(height, width))
     split = gain > rate_weight * small_bits
     return Partition(large, split, torch.where(_expand(split), small, coarse))
 
 
-def _expand(split: Tensor) -> Tensor:
-    return split.repeat_interleave(SPLIT, 0).repeat_interleave(SPLIT, 1)
+def _expand(blocks: Tensor, dims: tuple[int, int] = (0, 1)) -> Tensor:
+    """A large-block grid at small-block resolution (each value repeated SPLIT×SPLIT)."""
+    return blocks.repeat_interleave(SPLIT, dims[0]).repeat_interleave(SPLIT, dims[1])

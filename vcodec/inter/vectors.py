@@ -2,8 +2,8 @@
 
 As in H.264, each vector is predicted by the component-wise median of its left, upper and upper-right
 neighbours (upper-left where there is no upper-right; the left one alone on the first row; zero for
-the first block), and the differences are range-coded under the Laplace the encoder picks
-(:mod:`vcodec.entropy.laplace`). Smooth motion then costs little more than a still frame.
+the first block), and the differences are range-coded under the zero share and Laplace tail the
+encoder picks (:mod:`vcodec.entropy.sparse`). Smooth motion then costs little more than a still frame.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vcodec.entropy import laplace
+from vcodec.entropy import sparse
 from vcodec.errors import BitstreamError
 from vcodec.inter.interpolation import QUARTER
 
@@ -51,38 +51,54 @@ def reach(search: int) -> int:
     return 2 * search * QUARTER
 
 
-def _differences(vectors: Tensor) -> np.ndarray:
-    """Each component of each vector minus its prediction, in coding order."""
+def _differences(vectors: Tensor, coded: Tensor | None) -> np.ndarray:
+    """Each coded component of each vector minus its prediction, in coding order."""
     values = vectors.tolist()
+    mask = None if coded is None else coded.tolist()
     differences: list[int] = []
 
     def record(axis: int, row: int, col: int, predicted: int) -> int:
-        differences.append(values[axis][row][col] - predicted)
+        if mask is None or mask[row][col]:
+            differences.append(values[axis][row][col] - predicted)
         return values[axis][row][col]
 
     _walk(vectors.shape[1], vectors.shape[2], record)
     return np.array(differences, dtype=np.int64)
 
 
-def encode_vectors(vectors: Tensor, search: int) -> bytes:
-    """A 2×rows×cols field of quarter-pel vectors within ±``search`` pixels → bytes."""
-    return laplace.encode(_differences(vectors), reach(search))
+def encode_vectors(vectors: Tensor, search: int, coded: Tensor | None = None) -> bytes:
+    """A 2×rows×cols field of quarter-pel vectors within ±``search`` pixels → bytes. With ``coded``
+    (rows×cols bool), only those vectors are coded; the others are ones the decoder already has
+    (``given`` to :func:`decode_vectors`), which still predict their neighbours."""
+    return sparse.encode(_differences(vectors, coded), reach(search))
 
 
-def decode_vectors(data: bytes, rows: int, cols: int, search: int) -> Tensor:
-    """The field :func:`encode_vectors` wrote; BitstreamError when the bytes cannot be one."""
-    differences = iter(
-        laplace.decode(data, 2 * rows * cols, reach(search), "motion vectors").tolist()
-    )
-    field = torch.tensor(
-        _walk(rows, cols, lambda axis, row, col, predicted: predicted + next(differences)),
-        dtype=torch.long,
-    ).reshape(2, rows, cols)
+def decode_vectors(
+    data: bytes,
+    rows: int,
+    cols: int,
+    search: int,
+    coded: Tensor | None = None,
+    given: Tensor | None = None,
+) -> Tensor:
+    """The field :func:`encode_vectors` wrote (``given``: its uncoded vectors); BitstreamError when
+    the bytes cannot be one."""
+    mask = None if coded is None else coded.tolist()
+    known = None if given is None else given.tolist()
+    count = 2 * (rows * cols if mask is None else int(coded.sum()))
+    differences = iter(sparse.decode(data, count, reach(search), "motion vectors").tolist())
+
+    def step(axis: int, row: int, col: int, predicted: int) -> int:
+        if mask is None or mask[row][col]:
+            return predicted + next(differences)
+        return known[axis][row][col]
+
+    field = torch.tensor(_walk(rows, cols, step), dtype=torch.long).reshape(2, rows, cols)
     if field.numel() and field.abs().max() > search * QUARTER:
         raise BitstreamError(f"a motion vector reaches beyond ±{search} pixels")
     return field
 
 
-def vector_bits(vectors: Tensor, search: int) -> float:
+def vector_bits(vectors: Tensor, search: int, coded: Tensor | None = None) -> float:
     """What :func:`encode_vectors` would spend on the range-coded part, ideally (encoder decisions)."""
-    return laplace.cheapest(_differences(vectors), reach(search))[1]
+    return sparse.cheapest(_differences(vectors, coded), reach(search))[1]
