@@ -183,13 +183,14 @@ def test_skip_weight_decides_every_block(codec):
     assert torch.equal(decoded[1], pictures[1])
 
 
-def test_every_fourth_predicted_frame_is_coded_a_quality_higher(codec):
-    top = codec.num_qualities
-    assert [codec._frame_quality(1, t) for t in range(1, 9)] == [1, 1, 1, 2, 1, 1, 1, 2]
-    assert codec._frame_quality(top, 4) == top
-    # the decoder follows the schedule from the packets alone, across GOPs: an exact decode, with a
-    # codec whose qualities 1 and 2 quantize differently
-    distinct = tiny_pixel_codec(seed=1)
+def test_a_quality_period_codes_every_nth_predicted_frame_a_quality_higher(codec):
+    assert [codec._frame_quality(1, t) for t in range(1, 9)] == [1] * 8  # the default: none
+    distinct = tiny_pixel_codec(seed=1, quality_period=4)
+    top = distinct.num_qualities
+    assert [distinct._frame_quality(1, t) for t in range(1, 9)] == [1, 1, 1, 2, 1, 1, 1, 2]
+    assert distinct._frame_quality(top, 4) == top
+    # the decoder follows the schedule from the packets alone, across GOPs: an exact decode, with
+    # qualities 1 and 2 quantizing differently
     with torch.no_grad():
         distinct.residual.y_gain.log_gain[1] += 4.0
         distinct.residual.y_gain.log_inverse_gain[1] -= 4.0

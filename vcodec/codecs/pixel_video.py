@@ -5,8 +5,8 @@ SSF, Agustsson et al. 2020): a predicted frame is the previous decoded frame mov
 vectors (quarter-pel, HEVC's interpolation filters, :mod:`vcodec.inter`; 16×16 blocks blended at
 their edges, :mod:`vcodec.inter.obmc`), plus a residual that a learned image codec codes. Each 64×64
 block is either *skipped* (the prediction stands; no residual symbols, no side information) or coded,
-whichever costs less under the codec's own λ. Every fourth predicted frame is coded a quality higher
-than the rest, so that what the frames after it copy keeps improving.
+whichever costs less under the codec's own λ. Optionally (``quality_period``), every Nth predicted
+frame is coded a quality higher than the rest, so that what the frames after it copy keeps improving.
 
 ::
 
@@ -68,7 +68,7 @@ class PixelVideoConfig:
     hyper_n: int | None = None  # the image codecs' hyper path width (None: n)
     search: int = 16  # the motion search range, pixels
     overlapped: bool = True  # overlapped block motion compensation (vcodec.inter.obmc)
-    quality_period: int = 4  # every Nth predicted frame is coded a quality higher (0: none)
+    quality_period: int = 0  # every Nth predicted frame is coded a quality higher (0: none)
 
     def __post_init__(self) -> None:
         if not 1 <= self.search <= MAX_SEARCH:

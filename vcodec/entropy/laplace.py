@@ -45,20 +45,37 @@ def encode(values: np.ndarray, reach: int) -> bytes:
     if values.size == 0:
         return b""
     choice, _ = cheapest(values, reach)
-    encoder = range_encoder()
-    encoder.encode((values + reach).astype(np.int32), _model(SCALES[choice], reach))
-    return bytes([choice]) + range_bytes(encoder)
+    return encode_chosen(values, reach, choice, _model(SCALES[choice], reach))
 
 
 def decode(data: bytes, count: int, reach: int, what: str) -> np.ndarray:
     """The ``count`` values of :func:`encode` (int64); BitstreamError naming ``what`` when the bytes
     cannot be them."""
+    return decode_chosen(
+        data, count, reach, what, len(SCALES), lambda choice: _model(SCALES[choice], reach)
+    )
+
+
+def encode_chosen(values: np.ndarray, reach: int, choice: int, model) -> bytes:
+    """A section of integers in −reach…reach: the byte ``choice`` naming the model, then the values
+    range-coded under ``model``."""
+    encoder = range_encoder()
+    encoder.encode((values + reach).astype(np.int32), model)
+    return bytes([choice]) + range_bytes(encoder)
+
+
+def decode_chosen(
+    data: bytes, count: int, reach: int, what: str, choices: int, model_of
+) -> np.ndarray:
+    """The ``count`` values of a section :func:`encode_chosen` wrote (int64; none from an empty
+    section), ``model_of(choice)`` giving the model its first byte names (one of ``choices``);
+    BitstreamError naming ``what`` when the bytes cannot be them."""
     if count == 0:
         if data:
             raise BitstreamError(f"{what} where none are coded")
         return np.zeros(0, dtype=np.int64)
-    if len(data) < 1 or data[0] >= len(SCALES):
+    if len(data) < 1 or data[0] >= choices:
         raise BitstreamError(f"{what} are corrupt")
     with range_decoder(data[1:], what) as decoder:
-        symbols = decoder.decode(_model(SCALES[data[0]], reach), count)
+        symbols = decoder.decode(model_of(data[0]), count)
     return symbols.astype(np.int64) - reach

@@ -16,8 +16,7 @@ import functools
 import constriction
 import numpy as np
 
-from vcodec.entropy.coder import range_bytes, range_decoder, range_encoder
-from vcodec.errors import BitstreamError
+from vcodec.entropy.laplace import decode_chosen, encode_chosen
 
 ZERO_SHARES = 1 / (1 + np.exp(-np.linspace(-2.0, 6.5, 16)))  # P(0): 0.12 … 0.9985
 SCALES = 0.4 * 1.35 ** np.arange(16)  # of the nonzero magnitudes: 0.4 … 36 units
@@ -68,20 +67,10 @@ def encode(values: np.ndarray, reach: int) -> bytes:
     if np.abs(values).max() > reach:
         raise ValueError(f"values must lie within ±{reach}")
     choice, _ = cheapest(values, reach)
-    encoder = range_encoder()
-    encoder.encode((values + reach).astype(np.int32), _model(choice, reach))
-    return bytes([choice]) + range_bytes(encoder)
+    return encode_chosen(values, reach, choice, _model(choice, reach))
 
 
 def decode(data: bytes, count: int, reach: int, what: str) -> np.ndarray:
     """The ``count`` values of :func:`encode` (int64); BitstreamError naming ``what`` when the bytes
     cannot be them."""
-    if count == 0:
-        if data:
-            raise BitstreamError(f"{what} where none are coded")
-        return np.zeros(0, dtype=np.int64)
-    if len(data) < 1:
-        raise BitstreamError(f"{what} are missing")
-    with range_decoder(data[1:], what) as decoder:
-        symbols = decoder.decode(_model(data[0], reach), count)
-    return symbols.astype(np.int64) - reach
+    return decode_chosen(data, count, reach, what, CHOICES, lambda choice: _model(choice, reach))

@@ -11,17 +11,20 @@ from pytorch_msssim import ms_ssim
 from vcodec.io.colour import luma
 
 MS_SSIM_MIN_SIDE = 161  # five scales of an 11-tap window need sides above (11 - 1) · 2⁴
+# An exact copy's PSNR, as x264 and libaom report it: a clip whose first frame is black, which
+# every codec reproduces exactly, would otherwise have an infinite mean per-frame PSNR.
+MAX_PSNR = 100.0
 
 
 def _psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
     mse = np.mean(
         (np.asarray(reference, dtype=np.float64) - np.asarray(decoded, dtype=np.float64)) ** 2
     )
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+    return MAX_PSNR if mse == 0 else min(MAX_PSNR, float(10 * np.log10(255.0**2 / mse)))
 
 
 def psnr_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """PSNR in dB over all RGB samples of two H×W×3 uint8 images (∞ when identical)."""
+    """PSNR in dB over all RGB samples of two H×W×3 uint8 images (:data:`MAX_PSNR` when identical)."""
     return _psnr(reference, decoded)
 
 

@@ -91,16 +91,24 @@ def block_field(vectors: Tensor, block: int, height: int, width: int) -> Tensor:
 def predict(reference: SubpelReference, field: Tensor) -> Tensor:
     """The motion-compensated prediction (C×H×W uint8): pixel p takes the reference at p + field[p]
     (``field``: 2×H×W integer vectors in quarter pels, rows then columns, clamped to the margin)."""
-    reach = QUARTER * reference.margin
-    field = field.to(torch.int32).clamp(-reach, reach)
-    # floor division and remainder by 4 as shifts and masks (two's complement: exact for negatives)
-    phase = (field[0] & 3) * QUARTER + (field[1] & 3)
-    reference.need(torch.unique(phase).tolist())
-    index = reference.base + phase * reference.phase_stride
-    index += (field[0] >> 2) * reference.row_stride + (field[1] >> 2)
     channels, height, width = reference.shape
-    return (
-        reference.planes.reshape(channels, -1)
-        .index_select(1, index.flatten())
-        .reshape(channels, height, width)
-    )
+    values = _gather(reference, reference.base.flatten(), field.reshape(2, -1))
+    return values.reshape(channels, height, width)
+
+
+def predict_pixels(reference: SubpelReference, field: Tensor, where: Tensor) -> Tensor:
+    """:func:`predict` at the pixels ``where`` (H×W bool) only: C×K uint8, in raster order."""
+    return _gather(reference, reference.base[where], field[:, where])
+
+
+def _gather(reference: SubpelReference, base: Tensor, vectors: Tensor) -> Tensor:
+    """The reference's values (C×K) at K pixels (``base``: their flat positions in a plane) moved by
+    their vectors (2×K quarter pels, clamped to the margin)."""
+    reach = QUARTER * reference.margin
+    vectors = vectors.to(torch.int32).clamp(-reach, reach)
+    # floor division and remainder by 4 as shifts and masks (two's complement: exact for negatives)
+    phase = (vectors[0] & 3) * QUARTER + (vectors[1] & 3)
+    reference.need(torch.unique(phase).tolist())
+    index = base + phase * reference.phase_stride
+    index += (vectors[0] >> 2) * reference.row_stride + (vectors[1] >> 2)
+    return reference.planes.reshape(reference.shape[0], -1).index_select(1, index)

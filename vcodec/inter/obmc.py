@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vcodec.inter.interpolation import SubpelReference, block_field, predict
+from vcodec.inter.interpolation import SubpelReference, block_field, predict, predict_pixels
 
 RAMP = (30, 26, 22, 18, 14, 10, 6, 2)  # a neighbour's weight (in 64ths) 0…7 pixels inside the edge
 UNIT = 64  # the weights' sum
@@ -60,6 +60,7 @@ def overlapped_prediction(
         if not differs.any():
             continue  # its prediction is this block's own: blending changes nothing
         weight = weights[(rows, cols)] * block_field(differs, block, height, width)
-        theirs = predict(reference, block_field(neighbour, block, height, width)).int()
-        total += (theirs - own) * weight
+        blended = weight > 0  # only these pixels need the neighbour's prediction
+        theirs = predict_pixels(reference, block_field(neighbour, block, height, width), blended)
+        total[:, blended] += (theirs.int() - own[:, blended]) * weight[blended]
     return torch.div(total + UNIT // 2, UNIT, rounding_mode="floor").to(torch.uint8)

@@ -192,8 +192,8 @@ def _design_lines(config, steps: int) -> str:
     if config_is_pixel(model):
         return f"""- Architecture: `{model.architecture}`: I-frames are the image codec's streams (N={model.n}, M={model.m},
   {len(model.lambdas)} qualities, frozen); P-frames are a quarter-pel block motion prediction (64×64 blocks, split
-  into 16×16 where it pays, ±{model.search} pixels) plus the prediction error coded by a residual codec of the
-  same architecture, each 64×64 block skipped or coded by rate–distortion cost.
+  into 16×16 where it pays, ±{model.search} pixels{_pixel_note(model)}) plus the prediction error coded by a
+  residual codec of the same architecture, each 64×64 block skipped or coded by rate–distortion cost.
 - Training data: pairs of frames with known motion (pans, zooms, static shots, moving patches, per-frame
   noise) {pairs} The first frame passes through the intra codec; the encoder's own motion
   search gives the prediction of the second; its error is what the residual codec learns to code.
@@ -207,6 +207,13 @@ def _design_lines(config, steps: int) -> str:
   noise) {pairs}
 - Training: {steps} steps of batch {config.batch} ({config.crop}² crops), Adam lr {config.lr}, loss: bits of the
   P-frame (the image codec stays fixed, so distortion does not change){_proxy_note(model)}."""
+
+
+def _pixel_note(model) -> str:
+    notes = ["overlapped block compensation"] if model.overlapped else []
+    if model.quality_period:
+        notes.append(f"every {model.quality_period}th P-frame a quality higher")
+    return "".join(f"; {note}" for note in notes)
 
 
 def _proxy_note(model) -> str:

@@ -51,10 +51,12 @@ def tiny_video_codec(name: str = "tiny-video", seed: int = 0) -> nn.Module:
     return model
 
 
-def tiny_pixel_codec(name: str = "tiny-pixel", seed: int = 0) -> nn.Module:
-    """A tiny pixel-domain video codec whose residuals code real symbols."""
+def tiny_pixel_codec(name: str = "tiny-pixel", seed: int = 0, **config) -> nn.Module:
+    """A tiny pixel-domain video codec whose residuals code real symbols (``config``: fields of its
+    configuration to change)."""
     torch.manual_seed(seed)
-    model = registry.build_model(registry.architecture("pixel-residual").tiny_config(), name)
+    architecture = registry.architecture("pixel-residual")
+    model = registry.build_model(architecture.tiny_config(**config), name)
     with torch.no_grad():
         strengthen(model.intra.g_a)
         strengthen(model.residual.g_a)
