@@ -84,8 +84,16 @@ class PixelVideoConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> PixelVideoConfig:
-        names = ("architecture", "n", "m", "lambdas", "hyper_n", "search", "overlapped")
-        names += ("quality_period",)
+        names = (
+            "architecture",
+            "n",
+            "m",
+            "lambdas",
+            "hyper_n",
+            "search",
+            "overlapped",
+            "quality_period",
+        )
         known = {k: data[k] for k in names if k in data}
         known["lambdas"] = tuple(known.get("lambdas", DEFAULT_LAMBDAS))
         return cls(**known)
@@ -108,9 +116,8 @@ class PixelResidualCodec(VideoCodec):
 
     predicted_sections = MOTION_END + 3  # skip flags, motion, z, anchors, non-anchors
     motion_sections = MOTION_SECTIONS
-    first_format_version = (
-        2  # version 1's motion sections: one Laplace, small vectors off the large
-    )
+    # format version 1's motion sections differ (one Laplace; small vectors off their large one)
+    first_format_version = 2
 
     def __init__(
         self,

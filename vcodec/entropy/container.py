@@ -19,7 +19,6 @@ size, so any byte string either parses or raises :class:`BitstreamError` without
 from __future__ import annotations
 
 import enum
-import io
 import struct
 import zlib
 from collections.abc import Iterator
@@ -407,13 +406,12 @@ def find_packet(
     start = stream.tell()
     data = stream.read(window + max_bytes + 2 * MAX_VARINT_BYTES + 4)
     for offset in range(min(len(data), window)):
+        reader = _Reader(data[offset : offset + MAX_VARINT_BYTES])
         try:
-            field, size = _read_length(
-                io.BytesIO(data[offset : offset + 4 * MAX_VARINT_BYTES]), version, "packet length"
-            )
+            size = reader.length(version, "packet length")
         except BitstreamError:
             continue
-        begin = offset + len(field)
+        begin = offset + reader.pos
         end = begin + size
         if not MIN_PACKET_BODY <= size <= max_bytes or end + 4 > len(data):
             continue

@@ -102,12 +102,11 @@ def search_partition(
 
     whole = Partition(large, torch.zeros(rows, cols, dtype=torch.bool), small)
     parted = Partition(large, torch.ones(rows, cols, dtype=torch.bool), small)
-    coarse = _expand(large, dims=(1, 2))
     small_bits = difference_bits(small, median_predictor(small))  # per small block, as coded
     small_bits = small_bits.reshape(rows, SPLIT, cols, SPLIT).sum((1, 3))
     gain = sad(whole.field(height, width)) - sad(parted.field(height, width))
     split = gain > rate_weight * small_bits
-    return Partition(large, split, torch.where(_expand(split), small, coarse))
+    return Partition(large, split, Partition(large, split, small).small_grid())
 
 
 def _expand(blocks: Tensor, dims: tuple[int, int] = (0, 1)) -> Tensor:

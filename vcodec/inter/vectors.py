@@ -99,6 +99,6 @@ def decode_vectors(
     return field
 
 
-def vector_bits(vectors: Tensor, search: int, coded: Tensor | None = None) -> float:
+def vector_bits(vectors: Tensor, search: int) -> float:
     """What :func:`encode_vectors` would spend on the range-coded part, ideally (encoder decisions)."""
-    return sparse.cheapest(_differences(vectors, coded), reach(search))[1]
+    return sparse.cheapest(_differences(vectors, None), reach(search))[1]
