@@ -36,7 +36,9 @@ def pan(frames: int, step: int = 2, height: int = 96, width: int = 128) -> list[
 
 
 def coded(codec, frames, quality=2, gop=8, **options):
-    """(packets, reconstructions) of a clip."""
+    """(packets, reconstructions) of a clip; without scene-cut decisions unless ``options`` ask (an
+    untrained residual codec may cost more than the intra codec, which would make frames intra)."""
+    options.setdefault("scene_cuts", False)
     pairs = list(codec.encode_and_reconstruct(frames, quality, gop, **options))
     return [p for p, _ in pairs], [r for _, r in pairs]
 
@@ -204,6 +206,25 @@ def test_a_quality_period_codes_every_nth_predicted_frame_a_quality_higher(codec
         assert not all(torch.equal(a, b) for a, b in zip(wrong, pictures))
     except BitstreamError:
         pass  # or its parse fails outright
+
+
+def test_a_frame_cheaper_as_an_intra_frame_is_coded_as_one(codec):
+    """The tiny codec's residual codec is untrained: coding every block (``skip_weight`` ∞) leaves a
+    worse picture than its intra codec's for the bits, so with scene-cut decisions every frame becomes
+    an intra frame, the one with the lower bits + λ·distortion."""
+    frames = pan(4)
+    predicted, before = coded(codec, frames, skip_weight=float("inf"))
+    packets, pictures = coded(codec, frames, skip_weight=float("inf"), scene_cuts=True)
+    assert [p.frame_type for p in predicted] == [FrameType.INTRA] + [FrameType.PREDICTED] * 3
+    assert all(p.frame_type == FrameType.INTRA for p in packets)
+
+    def rd_cost(packet, picture):  # frame 1: both predicted from the same intra frame
+        error = (picture - frames[1]).mul(255).pow(2).sum()
+        return 8 * sum(map(len, packet.sections)) + codec._mode_cost(2) * float(error)
+
+    assert rd_cost(packets[1], pictures[1]) < rd_cost(predicted[1], before[1])
+    decoded = list(codec.decode(packets, 128, 96, 2))
+    assert all(torch.equal(a, b) for a, b in zip(decoded, pictures))
 
 
 def test_decoding_may_start_at_a_later_intra_frame(codec):

@@ -108,3 +108,43 @@ def test_the_pixel_codec_round_trips_through_the_cli_and_costs_nothing_on_a_stil
     header, info = read_video_header(data)
     payloads = [sum(map(len, p.sections)) for p in read_packets(data, header, info)]
     assert max(payloads[1:]) <= 12  # skip flags and zero vectors (the packet framing adds 42 bytes)
+
+
+def new_shot(before: int, after: int) -> list[np.ndarray]:
+    """A pan across the astronaut that cuts to a pan across skimage's coffee after ``before`` frames."""
+    from skimage.data import coffee
+
+    image = coffee()[100:196]
+    cut = [np.ascontiguousarray(image[:, 2 * t + 150 : 2 * t + 278]) for t in range(after)]
+    return pan(before) + cut
+
+
+@needs_pixel_model
+def test_the_pixel_codec_starts_an_intra_frame_at_a_new_shot():
+    """The frame after a cut costs less as an intra frame than as a prediction from the old shot: the
+    encoder codes it so, the intra period restarts there, and the decoder follows from the packets."""
+    import torch
+
+    from vcodec.entropy.container import FrameType
+
+    codec = vcodec.load(PIXEL_MODEL)
+    source = new_shot(3, 6)
+    frames = [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in source]
+    runs = {
+        cuts: list(codec.encode_and_reconstruct(frames, 3, intra_period=4, scene_cuts=cuts))
+        for cuts in (True, False)
+    }
+    kinds = {cuts: "".join(p.frame_type.name[0] for p, _ in run) for cuts, run in runs.items()}
+    assert kinds == {True: "IPPIPPPIP", False: "IPPPIPPPI"}
+    packets = [p for p, _ in runs[True]]
+    decoded = list(codec.decode(packets, 128, 96, 3))
+    assert all(torch.equal(a, b) for a, b in zip(decoded, (r for _, r in runs[True])))
+    # at the cut: a far better picture than the prediction's, for about its bytes
+    psnr = {cuts: psnr_rgb(source[3], _as_uint8(run[3][1])) for cuts, run in runs.items()}
+    size = {cuts: len(run[3][0].to_bytes()) for cuts, run in runs.items()}
+    assert psnr[True] > psnr[False] + 3 and size[True] < 1.2 * size[False]
+    assert packets[3].frame_type == FrameType.INTRA
+
+
+def _as_uint8(picture) -> np.ndarray:
+    return (picture[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

@@ -133,7 +133,7 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
     type=int,
     default=DEFAULT_INTRA_PERIOD,
     show_default=True,
-    help="Video: an intra frame every N frames (decoding can start at any of them).",
+    help="Video: an intra frame at least every N frames (decoding can start at any of them).",
 )
 @click.option(
     "--intra-boost",
@@ -141,6 +141,13 @@ def _run_batch(pairs: list[tuple[Path, Path]], job, what: str) -> None:
     default=DEFAULT_INTRA_BOOST,
     show_default=True,
     help="Video: code intra frames this many qualities above the others (what static areas inherit).",
+)
+@click.option(
+    "--scene-cuts/--no-scene-cuts",
+    default=True,
+    show_default=True,
+    help="Video: code a frame as an intra frame where that costs less than predicting it (a new "
+    "shot); the intra period restarts there. Pixel-domain codecs only.",
 )
 @click.option(
     "--effort",
@@ -171,6 +178,7 @@ def encode(
     num_tokens: int | None,
     gop: int,
     intra_boost: int,
+    scene_cuts: bool,
     effort: int,
     start: float,
     max_frames: int | None,
@@ -200,6 +208,7 @@ def encode(
             force,
             intra_boost,
             effort,
+            scene_cuts,
         )
         return
     loaded = zoo.load(model or zoo.DEFAULT_MODEL)

@@ -60,6 +60,7 @@ def encode_video(
     force: bool,
     intra_boost: int = DEFAULT_INTRA_BOOST,
     effort: int = 0,
+    scene_cuts: bool = True,
 ) -> None:
     import torch
 
@@ -86,6 +87,7 @@ def encode_video(
             intra_period,
             intra_boost=intra_boost,
             effort=effort,
+            scene_cuts=scene_cuts,
         )
         out.write(next(stream))  # the header, rewritten with the frame count at the end (same size)
         count = 0

@@ -168,7 +168,7 @@ class PixelResidualCodec(VideoCodec):
         images = []
         for reference, frame, q in zip(references, frames[:, 1].cpu(), quality.tolist()):
             current = to_levels(frame[None])
-            _, prediction = self.search(current, reference, self._cost(q))
+            _, prediction = self.search(current, reference, self._mode_cost(q))
             images.append(residual_levels(current, prediction))
         return torch.stack(images).float().div_(255).to(frames.device)
 
@@ -195,10 +195,9 @@ class PixelResidualCodec(VideoCodec):
         boost = 1 if period and since_intra % period == 0 else 0
         return min(quality + boost, self.num_qualities)
 
-    def _cost(self, quality: int) -> float:
-        """Bits per unit of squared error in 8-bit levels, from the codec's λ (its loss is bits +
-        λ·255²·MSE on [0, 1] over three channels)."""
-        return self.intra.config.lambdas[quality - 1] / 3
+    def _state_error(self, x: Tensor, state: Tensor) -> float:
+        """The decoded picture's squared error against the source, in 8-bit levels (its state is that picture)."""
+        return float(_squared_error(to_levels(x), state).sum())
 
     # --- predicted frames ---------------------------------------------------------------------------
     def _prediction(self, reference: Tensor, motion: Partition) -> Tensor:
@@ -298,7 +297,7 @@ class PixelResidualCodec(VideoCodec):
         skip_weight: float = DEFAULT_SKIP_WEIGHT,
     ) -> tuple[list[bytes], Tensor]:
         """A P-frame's sections and its decoded picture, at ``quality``'s λ."""
-        cost = self._cost(quality)
+        cost = self._mode_cost(quality)
         current = to_levels(x)
         motion, prediction = self.search(current, reference, cost)
         q = torch.tensor([quality - 1])

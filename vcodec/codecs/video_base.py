@@ -37,6 +37,9 @@ from vcodec.weights import resize_table_buffers, weights_hash
 BLOCK = 4  # skip decisions cover BLOCK×BLOCK latents: 64×64 pixels, one z position
 RDOQ_WEIGHT = 2.0  # distortion weight of P-frame RDO quantization relative to λ (0: plain rounding)
 DEFAULT_SKIP_WEIGHT = 1.0  # the weight of distortion against bits in skip decisions, relative to λ
+# a predicted frame is also tried as an intra frame when its rate–distortion cost exceeds this share of
+# the GOP's intra frame's (a speed knob: the decision itself compares the two codings)
+SCENE_CUT_TRIAL = 0.5
 
 
 class VideoCodec(nn.Module):
@@ -147,15 +150,19 @@ class VideoCodec(nn.Module):
         skip_weight: float = DEFAULT_SKIP_WEIGHT,
         intra_boost: int = DEFAULT_INTRA_BOOST,
         effort: int = 0,
+        scene_cuts: bool = True,
     ) -> Iterator[Packet]:
         """One packet per frame (1×3×H×W or 3×H×W floats in [0, 1], all the same size): an intra frame
-        every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the distortion
-        side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``: never), 0 always.
-        Intra frames are coded ``intra_boost`` qualities higher (at most the model's best): the blocks
-        later frames copy inherit their quality, as in classical codecs' I/P quality ratio. ``effort``
-        refines intra frames' latents at encode time (see the image codec's ``compress``)."""
+        at least every ``intra_period`` frames, predicted frames in between. ``skip_weight`` scales the
+        distortion side of the skip decision: 1 is the codec's λ, larger skips less (``math.inf``:
+        never), 0 always. Intra frames are coded ``intra_boost`` qualities higher (at most the model's
+        best): the blocks later frames copy inherit their quality, as in classical codecs' I/P quality
+        ratio. ``effort`` refines intra frames' latents at encode time (see the image codec's
+        ``compress``). With ``scene_cuts``, a codec that can weigh its frames' distortion
+        (:meth:`_state_error`) codes a frame as an intra frame when that costs less than predicting it
+        (a new shot), and the intra period restarts there."""
         for packet, _, _ in self.encode_states(
-            frames, quality, intra_period, skip_weight, intra_boost, effort
+            frames, quality, intra_period, skip_weight, intra_boost, effort, scene_cuts
         ):
             yield packet
 
@@ -166,10 +173,11 @@ class VideoCodec(nn.Module):
         intra_period: int = DEFAULT_INTRA_PERIOD,
         skip_weight: float = DEFAULT_SKIP_WEIGHT,
         intra_boost: int = DEFAULT_INTRA_BOOST,
+        scene_cuts: bool = True,
     ) -> Iterator[tuple[Packet, Tensor]]:
         """Like :meth:`encode`, with each frame as the decoder will output it."""
         for packet, state, size in self.encode_states(
-            frames, quality, intra_period, skip_weight, intra_boost
+            frames, quality, intra_period, skip_weight, intra_boost, scene_cuts=scene_cuts
         ):
             yield packet, self._picture(state, *size)
 
@@ -182,6 +190,7 @@ class VideoCodec(nn.Module):
         skip_weight: float = DEFAULT_SKIP_WEIGHT,
         intra_boost: int = DEFAULT_INTRA_BOOST,
         effort: int = 0,
+        scene_cuts: bool = True,
     ) -> Iterator[tuple[Packet, Tensor, tuple[int, int]]]:
         """Like :meth:`encode`, with each frame's state as the decoder will rebuild it, and the frame size."""
         quality = self.check_quality(self.default_quality if quality is None else quality)
@@ -191,7 +200,7 @@ class VideoCodec(nn.Module):
         if intra_boost < 0:
             raise VcodecError(f"the intra boost must be 0 or more qualities, got {intra_boost}")
         intra_quality = min(quality + intra_boost, self.num_qualities)
-        state, size, setup, previous = None, None, None, None
+        size, setup, previous, since_intra, last_intra = None, None, None, 0, (0, None)
         for index, frame in enumerate(frames):
             x, _ = _as_rgb(frame, False)
             if size is None:
@@ -200,23 +209,67 @@ class VideoCodec(nn.Module):
                 raise VcodecError(
                     f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}"
                 )
-            if index % intra_period == 0:
-                sections, latent = self.intra.encode_latent(x, intra_quality, effort=effort)
-                state = self._intra_state(latent, *size)
-                if intra_period > 1:
-                    setup = self._gop_setup(state, quality)
-                yield (
-                    Packet(FrameType.INTRA, index, [bytes([intra_quality]), *sections]),
-                    state,
-                    size,
-                )
+            if index == 0 or since_intra == intra_period:
+                packet, state = self._encode_intra(x, index, intra_quality, effort)
             else:
-                frame_quality = self._frame_quality(quality, index % intra_period)
-                sections, state = self._encode_predicted(
+                frame_quality = self._frame_quality(quality, since_intra)
+                sections, predicted = self._encode_predicted(
                     x, previous, state, frame_quality, setup, skip_weight=skip_weight
                 )
-                yield Packet(FrameType.PREDICTED, index, sections), state, size
+                packet, state = Packet(FrameType.PREDICTED, index, sections), predicted
+                if scene_cuts and last_intra[1] is not None:
+                    packet, state = self._cheaper_as_intra(
+                        x, (packet, state), last_intra, frame_quality, intra_quality, effort
+                    )
+            intra = packet.frame_type == FrameType.INTRA
+            since_intra = 1 if intra else since_intra + 1  # the next frame's, from the last intra
+            if intra:
+                last_intra = (_bits(packet), self._state_error(x, state) if scene_cuts else None)
+                if intra_period > 1:
+                    setup = self._gop_setup(state, quality)
+            yield packet, state, size
             previous = x
+
+    def _encode_intra(
+        self, x: Tensor, index: int, quality: int, effort: int
+    ) -> tuple[Packet, Tensor]:
+        """An intra packet (``[quality, the image codec's sections]``) and its state."""
+        sections, latent = self.intra.encode_latent(x, quality, effort=effort)
+        state = self._intra_state(latent, *x.shape[-2:])
+        return Packet(FrameType.INTRA, index, [bytes([quality]), *sections]), state
+
+    def _cheaper_as_intra(
+        self,
+        x: Tensor,
+        predicted: tuple[Packet, Tensor],
+        last_intra: tuple[int, float],
+        quality: int,
+        intra_quality: int,
+        effort: int,
+    ) -> tuple[Packet, Tensor]:
+        """The predicted frame (its packet and state), or the frame coded as an intra frame when that
+        has the lower rate–distortion cost at the predicted frame's λ (bits + cost · squared error).
+        Only a frame whose prediction costs more than :data:`SCENE_CUT_TRIAL` of the last intra frame
+        (``last_intra``: its bits and squared error) is tried: a new shot, not every busy frame."""
+        cost = self._mode_cost(quality)
+        predicted_cost = _bits(predicted[0]) + cost * self._state_error(x, predicted[1])
+        if predicted_cost <= SCENE_CUT_TRIAL * (last_intra[0] + cost * last_intra[1]):
+            return predicted
+        packet, state = self._encode_intra(x, predicted[0].index, intra_quality, effort)
+        if _bits(packet) + cost * self._state_error(x, state) < predicted_cost:
+            return packet, state
+        return predicted
+
+    def _mode_cost(self, quality: int) -> float:
+        """Bits per unit of squared error in 8-bit levels at ``quality``, from the codec's λ (its loss
+        is bits + λ·255²·MSE on [0, 1] over three channels)."""
+        return self.intra.config.lambdas[quality - 1] / 3
+
+    def _state_error(self, x: Tensor, state: Tensor) -> float | None:
+        """The squared error (8-bit levels, summed over pixels and channels) of the frame a state
+        decodes to against the source ``x``; None when that is costly to know (a codec whose state is
+        a latent), which leaves such codecs without scene-cut decisions."""
+        return None
 
     # --- the file: a header, then the packets ------------------------------------------------------------
     def header(
@@ -363,6 +416,11 @@ class VideoCodec(nn.Module):
                 f"1–{self.num_qualities}"
             )
         return section[0]
+
+
+def _bits(packet: Packet) -> int:
+    """The bits of a packet's sections (its framing is about the same for every packet)."""
+    return 8 * sum(map(len, packet.sections))
 
 
 def _frames_since_intra(packet: Packet | None, before: int) -> int:
