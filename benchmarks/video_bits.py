@@ -56,6 +56,7 @@ def clip_bits(codec, clip: np.ndarray, fps: float, quality: int, gop: int) -> di
         "quality": quality,
         "kbps": 8 * total / seconds / 1000,
         "intra_kbps": 8 * sum(intra) / seconds / 1000,
+        "intra_frames": len(intra),
         "psnr-rgb": float(np.mean(psnr)),
         "intra_share": sum(intra) / total,
         "motion_share": split["motion"] / total,
@@ -101,7 +102,8 @@ def main() -> None:
         for r in rows:
             per_block = f"{r['bytes_per_coded_block']:.0f}" if r["bytes_per_coded_block"] else "–"
             print(
-                f"{path.stem:>8} q{r['quality']}: {r['kbps']:7.1f} kbps {r['psnr-rgb']:.2f} dB; bytes: intra "
+                f"{path.stem:>8} q{r['quality']}: {r['kbps']:7.1f} kbps {r['psnr-rgb']:.2f} dB; "
+                f"{r['intra_frames']} intra frames; bytes: intra "
                 f"{r['intra_share']:.0%}, motion {r['motion_share']:.0%}, residual {r['residual_share']:.0%}, "
                 f"flags {r['flag_share']:.0%}; {r['coded_block_share']:.0%} of P-blocks coded at "
                 f"{per_block} B each (intra: {r['intra_bytes_per_block']:.0f} B per block)",

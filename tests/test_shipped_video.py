@@ -148,3 +148,25 @@ def test_the_pixel_codec_starts_an_intra_frame_at_a_new_shot():
 
 def _as_uint8(picture) -> np.ndarray:
     return (picture[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+@needs_pixel_model
+def test_scene_cuts_can_be_turned_off_on_the_command_line(tmp_path):
+    import io
+
+    from vcodec.entropy.container import read_packets, read_video_header
+
+    clip = tmp_path / "cut.mkv"
+    with VideoWriter(clip, Fraction(25), 128, 96) as writer:
+        for frame in new_shot(2, 2):
+            writer.write(frame)
+    kinds = {}
+    for flag in ("--scene-cuts", "--no-scene-cuts"):
+        stream = tmp_path / f"{flag}.vcd"
+        args = ["encode", str(clip), str(stream), "-m", PIXEL_MODEL, "-q", "3", "--gop", "8", flag]
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        data = io.BytesIO(stream.read_bytes())
+        header, info = read_video_header(data)
+        kinds[flag] = "".join(p.frame_type.name[0] for p in read_packets(data, header, info))
+    assert kinds == {"--scene-cuts": "IPIP", "--no-scene-cuts": "IPPP"}
