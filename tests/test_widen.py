@@ -14,7 +14,7 @@ from vcodec.cli.main import main
 from vcodec.codecs import CodecConfig
 from vcodec.entropy.container import Container
 from vcodec.registry import build_model
-from vcodec.train.widen import rate_points, widen_state
+from vcodec.train.widen import rate_points, widen_latent, widen_state
 
 
 def widened(source, n: int, noise: float = 0.0):
@@ -50,9 +50,48 @@ def test_the_copies_are_jittered_so_that_they_can_learn_apart():
     assert (nearest > 0).all() and (nearest < 1e-2 * originals.norm(dim=1).min()).all()
 
 
+def with_wider_latent(source, m: int):
+    config = CodecConfig(**{**source.config.to_dict(), "m": m})
+    wide = build_model(config, "wide").eval()  # a name as long as "tiny": same header size
+    wide.load_state_dict(widen_latent(source.state_dict(), m))
+    wide.update()
+    return wide
+
+
+def test_a_wider_latent_codes_the_same_pictures_at_the_same_rate():
+    """New channels of y start at zero under the narrowest Gaussian: the same reconstruction, the
+    same z, a rate larger only by the bits of those zeros; real streams decode to the same pixels."""
+    source = tiny_codec()
+    wide = with_wider_latent(source, TINY["m"] + 5)  # odd: the parameter blocks must line up
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        before, after = source(x, 2), wide(x, 2)
+    assert torch.allclose(before["x_hat"], after["x_hat"], atol=1e-5)
+    assert torch.equal(before["likelihoods"]["z"], after["likelihoods"]["z"])
+    y_before, y_after = before["likelihoods"]["y"], after["likelihoods"]["y"]
+    assert torch.allclose(y_after[:, : TINY["m"]], y_before, atol=1e-6)
+    assert -torch.log2(y_after[:, TINY["m"] :]).sum() < 0.01  # bits, over 5×16 zeros
+    for quality in (1, source.num_qualities):
+        ours, theirs = source.compress(x, quality), wide.compress(x, quality)
+        assert abs(len(ours) - len(theirs)) <= 2
+        assert torch.equal(source.decompress(ours), wide.decompress(theirs))
+
+
+def test_a_wider_latent_can_learn():
+    """The new channels are not stuck at zero: one gradient step on the rate–distortion loss moves
+    the analysis rows that make them."""
+    wide = with_wider_latent(tiny_codec(), TINY["m"] + 4).train()
+    out = wide(torch.rand(2, 3, 64, 64), torch.tensor([3, 3]))
+    loss = (out["x_hat"] - torch.rand(2, 3, 64, 64)).pow(2).mean()
+    loss.backward()
+    assert wide.g_a[6].weight.grad[TINY["m"] :].abs().sum() > 0
+
+
 def test_narrowing_is_refused():
     with pytest.raises(ValueError, match="cannot narrow"):
         widen_state(tiny_codec().state_dict(), TINY["n"] - 1)
+    with pytest.raises(ValueError, match="cannot narrow a latent"):
+        widen_latent(tiny_codec().state_dict(), TINY["m"] - 1)
 
 
 def wide_config(tmp_path, hyper: str) -> str:
@@ -82,6 +121,15 @@ def test_a_config_with_a_larger_n_starts_from_the_widened_init(tmp_path, tiny_zo
     result = CliRunner().invoke(main, ["train", config, "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert f"widening tiny from N={TINY['n']} to N={2 * TINY['n']}" in result.output
+
+
+def test_a_config_with_a_larger_m_starts_from_the_widened_init(tmp_path, tiny_zoo):
+    config = Path(wide_config(tmp_path, f"hyper_n = {TINY['n']}"))
+    text = config.read_text().replace(f"n = {2 * TINY['n']}\n", f"n = {TINY['n']}\n", 1)
+    config.write_text(text.replace(f"m = {TINY['m']}", f"m = {TINY['m'] + 8}"))
+    result = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert f"widening tiny's latent from M={TINY['m']} to M={TINY['m'] + 8}" in result.output
 
 
 def test_widening_without_hyper_n_says_what_to_set(tmp_path, tiny_zoo):

@@ -35,8 +35,8 @@ class ImageCodecKind(ModelKind):
             )
 
     def initialise(self, model, state: dict, recipe, log: Log) -> None:
-        """The init's weights; widened first when [model] n is larger (function-preserving), with its
-        rate points moved to [model] lambdas when those differ."""
+        """The init's weights; widened first when [model] m or n is larger (function-preserving),
+        with its rate points moved to [model] lambdas when those differ."""
         from vcodec.train.loop import load_training_state
 
         load_training_state(model, _with_rate_points(_widened(state, recipe, log), recipe, log))
@@ -126,6 +126,19 @@ class ImageCodecKind(ModelKind):
 
 
 def _widened(state: dict, recipe, log: Log) -> dict:
+    from vcodec.train.widen import latent_width, widen_latent
+
+    model, channels = recipe.train.model, latent_width(state)
+    if channels is not None and channels < model.m:
+        log(
+            f"widening {recipe.init}'s latent from M={channels} to M={model.m} (same function: the "
+            f"new channels start at zero)"
+        )
+        state = widen_latent(state, model.m, seed=recipe.train.seed)
+    return _widened_transforms(state, recipe, log)
+
+
+def _widened_transforms(state: dict, recipe, log: Log) -> dict:
     from vcodec.train.widen import hyper_width, transform_width, widen_state
 
     model, width = recipe.train.model, transform_width(state)

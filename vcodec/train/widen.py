@@ -133,3 +133,100 @@ def rate_points(state: dict, source: tuple[float, ...], lambdas: tuple[float, ..
         )
         state[key] = new.to(rows.dtype)
     return state
+
+
+# --- a wider latent: more channels in y ------------------------------------------------------------
+
+
+def latent_width(state: dict) -> int | None:
+    """M of a codec state dict (the channels of y; None if it has no analysis transform)."""
+    weight = state.get("g_a.6.weight")
+    return None if weight is None else int(weight.shape[0])
+
+
+def _placed(old: Tensor, dim: int, size: int, where: Tensor, fill: Tensor | None = None) -> Tensor:
+    """A tensor of ``size`` along ``dim`` holding ``old``'s slices at the indices ``where``, and
+    ``fill`` (default zeros) everywhere else."""
+    shape = list(old.shape)
+    shape[dim] = size
+    new = torch.zeros(shape, dtype=old.dtype) if fill is None else fill.to(old.dtype)
+    return new.index_copy(dim, where, old)
+
+
+class _LatentWidening:
+    """The index maps and fills of :func:`widen_latent` (M → M' channels of y)."""
+
+    def __init__(self, state: dict, new_m: int, scale: float, generator: torch.Generator):
+        self.state, self.old, self.new = state, latent_width(state), new_m
+        self.scale, self.generator = scale, generator
+
+    def first(self, old: int) -> Tensor:
+        """Old units keep their places; the new ones come after them."""
+        return torch.arange(old)
+
+    def halves(self, old: int, new: int) -> Tensor:
+        """Two blocks (old//2 each) placed at the start of each half of ``new``."""
+        half = torch.arange(old // 2)
+        return torch.cat((half, half + new // 2))
+
+    def random(self, key: str, dim: int, size: int) -> Tensor:
+        """Small random weights for new units' incoming connections (their outgoing ones are zero,
+        so the function is unchanged, and the gradient reaches the outgoing ones)."""
+        old = self.state[key]
+        shape = list(old.shape)
+        shape[dim] = size
+        return self.scale * old.std() * torch.randn(shape, generator=self.generator)
+
+    def grow(self, key: str, dim: int, size: int, where: Tensor, random: bool = False) -> None:
+        fill = self.random(key, dim, size) if random else None
+        self.state[key] = _placed(self.state[key], dim, size, where, fill)
+
+
+def widen_latent(state: dict, new_m: int, scale: float = 0.1, seed: int = 0) -> dict:
+    """A copy of a mean-scale checkerboard codec's state dict with ``new_m`` latent channels instead of
+    M, computing the same reconstruction and, up to the bits of a zero under the narrowest Gaussian,
+    the same rate: the new channels of y are zero (g_a's new rows are zero), their gains 1, their
+    Gaussians of mean and scale 0 (the coder's lower bound); every new hidden unit of the hyper
+    synthesis, the context and the parameter network has small random inputs and zero outputs, so
+    training can grow them. g_s reads the new channels through small random weights: while they
+    stay zero nothing changes, and the first gradient already reaches g_a."""
+    old_m = latent_width(state)
+    if old_m is None or "entropy_parameters.4.weight" not in state:
+        raise ValueError("only a mean-scale checkerboard codec's latent can be widened")
+    if new_m < old_m:
+        raise ValueError(f"cannot narrow a latent (M={old_m} → {new_m})")
+    state = {k: v.detach().cpu() for k, v in state.items()}
+    grow = _LatentWidening(state, new_m, scale, torch.Generator().manual_seed(seed))
+    same = grow.first(old_m)
+    # y itself: g_a's new outputs are zero; g_s reads them through small random weights
+    grow.grow("g_a.6.weight", 0, new_m, same)
+    grow.grow("g_a.6.bias", 0, new_m, same)
+    grow.grow("g_s.0.weight", 0, new_m, same, random=True)  # ConvTranspose2d: in × out
+    for key in [k for k in state if k.startswith("y_gain.")]:
+        ones = torch.ones(state[key].shape[0], new_m) if "frozen" in key else None
+        state[key] = _placed(state[key], 1, new_m, same, ones)
+    # the hyper path reads y and gives 2M features
+    side, mid = state["h_a.0.weight"].shape[0], state["h_s.2.weight"].shape[1]
+    new_mid = (side + 2 * new_m) // 2
+    grow.grow("h_a.0.weight", 1, new_m, same)
+    grow.grow("h_s.2.weight", 1, new_mid, grow.first(mid), random=True)  # ConvTranspose2d
+    grow.grow("h_s.2.bias", 0, new_mid, grow.first(mid))
+    grow.grow("h_s.4.weight", 1, new_mid, grow.first(mid))
+    grow.grow("h_s.4.weight", 0, 2 * new_m, grow.first(2 * old_m), random=True)
+    grow.grow("h_s.4.bias", 0, 2 * new_m, grow.first(2 * old_m))
+    # the checkerboard context reads y and gives 2M features
+    grow.grow("context.weight", 1, new_m, same)
+    grow.grow("context.weight", 0, 2 * new_m, grow.first(2 * old_m), random=True)
+    grow.grow("context.bias", 0, 2 * new_m, grow.first(2 * old_m))
+    # the parameter network: [hyper features, context] → hidden → hidden → [scales, means]
+    sizes = [(4 * m, 10 * m // 3, 8 * m // 3, 2 * m) for m in (old_m, new_m)]
+    inputs = grow.halves(4 * old_m, 4 * new_m)
+    for index, layer in enumerate((0, 2, 4)):
+        weight, bias = f"entropy_parameters.{layer}.weight", f"entropy_parameters.{layer}.bias"
+        last = layer == 4
+        outputs = grow.halves(2 * old_m, 2 * new_m) if last else grow.first(sizes[0][index + 1])
+        grow.grow(weight, 1, sizes[1][index], inputs)
+        grow.grow(weight, 0, sizes[1][index + 1], outputs, random=not last)
+        grow.grow(bias, 0, sizes[1][index + 1], outputs)
+        inputs = outputs
+    return state
