@@ -5,7 +5,7 @@ Kept free of heavy imports, so ``vcodec --help`` can show them without loading t
 
 DEFAULT_MODEL = "checkerboard-medium-v2"  # image codec
 DEFAULT_VIDEO_MODEL = "pixel-residual-medium"
-DEFAULT_INTRA_PERIOD = 32  # video: an intra frame every N frames
+DEFAULT_INTRA_PERIOD = 32  # video: an intra frame at least every N frames (and at new shots)
 DEFAULT_INTRA_BOOST = (
     1  # video: intra frames are coded this many qualities above the predicted frames
 )
