@@ -203,12 +203,7 @@ class VideoCodec(nn.Module):
         size, setup, previous, since_intra, last_intra = None, None, None, 0, (0, None)
         for index, frame in enumerate(frames):
             x, _ = _as_rgb(frame, False)
-            if size is None:
-                size = tuple(x.shape[-2:])
-            elif tuple(x.shape[-2:]) != size:
-                raise VcodecError(
-                    f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}"
-                )
+            size = _same_size(x, size, index)
             if index == 0 or since_intra == intra_period:
                 packet, state = self._encode_intra(x, index, intra_quality, effort)
             else:
@@ -416,6 +411,15 @@ class VideoCodec(nn.Module):
                 f"1–{self.num_qualities}"
             )
         return section[0]
+
+
+def _same_size(x: Tensor, size: tuple[int, int] | None, index: int) -> tuple[int, int]:
+    """The video's frame size (H, W): the first frame's; VcodecError for a frame of another size."""
+    if size is not None and tuple(x.shape[-2:]) != size:
+        raise VcodecError(
+            f"frame {index} is {x.shape[-1]}×{x.shape[-2]}, the video is {size[1]}×{size[0]}"
+        )
+    return tuple(x.shape[-2:])
 
 
 def _bits(packet: Packet) -> int:
