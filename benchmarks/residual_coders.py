@@ -30,14 +30,10 @@ from PIL import Image
 import vcodec
 from vcodec.codecs.pixel_video import MOTION_END, residual_levels, to_levels
 from vcodec.eval.datasets import media_files
+from vcodec.eval.metrics import psnr_rgb as psnr
 from vcodec.io.video import VIDEO_SUFFIXES, read_video
 
 WEBP_QUALITIES = (0, 1, 3, 6, 10, 15, 22, 30, 40, 50, 60, 70, 80, 90)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * math.log10(255**2 / mse) if mse else 100.0
 
 
 def webp(image: np.ndarray, quality: int) -> tuple[int, np.ndarray]:

@@ -2,8 +2,8 @@
 
 A video is an intra frame at least every ``intra_period`` frames (and, where the encoder finds it
 cheaper, at a new shot), coded by an image codec (``intra``), and predicted frames in between, each
-coded against the state the previous frame left (a latent, or a decoded picture). The stream is a header and one packet per frame; an intra packet is
-``[quality, the image codec's sections]``. A subclass says how a predicted frame is coded
+coded against the state the previous frame left (a latent, or a decoded picture). The stream is a
+header and one packet per frame; an intra packet is ``[quality, the image codec's sections]``. A subclass says how a predicted frame is coded
 (:meth:`VideoCodec._encode_predicted` / :meth:`VideoCodec._decode_predicted`), what state the frames
 pass on (:meth:`VideoCodec._intra_state`) and how that state becomes a picture (:meth:`VideoCodec._picture`).
 """

@@ -153,33 +153,30 @@ def _placed(old: Tensor, dim: int, size: int, where: Tensor, fill: Tensor | None
     return new.index_copy(dim, where, old)
 
 
+def _halves(old: int, new: int) -> Tensor:
+    """Where a layer of two equal blocks (``old`` units) puts them in one of ``new``: each block at the
+    start of its half."""
+    half = torch.arange(old // 2)
+    return torch.cat((half, half + new // 2))
+
+
 class _LatentWidening:
-    """The index maps and fills of :func:`widen_latent` (M → M' channels of y)."""
+    """Grows :func:`widen_latent`'s tensors in place in ``state``: old slices where the index map says,
+    zeros or (for new units' incoming connections) small random weights elsewhere."""
 
-    def __init__(self, state: dict, new_m: int, scale: float, generator: torch.Generator):
-        self.state, self.old, self.new = state, latent_width(state), new_m
-        self.scale, self.generator = scale, generator
-
-    def first(self, old: int) -> Tensor:
-        """Old units keep their places; the new ones come after them."""
-        return torch.arange(old)
-
-    def halves(self, old: int, new: int) -> Tensor:
-        """Two blocks (old//2 each) placed at the start of each half of ``new``."""
-        half = torch.arange(old // 2)
-        return torch.cat((half, half + new // 2))
-
-    def random(self, key: str, dim: int, size: int) -> Tensor:
-        """Small random weights for new units' incoming connections (their outgoing ones are zero,
-        so the function is unchanged, and the gradient reaches the outgoing ones)."""
-        old = self.state[key]
-        shape = list(old.shape)
-        shape[dim] = size
-        return self.scale * old.std() * torch.randn(shape, generator=self.generator)
+    def __init__(self, state: dict, scale: float, generator: torch.Generator):
+        self.state, self.scale, self.generator = state, scale, generator
 
     def grow(self, key: str, dim: int, size: int, where: Tensor, random: bool = False) -> None:
-        fill = self.random(key, dim, size) if random else None
-        self.state[key] = _placed(self.state[key], dim, size, where, fill)
+        """``random``: new units' incoming weights, small and random (their outgoing ones are zero,
+        so the function is unchanged, and the gradient reaches the outgoing ones)."""
+        old = self.state[key]
+        fill = None
+        if random:
+            shape = list(old.shape)
+            shape[dim] = size
+            fill = self.scale * old.std() * torch.randn(shape, generator=self.generator)
+        self.state[key] = _placed(old, dim, size, where, fill)
 
 
 def widen_latent(state: dict, new_m: int, scale: float = 0.1, seed: int = 0) -> dict:
@@ -196,8 +193,8 @@ def widen_latent(state: dict, new_m: int, scale: float = 0.1, seed: int = 0) -> 
     if new_m < old_m:
         raise ValueError(f"cannot narrow a latent (M={old_m} → {new_m})")
     state = {k: v.detach().cpu() for k, v in state.items()}
-    grow = _LatentWidening(state, new_m, scale, torch.Generator().manual_seed(seed))
-    same = grow.first(old_m)
+    grow = _LatentWidening(state, scale, torch.Generator().manual_seed(seed))
+    same = torch.arange(old_m)
     # y itself: g_a's new outputs are zero; g_s reads them through small random weights
     grow.grow("g_a.6.weight", 0, new_m, same)
     grow.grow("g_a.6.bias", 0, new_m, same)
@@ -209,22 +206,22 @@ def widen_latent(state: dict, new_m: int, scale: float = 0.1, seed: int = 0) -> 
     side, mid = state["h_a.0.weight"].shape[0], state["h_s.2.weight"].shape[1]
     new_mid = (side + 2 * new_m) // 2
     grow.grow("h_a.0.weight", 1, new_m, same)
-    grow.grow("h_s.2.weight", 1, new_mid, grow.first(mid), random=True)  # ConvTranspose2d
-    grow.grow("h_s.2.bias", 0, new_mid, grow.first(mid))
-    grow.grow("h_s.4.weight", 1, new_mid, grow.first(mid))
-    grow.grow("h_s.4.weight", 0, 2 * new_m, grow.first(2 * old_m), random=True)
-    grow.grow("h_s.4.bias", 0, 2 * new_m, grow.first(2 * old_m))
+    grow.grow("h_s.2.weight", 1, new_mid, torch.arange(mid), random=True)  # ConvTranspose2d
+    grow.grow("h_s.2.bias", 0, new_mid, torch.arange(mid))
+    grow.grow("h_s.4.weight", 1, new_mid, torch.arange(mid))
+    grow.grow("h_s.4.weight", 0, 2 * new_m, torch.arange(2 * old_m), random=True)
+    grow.grow("h_s.4.bias", 0, 2 * new_m, torch.arange(2 * old_m))
     # the checkerboard context reads y and gives 2M features
     grow.grow("context.weight", 1, new_m, same)
-    grow.grow("context.weight", 0, 2 * new_m, grow.first(2 * old_m), random=True)
-    grow.grow("context.bias", 0, 2 * new_m, grow.first(2 * old_m))
+    grow.grow("context.weight", 0, 2 * new_m, torch.arange(2 * old_m), random=True)
+    grow.grow("context.bias", 0, 2 * new_m, torch.arange(2 * old_m))
     # the parameter network: [hyper features, context] → hidden → hidden → [scales, means]
     sizes = [(4 * m, 10 * m // 3, 8 * m // 3, 2 * m) for m in (old_m, new_m)]
-    inputs = grow.halves(4 * old_m, 4 * new_m)
+    inputs = _halves(4 * old_m, 4 * new_m)
     for index, layer in enumerate((0, 2, 4)):
         weight, bias = f"entropy_parameters.{layer}.weight", f"entropy_parameters.{layer}.bias"
         last = layer == 4
-        outputs = grow.halves(2 * old_m, 2 * new_m) if last else grow.first(sizes[0][index + 1])
+        outputs = _halves(2 * old_m, 2 * new_m) if last else torch.arange(sizes[0][index + 1])
         grow.grow(weight, 1, sizes[1][index], inputs)
         grow.grow(weight, 0, sizes[1][index + 1], outputs, random=not last)
         grow.grow(bias, 0, sizes[1][index + 1], outputs)
