@@ -70,33 +70,41 @@ def encode_video(
         raise VcodecError(f"--gop must be at least 1, got {intra_period}")
     if dst.exists() and not force:
         raise VcodecError(f"{dst}: exists (use --force to overwrite)")
-    with VideoReader(src) as video, atomic_path(dst, force) as tmp, open(tmp, "wb") as out:
+    with VideoReader(src) as video:
         info = video.info
-        frames = (
-            torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0)
-            for f in video.frames(start, max_frames)
-        )
         total = _expected_frames(info.frame_count, info.fps, start, max_frames)
-        started = time.time()
-        stream = codec.encode_stream(
-            frames,
-            info.width,
-            info.height,
-            info.fps,
-            quality,
-            intra_period,
-            intra_boost=intra_boost,
-            effort=effort,
-            scene_cuts=scene_cuts,
-        )
-        out.write(next(stream))  # the header, rewritten with the frame count at the end (same size)
-        count = 0
-        for packet in tqdm(stream, total=total, unit="frame", desc="encode"):
-            out.write(packet)
-            count += 1
-        size = out.tell()
-        out.seek(0)
-        out.write(codec.header(info.width, info.height, info.fps, quality, intra_period, count))
+        # the progress bar exists before the output does, so an interruption that leaves no output
+        # never lands inside its constructor (a half-made bar prints a traceback when collected)
+        with (
+            tqdm(total=total, unit="frame", desc="encode") as bar,
+            atomic_path(dst, force) as tmp,
+            open(tmp, "wb") as out,
+        ):
+            frames = (
+                torch.from_numpy(f).permute(2, 0, 1)[None].float().div_(255.0)
+                for f in video.frames(start, max_frames)
+            )
+            started = time.time()
+            stream = codec.encode_stream(
+                frames,
+                info.width,
+                info.height,
+                info.fps,
+                quality,
+                intra_period,
+                intra_boost=intra_boost,
+                effort=effort,
+                scene_cuts=scene_cuts,
+            )
+            out.write(next(stream))  # the header, rewritten with the frame count at the end
+            count = 0
+            for packet in stream:
+                out.write(packet)
+                count += 1
+                bar.update()
+            size = out.tell()
+            out.seek(0)
+            out.write(codec.header(info.width, info.height, info.fps, quality, intra_period, count))
     seconds = count / float(info.fps)
     if video.variable_rate:
         echo(
