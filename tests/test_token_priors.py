@@ -62,15 +62,13 @@ def test_the_learned_prior_beats_the_static_one_on_structured_tokens(trained):
 
 def test_garbage_never_crashes_the_decoder(trained):
     rng = np.random.default_rng(0)
-    for size in (0, 4, 8, 40):
+    for size in (0, 3, 4, 8, 40):
         data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         try:
             tokens = trained.decompress(data, LENGTH)
         except BitstreamError:
             continue
         assert tokens.shape == (LENGTH, 1) and 0 <= tokens.min() and tokens.max() < VOCAB
-    with pytest.raises(BitstreamError, match="multiple of 4"):
-        trained.decompress(b"abc", LENGTH)
 
 
 def test_several_streams_and_the_builder():

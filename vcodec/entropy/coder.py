@@ -22,6 +22,7 @@ import numpy as np
 
 from vcodec.errors import BitstreamError
 
+_WORD_BITS = 32  # constriction's range coder: 32-bit words, a 64-bit state
 ESCAPE_LIMIT = 1 << 15  # escaped values live in [-ESCAPE_LIMIT, ESCAPE_LIMIT]
 _ESCAPE_MODEL = constriction.stream.model.QuantizedLaplace(-ESCAPE_LIMIT, ESCAPE_LIMIT, 0.0, 64.0)
 
@@ -80,20 +81,53 @@ def range_encoder() -> constriction.stream.queue.RangeEncoder:
 
 
 def range_bytes(encoder: constriction.stream.queue.RangeEncoder) -> bytes:
-    """What an encoder wrote, as little-endian 32-bit words (the same bytes on every host)."""
-    return encoder.get_compressed().astype("<u4").tobytes()
+    """What an encoder wrote: little-endian 32-bit words, the last cut to the bytes it needs.
+
+    constriction ends a stream with a whole word; any point of the final interval would do, and the
+    one with the most trailing zero bytes is often 1–3 bytes shorter (a short token stream's largest
+    overhead). The cut word's leading bytes come last, and :func:`range_decoder` puts the zeros back.
+    """
+    position, (lower, width) = encoder.pos()
+    data = encoder.get_compressed().astype("<u4").tobytes()
+    tail = _shortest_tail(lower, width)
+    # only when the stream ends as expected: one word after ``position``, holding lower rounded up
+    if tail is None or len(data) != 4 * (position + 1) or data[-4:] != _word_point(lower):
+        return data
+    return data[:-4] + tail
+
+
+def _word_point(lower: int) -> bytes:
+    """The final word constriction writes: ``lower`` rounded up to whole words (b"" on a carry)."""
+    point = -(-lower >> _WORD_BITS) << _WORD_BITS
+    return (point >> _WORD_BITS).to_bytes(4, "little") if point < 1 << 2 * _WORD_BITS else b""
+
+
+def _shortest_tail(lower: int, width: int) -> bytes | None:
+    """The fewest leading bytes of a final word whose point (zeros after them) lies in
+    [lower, lower + width) of the 64-bit state, or None when that takes the whole word."""
+    for keep in (1, 2, 3):
+        shift = 2 * _WORD_BITS - 8 * keep
+        point = -(-lower >> shift) << shift
+        if point < min(lower + width, 1 << 2 * _WORD_BITS):
+            return (point >> shift).to_bytes(keep, "little")
+    return None
+
+
+def _whole_words(data: bytes) -> np.ndarray:
+    """A stream of :func:`range_bytes` as the 32-bit words constriction reads (a cut word refilled)."""
+    cut = len(data) % 4
+    if cut:
+        word = int.from_bytes(data[-cut:], "little") << 8 * (4 - cut)
+        data = data[:-cut] + word.to_bytes(4, "little")
+    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
 
 
 @contextmanager
 def range_decoder(data: bytes, what: str) -> Iterator[constriction.stream.queue.RangeDecoder]:
-    """A range decoder over ``data``: a length that is not whole words, or any failure while decoding
-    inside the block, becomes one :class:`BitstreamError` that names ``what``."""
-    if len(data) % 4:
-        raise BitstreamError(f"{what}: length is not a multiple of 4 bytes")
+    """A range decoder over ``data``: any failure while decoding inside the block becomes one
+    :class:`BitstreamError` that names ``what``."""
     try:
-        yield constriction.stream.queue.RangeDecoder(
-            np.frombuffer(data, dtype="<u4").astype(np.uint32)
-        )
+        yield constriction.stream.queue.RangeDecoder(_whole_words(data))
     except (ValueError, RuntimeError, AssertionError) as err:
         raise BitstreamError(f"{what} is corrupt ({err})") from None
 

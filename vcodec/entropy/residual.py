@@ -16,7 +16,7 @@ base image: a base decode that differs by a level on another machine moves those
 level but cannot derail the decoder.
 
 Section layout: version u8 | max_error u8 | one table index u8 per context (255: unused) | range-coded
-32-bit words.
+bytes.
 """
 
 from __future__ import annotations

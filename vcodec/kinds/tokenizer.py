@@ -218,7 +218,9 @@ def in_latent_space(config: Any) -> bool:
 
 def fit_token_prior(tokenizer, data, crops: int | None = None, batch: int = 64) -> None:
     """Fit the tokenizer's prior to the tokens of ``crops`` training crops (fixed seed): counts for the
-    static prior, maximum-likelihood training for the autoregressive one."""
+    static prior, maximum-likelihood training for the autoregressive one. Plain crops, not the
+    tokenizer's 1–4× shrunk windows: a prior fitted on those coded the development and held-out tiles
+    in 1–3 % more bits (benchmarks/RESULTS.md, issue 24)."""
     import torch
     from tqdm import tqdm
 
@@ -298,8 +300,8 @@ def _card(
 
 Images: skimage astronaut, coffee, chelsea, rocket, motorcycle (left), hubble crop 512²; sklearn china,
 flower (lossy sources: development numbers, not Kodak). bpp counts every byte of every tile's container;
-bits/token: the range-coded ids per token (raw ids: {vocab_bits:.2f} bits; each tile's ids are padded to
-whole 32-bit words).
+bits/token: the range-coded ids per token (raw ids: {vocab_bits:.2f} bits; each tile's stream ends on a
+whole byte).
 
 | tokens k | bpp | bits/token | PSNR-RGB (dB) | MS-SSIM-RGB |
 |---|---|---|---|---|
