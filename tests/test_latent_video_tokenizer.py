@@ -50,6 +50,19 @@ def test_ids_are_a_token_frame_per_group_of_sub_tokens(tokenizer):
         tokenizer.fit_start(clip[:, :, :1])
 
 
+def test_first_and_later_token_frames_are_coded_under_their_own_tables(tokenizer):
+    """The first token frame (one frame's transform) and the groups' have their own histograms."""
+    groups = len(tokenizer.vocab_sizes)
+    tables = tokenizer._table_indexes((3, 2, 3)).reshape(3, 6, groups)
+    assert (tables[0] == 2 * np.arange(groups)).all()
+    assert (tables[1:] == 2 * np.arange(groups) + 1).all()
+    for logits in tokenizer.prior.logits:  # fitted to different counts
+        assert not torch.allclose(logits[0], logits[1])
+    clip = _clip(frames=9)
+    (stream,) = tokenizer.compress(clip)
+    assert torch.equal(tokenizer.decompress_tokens(stream), tokenizer.encode(clip))
+
+
 def test_a_clips_first_tokens_do_not_change_when_frames_are_appended(tokenizer):
     clip = _clip(frames=9)
     assert torch.equal(tokenizer.encode(clip)[:, :2], tokenizer.encode(clip[:, :, :5]))

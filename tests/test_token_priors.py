@@ -71,6 +71,18 @@ def test_garbage_never_crashes_the_decoder(trained):
         assert tokens.shape == (LENGTH, 1) and 0 <= tokens.min() and tokens.max() < VOCAB
 
 
+def test_static_positions_fit_to_their_own_samples():
+    prior = StaticTokenPrior((4,), positions=2)
+    prior.fit_positions([torch.tensor([[0], [0], [0], [1]]), torch.tensor([[3], [3]])])
+    p = torch.softmax(prior.logits[0], -1)
+    assert p[0].argmax() == 0 and p[1].argmax() == 3
+    assert torch.allclose(p[0], torch.tensor([3.5, 1.5, 0.5, 0.5]) / 6)
+    with pytest.raises(ValueError, match="2 positions"):
+        prior.fit_positions([torch.tensor([[0]])])
+    tokens = torch.tensor([[1], [3]])
+    assert torch.equal(prior.decompress(prior.compress(tokens), 2), tokens)
+
+
 def test_several_streams_and_the_builder():
     prior = build_token_prior("autoregressive", (8, 16), 6)
     tokens = torch.stack([torch.randint(0, 8, (6,)), torch.randint(0, 16, (6,))], dim=-1)

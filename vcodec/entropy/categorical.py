@@ -73,12 +73,18 @@ class StaticTokenPrior(nn.Module):
     @torch.no_grad()
     def fit(self, indices: Tensor, smoothing: float = 0.5) -> None:
         """Set every distribution to the smoothed frequencies of B×N×G ``indices`` (N = positions)."""
+        self.fit_positions([indices[:, n] for n in range(self.positions)], smoothing)
+
+    @torch.no_grad()
+    def fit_positions(self, samples: list[Tensor], smoothing: float = 0.5) -> None:
+        """Set position n's distributions to the smoothed frequencies of ``samples[n]`` (M_n×G ids;
+        positions may have different numbers of samples)."""
+        if len(samples) != self.positions:
+            raise ValueError(f"need samples for {self.positions} positions, got {len(samples)}")
         for g, (logits, vocab) in enumerate(zip(self.logits, self.vocab_sizes)):
-            counts = torch.zeros(self.positions, vocab)
-            counts.scatter_add_(
-                1, indices[..., g].T.long(), torch.ones(indices.shape[1], indices.shape[0])
-            )
-            logits.copy_(torch.log(counts + smoothing))
+            for n, ids in enumerate(samples):
+                counts = torch.bincount(ids[:, g].long().reshape(-1), minlength=vocab)
+                logits[n].copy_(torch.log(counts.float() + smoothing))
         self.update()
 
     @torch.no_grad()

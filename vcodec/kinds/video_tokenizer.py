@@ -148,6 +148,13 @@ def fit_video_token_prior(tokenizer, config, clips: int = PRIOR_CLIPS, batch: in
         )
 
 
+def _prior_tables(tokenizer) -> str:
+    """What a video tokenizer's card says of its prior's tables."""
+    if tokenizer.prior.positions == 1:
+        return "one categorical per vocabulary"
+    return "two categoricals per vocabulary, for the first token frame and for the later ones"
+
+
 def _vocabulary(vocab_sizes: tuple[int, ...]) -> str:
     if len(vocab_sizes) == 1:
         return f"a vocabulary of {vocab_sizes[0]}"
@@ -196,7 +203,7 @@ def _card(
 - Training data: clips of {config.frames} frames with known motion (pans, zooms, static shots, moving patches,
   per-frame noise) cut from {DATA_NOTE}.
 - Training: {training}.
-- Token prior: one categorical per vocabulary (counts of the tokens of {PRIOR_CLIPS} training clips).
+- Token prior: {_prior_tables(tokenizer)} (counts of the tokens of {PRIOR_CLIPS} training clips).
 - Hardware: {hardware}.
 - Rebuild: `vcodec data prepare`, then `vcodec train configs/{name}.toml --export checkpoints/{name}` (the
   run's own config is `RUN/config.toml`).

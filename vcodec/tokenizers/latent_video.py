@@ -97,7 +97,8 @@ class LatentVideoTokenizer(CodecLatentSpace, VideoTokenModel):
         self.group_project = nn.Conv2d(group * m, d, 1)
         self.group_unproject = nn.Conv2d(d, group * m, 1)
         self.quantizer = build_quantizer("fsq", d, levels=config.levels, hard_clamp=True)
-        self.prior = StaticTokenPrior(self.quantizer.vocab_sizes, positions=1)
+        # two histograms per sub-token: the first token frame (one frame's KLT), the groups' (4 frames')
+        self.prior = StaticTokenPrior(self.quantizer.vocab_sizes, positions=2)
         self.register_buffer("linear_fitted", torch.zeros((), dtype=torch.bool))
 
     # --- frames ↔ latent grids -----------------------------------------------------------------------

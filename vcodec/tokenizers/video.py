@@ -126,13 +126,28 @@ class VideoTokenModel(TokenModel):
     # --- bytes ---------------------------------------------------------------------------------------
     @torch.no_grad()
     def fit_prior(self, tokens: Tensor) -> None:
-        """Fit the coding prior to the frequencies of some tokens (one histogram per sub-token)."""
-        self.prior.fit(self._as_indices(tokens).reshape(-1, 1, len(self.vocab_sizes)))
+        """Fit the coding prior to the frequencies of some tokens: one histogram per sub-token, and,
+        where the prior has two positions, one for the first token frame (one frame coded alone) and
+        one for the token frames after it (groups of frames)."""
+        ids = self._as_indices(tokens)
+        groups = len(self.vocab_sizes)
+        if self.prior.positions == 1:
+            self.prior.fit_positions([ids.reshape(-1, groups)])
+        else:
+            self.prior.fit_positions(
+                [ids[:, :1].reshape(-1, groups), ids[:, 1:].reshape(-1, groups)]
+            )
         self._weights_hash = None
 
-    def _table_indexes(self, count: int) -> np.ndarray:
-        """The prior's table of each id of ``count`` tokens: sub-token g uses table g."""
-        return np.tile(np.arange(len(self.vocab_sizes), dtype=np.intp), count)
+    def _table_indexes(self, grid: tuple[int, ...]) -> np.ndarray:
+        """The prior's table of each id of a T'×h×w token grid (G sub-tokens each, in that order):
+        sub-token g's table of the token frame's kind (first or later, where the prior tells them
+        apart), which is the prior's table g·positions + kind."""
+        frames, height, width = grid
+        positions = self.prior.positions
+        kind = np.minimum(np.arange(frames), positions - 1).repeat(height * width)
+        sub_tokens = np.arange(len(self.vocab_sizes), dtype=np.intp)
+        return (sub_tokens[None, :] * positions + kind[:, None]).reshape(-1)
 
     def compress(self, video: Tensor) -> list[bytes]:
         """One token container per clip of the batch."""
@@ -140,8 +155,9 @@ class VideoTokenModel(TokenModel):
         height, width = video.shape[-2:]
         streams = []
         for ids in self._as_indices(self.encode(video)):
-            count = int(np.prod(ids.shape[:3]))
-            payload = coder.encode(ids.numpy().reshape(-1), self._table_indexes(count), tables)
+            payload = coder.encode(
+                ids.numpy().reshape(-1), self._table_indexes(tuple(ids.shape[:3])), tables
+            )
             streams.append(token_container(self, width, height, ids.shape[0], payload))
         return streams
 
@@ -166,7 +182,7 @@ class VideoTokenModel(TokenModel):
         groups = len(self.vocab_sizes)
         ids = coder.decode(
             container.sections[1],
-            self._table_indexes(int(np.prod(shape))),
+            self._table_indexes(shape[1:]),
             self.prior._coder_tables(),
         ).reshape(*shape, groups)
         vocab = np.array(self.vocab_sizes)
