@@ -130,24 +130,28 @@ class VideoTokenModel(TokenModel):
         where the prior has two positions, one for the first token frame (one frame coded alone) and
         one for the token frames after it (groups of frames)."""
         ids = self._as_indices(tokens)
+        kinds = self._frame_kinds(ids.shape[1])
         groups = len(self.vocab_sizes)
-        if self.prior.positions == 1:
-            self.prior.fit_positions([ids.reshape(-1, groups)])
-        else:
-            self.prior.fit_positions(
-                [ids[:, :1].reshape(-1, groups), ids[:, 1:].reshape(-1, groups)]
-            )
+        self.prior.fit_positions(
+            [
+                ids[:, torch.from_numpy(kinds == n)].reshape(-1, groups)
+                for n in range(self.prior.positions)
+            ]
+        )
         self._weights_hash = None
+
+    def _frame_kinds(self, frames: int) -> np.ndarray:
+        """The prior position of each token frame: its index, the last position for all later ones."""
+        return np.minimum(np.arange(frames), self.prior.positions - 1)
 
     def _table_indexes(self, grid: tuple[int, ...]) -> np.ndarray:
         """The prior's table of each id of a T'×h×w token grid (G sub-tokens each, in that order):
         sub-token g's table of the token frame's kind (first or later, where the prior tells them
         apart), which is the prior's table g·positions + kind."""
         frames, height, width = grid
-        positions = self.prior.positions
-        kind = np.minimum(np.arange(frames), positions - 1).repeat(height * width)
+        kind = self._frame_kinds(frames).repeat(height * width)
         sub_tokens = np.arange(len(self.vocab_sizes), dtype=np.intp)
-        return (sub_tokens[None, :] * positions + kind[:, None]).reshape(-1)
+        return (sub_tokens[None, :] * self.prior.positions + kind[:, None]).reshape(-1)
 
     def compress(self, video: Tensor) -> list[bytes]:
         """One token container per clip of the batch."""
